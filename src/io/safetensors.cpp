@@ -1,0 +1,253 @@
+#include "io/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/error.h"
+
+namespace sd::io {
+
+namespace {
+
+using nlohmann::json;
+
+// The reference implementation refuses headers over 100 MB; so do we, before reading it.
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+std::optional<DType> parse_dtype(const std::string& s, size_t* elem_size) {
+  static const std::map<std::string, std::pair<size_t, std::optional<DType>>> known = {
+      {"F32", {4, DType::F32}},  {"F16", {2, DType::F16}}, {"BF16", {2, DType::BF16}},
+      {"U8", {1, DType::U8}},    {"I32", {4, DType::I32}}, {"I64", {8, DType::I64}},
+      {"F64", {8, std::nullopt}}, {"I8", {1, std::nullopt}}, {"I16", {2, std::nullopt}},
+      {"U16", {2, std::nullopt}}, {"U32", {4, std::nullopt}}, {"U64", {8, std::nullopt}},
+      {"BOOL", {1, std::nullopt}}, {"F8_E4M3", {1, std::nullopt}}, {"F8_E5M2", {1, std::nullopt}},
+  };
+  auto it = known.find(s);
+  if (it == known.end()) {
+    *elem_size = 0;
+    return std::nullopt;
+  }
+  *elem_size = it->second.first;
+  return it->second.second;
+}
+
+const char* file_dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::U8: return "U8";
+    case DType::I32: return "I32";
+    case DType::I64: return "I64";
+  }
+  return "?";
+}
+
+}  // namespace
+
+struct SafetensorsFile::Mapping {
+  void* addr = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (addr && addr != MAP_FAILED) munmap(addr, size);
+  }
+};
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  auto fail = [&](const std::string& why) -> Error { return Error(path + ": " + why); };
+
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw fail(std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw fail(std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw fail("not a regular file");
+  }
+  const uint64_t file_size = uint64_t(st.st_size);
+  if (file_size < 8) {
+    ::close(fd);
+    throw fail("not a safetensors file: " + std::to_string(file_size) +
+               " bytes, shorter than the 8-byte header length");
+  }
+  auto map = std::make_shared<Mapping>();
+  map->size = size_t(file_size);
+  map->addr = mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int map_errno = errno;
+  ::close(fd);
+  if (map->addr == MAP_FAILED) throw fail(std::string("mmap failed: ") + std::strerror(map_errno));
+
+  const char* base = static_cast<const char*>(map->addr);
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | uint8_t(base[i]);
+  if (header_len > kMaxHeaderBytes)
+    throw fail("header length " + std::to_string(header_len) + " exceeds the 100 MB limit");
+  if (header_len > file_size - 8)
+    throw fail("header length " + std::to_string(header_len) + " runs past the end of the " +
+               std::to_string(file_size) + "-byte file");
+  if (header_len < 2) throw fail("header of " + std::to_string(header_len) + " bytes is too short");
+
+  const char* hbeg = base + 8;
+  const char* hend = hbeg + header_len;
+  // Duplicate top-level names would silently shadow each other in a JSON object.
+  std::set<std::string> seen;
+  std::string duplicate;
+  json::parser_callback_t cb = [&](int depth, json::parse_event_t ev, json& parsed) {
+    if (depth == 1 && ev == json::parse_event_t::key && duplicate.empty()) {
+      const std::string& k = parsed.get_ref<const std::string&>();
+      if (!seen.insert(k).second) duplicate = k;
+    }
+    return true;
+  };
+  json header = json::parse(hbeg, hend, cb, /*allow_exceptions=*/false);
+  if (header.is_discarded()) throw fail("header is not valid JSON (or not UTF-8)");
+  if (!header.is_object()) throw fail("header is not a JSON object");
+  if (!duplicate.empty()) throw fail("tensor name \"" + duplicate + "\" appears twice");
+
+  SafetensorsFile f;
+  f.path_ = path;
+  f.map_ = map;
+  f.data_ = hend;
+  const uint64_t data_size = file_size - 8 - header_len;
+
+  for (auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw fail("__metadata__ is not an object");
+      for (auto& [k, v] : entry.items()) {
+        if (!v.is_string()) throw fail("__metadata__ value of \"" + k + "\" is not a string");
+        f.metadata_[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    auto bad = [&](const std::string& why) { return fail("tensor \"" + name + "\": " + why); };
+    if (!entry.is_object()) throw bad("entry is not an object");
+    auto dt = entry.find("dtype");
+    auto sh = entry.find("shape");
+    auto off = entry.find("data_offsets");
+    if (dt == entry.end() || !dt->is_string()) throw bad("missing or non-string dtype");
+    if (sh == entry.end() || !sh->is_array()) throw bad("missing or non-array shape");
+    if (off == entry.end() || !off->is_array() || off->size() != 2)
+      throw bad("data_offsets is not a pair");
+
+    TensorInfo info;
+    info.name = name;
+    info.dtype_name = dt->get<std::string>();
+    size_t elem = 0;
+    info.dtype = parse_dtype(info.dtype_name, &elem);
+    if (elem == 0) throw bad("unknown dtype \"" + info.dtype_name + "\"");
+    if (sh->size() > size_t(kMaxDims))
+      throw bad("shape has " + std::to_string(sh->size()) + " dimensions, more than " +
+                std::to_string(kMaxDims));
+    uint64_t numel = 1;
+    for (auto& d : *sh) {
+      if (!d.is_number_unsigned()) throw bad("shape entry is not a non-negative integer");
+      uint64_t v = d.get<uint64_t>();
+      if (v > uint64_t(std::numeric_limits<int64_t>::max()) ||
+          (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v))
+        throw bad("shape overflows");
+      numel *= v;
+      info.shape.push_back(int64_t(v));
+    }
+    for (auto& o : *off)
+      if (!o.is_number_unsigned()) throw bad("data_offsets are not non-negative integers");
+    uint64_t b = (*off)[0].get<uint64_t>(), e = (*off)[1].get<uint64_t>();
+    if (b > e) throw bad("data_offsets begin " + std::to_string(b) + " > end " + std::to_string(e));
+    if (e > data_size)
+      throw bad("data_offsets end " + std::to_string(e) + " is outside the " +
+                std::to_string(data_size) + "-byte data section");
+    if (numel > std::numeric_limits<uint64_t>::max() / elem) throw bad("byte size overflows");
+    if (numel * elem != e - b)
+      throw bad("shape " + info.shape.str() + " of " + info.dtype_name + " needs " +
+                std::to_string(numel * elem) + " bytes, data_offsets give " + std::to_string(e - b));
+    info.begin = size_t(b);
+    info.end = size_t(e);
+    f.tensors_.push_back(std::move(info));
+  }
+
+  std::vector<size_t> by_offset(f.tensors_.size());
+  for (size_t i = 0; i < by_offset.size(); ++i) by_offset[i] = i;
+  std::sort(by_offset.begin(), by_offset.end(), [&](size_t a, size_t b) {
+    const auto &x = f.tensors_[a], &y = f.tensors_[b];
+    return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
+  });
+  size_t prev_end = 0;
+  const TensorInfo* prev = nullptr;
+  for (size_t i : by_offset) {
+    const TensorInfo& t = f.tensors_[i];
+    if (prev && t.begin < prev_end && t.end > t.begin)
+      throw fail("tensors \"" + prev->name + "\" and \"" + t.name + "\" overlap");
+    if (t.end > prev_end || !prev) {
+      prev_end = std::max(prev_end, t.end);
+      prev = &t;
+    }
+    f.order_.push_back(t.name);
+    f.index_[t.name] = i;
+  }
+  return f;
+}
+
+const TensorInfo& SafetensorsFile::info(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) throw Error(path_ + ": missing tensor \"" + name + "\"");
+  return tensors_[it->second];
+}
+
+Tensor SafetensorsFile::view(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  if (!t.dtype)
+    throw Error(path_ + ": tensor \"" + name + "\" has dtype " + t.dtype_name +
+                ", which the engine does not support");
+  const char* p = data_ + t.begin;
+  if (reinterpret_cast<uintptr_t>(p) % dtype_size(*t.dtype) == 0)
+    return Tensor::wrap(p, t.shape, *t.dtype, map_);
+  return Tensor::copy_of(p, t.shape, *t.dtype);  // misaligned data: copy once
+}
+
+Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
+  return view(name).to(dtype);
+}
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  size_t offset = 0;
+  std::vector<Tensor> contiguous;
+  for (auto& [name, t] : tensors) {
+    Tensor c = t.contiguous();
+    std::vector<int64_t> shape(c.shape().begin(), c.shape().end());
+    header[name] = {{"dtype", file_dtype_name(c.dtype())},
+                    {"shape", shape},
+                    {"data_offsets", {offset, offset + c.nbytes()}}};
+    offset += c.nbytes();
+    contiguous.push_back(c);
+  }
+  std::string h = header.dump();
+  while ((h.size() + 8) % 8 != 0) h.push_back(' ');  // keep the data section 8-aligned
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(path + ": cannot open for writing");
+  uint64_t n = h.size();
+  char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
+  out.write(len, 8);
+  out.write(h.data(), std::streamsize(h.size()));
+  for (auto& c : contiguous) out.write(static_cast<const char*>(c.raw_data()), std::streamsize(c.nbytes()));
+  if (!out) throw Error(path + ": write failed");
+}
+
+}  // namespace sd::io

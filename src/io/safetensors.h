@@ -1,0 +1,58 @@
+#pragma once
+// Reader for the safetensors format: an 8-byte little-endian header length, a JSON header
+// describing each tensor (dtype, shape, byte range), then the raw data. The file is
+// mmapped; tensors are zero-copy views when the stored dtype is the one asked for, and
+// converted copies otherwise. Every structural problem of an untrusted file is reported
+// as sd::Error naming the file and the problem.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sd::io {
+
+struct TensorInfo {
+  std::string name;
+  std::string dtype_name;       // as written in the file ("F32", "I64", ...)
+  std::optional<DType> dtype;   // empty for dtypes the engine does not compute in (F64, BOOL...)
+  Shape shape;
+  size_t begin = 0;  // byte offsets relative to the data section
+  size_t end = 0;
+};
+
+class SafetensorsFile {
+ public:
+  // Opens and validates the whole header; throws sd::Error on any problem.
+  static SafetensorsFile open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  const TensorInfo& info(const std::string& name) const;
+  // Names in the order of their data offsets.
+  const std::vector<std::string>& names() const { return order_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // The tensor in its stored dtype: zero-copy when the data is suitably aligned.
+  Tensor view(const std::string& name) const;
+  // The tensor converted to `dtype` (a view when no conversion is needed).
+  Tensor load(const std::string& name, DType dtype) const;
+
+ private:
+  struct Mapping;
+  std::string path_;
+  std::shared_ptr<const Mapping> map_;
+  const char* data_ = nullptr;  // start of the data section
+  std::map<std::string, size_t> index_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<std::string> order_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Writes tensors (any dtype the engine has) and string metadata to a safetensors file.
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace sd::io

@@ -1,0 +1,155 @@
+#pragma once
+// The op API the models call. It hides the backend: tensors come in with any layout the
+// core Tensor can describe, and 4-D activations come out channels-last (NHWC in memory),
+// the layout the CPU backend keeps between layers so no op has to reorder.
+//
+// Conventions:
+// - Activations are F32 or BF16. An op's output has the dtype of its main input unless the
+//   op says otherwise; modules with weights (Conv2d, Linear) compute in their weights'
+//   dtype and return that dtype, converting the input if needed.
+// - Accumulation is always float32.
+// - "Token" tensors are [B, L, C] with a contiguous last dimension. A channels-last image
+//   [B,C,H,W] *is* a token tensor [B,H*W,C] in memory: see as_tokens()/from_tokens().
+// - Modules cache backend state (primitives, reordered weights) per input shape; they are
+//   not safe to call from two threads at once.
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sd::ops {
+
+enum class Activation { None, SiLU, GELU, QuickGELU, ReLU, Tanh };
+
+// Sets the number of threads every op uses (OpenMP and oneDNN share one pool).
+void set_num_threads(int n);
+int num_threads();
+
+// -- Modules with weights ---------------------------------------------------------------
+
+struct Conv2dOptions {
+  int stride = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  static Conv2dOptions same(int pad, int stride = 1) { return {stride, pad, pad, pad, pad}; }
+};
+
+// weight [O, I, kh, kw], bias [O] or undefined.
+class Conv2d {
+ public:
+  Conv2d() = default;
+  Conv2d(Tensor weight, Tensor bias, Conv2dOptions opt);
+  ~Conv2d();
+  Conv2d(Conv2d&&) noexcept;
+  Conv2d& operator=(Conv2d&&) noexcept;
+
+  // y = act(conv(x) + bias) + residual. x [N,I,H,W]; residual, if given, has y's shape.
+  Tensor forward(const Tensor& x, const Tensor* residual = nullptr,
+                 Activation act = Activation::None) const;
+
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  // Replaces the weights (LoRA merge and unmerge); drops prepared backend state.
+  void set_weight(Tensor weight);
+  int out_channels() const { return int(weight_.size(0)); }
+  int in_channels() const { return int(weight_.size(1)); }
+  bool defined() const { return weight_.defined(); }
+
+ private:
+  Tensor weight_, bias_;
+  Conv2dOptions opt_;
+  struct Cache;
+  mutable std::unique_ptr<Cache> cache_;
+};
+
+// weight [O, I], bias [O] or undefined. Applies to the last dimension of x.
+class Linear {
+ public:
+  Linear() = default;
+  Linear(Tensor weight, Tensor bias);
+  ~Linear();
+  Linear(Linear&&) noexcept;
+  Linear& operator=(Linear&&) noexcept;
+
+  // y = act(x W^T + bias) + residual. x [..., I] with a contiguous last dimension.
+  Tensor forward(const Tensor& x, const Tensor* residual = nullptr,
+                 Activation act = Activation::None) const;
+
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  void set_weight(Tensor weight);
+  int out_features() const { return int(weight_.size(0)); }
+  int in_features() const { return int(weight_.size(1)); }
+  bool defined() const { return weight_.defined(); }
+
+ private:
+  Tensor weight_, bias_;
+  struct Cache;
+  mutable std::unique_ptr<Cache> cache_;
+};
+
+// GroupNorm over [N,C,H,W] (any layout); output has the input's layout and dtype.
+class GroupNorm {
+ public:
+  GroupNorm() = default;
+  GroupNorm(int groups, Tensor gamma, Tensor beta, float eps);
+  // silu: apply SiLU to the normalised output (GroupNorm + SiLU fused, one pass).
+  Tensor forward(const Tensor& x, bool silu = false) const;
+  int groups() const { return groups_; }
+
+ private:
+  int groups_ = 0;
+  Tensor gamma_, beta_;  // kept in float32
+  float eps_ = 1e-5f;
+};
+
+// LayerNorm over the last dimension.
+class LayerNorm {
+ public:
+  LayerNorm() = default;
+  LayerNorm(Tensor gamma, Tensor beta, float eps);
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  Tensor gamma_, beta_;  // float32
+  float eps_ = 1e-5f;
+};
+
+// -- Functional ops ----------------------------------------------------------------------
+
+// Multi-head scaled dot-product attention, softmax(q k^T * scale) v per head.
+// q [B, Lq, H*D], k and v [B, Lk, H*D]; each may be a strided view (e.g. a slice of a
+// fused qkv projection) as long as the last dimension is contiguous. Returns a contiguous
+// [B, Lq, H*D]. Never materialises the full (Lq x Lk) matrix of all heads at once.
+// causal: position i attends to positions <= i (CLIP). scale defaults to 1/sqrt(D).
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads,
+                 bool causal = false, float scale = 0.f);
+
+Tensor softmax(const Tensor& x);  // over the last dimension
+Tensor activation(const Tensor& x, Activation act);
+inline Tensor silu(const Tensor& x) { return activation(x, Activation::SiLU); }
+inline Tensor gelu(const Tensor& x) { return activation(x, Activation::GELU); }  // exact erf
+inline Tensor quick_gelu(const Tensor& x) { return activation(x, Activation::QuickGELU); }
+// x [..., 2F] -> [..., F]: first half * gelu(second half) (diffusers GEGLU).
+Tensor geglu(const Tensor& x);
+
+Tensor add(const Tensor& a, const Tensor& b);  // same shape, or b broadcast like numpy
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& a, float s);
+// out = a * sa + b * sb, element-wise (same shapes): the sampler's workhorse.
+Tensor axpby(const Tensor& a, float sa, const Tensor& b, float sb);
+void add_(Tensor& a, const Tensor& b);  // in place
+
+// Nearest-neighbour 2x upsampling of [N,C,H,W].
+Tensor upsample_nearest2x(const Tensor& x);
+// Concatenation along `dim`; the result takes the layout of the first input.
+Tensor concat(const std::vector<Tensor>& xs, int dim);
+
+// Layout and dtype changes that the backend does fast (multi-threaded).
+Tensor to_layout(const Tensor& x, MemoryFormat fmt);
+Tensor to_dtype(const Tensor& x, DType dtype);
+
+// [B,C,H,W] channels-last <-> [B,H*W,C] contiguous, both without copying.
+Tensor as_tokens(const Tensor& x);
+Tensor from_tokens(const Tensor& t, int64_t height, int64_t width);
+
+}  // namespace sd::ops

@@ -1,0 +1,51 @@
+#pragma once
+// The image-generation pipeline: one loaded model set on one device, and the entry point
+// every front end (sd-generate, the HTTP worker, sd-bench) calls.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "pipeline/request.h"
+
+namespace sd::pipeline {
+
+struct LoadOptions {
+  std::string model_path;      // diffusers folder or single-file checkpoint
+  std::string config_dir;      // configs/tokenizer/scheduler for a single file (optional)
+  std::string tokenizer_dir;   // overrides vocab.json/merges.txt location (optional)
+  std::string sd_version;      // expected version; empty = detect
+  DType dtype = DType::F32;    // compute dtype
+  int threads = 0;             // 0 = all cores
+};
+
+// What the loaded model is and what it accepts, for /info and request defaults.
+struct ModelInfo {
+  std::string version;         // "v1-5", "v2-1", "xl", ...
+  std::string model_path;
+  std::string device = "cpu";
+  DType dtype = DType::F32;
+  int native_width = 512;
+  int native_height = 512;
+  int default_steps = 20;
+  float default_guidance = 7.5f;
+  std::string default_sampler = "ddim";
+  int max_clip_skip = 12;
+  bool inpaint_model = false;  // 9-channel UNet
+  std::vector<std::string> samplers;
+  std::vector<std::string> schedules;
+};
+
+class Pipeline {
+ public:
+  // Loads every component; throws sd::Error naming the file and the reason.
+  static std::unique_ptr<Pipeline> load(const LoadOptions& opt);
+  virtual ~Pipeline() = default;
+
+  virtual const ModelInfo& info() const = 0;
+  // Runs one job on the calling thread. Throws sd::Cancelled when should_cancel() says so
+  // and sd::Error for requests the model cannot serve.
+  virtual GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) = 0;
+};
+
+}  // namespace sd::pipeline

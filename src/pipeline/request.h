@@ -1,0 +1,60 @@
+#pragma once
+// What a caller (CLI, HTTP worker, bench) asks the pipeline for, what it gets back, and
+// the hooks it is called through while the job runs.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/image.h"
+
+namespace sd::pipeline {
+
+enum class Operation { Txt2Img, Img2Img, Inpaint };
+
+struct LoraSpec {
+  std::string path;  // safetensors file
+  float strength = 1.0f;
+};
+
+enum class PreviewMode { None, LatentRgb, Taesd };
+
+struct GenerationRequest {
+  Operation operation = Operation::Txt2Img;
+  std::string prompt;
+  std::string negative_prompt;
+  int steps = 20;
+  float guidance_scale = 7.5f;
+  uint64_t seed = 0;
+  int width = 512;
+  int height = 512;
+  std::string sampler = "ddim";
+  std::string schedule = "default";
+  int clip_skip = 1;  // 1 = last layer (A1111 numbering)
+  float strength = 0.8f;                  // img2img / inpaint
+  std::optional<io::Image> init_image;    // img2img / inpaint
+  std::optional<io::Image> mask_image;    // inpaint: white = repaint
+  std::vector<LoraSpec> loras;
+  PreviewMode preview = PreviewMode::LatentRgb;
+  int preview_every = 5;  // steps between previews; the last step always gets one
+};
+
+struct GenerationResult {
+  io::Image image;
+  uint64_t seed = 0;
+  std::map<std::string, double> timings;  // seconds: "text_encoder", "denoise", "vae_decode", "total"
+  std::string parameters;                 // the A1111-style "parameters" text
+};
+
+struct GenerationCallbacks {
+  // step is 1-based; called after each denoising step.
+  std::function<void(int step, int total)> on_progress;
+  // Called on the preview cadence with a small RGB image.
+  std::function<void(int step, int total, const io::Image& preview)> on_preview;
+  // Polled between steps; returning true stops the job with sd::Cancelled.
+  std::function<bool()> should_cancel;
+};
+
+}  // namespace sd::pipeline

@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/buffer_pool.h"
+#include "core/half.h"
+#include "core/tensor.h"
+
+namespace sd {
+namespace {
+
+TEST(Tensor, ChannelsLastRoundTripKeepsValues) {
+  std::vector<float> v(2 * 3 * 4 * 5);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i);
+  Tensor a = Tensor::from_floats(v, {2, 3, 4, 5});
+  Tensor cl = a.contiguous(MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(cl.is_channels_last());
+  EXPECT_FALSE(cl.is_contiguous());
+  // element (n=1,c=2,h=3,w=4) sits at NHWC offset ((1*4+3)*5+4)*3+2
+  EXPECT_EQ(cl.data<float>()[((1 * 4 + 3) * 5 + 4) * 3 + 2], float(((1 * 3 + 2) * 4 + 3) * 5 + 4));
+  EXPECT_EQ(cl.contiguous().to_floats(), v);
+}
+
+TEST(Tensor, NarrowSelectPermuteAreViews) {
+  std::vector<float> v(24);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i);
+  Tensor a = Tensor::from_floats(v, {2, 3, 4});
+  Tensor n = a.narrow(2, 1, 2);
+  EXPECT_TRUE(n.shares_storage(a));
+  EXPECT_EQ(n.shape(), Shape({2, 3, 2}));
+  EXPECT_EQ(n.contiguous().to_floats()[0], 1.f);
+  Tensor s = a.select(0, 1);
+  EXPECT_EQ(s.shape(), Shape({3, 4}));
+  EXPECT_EQ(s.to_floats()[0], 12.f);
+  Tensor p = a.permute({2, 0, 1});
+  EXPECT_EQ(p.shape(), Shape({4, 2, 3}));
+  EXPECT_EQ(p.contiguous().to_floats()[1], 4.f);  // p[0,0,1] = a[0,1,0]
+  EXPECT_THROW(a.narrow(1, 2, 2), Error);
+  EXPECT_THROW(p.reshape({24}), Error);
+  EXPECT_EQ(a.reshape({-1, 6}).shape(), Shape({4, 6}));
+}
+
+TEST(Tensor, DtypeConversionsRoundToNearestEven) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
+  // 1 + 2^-8 is exactly halfway between two bf16 values: ties to even (1.0).
+  EXPECT_EQ(f32_to_bf16(1.0f + 1.0f / 256), 0x3f80);
+  EXPECT_EQ(f32_to_bf16(1.0f + 3.0f / 256), 0x3f82);
+  EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
+  EXPECT_EQ(f32_to_f16(65504.f), 0x7bff);
+  EXPECT_EQ(f32_to_f16(1e6f), 0x7c00);
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -25)), 0x0000);  // tie rounds to even (0)
+  EXPECT_EQ(f32_to_f16(std::ldexp(3.f, -25)), 0x0002);
+  for (uint32_t h = 0; h < 0x7c00; ++h) EXPECT_EQ(f32_to_f16(f16_to_f32(uint16_t(h))), h);
+  Tensor a = Tensor::from_floats({1.5f, -2.25f, 3e-3f}, {3});
+  Tensor b = a.to(DType::BF16).to(DType::F32);
+  EXPECT_EQ(b.to_floats()[1], -2.25f);
+}
+
+TEST(BufferPool, ReusesFreedBlocks) {
+  auto before = BufferPool::instance().stats().allocations;
+  { Tensor t = Tensor::empty({1 << 20}, DType::F32); }
+  { Tensor t = Tensor::empty({1 << 20}, DType::F32); }
+  EXPECT_EQ(BufferPool::instance().stats().allocations, before + 1);
+}
+
+}  // namespace
+}  // namespace sd
