@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -76,7 +77,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw fail("not a regular file");
+    throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a safetensors file" : "not a regular file");
   }
   const uint64_t file_size = uint64_t(st.st_size);
   if (file_size < 8) {
@@ -103,20 +104,39 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 
   const char* hbeg = base + 8;
   const char* hend = hbeg + header_len;
-  // Duplicate top-level names would silently shadow each other in a JSON object.
-  std::set<std::string> seen;
+  // A JSON object with a repeated key keeps only one of the values; a repeated tensor
+  // name (or field) would silently shadow the other, so it is an error.
+  std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
+  int duplicate_depth = 0;
   json::parser_callback_t cb = [&](int depth, json::parse_event_t ev, json& parsed) {
-    if (depth == 1 && ev == json::parse_event_t::key && duplicate.empty()) {
+    if (ev == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (ev == json::parse_event_t::object_end) {
+      open_objects.pop_back();
+    } else if (ev == json::parse_event_t::key && duplicate.empty()) {
       const std::string& k = parsed.get_ref<const std::string&>();
-      if (!seen.insert(k).second) duplicate = k;
+      if (!open_objects.back().insert(k).second) {
+        duplicate = k;
+        duplicate_depth = depth;
+      }
     }
     return true;
   };
-  json header = json::parse(hbeg, hend, cb, /*allow_exceptions=*/false);
-  if (header.is_discarded()) throw fail("header is not valid JSON (or not UTF-8)");
+  json header;
+  try {
+    header = json::parse(hbeg, hend, cb);
+  } catch (const json::parse_error& e) {
+    // nlohmann's own message quotes the offending bytes, which may not be UTF-8.
+    const bool utf8 = std::string_view(e.what()).find("UTF-8") != std::string_view::npos;
+    throw fail(std::string(utf8 ? "header has invalid UTF-8" : "header is not valid JSON") +
+               " at byte " + std::to_string(e.byte) + " of the header");
+  }
   if (!header.is_object()) throw fail("header is not a JSON object");
-  if (!duplicate.empty()) throw fail("tensor name \"" + duplicate + "\" appears twice");
+  if (!duplicate.empty()) {
+    if (duplicate_depth == 1) throw fail("tensor name \"" + duplicate + "\" appears twice");
+    throw fail("key \"" + duplicate + "\" appears twice in one object of the header");
+  }
 
   SafetensorsFile f;
   f.path_ = path;
@@ -152,16 +172,25 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (sh->size() > size_t(kMaxDims))
       throw bad("shape has " + std::to_string(sh->size()) + " dimensions, more than " +
                 std::to_string(kMaxDims));
-    uint64_t numel = 1;
-    for (auto& d : *sh) {
-      if (!d.is_number_unsigned()) throw bad("shape entry is not a non-negative integer");
+    // The product of the non-zero dimensions must fit in int64, or the strides of even an
+    // empty tensor would overflow.
+    constexpr uint64_t kMaxExtent = uint64_t(std::numeric_limits<int64_t>::max());
+    uint64_t nonzero_product = 1;
+    bool empty = false;
+    for (size_t i = 0; i < sh->size(); ++i) {
+      const json& d = (*sh)[i];
+      if (!d.is_number_unsigned())
+        throw bad("shape entry " + std::to_string(i) + " is not a non-negative integer");
       uint64_t v = d.get<uint64_t>();
-      if (v > uint64_t(std::numeric_limits<int64_t>::max()) ||
-          (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v))
-        throw bad("shape overflows");
-      numel *= v;
+      if (v == 0) {
+        empty = true;
+      } else {
+        if (v > kMaxExtent / nonzero_product) throw bad("shape overflows 64-bit element counts");
+        nonzero_product *= v;
+      }
       info.shape.push_back(int64_t(v));
     }
+    const uint64_t numel = empty ? 0 : nonzero_product;
     for (auto& o : *off)
       if (!o.is_number_unsigned()) throw bad("data_offsets are not non-negative integers");
     uint64_t b = (*off)[0].get<uint64_t>(), e = (*off)[1].get<uint64_t>();
@@ -229,6 +258,10 @@ void write_safetensors(const std::string& path,
   size_t offset = 0;
   std::vector<Tensor> contiguous;
   for (auto& [name, t] : tensors) {
+    if (name == "__metadata__" || header.contains(name))
+      throw Error(path + ": cannot write tensor \"" + name + "\": " +
+                  (name == "__metadata__" ? "the name is reserved" : "the name is used twice"));
+    if (!t.defined()) throw Error(path + ": cannot write tensor \"" + name + "\": it is undefined");
     Tensor c = t.contiguous();
     std::vector<int64_t> shape(c.shape().begin(), c.shape().end());
     header[name] = {{"dtype", file_dtype_name(c.dtype())},
@@ -237,7 +270,12 @@ void write_safetensors(const std::string& path,
     offset += c.nbytes();
     contiguous.push_back(c);
   }
-  std::string h = header.dump();
+  std::string h;
+  try {
+    h = header.dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw Error(path + ": cannot write: a tensor name or metadata string is not valid UTF-8");
+  }
   while ((h.size() + 8) % 8 != 0) h.push_back(' ');  // keep the data section 8-aligned
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing");
@@ -247,6 +285,7 @@ void write_safetensors(const std::string& path,
   out.write(len, 8);
   out.write(h.data(), std::streamsize(h.size()));
   for (auto& c : contiguous) out.write(static_cast<const char*>(c.raw_data()), std::streamsize(c.nbytes()));
+  out.close();
   if (!out) throw Error(path + ": write failed");
 }
 

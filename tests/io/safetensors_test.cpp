@@ -1,0 +1,374 @@
+// The safetensors reader on the real fixture files, write/read round trips, and a set of
+// hostile files: each must give sd::Error naming the file and the problem, never a crash
+// (the same tests run under AddressSanitizer+UBSan as test_io_asan).
+#include "io/safetensors.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "support/test_support.h"
+
+namespace sd::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fixture(const std::string& rel) { return test::fixtures_dir() + "/" + rel; }
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string le64(uint64_t n) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = char((n >> (8 * i)) & 0xff);
+  return s;
+}
+
+// A file made of the given header text and data bytes, with the header length as written
+// unless `header_len` overrides it.
+std::string raw_file(const std::string& dir, const std::string& header, const std::string& data,
+                     std::optional<uint64_t> header_len = std::nullopt) {
+  static int n = 0;
+  std::string path = dir + "/f" + std::to_string(n++) + ".safetensors";
+  write_bytes(path, le64(header_len.value_or(header.size())) + header + data);
+  return path;
+}
+
+// Opens `path` (and views every tensor) expecting sd::Error; returns its message.
+std::string open_error(const std::string& path) {
+  try {
+    auto f = SafetensorsFile::open(path);
+    for (auto& n : f.names()) f.view(n);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << path << " opened without error";
+  return {};
+}
+
+#define EXPECT_OPEN_FAILS(path, problem)                                   \
+  do {                                                                     \
+    std::string p_ = (path);                                               \
+    std::string m_ = open_error(p_);                                       \
+    EXPECT_NE(m_.find(p_), std::string::npos) << "message: " << m_;        \
+    EXPECT_NE(m_.find(problem), std::string::npos) << "message: " << m_;   \
+  } while (0)
+
+TEST(Safetensors, ReadsFixtureUnet) {
+  auto f = SafetensorsFile::open(fixture("tiny-sd15/unet/diffusion_pytorch_model.safetensors"));
+  EXPECT_EQ(f.names().size(), 304u);
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  // names() is in data-offset order.
+  EXPECT_EQ(f.names()[0], "conv_in.bias");
+  EXPECT_EQ(f.names()[1], "conv_in.weight");
+  const TensorInfo& info = f.info("conv_in.weight");
+  EXPECT_EQ(info.dtype_name, "F32");
+  EXPECT_EQ(info.shape, (Shape{32, 4, 3, 3}));
+  EXPECT_EQ(info.begin, 128u);
+  EXPECT_EQ(info.end, 4736u);
+  // Values as read by Python's struct module from the same bytes.
+  Tensor w = f.view("conv_in.weight");
+  ASSERT_EQ(w.dtype(), DType::F32);
+  EXPECT_FLOAT_EQ(w.data<float>()[0], -0.11698609590530396f);
+  EXPECT_FLOAT_EQ(w.data<float>()[2], 0.16188716888427734f);
+  EXPECT_FLOAT_EQ(w.data<float>()[w.numel() - 1], -0.03773212432861328f);
+  EXPECT_FLOAT_EQ(f.view("conv_in.bias").data<float>()[1], -0.14520400762557983f);
+  // The data section is 8-aligned here, so views are zero-copy: two views of a tensor
+  // point at the same mapped bytes.
+  EXPECT_EQ(f.view("conv_in.weight").raw_data(), w.raw_data());
+  Tensor h = f.load("conv_in.weight", DType::F16);
+  EXPECT_EQ(h.dtype(), DType::F16);
+  EXPECT_TRUE(test::tensors_close(h, w, 1e-3));
+}
+
+TEST(Safetensors, ReadsFixtureReferenceIntegerTensorsAndMetadata) {
+  auto f = SafetensorsFile::open(fixture("tiny-sd15/reference.safetensors"));
+  EXPECT_GE(f.metadata().size(), 10u);
+  EXPECT_NE(f.metadata().at("fixture").find("tiny-sd15"), std::string::npos);
+
+  Tensor ids = f.view("te.input_ids");
+  ASSERT_EQ(ids.dtype(), DType::I64);
+  EXPECT_EQ(ids.shape(), (Shape{2, 77}));
+  const int64_t* p = ids.data<int64_t>();
+  const int64_t row1[] = {49406, 320, 1125, 539, 320, 2368, 49407, 49407};
+  EXPECT_EQ(p[0], 49406);
+  EXPECT_EQ(p[76], 49407);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(p[77 + i], row1[i]) << i;
+  Tensor idf = f.load("te.input_ids", DType::F32);
+  EXPECT_FLOAT_EQ(idf.data<float>()[77 + 5], 2368.0f);
+
+  Tensor img = f.view("vae.encode.image_u8");
+  ASSERT_EQ(img.dtype(), DType::U8);
+  EXPECT_EQ(img.shape(), (Shape{1, 64, 64, 3}));
+  const uint8_t first[] = {0, 0, 255, 4, 0, 255};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(img.data<uint8_t>()[i], first[i]);
+  EXPECT_EQ(img.data<uint8_t>()[img.numel() - 1], 255);
+}
+
+TEST(Safetensors, RoundTripsEveryDtypeLayoutAndMetadata) {
+  std::string dir = test::temp_dir("st-roundtrip");
+  Tensor f32 = Tensor::from_floats({1.5f, -2.25f, 3.0f, 4.0f, 5.0f, 6.0f}, Shape{2, 3});
+  Tensor transposed = f32.permute({1, 0});  // non-contiguous: written in logical order
+  Tensor i64 = Tensor::empty(Shape{3}, DType::I64);
+  i64.data<int64_t>()[0] = -1;
+  i64.data<int64_t>()[1] = int64_t(1) << 40;
+  i64.data<int64_t>()[2] = 7;
+  Tensor u8 = Tensor::empty(Shape{1, 2, 2, 1}, DType::U8);
+  for (int i = 0; i < 4; ++i) u8.data<uint8_t>()[i] = uint8_t(250 + i);
+  std::vector<std::pair<std::string, Tensor>> tensors = {
+      {"f32", f32},
+      {"transposed", transposed},
+      {"f16", f32.to(DType::F16)},
+      {"bf16", f32.to(DType::BF16)},
+      {"i32", f32.to(DType::I32)},
+      {"i64", i64},
+      {"u8", u8},
+      {"scalar", Tensor::full(Shape{}, 42.0f)},
+      {"empty", Tensor::empty(Shape{0, 5}, DType::F32)},
+      {"name with spaces/and \xc3\xa9", Tensor::full(Shape{1}, 1.0f)},
+  };
+  std::map<std::string, std::string> meta = {{"format", "pt"}, {"note", "line\n\"quoted\""}};
+  std::string path = dir + "/rt.safetensors";
+  write_safetensors(path, tensors, meta);
+
+  auto f = SafetensorsFile::open(path);
+  EXPECT_EQ(f.metadata(), meta);
+  ASSERT_EQ(f.names().size(), tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto& [name, t] = tensors[i];
+    EXPECT_EQ(f.names()[i], name);  // written in order, so offsets keep it
+    Tensor r = f.view(name);
+    EXPECT_EQ(r.dtype(), t.dtype()) << name;
+    EXPECT_EQ(r.shape(), t.shape()) << name;
+    Tensor c = t.contiguous();
+    ASSERT_EQ(r.nbytes(), c.nbytes()) << name;
+    EXPECT_EQ(std::memcmp(r.raw_data(), c.raw_data(), c.nbytes()), 0) << name;
+  }
+  EXPECT_FLOAT_EQ(f.view("transposed").data<float>()[1], 4.0f);
+  // Header padded so the data section is 8-aligned.
+  std::ifstream in(path, std::ios::binary);
+  uint64_t hlen = 0;
+  in.read(reinterpret_cast<char*>(&hlen), 8);
+  EXPECT_EQ((hlen + 8) % 8, 0u);
+}
+
+TEST(Safetensors, MisalignedDataIsCopiedCorrectly) {
+  std::string dir = test::temp_dir("st-misaligned");
+  float v[2] = {1.25f, -7.5f};
+  std::string data(reinterpret_cast<const char*>(v), 8);
+  // A 61-byte header puts the data at file offset 69: not 4-aligned.
+  std::string header = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  header.resize(61, ' ');
+  auto f = SafetensorsFile::open(raw_file(dir, header, data));
+  Tensor x = f.view("x");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(x.raw_data()) % 4, 0u);
+  EXPECT_EQ(x.data<float>()[0], 1.25f);
+  EXPECT_EQ(x.data<float>()[1], -7.5f);
+}
+
+TEST(Safetensors, WriteRefusesBadInput) {
+  std::string dir = test::temp_dir("st-write");
+  Tensor t = Tensor::full(Shape{2}, 1.0f);
+  auto msg = [&](const std::string& path, const std::vector<std::pair<std::string, Tensor>>& ts,
+                 const std::map<std::string, std::string>& meta = {}) -> std::string {
+    try {
+      write_safetensors(path, ts, meta);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(msg(dir + "/a", {{"x", t}, {"x", t}}).find("used twice"), std::string::npos);
+  EXPECT_NE(msg(dir + "/b", {{"__metadata__", t}}).find("reserved"), std::string::npos);
+  EXPECT_NE(msg(dir + "/c", {{"u", Tensor()}}).find("undefined"), std::string::npos);
+  EXPECT_NE(msg(dir + "/d", {{"bad\xff", t}}).find("UTF-8"), std::string::npos);
+  EXPECT_NE(msg(dir + "/e", {{"x", t}}, {{"k", "bad\xfe"}}).find("UTF-8"), std::string::npos);
+  EXPECT_NE(msg(dir + "/no/such/dir/f", {{"x", t}}).find("cannot open"), std::string::npos);
+}
+
+TEST(Safetensors, MissingTensorLookupNamesFileAndTensor) {
+  std::string path = fixture("tiny-sd15/unet/diffusion_pytorch_model.safetensors");
+  auto f = SafetensorsFile::open(path);
+  EXPECT_FALSE(f.contains("no.such.weight"));
+  try {
+    f.view("no.such.weight");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("missing tensor \"no.such.weight\""), std::string::npos);
+  }
+  EXPECT_THROW(f.info("no.such.weight"), Error);
+  EXPECT_THROW(f.load("no.such.weight", DType::F32), Error);
+}
+
+TEST(SafetensorsHostile, FileProblems) {
+  std::string dir = test::temp_dir("st-file");
+  EXPECT_OPEN_FAILS(dir + "/absent.safetensors", "No such file");
+  EXPECT_OPEN_FAILS(dir, "is a directory");
+  write_bytes(dir + "/empty", "");
+  EXPECT_OPEN_FAILS(dir + "/empty", "shorter than the 8-byte header length");
+  write_bytes(dir + "/seven", std::string("\x02\0\0\0\0\0\0", 7));
+  EXPECT_OPEN_FAILS(dir + "/seven", "7 bytes, shorter");
+}
+
+TEST(SafetensorsHostile, HeaderLength) {
+  std::string dir = test::temp_dir("st-hlen");
+  const std::string h = "{}";
+  EXPECT_OPEN_FAILS(raw_file(dir, h, "", uint64_t(1) << 63), "exceeds the 100 MB limit");
+  EXPECT_OPEN_FAILS(raw_file(dir, h, "", ~uint64_t(0)), "exceeds the 100 MB limit");
+  EXPECT_OPEN_FAILS(raw_file(dir, h, "", (uint64_t(100) << 20) + 1), "exceeds the 100 MB limit");
+  EXPECT_OPEN_FAILS(raw_file(dir, h, "", 3), "runs past the end of the 10-byte file");
+  EXPECT_OPEN_FAILS(raw_file(dir, h, "", 0), "too short");
+  EXPECT_OPEN_FAILS(raw_file(dir, h, "", 1), "too short");
+  // An empty header object is a valid file with no tensors.
+  auto f = SafetensorsFile::open(raw_file(dir, h, ""));
+  EXPECT_TRUE(f.names().empty());
+}
+
+TEST(SafetensorsHostile, HeaderNotJsonObject) {
+  std::string dir = test::temp_dir("st-json");
+  EXPECT_OPEN_FAILS(raw_file(dir, "{\"a\":", ""), "not valid JSON");
+  EXPECT_OPEN_FAILS(raw_file(dir, "not json at all", ""), "not valid JSON");
+  EXPECT_OPEN_FAILS(raw_file(dir, "{\"a\":1,}", ""), "not valid JSON at byte");
+  EXPECT_OPEN_FAILS(raw_file(dir, "[1, 2, 3]", ""), "not a JSON object");
+  EXPECT_OPEN_FAILS(raw_file(dir, "\"text\"", ""), "not a JSON object");
+  EXPECT_OPEN_FAILS(raw_file(dir, "{} trailing", ""), "not valid JSON");
+  // Padding after the object, spaces or NULs, is tolerated as nlohmann reads NUL as the end.
+  EXPECT_NO_THROW(SafetensorsFile::open(raw_file(dir, std::string("{}  \0\0", 6), "")));
+  // A non-UTF-8 byte in a tensor name; the message must not repeat the raw byte.
+  std::string path = raw_file(dir, "{\"bad\xff\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+                              std::string(4, '\0'));
+  std::string m = open_error(path);
+  EXPECT_NE(m.find("invalid UTF-8"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\xff'), std::string::npos) << m;
+  // Lone surrogate escape.
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"\udc80":1})", ""), "not valid JSON");
+  // Very deep nesting is parsed without recursion and refused as a structure.
+  std::string deep = "{\"__metadata__\":{\"k\":" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  EXPECT_OPEN_FAILS(raw_file(dir, deep, ""), "is not a string");
+}
+
+TEST(SafetensorsHostile, DuplicateNames) {
+  std::string dir = test::temp_dir("st-dup");
+  const std::string e = R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  EXPECT_OPEN_FAILS(raw_file(dir, "{\"a\":" + e + ",\"a\":" + e + "}", std::string(4, '\0')),
+                    "tensor name \"a\" appears twice");
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"a":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}})",
+                             std::string(4, '\0')),
+                    "key \"dtype\" appears twice");
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"__metadata__":{"k":"1","k":"2"}})", ""), "key \"k\" appears twice");
+}
+
+TEST(SafetensorsHostile, MalformedEntries) {
+  std::string dir = test::temp_dir("st-entry");
+  const std::string d4(4, '\0');
+  auto one = [&](const std::string& entry, const std::string& data) {
+    return raw_file(dir, "{\"t\":" + entry + "}", data);
+  };
+  EXPECT_OPEN_FAILS(one("[1]", d4), "tensor \"t\": entry is not an object");
+  EXPECT_OPEN_FAILS(one(R"({"shape":[1],"data_offsets":[0,4]})", d4), "missing or non-string dtype");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":5,"shape":[1],"data_offsets":[0,4]})", d4), "missing or non-string dtype");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","data_offsets":[0,4]})", d4), "missing or non-array shape");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":4,"data_offsets":[0,4]})", d4), "missing or non-array shape");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1]})", d4), "data_offsets is not a pair");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4,8]})", d4), "data_offsets is not a pair");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F128","shape":[1],"data_offsets":[0,4]})", d4), "unknown dtype \"F128\"");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"f32","shape":[1],"data_offsets":[0,4]})", d4), "unknown dtype \"f32\"");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})", d4),
+                    "shape entry 0 is not a non-negative integer");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1,1.5],"data_offsets":[0,4]})", d4),
+                    "shape entry 1 is not a non-negative integer");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1.0],"data_offsets":[0,4]})", d4),
+                    "shape entry 0 is not a non-negative integer");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":["1"],"data_offsets":[0,4]})", d4),
+                    "shape entry 0 is not a non-negative integer");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,4]})", d4),
+                    "shape entry 0 is not a non-negative integer");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1,1,1,1,1,1,1],"data_offsets":[0,4]})", d4),
+                    "7 dimensions");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1],"data_offsets":[-1,4]})", d4),
+                    "data_offsets are not non-negative integers");
+  EXPECT_OPEN_FAILS(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,"4"]})", d4),
+                    "data_offsets are not non-negative integers");
+}
+
+TEST(SafetensorsHostile, ShapeOverflow) {
+  std::string dir = test::temp_dir("st-overflow");
+  const std::string d4(4, '\0');
+  auto one = [&](const std::string& shape) {
+    return raw_file(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[0,4]}}", d4);
+  };
+  // Product above 2^64.
+  EXPECT_OPEN_FAILS(one("[4294967296,4294967296,2]"), "shape overflows");
+  // Product above 2^63 but below 2^64.
+  EXPECT_OPEN_FAILS(one("[4294967296,3221225472]"), "shape overflows");
+  EXPECT_OPEN_FAILS(one("[18446744073709551615]"), "shape overflows");
+  // Empty tensors with huge other dimensions would overflow their strides.
+  EXPECT_OPEN_FAILS(one("[0,4294967296,4294967296]"), "shape overflows");
+  // Elements fit in int64 but the byte count would not.
+  EXPECT_OPEN_FAILS(one("[4611686018427387904]"), "byte size overflows");
+  // A large element count that does fit must still match the data.
+  EXPECT_OPEN_FAILS(one("[1000000000000]"), "needs 4000000000000 bytes, data_offsets give 4");
+}
+
+TEST(SafetensorsHostile, Offsets) {
+  std::string dir = test::temp_dir("st-offsets");
+  const std::string d8(8, '\0');
+  auto two = [&](const std::string& a, const std::string& b) {
+    return raw_file(dir, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":)" + a +
+                             R"(},"b":{"dtype":"F32","shape":[1],"data_offsets":)" + b + "}}",
+                    d8);
+  };
+  EXPECT_OPEN_FAILS(two("[0,4]", "[8,12]"), "data_offsets end 12 is outside the 8-byte data section");
+  EXPECT_OPEN_FAILS(two("[0,4]", "[18446744073709551612,18446744073709551615]"), "is outside");
+  EXPECT_OPEN_FAILS(two("[4,0]", "[4,8]"), "data_offsets begin 4 > end 0");
+  EXPECT_OPEN_FAILS(two("[0,4]", "[2,6]"), "tensors \"a\" and \"b\" overlap");
+  EXPECT_OPEN_FAILS(two("[0,4]", "[0,4]"), "overlap");
+  EXPECT_OPEN_FAILS(two("[0,4]", "[4,6]"), "needs 4 bytes, data_offsets give 2");
+  // Gaps between tensors are tolerated; an empty tensor may sit anywhere.
+  EXPECT_NO_THROW(SafetensorsFile::open(two("[4,8]", "[0,4]")));
+  auto f = SafetensorsFile::open(raw_file(
+      dir, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})",
+      d8));
+  EXPECT_EQ(f.view("e").numel(), 0);
+}
+
+TEST(SafetensorsHostile, TruncatedData) {
+  std::string dir = test::temp_dir("st-trunc");
+  std::string src = fixture("tiny-sd15/unet/diffusion_pytorch_model.safetensors");
+  std::ifstream in(src, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 1000u);
+  write_bytes(dir + "/cut.safetensors", bytes.substr(0, bytes.size() - 1));
+  EXPECT_OPEN_FAILS(dir + "/cut.safetensors", "is outside the");
+  // Cut inside the header.
+  write_bytes(dir + "/cut-header.safetensors", bytes.substr(0, 500));
+  EXPECT_OPEN_FAILS(dir + "/cut-header.safetensors", "runs past the end of the 500-byte file");
+}
+
+TEST(SafetensorsHostile, Metadata) {
+  std::string dir = test::temp_dir("st-meta");
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"__metadata__":{"n":1}})", ""), "__metadata__ value of \"n\" is not a string");
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"__metadata__":{"n":null}})", ""), "is not a string");
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"__metadata__":{"n":{"x":"y"}}})", ""), "is not a string");
+  EXPECT_OPEN_FAILS(raw_file(dir, R"({"__metadata__":["a"]})", ""), "__metadata__ is not an object");
+}
+
+TEST(SafetensorsHostile, UnsupportedDtypeOpensButRefusesView) {
+  std::string dir = test::temp_dir("st-f64");
+  std::string path = raw_file(dir, R"({"d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0'));
+  auto f = SafetensorsFile::open(path);
+  EXPECT_EQ(f.info("d").dtype_name, "F64");
+  EXPECT_FALSE(f.info("d").dtype.has_value());
+  EXPECT_OPEN_FAILS(path, "has dtype F64, which the engine does not support");
+}
+
+}  // namespace
+}  // namespace sd::io
