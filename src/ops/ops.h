@@ -36,7 +36,7 @@ struct Conv2dOptions {
 // weight [O, I, kh, kw], bias [O] or undefined.
 class Conv2d {
  public:
-  Conv2d() = default;
+  Conv2d();
   Conv2d(Tensor weight, Tensor bias, Conv2dOptions opt);
   ~Conv2d();
   Conv2d(Conv2d&&) noexcept;
@@ -46,16 +46,21 @@ class Conv2d {
   Tensor forward(const Tensor& x, const Tensor* residual = nullptr,
                  Activation act = Activation::None) const;
 
-  const Tensor& weight() const { return weight_; }
+  // The weight [O, I, kh, kw] in its compute dtype. The backend keeps one copy of each
+  // weight, in its own layout once the first forward() ran; this then rebuilds the plain
+  // tensor, and the reference stays valid until the next forward() or set_weight().
+  const Tensor& weight() const;
   const Tensor& bias() const { return bias_; }
   // Replaces the weights (LoRA merge and unmerge); drops prepared backend state.
   void set_weight(Tensor weight);
-  int out_channels() const { return int(weight_.size(0)); }
-  int in_channels() const { return int(weight_.size(1)); }
-  bool defined() const { return weight_.defined(); }
+  int out_channels() const { return int(wshape_[0]); }
+  int in_channels() const { return int(wshape_[1]); }
+  bool defined() const { return wshape_.size() == 4; }
 
  private:
-  Tensor weight_, bias_;
+  mutable Tensor weight_;  // undefined while the backend holds the only copy
+  Tensor bias_;
+  Shape wshape_;
   Conv2dOptions opt_;
   struct Cache;
   mutable std::unique_ptr<Cache> cache_;
@@ -64,7 +69,7 @@ class Conv2d {
 // weight [O, I], bias [O] or undefined. Applies to the last dimension of x.
 class Linear {
  public:
-  Linear() = default;
+  Linear();
   Linear(Tensor weight, Tensor bias);
   ~Linear();
   Linear(Linear&&) noexcept;
@@ -74,15 +79,18 @@ class Linear {
   Tensor forward(const Tensor& x, const Tensor* residual = nullptr,
                  Activation act = Activation::None) const;
 
-  const Tensor& weight() const { return weight_; }
+  // As Conv2d::weight(): rebuilt from the backend's copy after the first forward().
+  const Tensor& weight() const;
   const Tensor& bias() const { return bias_; }
   void set_weight(Tensor weight);
-  int out_features() const { return int(weight_.size(0)); }
-  int in_features() const { return int(weight_.size(1)); }
-  bool defined() const { return weight_.defined(); }
+  int out_features() const { return int(wshape_[0]); }
+  int in_features() const { return int(wshape_[1]); }
+  bool defined() const { return wshape_.size() == 2; }
 
  private:
-  Tensor weight_, bias_;
+  mutable Tensor weight_;  // undefined while the backend holds the only copy
+  Tensor bias_;
+  Shape wshape_;
   struct Cache;
   mutable std::unique_ptr<Cache> cache_;
 };
@@ -115,6 +123,8 @@ class LayerNorm {
 };
 
 // -- Functional ops ----------------------------------------------------------------------
+// Element-wise ops (activation, add, mul, scale, axpby) return their first input's layout
+// when it is contiguous or channels-last (contiguous otherwise) and its dtype.
 
 // Multi-head scaled dot-product attention, softmax(q k^T * scale) v per head.
 // q [B, Lq, H*D], k and v [B, Lk, H*D]; each may be a strided view (e.g. a slice of a

@@ -1,0 +1,45 @@
+#pragma once
+// 2-D convolution on oneDNN: channels-last activations, weights reordered once into the
+// primitive's preferred layout, bias/activation/residual fused, one primitive per shape.
+#include <map>
+#include <tuple>
+
+#include "backend/cpu/act.h"
+#include "backend/cpu/weight_store.h"
+#include "core/tensor.h"
+
+namespace sd::cpu {
+
+struct ConvGeometry {
+  int stride = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+};
+
+class Convolution {
+ public:
+  // weight [O, I, kh, kw] in F32 or BF16 (the compute dtype; F16 computes as F32);
+  // bias [O] or undefined.
+  Convolution(const Tensor& weight, const Tensor& bias, ConvGeometry g);
+
+  // y = act(conv(x) + bias) + residual, channels-last in the compute dtype.
+  Tensor forward(const Tensor& x, const Tensor* residual, Act act);
+
+  Tensor weight() const { return weights_.plain(); }
+  DType dtype() const { return dtype_; }
+  size_t weight_bytes() const { return weights_.bytes(); }
+
+ private:
+  struct Prim;
+  // (N, H, W, act, residual dtype or -1)
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
+  const Prim& prim_for(const Key& key);
+
+  Shape wshape_;
+  DType dtype_;
+  ConvGeometry g_;
+  WeightStore weights_;
+  Tensor bias_;  // float32
+  std::map<Key, std::shared_ptr<Prim>> prims_;
+};
+
+}  // namespace sd::cpu

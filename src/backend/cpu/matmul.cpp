@@ -1,0 +1,108 @@
+#include "backend/cpu/matmul.h"
+
+#include "backend/cpu/layout.h"
+#include "backend/cpu/post_ops.h"
+#include "backend/cpu/rows.h"
+#include "backend/cpu/runtime.h"
+
+namespace sd::cpu {
+
+using tag = dnnl::memory::format_tag;
+
+struct Matmul::Prim {
+  dnnl::matmul prim;
+  dnnl::memory::desc src, weights, dst, res;
+};
+
+namespace {
+DType compute_dtype(DType t) { return t == DType::BF16 ? DType::BF16 : DType::F32; }
+}  // namespace
+
+Matmul::Matmul(const Tensor& weight, const Tensor& bias)
+    : dtype_(compute_dtype(weight.dtype())) {
+  SD_CHECK(weight.ndim() == 2, "linear weight must be [O, I], got " + weight.desc());
+  out_ = weight.size(0);
+  in_ = weight.size(1);
+  Tensor w = weight.to(dtype_).contiguous();
+  // The primitive computes x [M,I] times an I x O matrix: W [O,I] read transposed ("ba").
+  weights_ = WeightStore(w, dnnl::memory::desc({in_, out_}, dnnl_type(dtype_), tag::ba));
+  if (bias.defined()) {
+    SD_CHECK(bias.numel() == out_,
+             "linear bias " + bias.desc() + " does not match weight " + weight.desc());
+    bias_ = bias.to(DType::F32).contiguous().reshape({1, out_});
+  }
+}
+
+const Matmul::Prim& Matmul::prim_for(const Key& key) {
+  auto it = prims_.find(key);
+  if (it != prims_.end()) return *it->second;
+  const auto [m, src_stride, act, res_dt, res_stride] = key;
+  auto p = std::make_shared<Prim>();
+  const auto dt = dnnl_type(dtype_);
+  p->src = dnnl::memory::desc({m, in_}, dt, {src_stride, 1});
+  p->dst = dnnl::memory::desc({m, out_}, dt, tag::ab);
+  dnnl::memory::desc wmd({in_, out_}, dt, tag::any);
+  dnnl::memory::desc bmd;
+  if (bias_.defined()) bmd = dnnl::memory::desc({1, out_}, dnnl::memory::data_type::f32, tag::ab);
+  const dnnl::memory::desc* res = nullptr;
+  if (res_dt >= 0) {
+    p->res = dnnl::memory::desc({m, out_}, dnnl_type(DType(res_dt)), {res_stride, 1});
+    res = &p->res;
+  }
+  dnnl::matmul::desc md(p->src, wmd, bmd, p->dst);
+  dnnl::matmul::primitive_desc pd(md, post_ops_attr(Act(act), res), engine());
+  p->weights = pd.weights_desc();
+  p->prim = dnnl::matmul(pd);
+  return *prims_.emplace(key, std::move(p)).first->second;
+}
+
+Tensor Matmul::forward(const Tensor& x, const Tensor* residual, Act act) {
+  SD_CHECK(x.ndim() >= 1 && x.size(-1) == in_,
+           "linear [" + std::to_string(out_) + ", " + std::to_string(in_) + "] got input " +
+               x.desc());
+  Rows xr = as_rows(x.dtype() == dtype_ ? x : to_format(x, dtype_, MemoryFormat::Contiguous));
+  Shape oshape = x.shape();
+  oshape[oshape.size() - 1] = out_;
+  Rows rr;
+  if (residual) {
+    SD_CHECK(residual->shape() == oshape,
+             "linear residual " + residual->desc() + " does not match output " + oshape.str());
+    const DType rdt = dnnl_supports(residual->dtype()) ? residual->dtype() : dtype_;
+    rr = as_rows(residual->dtype() == rdt ? *residual
+                                          : to_format(*residual, rdt, MemoryFormat::Contiguous));
+  }
+  Tensor out = Tensor::empty(oshape, dtype_);
+  if (xr.m == 0) return out;
+  const Key key{xr.m, xr.row_stride, int(act), residual ? int(rr.t.dtype()) : -1,
+                residual ? rr.row_stride : 0};
+  const Prim& p = prim_for(key);
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(p.src, engine(), const_cast<char*>(xr.row(0)))},
+      {DNNL_ARG_WEIGHTS, weights_.get(p.weights)},
+      {DNNL_ARG_DST, memory_of(p.dst, out)},
+  };
+  if (bias_.defined()) args.emplace(DNNL_ARG_BIAS, memory_of(bias_));
+  if (residual)
+    args.emplace(residual_arg(act), dnnl::memory(p.res, engine(), const_cast<char*>(rr.row(0))));
+  sync_threads();
+  p.prim.execute(stream(), args);
+  stream().wait();
+  return out;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  SD_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.size(1) == b.size(0) && a.dtype() == b.dtype(),
+           "matmul of " + a.desc() + " and " + b.desc());
+  Tensor ac = a.contiguous(), bc = b.contiguous();
+  Tensor out = Tensor::empty({a.size(0), b.size(1)}, a.dtype());
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(desc_of(ac), desc_of(bc), desc_of(out)),
+                                  engine());
+  sync_threads();
+  dnnl::matmul(pd).execute(stream(), {{DNNL_ARG_SRC, memory_of(ac)},
+                                      {DNNL_ARG_WEIGHTS, memory_of(bc)},
+                                      {DNNL_ARG_DST, memory_of(out)}});
+  stream().wait();
+  return out;
+}
+
+}  // namespace sd::cpu

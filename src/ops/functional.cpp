@@ -1,0 +1,111 @@
+// The functional ops: argument checks here, kernels in the CPU backend.
+#include "backend/cpu/attention.h"
+#include "backend/cpu/eltwise.h"
+#include "backend/cpu/layout.h"
+#include "backend/cpu/norm.h"
+#include "backend/cpu/runtime.h"
+#include "ops/act_map.h"
+#include "ops/ops.h"
+
+namespace sd::ops {
+
+void set_num_threads(int n) { cpu::set_num_threads(n); }
+int num_threads() { return cpu::num_threads(); }
+
+namespace {
+void check_float(const Tensor& t, const char* op) {
+  SD_CHECK(t.defined(), std::string(op) + " got an undefined tensor");
+  SD_CHECK(is_floating(t.dtype()), std::string(op) + " needs a float tensor, got " + t.desc());
+}
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal,
+                 float scale) {
+  check_float(q, "attention");
+  check_float(k, "attention");
+  check_float(v, "attention");
+  return cpu::attention(q, k, v, heads, causal, scale);
+}
+
+Tensor softmax(const Tensor& x) {
+  check_float(x, "softmax");
+  return cpu::softmax(x);
+}
+
+Tensor activation(const Tensor& x, Activation act) {
+  check_float(x, "activation");
+  if (act == Activation::None) return x;
+  return cpu::activation(x, to_cpu(act));
+}
+
+Tensor geglu(const Tensor& x) {
+  check_float(x, "geglu");
+  return cpu::geglu(x);
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check_float(a, "add");
+  check_float(b, "add");
+  return cpu::binary(a, b, cpu::BinaryOp::Add);
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  check_float(a, "mul");
+  check_float(b, "mul");
+  return cpu::binary(a, b, cpu::BinaryOp::Mul);
+}
+
+Tensor scale(const Tensor& a, float s) {
+  check_float(a, "scale");
+  return cpu::scale(a, s);
+}
+
+Tensor axpby(const Tensor& a, float sa, const Tensor& b, float sb) {
+  check_float(a, "axpby");
+  check_float(b, "axpby");
+  return cpu::axpby(a, sa, b, sb);
+}
+
+void add_(Tensor& a, const Tensor& b) {
+  check_float(a, "add_");
+  check_float(b, "add_");
+  cpu::binary_(a, b, cpu::BinaryOp::Add);
+}
+
+Tensor upsample_nearest2x(const Tensor& x) {
+  SD_CHECK(x.defined(), "upsample_nearest2x got an undefined tensor");
+  return cpu::upsample_nearest2x(x);
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int dim) {
+  for (const Tensor& t : xs) SD_CHECK(t.defined(), "concat got an undefined tensor");
+  return cpu::concat(xs, dim);
+}
+
+Tensor to_layout(const Tensor& x, MemoryFormat fmt) {
+  SD_CHECK(x.defined(), "to_layout got an undefined tensor");
+  return cpu::to_format(x, x.dtype(), fmt);
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  SD_CHECK(x.defined(), "to_dtype got an undefined tensor");
+  const bool cl = x.ndim() == 4 && x.is_channels_last() && !x.is_contiguous();
+  return cpu::to_format(x, dtype, cl ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous);
+}
+
+Tensor as_tokens(const Tensor& x) {
+  SD_CHECK(x.ndim() == 4, "as_tokens needs [B,C,H,W], got " + x.desc());
+  Tensor cl = cpu::to_format(x, x.dtype(), MemoryFormat::ChannelsLast);
+  // NHWC memory is [B, H, W, C] contiguous.
+  return cl.permute({0, 2, 3, 1}).reshape({x.size(0), x.size(2) * x.size(3), x.size(1)});
+}
+
+Tensor from_tokens(const Tensor& t, int64_t height, int64_t width) {
+  SD_CHECK(t.ndim() == 3 && t.size(1) == height * width,
+           "from_tokens: " + t.desc() + " is not [B, " + std::to_string(height) + "*" +
+               std::to_string(width) + ", C]");
+  Tensor c = t.contiguous();
+  return c.reshape({t.size(0), height, width, t.size(2)}).permute({0, 3, 1, 2});
+}
+
+}  // namespace sd::ops

@@ -1,0 +1,100 @@
+// Conv2d and Linear: argument checks here, computation in the CPU backend.
+#include "backend/cpu/convolution.h"
+#include "backend/cpu/matmul.h"
+#include "ops/act_map.h"
+#include "ops/ops.h"
+
+namespace sd::ops {
+
+namespace {
+void check_weight_dtype(const Tensor& w, const char* what) {
+  SD_CHECK(is_floating(w.dtype()),
+           std::string(what) + " weight must be a float tensor, got " + w.desc());
+}
+}  // namespace
+
+struct Conv2d::Cache {
+  cpu::Convolution conv;
+};
+
+Conv2d::Conv2d(Tensor weight, Tensor bias, Conv2dOptions opt)
+    : weight_(std::move(weight)), bias_(std::move(bias)), opt_(opt) {
+  SD_CHECK(weight_.ndim() == 4, "Conv2d weight must be [O, I, kh, kw], got " + weight_.desc());
+  check_weight_dtype(weight_, "Conv2d");
+  SD_CHECK(!bias_.defined() || bias_.numel() == weight_.size(0),
+           "Conv2d bias " + bias_.desc() + " does not match weight " + weight_.desc());
+  SD_CHECK(opt.stride >= 1 && opt.pad_top >= 0 && opt.pad_left >= 0 && opt.pad_bottom >= 0 &&
+               opt.pad_right >= 0,
+           "Conv2d needs stride >= 1 and non-negative padding");
+  wshape_ = weight_.shape();
+}
+
+Conv2d::Conv2d() = default;
+Conv2d::~Conv2d() = default;
+Conv2d::Conv2d(Conv2d&&) noexcept = default;
+Conv2d& Conv2d::operator=(Conv2d&&) noexcept = default;
+
+Tensor Conv2d::forward(const Tensor& x, const Tensor* residual, Activation act) const {
+  SD_CHECK(defined(), "Conv2d used before it was given weights");
+  if (!cache_)
+    cache_.reset(new Cache{cpu::Convolution(
+        weight_, bias_,
+        cpu::ConvGeometry{opt_.stride, opt_.pad_top, opt_.pad_left, opt_.pad_bottom,
+                          opt_.pad_right})});
+  Tensor y = cache_->conv.forward(x, residual, to_cpu(act));
+  weight_ = Tensor();  // the backend keeps the one copy
+  return y;
+}
+
+const Tensor& Conv2d::weight() const {
+  if (!weight_.defined() && cache_) weight_ = cache_->conv.weight();
+  return weight_;
+}
+
+void Conv2d::set_weight(Tensor weight) {
+  SD_CHECK(weight.shape() == wshape_,
+           "Conv2d::set_weight: " + weight.desc() + " does not match " + wshape_.str());
+  check_weight_dtype(weight, "Conv2d");
+  weight_ = std::move(weight);
+  cache_.reset();
+}
+
+struct Linear::Cache {
+  cpu::Matmul mm;
+};
+
+Linear::Linear(Tensor weight, Tensor bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
+  SD_CHECK(weight_.ndim() == 2, "Linear weight must be [O, I], got " + weight_.desc());
+  check_weight_dtype(weight_, "Linear");
+  SD_CHECK(!bias_.defined() || bias_.numel() == weight_.size(0),
+           "Linear bias " + bias_.desc() + " does not match weight " + weight_.desc());
+  wshape_ = weight_.shape();
+}
+
+Linear::Linear() = default;
+Linear::~Linear() = default;
+Linear::Linear(Linear&&) noexcept = default;
+Linear& Linear::operator=(Linear&&) noexcept = default;
+
+Tensor Linear::forward(const Tensor& x, const Tensor* residual, Activation act) const {
+  SD_CHECK(defined(), "Linear used before it was given weights");
+  if (!cache_) cache_.reset(new Cache{cpu::Matmul(weight_, bias_)});
+  Tensor y = cache_->mm.forward(x, residual, to_cpu(act));
+  weight_ = Tensor();
+  return y;
+}
+
+const Tensor& Linear::weight() const {
+  if (!weight_.defined() && cache_) weight_ = cache_->mm.weight();
+  return weight_;
+}
+
+void Linear::set_weight(Tensor weight) {
+  SD_CHECK(weight.shape() == wshape_,
+           "Linear::set_weight: " + weight.desc() + " does not match " + wshape_.str());
+  check_weight_dtype(weight, "Linear");
+  weight_ = std::move(weight);
+  cache_.reset();
+}
+
+}  // namespace sd::ops

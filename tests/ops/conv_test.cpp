@@ -1,0 +1,132 @@
+#include <gtest/gtest.h>
+
+#include "ops/ops.h"
+#include "ops/reference.h"
+
+namespace sd {
+namespace {
+
+using ops::Activation;
+using ops::Conv2d;
+using ops::Conv2dOptions;
+using test::random_tensor;
+
+struct ConvCase {
+  int64_t n, ci, h, w, co, k;
+  Conv2dOptions opt;
+  bool bias;
+};
+
+// Runs one conv against the reference; `cl` feeds the input channels-last.
+void check_conv(const ConvCase& c, bool cl, uint32_t seed) {
+  Tensor x = random_tensor({c.n, c.ci, c.h, c.w}, seed);
+  Tensor w = random_tensor({c.co, c.ci, c.k, c.k}, seed + 1, -0.5f, 0.5f);
+  Tensor b = c.bias ? random_tensor({c.co}, seed + 2) : Tensor();
+  Conv2d conv(w, b, c.opt);
+  Tensor in = cl ? x.contiguous(MemoryFormat::ChannelsLast) : x;
+  Tensor y = conv.forward(in);
+  int64_t ho, wo;
+  auto ref = test::ref_conv2d(x.to_floats(), c.n, c.ci, c.h, c.w, w.to_floats(), c.co, c.k, c.k,
+                              c.bias ? b.to_floats() : std::vector<float>{}, c.opt.stride,
+                              c.opt.pad_top, c.opt.pad_left, c.opt.pad_bottom, c.opt.pad_right,
+                              &ho, &wo);
+  Tensor expect = Tensor::from_floats(ref, {c.n, c.co, ho, wo});
+  EXPECT_TRUE(y.is_channels_last());
+  EXPECT_EQ(y.dtype(), DType::F32);
+  EXPECT_TRUE(test::tensors_close(y, expect, test::f32_tol(expect)));
+}
+
+TEST(Conv2d, Same3x3MatchesReference) {
+  check_conv({2, 5, 6, 9, 7, 3, Conv2dOptions::same(1), true}, false, 1);
+  check_conv({2, 5, 6, 9, 7, 3, Conv2dOptions::same(1), true}, true, 2);
+}
+
+TEST(Conv2d, OddChannelCountsMatchReference) {
+  check_conv({1, 19, 5, 4, 35, 3, Conv2dOptions::same(1), true}, true, 3);
+  check_conv({2, 33, 7, 3, 17, 3, Conv2dOptions::same(1), false}, false, 4);
+}
+
+TEST(Conv2d, AsymmetricPaddingStride2AsVaeDownsample) {
+  // diffusers Downsample2D with padding=0 pads (0,1,0,1) then convs 3x3 with stride 2.
+  Conv2dOptions opt;
+  opt.stride = 2;
+  opt.pad_bottom = 1;
+  opt.pad_right = 1;
+  check_conv({2, 6, 8, 10, 6, 3, opt, true}, true, 5);
+  check_conv({1, 3, 7, 9, 19, 3, opt, true}, false, 6);  // odd sizes
+}
+
+TEST(Conv2d, PointwiseMatchesReference) {
+  check_conv({2, 20, 5, 7, 12, 1, Conv2dOptions{}, true}, true, 7);
+  check_conv({1, 4, 3, 3, 3, 1, Conv2dOptions{}, false}, false, 8);
+}
+
+TEST(Conv2d, FusesActivationThenResidual) {
+  Tensor x = random_tensor({2, 6, 5, 4}, 10);
+  Tensor w = random_tensor({9, 6, 3, 3}, 11);
+  Tensor b = random_tensor({9}, 12);
+  Tensor r = random_tensor({2, 9, 5, 4}, 13);  // NCHW residual: the op must handle it
+  Conv2d conv(w, b, Conv2dOptions::same(1));
+  int64_t ho, wo;
+  auto base = test::ref_conv2d(x.to_floats(), 2, 6, 5, 4, w.to_floats(), 9, 3, 3, b.to_floats(),
+                               1, 1, 1, 1, 1, &ho, &wo);
+  auto rv = r.to_floats();
+  for (int act = 0; act <= 5; ++act) {
+    std::vector<float> ref(base.size());
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] = float(test::ref_act(base[i], act) + rv[i]);
+    Tensor expect = Tensor::from_floats(ref, {2, 9, 5, 4});
+    Tensor y = conv.forward(x, &r, Activation(act));
+    EXPECT_TRUE(test::tensors_close(y, expect, test::f32_tol(expect))) << "activation " << act;
+  }
+  // Activation without residual, residual already channels-last.
+  Tensor rcl = r.contiguous(MemoryFormat::ChannelsLast);
+  Tensor y = conv.forward(x, &rcl);
+  std::vector<float> ref(base.size());
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = base[i] + rv[i];
+  EXPECT_TRUE(test::tensors_close(y, Tensor::from_floats(ref, {2, 9, 5, 4}), 1e-4));
+  y = conv.forward(x, nullptr, Activation::SiLU);
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = float(test::ref_act(base[i], 1));
+  EXPECT_TRUE(test::tensors_close(y, Tensor::from_floats(ref, {2, 9, 5, 4}), 1e-4));
+}
+
+TEST(Conv2d, ServesSeveralShapesAndKeepsWeightReadable) {
+  Tensor w = random_tensor({8, 3, 3, 3}, 20);
+  Tensor b = random_tensor({8}, 21);
+  Conv2d conv(w, b, Conv2dOptions::same(1));
+  EXPECT_EQ(conv.out_channels(), 8);
+  EXPECT_EQ(conv.in_channels(), 3);
+  for (int64_t hw : {4, 6, 4}) {
+    Tensor x = random_tensor({1, 3, hw, hw + 1}, 22 + uint32_t(hw));
+    int64_t ho, wo;
+    auto ref = test::ref_conv2d(x.to_floats(), 1, 3, hw, hw + 1, w.to_floats(), 8, 3, 3,
+                                b.to_floats(), 1, 1, 1, 1, 1, &ho, &wo);
+    Tensor expect = Tensor::from_floats(ref, {1, 8, ho, wo});
+    EXPECT_TRUE(test::tensors_close(conv.forward(x), expect, test::f32_tol(expect)));
+  }
+  // After forward the backend holds the weight in its own layout; weight() rebuilds it.
+  EXPECT_EQ(test::max_abs_diff(conv.weight(), w), 0.0);
+  // set_weight (as a LoRA merge does) changes the result.
+  Tensor w2 = random_tensor({8, 3, 3, 3}, 30);
+  conv.set_weight(w2);
+  Tensor x = random_tensor({1, 3, 4, 5}, 31);
+  int64_t ho, wo;
+  auto ref = test::ref_conv2d(x.to_floats(), 1, 3, 4, 5, w2.to_floats(), 8, 3, 3, b.to_floats(),
+                              1, 1, 1, 1, 1, &ho, &wo);
+  Tensor expect = Tensor::from_floats(ref, {1, 8, ho, wo});
+  EXPECT_TRUE(test::tensors_close(conv.forward(x), expect, test::f32_tol(expect)));
+  EXPECT_EQ(test::max_abs_diff(conv.weight(), w2), 0.0);
+}
+
+TEST(Conv2d, RejectsMismatchedInput) {
+  Conv2d conv(random_tensor({4, 3, 3, 3}, 1), Tensor(), Conv2dOptions::same(1));
+  EXPECT_THROW(conv.forward(random_tensor({1, 5, 4, 4}, 2)), Error);
+  EXPECT_THROW(Conv2d(random_tensor({4, 3, 3}, 1), Tensor(), {}), Error);
+  EXPECT_THROW(Conv2d(random_tensor({4, 3, 3, 3}, 1), random_tensor({5}, 1), {}), Error);
+  EXPECT_THROW(conv.set_weight(random_tensor({4, 3, 1, 1}, 1)), Error);
+  Conv2d empty;
+  EXPECT_FALSE(empty.defined());
+  EXPECT_THROW(empty.forward(random_tensor({1, 3, 4, 4}, 2)), Error);
+}
+
+}  // namespace
+}  // namespace sd
