@@ -36,6 +36,9 @@ struct ModelInfo {
   std::vector<std::string> schedules;
 };
 
+// bf16 where the CPU computes it natively (AVX512_BF16), else f32: the "auto" dtype.
+DType default_cpu_dtype();
+
 class Pipeline {
  public:
   // Loads every component; throws sd::Error naming the file and the reason.

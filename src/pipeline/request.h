@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "io/image.h"
 
 namespace sd::pipeline {
@@ -39,6 +40,7 @@ struct GenerationRequest {
   std::vector<LoraSpec> loras;
   PreviewMode preview = PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews; the last step always gets one
+  bool keep_latents = false;  // fill GenerationResult's tensors (debugging, comparison)
 };
 
 struct GenerationResult {
@@ -46,6 +48,10 @@ struct GenerationResult {
   uint64_t seed = 0;
   std::map<std::string, double> timings;  // seconds: "text_encoder", "denoise", "vae_decode", "total"
   std::string parameters;                 // the A1111-style "parameters" text
+  // With keep_latents: the UNet context (uncond row first when CFG runs) and the final
+  // latents in UNet space (diffusers' output_type="latent").
+  Tensor text_embeddings;
+  Tensor final_latents;
 };
 
 struct GenerationCallbacks {

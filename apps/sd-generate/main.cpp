@@ -1,0 +1,132 @@
+// sd-generate: one image from the command line, with the same engine the worker uses.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "core/error.h"
+#include "io/image.h"
+#include "io/safetensors.h"
+#include "pipeline/pipeline.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "sd-generate: %s\n", msg.c_str());
+  return kUsageError;
+}
+
+// A one-line progress bar redrawn in place on stderr.
+void draw_progress(int step, int total, double seconds) {
+  const int width = 30;
+  int filled = total > 0 ? step * width / total : width;
+  std::string bar(size_t(filled), '#');
+  bar.resize(size_t(width), ' ');
+  std::fprintf(stderr, "\r[%s] %d/%d  %.1fs", bar.c_str(), step, total, seconds);
+  if (step == total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using sd::pipeline::GenerationRequest;
+  CLI::App app{"Generate one image with Stable Diffusion."};
+  app.set_version_flag("--version", "sd-generate 0.1.0");
+
+  sd::pipeline::LoadOptions load;
+  std::string dtype = "auto";
+  std::string output, save_latents;
+  GenerationRequest req;
+  std::optional<int> steps, width, height, clip_skip;
+  std::optional<float> guidance;
+  std::optional<uint64_t> seed;
+  std::optional<std::string> sampler;
+
+  app.add_option("--model-path", load.model_path, "diffusers model folder")->required();
+  app.add_option("--tokenizer-dir", load.tokenizer_dir,
+                 "folder with vocab.json and merges.txt (default: the model's tokenizer/)");
+  app.add_option("--prompt", req.prompt, "what to draw")->required();
+  app.add_option("--negative-prompt", req.negative_prompt, "what to avoid");
+  app.add_option("--steps", steps, "denoising steps (model default)")->check(CLI::Range(1, 150));
+  app.add_option("--guidance", guidance, "classifier-free guidance scale (model default)")
+      ->check(CLI::Range(0.0, 30.0));
+  app.add_option("--seed", seed, "random seed (default: random)");
+  app.add_option("--width", width, "image width, a multiple of 8 (model native size)")
+      ->check(CLI::Range(64, 2048));
+  app.add_option("--height", height, "image height, a multiple of 8 (model native size)")
+      ->check(CLI::Range(64, 2048));
+  app.add_option("--sampler", sampler, "sampler name (model default)");
+  app.add_option("--schedule", req.schedule, "noise schedule: default, karras, exponential");
+  app.add_option("--clip-skip", clip_skip, "text encoder layers to skip from the end, 1 = none")
+      ->check(CLI::Range(1, 12));
+  app.add_option("--dtype", dtype, "compute dtype: auto, f32, bf16")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+  app.add_option("--threads", load.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  app.add_option("--save-latents", save_latents,
+                 "also write the text embeddings and final latents to this .safetensors file");
+  app.add_option("--output", output, "PNG file to write")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  for (int v : {width.value_or(64), height.value_or(64)})
+    if (v % 8 != 0) return usage_error("--width/--height must be multiples of 8, got " + std::to_string(v));
+  if (!std::filesystem::is_directory(load.model_path))
+    return usage_error("--model-path: not a directory: " + load.model_path);
+  const auto out_dir = std::filesystem::path(output).parent_path();
+  if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
+    return usage_error("--output: directory does not exist: " + out_dir.string());
+  if (dtype == "bf16") load.dtype = sd::DType::BF16;
+  else if (dtype == "f32") load.dtype = sd::DType::F32;
+  else load.dtype = sd::pipeline::default_cpu_dtype();
+
+  std::unique_ptr<sd::pipeline::Pipeline> pipe;
+  try {
+    pipe = sd::pipeline::Pipeline::load(load);
+  } catch (const sd::Error& e) {
+    return usage_error(e.what());
+  }
+  const auto& info = pipe->info();
+  req.steps = steps.value_or(info.default_steps);
+  req.guidance_scale = guidance.value_or(info.default_guidance);
+  req.width = width.value_or(info.native_width);
+  req.height = height.value_or(info.native_height);
+  req.sampler = sampler.value_or(info.default_sampler);
+  req.clip_skip = clip_skip.value_or(1);
+  req.seed = seed ? *seed : std::random_device{}() * 0x100000000ull + std::random_device{}();
+  req.preview = sd::pipeline::PreviewMode::None;
+  req.keep_latents = !save_latents.empty();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  sd::pipeline::GenerationCallbacks cb;
+  cb.on_progress = [&](int step, int total) {
+    draw_progress(step, total, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
+  try {
+    auto result = pipe->generate(req, cb);
+    sd::io::write_png_file(output, result.image, {{"parameters", result.parameters}});
+    if (!save_latents.empty())
+      sd::io::write_safetensors(save_latents, {{"text_embeddings", result.text_embeddings},
+                                               {"latents", result.final_latents}},
+                                {{"parameters", result.parameters}});
+    std::fprintf(stderr, "wrote %s (%dx%d, seed %llu, %.1fs)\n", output.c_str(), result.image.width,
+                 result.image.height, static_cast<unsigned long long>(result.seed),
+                 result.timings.count("total") ? result.timings.at("total") : 0.0);
+  } catch (const sd::Error& e) {
+    std::fprintf(stderr, "sd-generate: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
