@@ -1,0 +1,110 @@
+// Format detection, channel conversion and image files.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "core/error.h"
+#include "io/image.h"
+#include "io/image_codecs.h"
+
+namespace sd::io {
+
+namespace {
+
+constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
+bool starts_with(const uint8_t* data, size_t size, const void* magic, size_t n, size_t at = 0) {
+  return size >= at + n && std::memcmp(data + at, magic, n) == 0;
+}
+
+// Names formats we do not decode, so that the error says what the bytes are.
+std::string describe_unknown(const uint8_t* data, size_t size) {
+  if (starts_with(data, size, "GIF8", 4)) return "a GIF image";
+  if (starts_with(data, size, "RIFF", 4) && starts_with(data, size, "WEBP", 4, 8)) return "a WebP image";
+  if (starts_with(data, size, "BM", 2)) return "a BMP image";
+  if (starts_with(data, size, "II*\0", 4) || starts_with(data, size, "MM\0*", 4)) return "a TIFF image";
+  if (starts_with(data, size, "ftyp", 4, 4)) return "an HEIF/AVIF image";
+  std::string hex;
+  for (size_t i = 0; i < std::min<size_t>(size, 8); ++i) {
+    char b[4];
+    std::snprintf(b, sizeof(b), "%02x", data[i]);
+    hex += (i ? " " : "") + std::string(b);
+  }
+  return "bytes starting " + hex;
+}
+
+Image to_luminance(const Image& rgb) {
+  Image out;
+  out.width = rgb.width;
+  out.height = rgb.height;
+  out.channels = 1;
+  const size_t n = size_t(rgb.width) * size_t(rgb.height);
+  out.pixels.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* p = &rgb.pixels[i * 3];
+    out.pixels[i] = uint8_t((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace detail {
+
+void check_image_size(const char* format, uint64_t width, uint64_t height, size_t max_pixels) {
+  const std::string dims = std::to_string(width) + "x" + std::to_string(height);
+  if (width == 0 || height == 0) throw Error(std::string(format) + " image of " + dims + " is empty");
+  // Both sides are below 2^32 (PNG) or 2^16 (JPEG), so the product does not overflow.
+  if (width * height > max_pixels)
+    throw Error(std::string(format) + " image of " + dims + " exceeds the limit of " +
+                std::to_string(max_pixels) + " pixels");
+}
+
+}  // namespace detail
+
+Image decode_image(const uint8_t* data, size_t size, int channels, size_t max_pixels) {
+  if (channels != 1 && channels != 3)
+    throw Error("decode_image: " + std::to_string(channels) + " channels asked for (1 or 3 supported)");
+  if (size == 0) throw Error("image data is empty");
+  Image rgb;
+  if (starts_with(data, size, kPngSignature, sizeof(kPngSignature)))
+    rgb = detail::decode_png_rgb(data, size, max_pixels);
+  else if (starts_with(data, size, "\xFF\xD8\xFF", 3))
+    rgb = detail::decode_jpeg_rgb(data, size, max_pixels);
+  else
+    throw Error("image data is not PNG or JPEG: " + describe_unknown(data, size));
+  return channels == 1 ? to_luminance(rgb) : rgb;
+}
+
+Image read_image_file(const std::string& path, int channels) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error(path + ": " + (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(path + ": read failed");
+  try {
+    return decode_image(bytes.data(), bytes.size(), channels);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+void write_png_file(const std::string& path, const Image& img, const TextChunks& text) {
+  std::vector<uint8_t> png;
+  try {
+    png = encode_png(img, text);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(path + ": cannot open for writing");
+  out.write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size()));
+  out.close();
+  if (!out) throw Error(path + ": write failed");
+}
+
+}  // namespace sd::io
