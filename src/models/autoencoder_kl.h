@@ -1,0 +1,76 @@
+#pragma once
+// diffusers AutoencoderKL (models/autoencoders/autoencoder_kl.py with the Encoder and
+// Decoder of vae.py). Sampling the latent distribution and the scaling_factor are the
+// pipeline's business: encode returns the distribution's parameters, decode takes an
+// unscaled latent.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/vae_blocks.h"
+#include "models/vae_config.h"
+#include "models/weight_source.h"
+#include "ops/ops.h"
+
+namespace sd::models {
+
+class VaeEncoder {
+ public:
+  VaeEncoder(const WeightSource& w, const std::string& prefix, const VaeConfig& c, DType dtype);
+  // image [B, in_channels, H, W] -> moments [B, 2*latent_channels, H/f, W/f] (compute dtype).
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  ops::Conv2d conv_in_;
+  std::vector<DownEncoderBlock2D> down_blocks_;
+  UNetMidBlock2D mid_block_;
+  ops::GroupNorm conv_norm_out_;
+  ops::Conv2d conv_out_;
+};
+
+class VaeDecoder {
+ public:
+  VaeDecoder(const WeightSource& w, const std::string& prefix, const VaeConfig& c, DType dtype);
+  Tensor forward(const Tensor& z) const;
+
+ private:
+  ops::Conv2d conv_in_;
+  UNetMidBlock2D mid_block_;
+  std::vector<UpDecoderBlock2D> up_blocks_;
+  ops::GroupNorm conv_norm_out_;
+  ops::Conv2d conv_out_;
+};
+
+// The diagonal Gaussian over latents (unscaled): DiagonalGaussianDistribution's parameters.
+struct LatentDistribution {
+  Tensor mean;    // [B, latent_channels, h, w] float32
+  Tensor logvar;  // same shape, clamped to [-30, 20] as diffusers does
+};
+
+class AutoencoderKL {
+ public:
+  AutoencoderKL(const VaeConfig& config, const WeightSource& weights, DType dtype = DType::F32);
+  // Reads <dir>/config.json and the weights of the diffusers folder <dir> (e.g. model/vae).
+  static std::unique_ptr<AutoencoderKL> load(const std::string& dir, DType dtype = DType::F32);
+
+  // image [B, in_channels, H, W] float32 in [-1, 1] (any layout).
+  LatentDistribution encode(const Tensor& image) const;
+  // z [B, latent_channels, h, w] float32, already divided by scaling_factor (and shifted
+  // back where the config has a shift). Returns [B, out_channels, h*f, w*f] float32
+  // contiguous NCHW, unclamped.
+  Tensor decode(const Tensor& z) const;
+
+  const VaeConfig& config() const { return config_; }
+  DType dtype() const { return dtype_; }
+  float scaling_factor() const { return config_.scaling_factor; }
+  int scale_factor() const { return config_.scale_factor(); }
+
+ private:
+  VaeConfig config_;
+  DType dtype_;
+  VaeEncoder encoder_;
+  VaeDecoder decoder_;
+  ops::Conv2d quant_conv_, post_quant_conv_;  // 1x1, when the config uses them
+};
+
+}  // namespace sd::models

@@ -1,0 +1,132 @@
+#include "models/clip_text_model.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "models/layers.h"
+
+namespace sd::models {
+
+CLIPEncoderLayer::CLIPEncoderLayer(const WeightSource& w, const std::string& prefix, const ClipTextConfig& c,
+                                   DType dtype)
+    : heads_(c.num_attention_heads), act_(c.hidden_act) {
+  const int d = c.hidden_size;
+  layer_norm1_ = load_layer_norm(w, join(prefix, "layer_norm1"), d, c.layer_norm_eps);
+  q_proj_ = load_linear(w, join(prefix, "self_attn.q_proj"), d, d, true, dtype);
+  k_proj_ = load_linear(w, join(prefix, "self_attn.k_proj"), d, d, true, dtype);
+  v_proj_ = load_linear(w, join(prefix, "self_attn.v_proj"), d, d, true, dtype);
+  out_proj_ = load_linear(w, join(prefix, "self_attn.out_proj"), d, d, true, dtype);
+  layer_norm2_ = load_layer_norm(w, join(prefix, "layer_norm2"), d, c.layer_norm_eps);
+  fc1_ = load_linear(w, join(prefix, "mlp.fc1"), d, c.intermediate_size, true, dtype);
+  fc2_ = load_linear(w, join(prefix, "mlp.fc2"), c.intermediate_size, d, true, dtype);
+}
+
+Tensor CLIPEncoderLayer::forward(const Tensor& x) const {
+  const Tensor n1 = layer_norm1_.forward(x);
+  const Tensor attn = ops::attention(q_proj_.forward(n1), k_proj_.forward(n1), v_proj_.forward(n1), heads_,
+                                     /*causal=*/true);
+  const Tensor h = out_proj_.forward(attn, &x);
+  return fc2_.forward(fc1_.forward(layer_norm2_.forward(h), nullptr, act_), &h);
+}
+
+ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w, DType dtype)
+    : config_(config), dtype_(dtype) {
+  check_compute_dtype(dtype);
+  const ClipTextConfig& c = config_;
+  token_embedding_ =
+      w.get("text_model.embeddings.token_embedding.weight", Shape{c.vocab_size, c.hidden_size}, dtype).contiguous();
+  position_embedding_ = w.get("text_model.embeddings.position_embedding.weight",
+                              Shape{c.max_position_embeddings, c.hidden_size}, dtype)
+                            .contiguous();
+  for (int i = 0; i < c.num_hidden_layers; ++i)
+    layers_.emplace_back(w, "text_model.encoder.layers." + std::to_string(i), c, dtype);
+  final_layer_norm_ = load_layer_norm(w, "text_model.final_layer_norm", c.hidden_size, c.layer_norm_eps);
+  if (c.with_projection)
+    text_projection_ = load_linear(w, "text_projection", c.hidden_size, c.projection_dim, false, dtype);
+}
+
+std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType dtype) {
+  const ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
+  const auto weights = SafetensorsWeights::open_component(dir);
+  return std::make_unique<ClipTextModel>(config, *weights, dtype);
+}
+
+namespace {
+
+// The ids as int64 in row-major order.
+std::vector<int64_t> ids_of(const Tensor& input_ids) {
+  if (input_ids.dtype() != DType::I64 && input_ids.dtype() != DType::I32)
+    throw Error("CLIP: input_ids must be int64 or int32, got " + input_ids.desc());
+  const Tensor c = input_ids.contiguous();
+  std::vector<int64_t> ids(size_t(c.numel()));
+  if (c.dtype() == DType::I64) {
+    std::memcpy(ids.data(), c.raw_data(), ids.size() * sizeof(int64_t));
+  } else {
+    const int32_t* p = c.data<int32_t>();
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = p[i];
+  }
+  return ids;
+}
+
+}  // namespace
+
+Tensor ClipTextModel::embed(const Tensor& input_ids) const {
+  const int64_t batch = input_ids.size(0), len = input_ids.size(1);
+  const std::vector<int64_t> ids = ids_of(input_ids);
+  const int64_t d = config_.hidden_size;
+  const size_t row_bytes = size_t(d) * dtype_size(dtype_);
+  Tensor tokens = Tensor::empty(Shape{batch, len, d}, dtype_);
+  auto* dst = static_cast<char*>(tokens.raw_data());
+  const auto* table = static_cast<const char*>(token_embedding_.raw_data());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.vocab_size)
+      throw Error("CLIP: token id " + std::to_string(ids[i]) + " is outside the vocabulary of " +
+                  std::to_string(config_.vocab_size));
+    std::memcpy(dst + i * row_bytes, table + size_t(ids[i]) * row_bytes, row_bytes);
+  }
+  return ops::add(tokens, position_embedding_.narrow(0, 0, len).unsqueeze(0));
+}
+
+ClipTextOutput ClipTextModel::forward(const Tensor& input_ids) const {
+  if (input_ids.ndim() != 2 || input_ids.size(1) < 1 || input_ids.size(1) > config_.max_position_embeddings)
+    throw Error("CLIP: input_ids must be [B, L] with 1 <= L <= " + std::to_string(config_.max_position_embeddings) +
+                ", got " + input_ids.desc());
+  auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32).contiguous(); };
+
+  ClipTextOutput out;
+  Tensor h = embed(input_ids);
+  out.hidden_states.push_back(f32(h));
+  for (const auto& layer : layers_) {
+    h = layer.forward(h);
+    out.hidden_states.push_back(f32(h));
+  }
+  out.last_hidden_state = f32(final_layer_norm_.forward(h));
+
+  // The EOS position of each row: argmax of the ids for the legacy eos_token_id 2 (the
+  // EOS id is the largest in the CLIP vocabulary), else the first eos_token_id.
+  const int64_t batch = input_ids.size(0), len = input_ids.size(1), d = config_.hidden_size;
+  const std::vector<int64_t> ids = ids_of(input_ids);
+  out.pooled_output = Tensor::empty(Shape{batch, d}, DType::F32);
+  const float* last = out.last_hidden_state.data<float>();
+  float* pooled = out.pooled_output.data<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t* row = ids.data() + b * len;
+    int64_t pos = 0;
+    if (config_.eos_token_id == 2) {
+      for (int64_t i = 1; i < len; ++i)
+        if (row[i] > row[pos]) pos = i;
+    } else {
+      for (int64_t i = len - 1; i >= 0; --i)
+        if (row[i] == config_.eos_token_id) pos = i;
+    }
+    std::memcpy(pooled + b * d, last + (b * len + pos) * d, size_t(d) * sizeof(float));
+  }
+  if (text_projection_.defined()) out.text_embeds = f32(text_projection_.forward(out.pooled_output));
+  return out;
+}
+
+Tensor ClipTextModel::final_layer_norm(const Tensor& hidden) const {
+  return ops::to_dtype(final_layer_norm_.forward(hidden), DType::F32).contiguous();
+}
+
+}  // namespace sd::models

@@ -1,0 +1,92 @@
+#include "models/weight_source.h"
+
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "io/json_file.h"
+
+namespace sd::models {
+
+namespace fs = std::filesystem;
+
+Tensor WeightSource::get(const std::string& name, const Shape& shape, DType dtype) const {
+  Tensor t = fetch(name, shape, dtype);
+  if (!t.defined()) throw Error(describe() + ": tensor \"" + name + "\" not found");
+  if (t.shape() != shape)
+    throw Error(describe() + ": tensor \"" + name + "\" has shape " + t.shape().str() +
+                ", the model config expects " + shape.str());
+  return t;
+}
+
+SafetensorsWeights::SafetensorsWeights(const std::vector<std::string>& paths) {
+  SD_CHECK(!paths.empty(), "no safetensors file given");
+  for (const auto& p : paths) {
+    files_.push_back(io::SafetensorsFile::open(p));
+    for (const auto& name : files_.back().names()) {
+      auto [it, fresh] = file_of_.emplace(name, files_.size() - 1);
+      if (!fresh)
+        throw Error(p + ": tensor \"" + name + "\" is also in " + files_[it->second].path());
+    }
+  }
+}
+
+// The shard files a diffusers `*.safetensors.index.json` names in its weight_map.
+static std::vector<std::string> shards_of_index(const fs::path& index) {
+  io::Json j = io::read_json_file(index.string());
+  auto it = j.find("weight_map");
+  if (it == j.end() || !it->is_object())
+    throw Error(index.string() + ": no \"weight_map\" object");
+  std::set<std::string> names;
+  for (auto& [tensor, file] : it->items()) {
+    if (!file.is_string())
+      throw Error(index.string() + ": weight_map entry \"" + tensor + "\" is not a file name");
+    names.insert(file.get<std::string>());
+  }
+  std::vector<std::string> paths;
+  for (const auto& n : names) paths.push_back((index.parent_path() / n).string());
+  return paths;
+}
+
+std::unique_ptr<SafetensorsWeights> SafetensorsWeights::open_component(const std::string& dir) {
+  // Full precision first: a folder holding both is read the way diffusers reads it by default.
+  static const char* const kStems[] = {"diffusion_pytorch_model", "model"};
+  static const char* const kVariants[] = {"", ".fp16"};
+  std::string tried;
+  for (const char* variant : kVariants) {
+    for (const char* stem : kStems) {
+      fs::path single = fs::path(dir) / (std::string(stem) + variant + ".safetensors");
+      if (fs::exists(single))
+        return std::make_unique<SafetensorsWeights>(std::vector<std::string>{single.string()});
+      fs::path index = fs::path(single.string() + ".index.json");
+      if (fs::exists(index)) return std::make_unique<SafetensorsWeights>(shards_of_index(index));
+      tried += (tried.empty() ? "" : ", ") + single.filename().string();
+    }
+  }
+  throw Error(dir + ": no weights found (looked for " + tried +
+              " and their .index.json shards; .bin checkpoints are not supported)");
+}
+
+bool SafetensorsWeights::has(const std::string& name) const { return file_of_.count(name) != 0; }
+
+std::string SafetensorsWeights::describe() const {
+  std::string s = files_.front().path();
+  if (files_.size() > 1) s += " (+" + std::to_string(files_.size() - 1) + " more shards)";
+  return s;
+}
+
+Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DType dtype) const {
+  auto it = file_of_.find(name);
+  if (it == file_of_.end()) return {};
+  const io::SafetensorsFile& f = files_[it->second];
+  const io::TensorInfo& info = f.info(name);
+  if (info.shape != shape)
+    throw Error(f.path() + ": tensor \"" + name + "\" has shape " + info.shape.str() +
+                ", the model config expects " + shape.str());
+  if (!info.dtype)
+    throw Error(f.path() + ": tensor \"" + name + "\" has dtype " + info.dtype_name +
+                ", which cannot be converted to " + std::string(dtype_name(dtype)));
+  return f.load(name, dtype);
+}
+
+}  // namespace sd::models

@@ -1,0 +1,58 @@
+#pragma once
+// Where model weights come from. Models ask for each tensor by its diffusers name within
+// the component ("conv_in.weight", "text_model.final_layer_norm.bias"), its expected shape
+// and the dtype they compute in; a source finds, renames, converts or generates it. This
+// keeps the models ignorant of files: a diffusers folder, a single-file LDM checkpoint,
+// a LoRA-merging wrapper or seeded random weights all plug in here.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/safetensors.h"
+
+namespace sd::models {
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+
+  virtual bool has(const std::string& name) const = 0;
+  // The tensor `name` as `dtype` with exactly `shape`; throws sd::Error naming the source
+  // and the tensor when it is missing or shaped otherwise.
+  Tensor get(const std::string& name, const Shape& shape, DType dtype) const;
+  // Says where the weights come from (a file path), for error messages.
+  virtual std::string describe() const = 0;
+
+ protected:
+  // The tensor converted to `dtype`, or an undefined Tensor when the source lacks it.
+  // `shape` is what the model expects: a source that generates or reshapes needs it; the
+  // caller checks the result against it.
+  virtual Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const = 0;
+};
+
+// Safetensors files (one, or the shards of a `*.safetensors.index.json`); tensors are
+// zero-copy views of the mapped file when no conversion is needed.
+class SafetensorsWeights : public WeightSource {
+ public:
+  explicit SafetensorsWeights(const std::vector<std::string>& paths);
+
+  // The weights of one diffusers component folder (unet/, vae/, text_encoder/...):
+  // diffusion_pytorch_model.safetensors or model.safetensors, their .fp16 variants, or a
+  // sharded index of either. Throws sd::Error listing what it looked for.
+  static std::unique_ptr<SafetensorsWeights> open_component(const std::string& dir);
+
+  bool has(const std::string& name) const override;
+  std::string describe() const override;
+  const std::vector<io::SafetensorsFile>& files() const { return files_; }
+
+ protected:
+  Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const override;
+
+ private:
+  std::vector<io::SafetensorsFile> files_;
+  std::map<std::string, size_t> file_of_;  // tensor name -> index in files_
+};
+
+}  // namespace sd::models
