@@ -1,6 +1,6 @@
 #include "sampling/scheduler.h"
 
-#include <cmath>
+#include <algorithm>
 
 #include "core/error.h"
 
