@@ -87,7 +87,9 @@ AutoencoderKL::AutoencoderKL(const VaeConfig& config, const WeightSource& w, DTy
 std::unique_ptr<AutoencoderKL> AutoencoderKL::load(const std::string& dir, DType dtype) {
   const VaeConfig config = VaeConfig::load(dir + "/config.json");
   const auto weights = SafetensorsWeights::open_component(dir);
-  return std::make_unique<AutoencoderKL>(config, *weights, dtype);
+  auto model = std::make_unique<AutoencoderKL>(config, *weights, dtype);
+  weights->require_all_used();
+  return model;
 }
 
 LatentDistribution AutoencoderKL::encode(const Tensor& image) const {

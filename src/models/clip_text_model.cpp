@@ -48,7 +48,10 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w
 std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType dtype) {
   const ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
   const auto weights = SafetensorsWeights::open_component(dir);
-  return std::make_unique<ClipTextModel>(config, *weights, dtype);
+  auto model = std::make_unique<ClipTextModel>(config, *weights, dtype);
+  // position_ids is a buffer transformers saves with some checkpoints, not a weight.
+  weights->require_all_used({"text_model.embeddings.position_ids"});
+  return model;
 }
 
 namespace {

@@ -36,7 +36,9 @@ UNet2DConditionModel::UNet2DConditionModel(const UNetConfig& config, const Weigh
 std::unique_ptr<UNet2DConditionModel> UNet2DConditionModel::load(const std::string& dir, DType dtype) {
   const UNetConfig config = UNetConfig::load(dir + "/config.json");
   const auto weights = SafetensorsWeights::open_component(dir);
-  return std::make_unique<UNet2DConditionModel>(config, *weights, dtype);
+  auto model = std::make_unique<UNet2DConditionModel>(config, *weights, dtype);
+  weights->require_all_used();
+  return model;
 }
 
 Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<float>& timesteps,
@@ -52,9 +54,9 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
   if (timesteps.size() != 1 && int64_t(timesteps.size()) != batch)
     throw Error("UNet: " + std::to_string(timesteps.size()) + " timesteps for a batch of " + std::to_string(batch));
   const Tensor& ehs = encoder_hidden_states;
-  if (ehs.ndim() != 3 || ehs.size(0) != batch || ehs.size(2) != c.mid_block().cross_attention_dim)
+  if (ehs.ndim() != 3 || ehs.size(0) != batch || ehs.size(2) != c.context_dim())
     throw Error("UNet: encoder_hidden_states must be [" + std::to_string(batch) + ", L, " +
-                std::to_string(c.mid_block().cross_attention_dim) + "], got " + ehs.desc());
+                std::to_string(c.context_dim()) + "], got " + ehs.desc());
 
   // 1. time, plus SDXL's added text/size conditioning
   std::vector<float> t(size_t(batch), timesteps[0]);

@@ -114,6 +114,9 @@ UNetConfig UNetConfig::parse(const Json& j, const std::string& what) {
   c.transformer_layers_per_block =
       positive_int_list(j, "transformer_layers_per_block", n, std::vector<int>(n, 1), what);
   c.cross_attention_dim = positive_int_list(j, "cross_attention_dim", n, std::vector<int>(n, 1280), what);
+  for (int d : c.cross_attention_dim)
+    if (d != c.cross_attention_dim[0])
+      throw Error(what + ": \"cross_attention_dim\" entries differ; one context cannot feed every block");
 
   c.downsample_padding = json_get(j, "downsample_padding", c.downsample_padding, what);
   if (c.downsample_padding < 0) throw Error(what + ": \"downsample_padding\" must not be negative");
@@ -155,10 +158,6 @@ UNetConfig UNetConfig::parse(const Json& j, const std::string& what) {
 }
 
 UNetConfig UNetConfig::load(const std::string& path) { return parse(io::read_json_file(path), path); }
-
-int UNetConfig::max_cross_attention_dim() const {
-  return *std::max_element(cross_attention_dim.begin(), cross_attention_dim.end());
-}
 
 std::vector<UNetBlockSpec> UNetConfig::down_blocks() const {
   std::vector<UNetBlockSpec> out;

@@ -64,7 +64,8 @@ struct UNetConfig {
   int levels() const { return int(block_out_channels.size()); }
   // How many times the latent is halved (the number of downsamplers).
   int num_downsamplers() const { return levels() - 1; }
-  int max_cross_attention_dim() const;
+  // Width of encoder_hidden_states (every block's cross-attention reads the same context).
+  int context_dim() const { return cross_attention_dim.back(); }
 
   std::vector<UNetBlockSpec> down_blocks() const;
   UNetMidSpec mid_block() const;

@@ -1,5 +1,6 @@
 #include "models/weight_source.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -83,10 +84,24 @@ Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DT
   if (info.shape != shape)
     throw Error(f.path() + ": tensor \"" + name + "\" has shape " + info.shape.str() +
                 ", the model config expects " + shape.str());
+  fetched_.insert(name);
   if (!info.dtype)
     throw Error(f.path() + ": tensor \"" + name + "\" has dtype " + info.dtype_name +
                 ", which cannot be converted to " + std::string(dtype_name(dtype)));
   return f.load(name, dtype);
+}
+
+void SafetensorsWeights::require_all_used(const std::vector<std::string>& ignorable) const {
+  std::vector<std::string> unused;
+  for (const auto& [name, file] : file_of_)
+    if (!fetched_.count(name) && std::find(ignorable.begin(), ignorable.end(), name) == ignorable.end())
+      unused.push_back(name);
+  if (unused.empty()) return;
+  std::string examples;
+  for (size_t i = 0; i < unused.size() && i < 3; ++i) examples += (i ? ", " : "") + unused[i];
+  throw Error(describe() + ": " + std::to_string(unused.size()) +
+              " tensors are not part of the model its config describes (e.g. " + examples +
+              "); the config does not match the weights");
 }
 
 }  // namespace sd::models

@@ -6,6 +6,7 @@
 // a LoRA-merging wrapper or seeded random weights all plug in here.
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,12 +48,18 @@ class SafetensorsWeights : public WeightSource {
   std::string describe() const override;
   const std::vector<io::SafetensorsFile>& files() const { return files_; }
 
+  // Throws sd::Error when the files hold tensors nobody asked for (other than
+  // `ignorable` buffers such as CLIP's position_ids): the config then describes a smaller
+  // model than the weights, and running it would silently drop layers.
+  void require_all_used(const std::vector<std::string>& ignorable = {}) const;
+
  protected:
   Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const override;
 
  private:
   std::vector<io::SafetensorsFile> files_;
   std::map<std::string, size_t> file_of_;  // tensor name -> index in files_
+  mutable std::set<std::string> fetched_;
 };
 
 }  // namespace sd::models

@@ -95,6 +95,7 @@ TEST(UNetConfig, RejectsUnsupportedArchitectureKeys) {
   expect_rejected<UNetConfig>(j, "dual_cross_attention", true);
   expect_rejected<UNetConfig>(j, "_class_name", "UNet2DModel");
   expect_rejected<UNetConfig>(j, "block_out_channels", Json::array({32}));
+  expect_rejected<UNetConfig>(j, "cross_attention_dim", Json::array({32, 64}));
 }
 
 TEST(UNetConfig, AcceptsTheSpellingsDiffusersAccepts) {

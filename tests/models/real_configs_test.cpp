@@ -120,7 +120,7 @@ TEST(RealConfigs, Sd15Structure) {
   }
   EXPECT_FALSE(down[3].has_attention);
   EXPECT_EQ(c.mid_block().head_dim, 160);
-  EXPECT_EQ(c.max_cross_attention_dim(), 768);
+  EXPECT_EQ(c.context_dim(), 768);
   EXPECT_EQ(c.up_blocks()[3].head_dim, 40);
   ZeroWeights w;
   UNet2DConditionModel unet(c, w, DType::BF16);

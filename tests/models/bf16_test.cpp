@@ -1,0 +1,70 @@
+// The bf16 compute path against this project's float32 path on the same weights (the
+// fixtures' diffusers references are float32-only). bf16 keeps 8 significant bits, so a
+// few layers deep the outputs agree to about 1 % of their range: the bounds below are
+// 3 % of max|f32| (about 3x what the tiny models show) and 40 dB PSNR for the image.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "models/autoencoder_kl.h"
+#include "models/clip_text_model.h"
+#include "models/unet_2d_condition.h"
+#include "reference.h"
+
+namespace sd::models {
+namespace {
+
+using test::fixture_path;
+using test::open_reference;
+
+::testing::AssertionResult close_to_f32(const Tensor& bf16_out, const Tensor& f32_out) {
+  if (bf16_out.dtype() != DType::F32) return ::testing::AssertionFailure() << "output is " << bf16_out.desc();
+  return test::tensors_close(bf16_out, f32_out, 3e-2 * test::max_abs(f32_out));
+}
+
+// PSNR of an image in [-1, 1] (peak-to-peak 2).
+double psnr(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_floats(), y = b.to_floats();
+  double se = 0;
+  for (size_t i = 0; i < x.size(); ++i) se += double(x[i] - y[i]) * double(x[i] - y[i]);
+  return 10 * std::log10(4.0 / (se / double(x.size())));
+}
+
+TEST(Bf16, ClipTextModelsFollowF32) {
+  const auto ref = open_reference("tiny-sdxl");
+  for (const auto& [dir, ids] : {std::pair{"tiny-sdxl/text_encoder", "te1.input_ids"},
+                                 std::pair{"tiny-sdxl/text_encoder_2", "te2.input_ids"}}) {
+    SCOPED_TRACE(dir);
+    const auto f32 = ClipTextModel::load(fixture_path(dir), DType::F32)->forward(ref.view(ids));
+    const auto bf16 = ClipTextModel::load(fixture_path(dir), DType::BF16)->forward(ref.view(ids));
+    EXPECT_TRUE(close_to_f32(bf16.last_hidden_state, f32.last_hidden_state));
+    EXPECT_TRUE(close_to_f32(bf16.hidden_states.end()[-2], f32.hidden_states.end()[-2]));
+    if (f32.text_embeds.defined()) {
+      EXPECT_TRUE(close_to_f32(bf16.text_embeds, f32.text_embeds));
+    }
+  }
+}
+
+TEST(Bf16, UNetFollowsF32) {
+  const auto ref = open_reference("tiny-sdxl");
+  const UNetAddedCond added{ref.view("unet.text_embeds"), ref.view("unet.time_ids")};
+  auto run = [&](DType dtype) {
+    return UNet2DConditionModel::load(fixture_path("tiny-sdxl/unet"), dtype)
+        ->forward(ref.view("unet.sample"), {981.f}, ref.view("unet.encoder_hidden_states"), &added);
+  };
+  EXPECT_TRUE(close_to_f32(run(DType::BF16), run(DType::F32)));
+}
+
+TEST(Bf16, VaeFollowsF32) {
+  const auto ref = open_reference("tiny-sd15");
+  const auto f32 = AutoencoderKL::load(fixture_path("tiny-sd15/vae"), DType::F32);
+  const auto bf16 = AutoencoderKL::load(fixture_path("tiny-sd15/vae"), DType::BF16);
+  const Tensor z = ref.view("vae.decode.latents");
+  const Tensor image = f32->decode(z);
+  EXPECT_GT(psnr(bf16->decode(z), image), 40.0);
+  const Tensor x = ref.view("vae.encode.image");
+  EXPECT_TRUE(close_to_f32(bf16->encode(x).mean, f32->encode(x).mean));
+}
+
+}  // namespace
+}  // namespace sd::models
