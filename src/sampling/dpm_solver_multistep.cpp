@@ -67,7 +67,7 @@ class DpmSolverMultistep : public MultistepScheduler {
         add_d1(terms, x0, index, h, heun_ ? t.alpha * (one_minus / (-2.0 * h) + 1.0) : 0.5 * t.alpha * one_minus);
     }
     Tensor prev = lincomb(terms);
-    previous_x0_ = x0;
+    previous_x0_ = x0.clone();
     if (history_ < 2) ++history_;
     return {prev, x0};
   }

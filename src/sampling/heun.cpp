@@ -38,7 +38,7 @@ class Heun : public SigmaScheduler {
       Tensor slope = lincomb({{1.0 / sigma, sample}, {-1.0 / sigma, x0}});
       const double dt = double(sigmas_[i + 1]) - sigma;
       Tensor prev = lincomb({{1.0, sample}, {dt, slope}});
-      pending_ = Pending{sample, slope, dt};
+      pending_ = Pending{sample.clone(), slope, dt};
       return {prev, x0};
     }
     // corrector: the slope at the predicted point, averaged with the first one

@@ -53,11 +53,11 @@ class Pndm : public AlphaScheduler {
       eps_out = lincomb({{0.5, model_output}, {0.5, outputs_.front()}});
       from = first_sample_;
     } else {
-      outputs_.push_front(model_output);
+      outputs_.push_front(model_output.clone());
       if (outputs_.size() > 4) outputs_.pop_back();
       const auto& e = outputs_;
       if (counter_ == 0) {
-        first_sample_ = sample;
+        first_sample_ = sample.clone();
       } else if (e.size() == 2) {
         eps_out = lincomb({{1.5, e[0]}, {-0.5, e[1]}});
       } else if (e.size() == 3) {

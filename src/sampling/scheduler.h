@@ -13,7 +13,8 @@
 //
 // Steps are addressed by their index in timesteps(), which is what diffusers tracks as
 // step_index; step() must be called for consecutive indices (multistep schedulers keep
-// history), starting anywhere after set_timesteps().
+// history), starting anywhere after set_timesteps(). History is copied, so callers may
+// reuse the tensors they pass in.
 #include <string>
 #include <vector>
 

@@ -68,12 +68,12 @@ class UniPc : public MultistepScheduler {
     Tensor x = sample;
     if (index > 0 && last_sample_.defined()) x = correct(converted, index);
 
-    outputs_.push_front(converted);
+    outputs_.push_front(converted.clone());
     if (int(outputs_.size()) > config_.solver_order) outputs_.pop_back();
     int order = config_.solver_order;
     if (config_.lower_order_final) order = std::min(order, num_steps() - index);
     this_order_ = std::min(order, history_ + 1);
-    last_sample_ = x;
+    last_sample_ = x.clone();
     Tensor prev = predict(x, index, this_order_);
     if (history_ < config_.solver_order) ++history_;
     Tensor denoised = config_.predict_x0 ? converted : data_prediction(model_output, sample, index);

@@ -63,6 +63,33 @@ TEST(SchedulerApi, StepsMustBeConsecutiveAndInRange) {
 }
 
 // diffusers' get_timesteps: t_start = N - int(N * strength), times the scheduler order.
+// Callers may overwrite the tensors they passed once step() returns (buffers get reused).
+TEST(SchedulerApi, HistoryDoesNotAliasTheCallersTensors) {
+  SchedulerConfig c = model_config("tiny-sd15");
+  c.prediction_type = "sample";  // the data prediction is the model output itself
+  for (const char* sampler : {"heun", "pndm", "dpmpp_2m", "unipc", "lms"}) {
+    std::vector<float> clean, scribbled;
+    for (bool scribble : {false, true}) {
+      SchedulerConfig cc = c;
+      if (std::string(sampler) == "pndm") cc.prediction_type = "epsilon";
+      auto s = planned(sampler, "default", 6, cc);
+      TorchCpuGenerator g(3);
+      Tensor x = g.randn({1, 4, 4, 4});
+      for (int i = 0; i < s->num_steps(); ++i) {
+        Tensor in = x.clone();
+        Tensor out = lincomb({{0.5, in}});
+        x = s->step(out, i, in, g).prev_sample;
+        if (scribble) {
+          in.fill(1e3f);
+          out.fill(-1e3f);
+        }
+      }
+      (scribble ? scribbled : clean) = x.to_floats();
+    }
+    EXPECT_EQ(clean, scribbled) << sampler;
+  }
+}
+
 TEST(SchedulerApi, Img2ImgStartIndexFollowsStrengthAndOrder) {
   EXPECT_EQ(planned("ddim", "default", 4)->start_index(0.5f), 2);
   EXPECT_EQ(planned("ddim", "default", 4)->start_index(1.0f), 0);
