@@ -1,0 +1,123 @@
+#include "pipeline/text_conditioning.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "ops/ops.h"
+#include "text/prompt_chunks.h"
+
+namespace sd::pipeline {
+
+namespace {
+
+using text::PromptChunk;
+
+struct Encoded {
+  Tensor hidden;  // [1, 77*chunks, C]
+  Tensor pooled;  // [1, P] from the first chunk (SDXL)
+};
+
+Tensor ids_tensor(const PromptChunk& chunk) {
+  return Tensor::copy_of(chunk.ids.data(), {1, int64_t(chunk.ids.size())}, DType::I32);
+}
+
+// A1111's emphasis: scale each token's embedding by its weight, then restore the chunk's
+// original mean so the overall magnitude stays what the UNet was trained on.
+void apply_weights(Tensor& z, const std::vector<float>& weights) {
+  if (std::all_of(weights.begin(), weights.end(), [](float w) { return w == 1.0f; })) return;
+  z = z.contiguous().clone();
+  const int64_t L = z.size(1), C = z.size(2);
+  float* p = z.data<float>();
+  double before = 0, after = 0;
+  for (int64_t i = 0; i < L * C; ++i) before += p[i];
+  for (int64_t t = 0; t < L; ++t)
+    for (int64_t c = 0; c < C; ++c) p[t * C + c] *= weights[size_t(t)];
+  for (int64_t i = 0; i < L * C; ++i) after += p[i];
+  if (after == 0) return;
+  const float k = float(before / after);
+  for (int64_t i = 0; i < L * C; ++i) p[i] *= k;
+}
+
+// One chunk through one encoder: the hidden state the family conditions on.
+Tensor chunk_hidden(const models::ClipTextModel& enc, const PromptChunk& chunk, Family family, int clip_skip,
+                    Tensor* pooled) {
+  models::ClipTextOutput out = enc.forward(ids_tensor(chunk));
+  const int n = int(out.hidden_states.size());
+  SD_CHECK(clip_skip >= 1 && clip_skip < n, "clip_skip " + std::to_string(clip_skip) + " out of range for a " +
+                                                std::to_string(n - 1) + "-layer text encoder");
+  if (pooled) *pooled = out.text_embeds.defined() ? out.text_embeds : out.pooled_output;
+  if (family == Family::SDXL) return out.hidden_states[size_t(n - 1 - clip_skip)];  // penultimate, no final LN
+  if (clip_skip == 1) return out.last_hidden_state;
+  return enc.final_layer_norm(out.hidden_states[size_t(n - clip_skip)]);
+}
+
+Encoded encode_chunks(const models::ClipTextModel& enc, const std::vector<PromptChunk>& chunks, Family family,
+                      int clip_skip, bool want_pooled) {
+  std::vector<Tensor> parts;
+  Encoded e;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    Tensor h = chunk_hidden(enc, chunks[i], family, clip_skip, want_pooled && i == 0 ? &e.pooled : nullptr);
+    apply_weights(h, chunks[i].weights);
+    parts.push_back(h);
+  }
+  e.hidden = parts.size() == 1 ? parts[0] : ops::concat(parts, 1);
+  return e;
+}
+
+// Pads the shorter list with empty-prompt chunks so both rows have the same length.
+void equalize(std::vector<PromptChunk>& a, std::vector<PromptChunk>& b, const text::ClipTokenizer& tok) {
+  const PromptChunk empty = text::tokenize_prompt(tok, "").front();
+  while (a.size() < b.size()) a.push_back(empty);
+  while (b.size() < a.size()) b.push_back(empty);
+}
+
+Encoded encode_row(const ModelSet& m, std::vector<PromptChunk>& c1, std::vector<PromptChunk>& c2, int clip_skip) {
+  const Family fam = m.version.family;
+  if (fam != Family::SDXL) return encode_chunks(*m.text_encoder, c1, fam, clip_skip, false);
+  Encoded a = encode_chunks(*m.text_encoder, c1, fam, clip_skip, false);
+  Encoded b = encode_chunks(*m.text_encoder_2, c2, fam, clip_skip, true);
+  return {ops::concat({a.hidden, b.hidden}, 2), b.pooled};
+}
+
+}  // namespace
+
+Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const std::string& negative_prompt,
+                            int clip_skip, bool classifier_free_guidance) {
+  const bool xl = m.version.family == Family::SDXL;
+  auto pos1 = text::tokenize_weighted_prompt(*m.tokenizer, prompt);
+  auto neg1 = text::tokenize_weighted_prompt(*m.tokenizer, negative_prompt);
+  std::vector<PromptChunk> pos2, neg2;
+  if (xl) {
+    pos2 = text::tokenize_weighted_prompt(*m.tokenizer_2, prompt);
+    neg2 = text::tokenize_weighted_prompt(*m.tokenizer_2, negative_prompt);
+    // Both encoders must see the same number of chunks to concatenate their states.
+    equalize(pos1, pos2, *m.tokenizer);
+    equalize(neg1, neg2, *m.tokenizer);
+    equalize(pos2, pos1, *m.tokenizer_2);
+    equalize(neg2, neg1, *m.tokenizer_2);
+  }
+  if (classifier_free_guidance) {
+    equalize(pos1, neg1, *m.tokenizer);
+    if (xl) equalize(pos2, neg2, *m.tokenizer_2);
+  }
+
+  Encoded cond = encode_row(m, pos1, pos2, clip_skip);
+  Conditioning out;
+  if (!classifier_free_guidance) {
+    out.context = cond.hidden;
+    out.pooled = cond.pooled;
+    return out;
+  }
+  Encoded uncond;
+  if (xl && negative_prompt.empty() && m.force_zeros_for_empty_prompt) {
+    uncond.hidden = Tensor::zeros(cond.hidden.shape(), DType::F32);
+    uncond.pooled = Tensor::zeros(cond.pooled.shape(), DType::F32);
+  } else {
+    uncond = encode_row(m, neg1, neg2, clip_skip);
+  }
+  out.context = ops::concat({uncond.hidden, cond.hidden}, 0);
+  if (xl) out.pooled = ops::concat({uncond.pooled, cond.pooled}, 0);
+  return out;
+}
+
+}  // namespace sd::pipeline
