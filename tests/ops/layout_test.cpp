@@ -55,7 +55,7 @@ TEST(Layout, TokensAreViews) {
 TEST(Upsample, Nearest2xInEitherLayout) {
   Tensor x = random_tensor({2, 3, 4, 5}, 3);
   auto xv = x.to_floats();
-  std::vector<float> ref(size_t(2 * 3 * 8 * 10));
+  std::vector<float> ref(static_cast<size_t>(2 * 3 * 8 * 10));
   for (int64_t nc = 0; nc < 6; ++nc)
     for (int64_t y = 0; y < 8; ++y)
       for (int64_t xx = 0; xx < 10; ++xx)

@@ -14,7 +14,7 @@ namespace sd::test {
 inline Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(size_t(shape.product()));
+  std::vector<float> v(static_cast<size_t>(shape.product()));
   for (float& x : v) x = dist(rng);
   return Tensor::from_floats(v, shape);
 }
@@ -42,7 +42,7 @@ inline std::vector<float> ref_conv2d(const std::vector<float>& x, int64_t n, int
                                      int stride, int pt, int pl, int pb, int pr, int64_t* ho_out,
                                      int64_t* wo_out) {
   const int64_t ho = (h + pt + pb - kh) / stride + 1, wo = (w + pl + pr - kw) / stride + 1;
-  std::vector<float> y(size_t(n * co * ho * wo));
+  std::vector<float> y(static_cast<size_t>(n * co * ho * wo));
   for (int64_t b = 0; b < n; ++b)
     for (int64_t o = 0; o < co; ++o)
       for (int64_t oy = 0; oy < ho; ++oy)
@@ -67,7 +67,7 @@ inline std::vector<float> ref_conv2d(const std::vector<float>& x, int64_t n, int
 inline std::vector<float> ref_linear(const std::vector<float>& x, int64_t m, int64_t in,
                                      const std::vector<float>& wt, int64_t out,
                                      const std::vector<float>& bias) {
-  std::vector<float> y(size_t(m * out));
+  std::vector<float> y(static_cast<size_t>(m * out));
   for (int64_t r = 0; r < m; ++r)
     for (int64_t o = 0; o < out; ++o) {
       double acc = bias.empty() ? 0.0 : bias[size_t(o)];
@@ -83,7 +83,7 @@ inline std::vector<float> ref_attention(const std::vector<float>& q, const std::
                                         int64_t lk, int64_t heads, int64_t d, bool causal,
                                         double scale) {
   const int64_t hd = heads * d;
-  std::vector<float> out(size_t(b * lq * hd));
+  std::vector<float> out(static_cast<size_t>(b * lq * hd));
   std::vector<double> s(static_cast<size_t>(lk));
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t h = 0; h < heads; ++h)

@@ -1,6 +1,7 @@
 #include "backend/cpu/attention.h"
 
-#include <algorithm>
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
 
@@ -10,16 +11,24 @@
 
 namespace sd::cpu {
 
+// Flash-style attention: for each (batch, head, block of query rows), walk the keys in
+// tiles, computing the score tile with a small GEMM, folding it into a running (online)
+// softmax and accumulating P V, so only one (rows x tile) score block exists per thread.
+// K and V are packed once per call into the layouts the tile GEMMs read: on AVX512_BF16
+// bf16 pairs for vdpbf16ps (fp32 accumulation), else fp32.
+
 namespace {
 
-constexpr int64_t kBlock = 32;  // query rows per work item
+constexpr int64_t kRows = 48;  // query rows per work item (a multiple of the 6-row kernel)
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 struct Operand {
   const char* base;
   int64_t sb, sl;  // element strides of batch and token
   DType dt;
   size_t es;
-  const char* row(int64_t b, int64_t l, int64_t col) const {
+  const void* row(int64_t b, int64_t l, int64_t col) const {
     return base + (b * sb + l * sl + col) * int64_t(es);
   }
 };
@@ -27,6 +36,182 @@ struct Operand {
 Operand operand(const Tensor& t) {
   return Operand{static_cast<const char*>(t.raw_data()), t.stride(0), t.stride(1), t.dtype(),
                  t.element_size()};
+}
+
+template <class T>
+T* grow(std::vector<T>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+  return v.data();
+}
+
+struct Geometry {
+  int64_t b, lq, lk, heads, d, hd;
+  int64_t nk, tiles, d_pad, d2;  // key tile, tile count, padded head dim, head-dim pairs
+  float c;                       // scale * log2(e)
+  bool causal;
+  int64_t shift;  // causal: row i sees keys j <= i + shift
+};
+
+// Pairs element type: bf16 kernels read (bf16, bf16) pairs; fp32 kernels plain floats.
+template <bool Bf16>
+struct Path;
+
+template <>
+struct Path<true> {
+  using T = uint16_t;
+  // K tile t: [d2][nk][2]; V tile t: [nk/2][d_pad][2].
+  static int64_t k_tile(const Geometry& g) { return g.d2 * g.nk * 2; }
+  static int64_t v_tile(const Geometry& g) { return g.nk * g.d_pad; }
+  static void pack(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h,
+                   T* kp, T* vp, float* row) {
+    const auto& ker = kernels();
+    std::vector<uint16_t> tmp(static_cast<size_t>(g.d_pad));
+    for (int64_t t = 0; t < g.tiles; ++t) {
+      T* kt = kp + t * k_tile(g);
+      T* vt = vp + t * v_tile(g);
+      for (int64_t j = 0; j < g.nk; ++j) {
+        const int64_t key = t * g.nk + j;
+        if (key < g.lk) {
+          load_f32(K.row(b, key, h * g.d), K.dt, 1, row, g.d);
+          for (int64_t c = g.d; c < 2 * g.d2; ++c) row[c] = 0.f;
+          ker.f32_to_bf16(row, tmp.data(), 2 * g.d2);
+        } else {
+          std::fill(tmp.begin(), tmp.end(), uint16_t(0));
+        }
+        for (int64_t p = 0; p < g.d2; ++p) {
+          kt[(p * g.nk + j) * 2] = tmp[size_t(2 * p)];
+          kt[(p * g.nk + j) * 2 + 1] = tmp[size_t(2 * p + 1)];
+        }
+        if (key < g.lk) {
+          load_f32(V.row(b, key, h * g.d), V.dt, 1, row, g.d);
+          for (int64_t c = g.d; c < g.d_pad; ++c) row[c] = 0.f;
+          ker.f32_to_bf16(row, tmp.data(), g.d_pad);
+        } else {
+          std::fill(tmp.begin(), tmp.end(), uint16_t(0));
+        }
+        T* vrow = vt + (j / 2) * g.d_pad * 2 + (j % 2);
+        for (int64_t c = 0; c < g.d_pad; ++c) vrow[c * 2] = tmp[size_t(c)];
+      }
+    }
+  }
+  static void load_q(const Geometry& g, const Operand& Q, int64_t b, int64_t h, int64_t i0,
+                     int64_t m, T* q, float* row) {
+    for (int64_t i = 0; i < m; ++i) {
+      load_f32(Q.row(b, i0 + i, h * g.d), Q.dt, 1, row, g.d);
+      for (int64_t c = g.d; c < 2 * g.d2; ++c) row[c] = 0.f;
+      kernels().f32_to_bf16(row, q + i * 2 * g.d2, 2 * g.d2);
+    }
+  }
+  static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
+    kernels().gemm_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, s, g.nk, false);
+  }
+  static void accumulate(const Geometry& g, int64_t m, float* s, T* p, const T* vt, float* o) {
+    kernels().f32_to_bf16(s, p, m * g.nk);
+    kernels().gemm_bf16(m, g.d_pad, g.nk / 2, p, g.nk, vt, o, g.d_pad, true);
+  }
+};
+
+template <>
+struct Path<false> {
+  using T = float;
+  // K tile t: [d][nk]; V tile t: [nk][d_pad].
+  static int64_t k_tile(const Geometry& g) { return g.d * g.nk; }
+  static int64_t v_tile(const Geometry& g) { return g.nk * g.d_pad; }
+  static void pack(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h,
+                   T* kp, T* vp, float* row) {
+    for (int64_t t = 0; t < g.tiles; ++t) {
+      T* kt = kp + t * k_tile(g);
+      T* vt = vp + t * v_tile(g);
+      for (int64_t j = 0; j < g.nk; ++j) {
+        const int64_t key = t * g.nk + j;
+        if (key < g.lk) {
+          load_f32(K.row(b, key, h * g.d), K.dt, 1, row, g.d);
+          for (int64_t c = 0; c < g.d; ++c) kt[c * g.nk + j] = row[c];
+          load_f32(V.row(b, key, h * g.d), V.dt, 1, vt + j * g.d_pad, g.d);
+          for (int64_t c = g.d; c < g.d_pad; ++c) vt[j * g.d_pad + c] = 0.f;
+        } else {
+          for (int64_t c = 0; c < g.d; ++c) kt[c * g.nk + j] = 0.f;
+          for (int64_t c = 0; c < g.d_pad; ++c) vt[j * g.d_pad + c] = 0.f;
+        }
+      }
+    }
+  }
+  static void load_q(const Geometry& g, const Operand& Q, int64_t b, int64_t h, int64_t i0,
+                     int64_t m, T* q, float*) {
+    for (int64_t i = 0; i < m; ++i) load_f32(Q.row(b, i0 + i, h * g.d), Q.dt, 1, q + i * g.d, g.d);
+  }
+  static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
+    kernels().gemm_f32(m, g.nk, g.d, q, g.d, kt, g.nk, s, g.nk, false);
+  }
+  static void accumulate(const Geometry& g, int64_t m, float* s, T*, const T* vt, float* o) {
+    kernels().gemm_f32(m, g.d_pad, g.nk, s, g.nk, vt, g.d_pad, o, g.d_pad, true);
+  }
+};
+
+template <bool Bf16>
+void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V, Tensor& out) {
+  using P = Path<Bf16>;
+  using T = typename P::T;
+  const DType pack_dt = Bf16 ? DType::BF16 : DType::F32;
+  const int64_t kt_size = P::k_tile(g), vt_size = P::v_tile(g);
+  const int64_t bh = g.b * g.heads;
+  Tensor kp = Tensor::empty({bh, g.tiles * kt_size}, pack_dt);
+  Tensor vp = Tensor::empty({bh, g.tiles * vt_size}, pack_dt);
+  T* kbase = static_cast<T*>(kp.raw_data());
+  T* vbase = static_cast<T*>(vp.raw_data());
+  const int64_t qblocks = (g.lq + kRows - 1) / kRows;
+  const int64_t items = bh * qblocks;
+  char* dst = static_cast<char*>(out.raw_data());
+  const DType odt = out.dtype();
+  const size_t oes = out.element_size();
+  const bool par = bh * g.lk * g.d >= (1 << 14) || g.lq * g.lk * g.d * bh >= (1 << 18);
+  sync_threads();
+#pragma omp parallel if (par)
+  {
+    thread_local std::vector<float> row_buf, s_buf, o_buf, ml_buf;
+    thread_local std::vector<T> q_buf, p_buf;
+    float* row = grow(row_buf, g.d_pad + 2);
+#pragma omp for schedule(static)
+    for (int64_t x = 0; x < bh; ++x)
+      P::pack(g, K, V, x / g.heads, x % g.heads, kbase + x * g.tiles * kt_size,
+              vbase + x * g.tiles * vt_size, row);
+    float* s = grow(s_buf, kRows * g.nk);
+    float* o = grow(o_buf, kRows * g.d_pad);
+    float* mx = grow(ml_buf, 2 * kRows);
+    float* l = mx + kRows;
+    T* q = grow(q_buf, kRows * (Bf16 ? 2 * g.d2 : g.d));
+    T* p = grow(p_buf, Bf16 ? kRows * g.nk : 1);
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t x = it / qblocks, b = x / g.heads, h = x % g.heads;
+      const int64_t i0 = (it % qblocks) * kRows;
+      const int64_t m = g.lq - i0 < kRows ? g.lq - i0 : kRows;
+      P::load_q(g, Q, b, h, i0, m, q, row);
+      std::fill(o, o + m * g.d_pad, 0.f);
+      std::fill(mx, mx + m, -INFINITY);
+      std::fill(l, l + m, 0.f);
+      int64_t tiles = g.tiles;
+      if (g.causal) {
+        const int64_t last_key = i0 + m - 1 + g.shift;  // the last key any row here sees
+        tiles = last_key < 0 ? 0 : std::min(g.tiles, last_key / g.nk + 1);
+      }
+      for (int64_t t = 0; t < tiles; ++t) {
+        const T* kt = kbase + x * g.tiles * kt_size + t * kt_size;
+        const T* vt = vbase + x * g.tiles * vt_size + t * vt_size;
+        const int64_t valid = std::min(g.nk, g.lk - t * g.nk);
+        P::scores(g, m, q, kt, s);
+        kernels().softmax_tile(s, g.nk, m, valid, g.nk, g.c, g.causal, i0 + g.shift - t * g.nk,
+                               mx, l, o, g.d_pad, g.d);
+        P::accumulate(g, m, s, p, vt, o);
+      }
+      for (int64_t i = 0; i < m; ++i) {
+        float* oi = o + i * g.d_pad;
+        const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;  // a row that sees no key gets zeros
+        for (int64_t c = 0; c < g.d; ++c) oi[c] *= inv;
+        store_f32(oi, dst + ((b * g.lq + i0 + i) * g.hd + h * g.d) * int64_t(oes), odt, 1, g.d);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -43,66 +228,30 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
            std::to_string(hd) + " features do not split into " + std::to_string(heads) + " heads");
   SD_CHECK(q.stride(2) == 1 && k.stride(2) == 1 && v.stride(2) == 1,
            "attention needs a contiguous last dimension");
-  const int64_t d = hd / heads;
-  if (scale == 0.f) scale = 1.f / std::sqrt(float(d));
   Tensor out = Tensor::empty({b, lq, hd}, q.dtype());
   if (out.numel() == 0) return out;
+  Geometry g;
+  g.b = b;
+  g.lq = lq;
+  g.lk = lk;
+  g.heads = heads;
+  g.hd = hd;
+  g.d = hd / heads;
+  // One tile when the keys are few (cross-attention on 77 tokens), else 128-key tiles.
+  g.nk = lk <= 256 ? round_up(lk, 16) : 128;
+  g.tiles = (lk + g.nk - 1) / g.nk;
+  g.d_pad = round_up(g.d, 16);
+  g.d2 = (g.d + 1) / 2;
+  if (scale == 0.f) scale = 1.f / std::sqrt(float(g.d));
+  g.c = scale * float(M_LOG2E);
+  g.causal = causal;
+  g.shift = lk - lq;
   const Operand Q = operand(q), K = operand(k), V = operand(v);
-  char* dst = static_cast<char*>(out.raw_data());
-  const DType odt = out.dtype();
-  const size_t oes = out.element_size();
-  const int64_t qblocks = (lq + kBlock - 1) / kBlock;
-  const int64_t items = b * heads * qblocks;
-  const int64_t shift = lk - lq;  // causal: row i sees keys j <= i + shift
-  const auto& ker = kernels();
-  sync_threads();
-#pragma omp parallel
-  {
-    std::vector<float> kf(size_t(lk * d)), vf(size_t(lk * d)), qf(size_t(kBlock * d)),
-        s(size_t(kBlock * lk)), o(size_t(kBlock * d));
-    int64_t loaded = -1;  // (batch, head) whose k and v sit in kf/vf
-#pragma omp for schedule(static)
-    for (int64_t it = 0; it < items; ++it) {
-      const int64_t bh = it / qblocks, bi = bh / heads, h = bh % heads;
-      const int64_t i0 = (it % qblocks) * kBlock, ni = std::min(kBlock, lq - i0);
-      if (loaded != bh) {
-        for (int64_t j = 0; j < lk; ++j) {
-          load_f32(K.row(bi, j, h * d), K.dt, 1, kf.data() + j * d, d);
-          load_f32(V.row(bi, j, h * d), V.dt, 1, vf.data() + j * d, d);
-        }
-        loaded = bh;
-      }
-      for (int64_t i = 0; i < ni; ++i) {
-        float* qi = qf.data() + i * d;
-        load_f32(Q.row(bi, i0 + i, h * d), Q.dt, 1, qi, d);
-        for (int64_t c = 0; c < d; ++c) qi[c] *= scale;
-      }
-      for (int64_t i = 0; i < ni; ++i) {
-        const float* qi = qf.data() + i * d;
-        float* si = s.data() + i * lk;
-        const int64_t nj = causal ? std::min(lk, std::max<int64_t>(0, i0 + i + shift + 1)) : lk;
-        for (int64_t j = 0; j < nj; ++j) {
-          const float* kj = kf.data() + j * d;
-          float acc = 0.f;
-          for (int64_t c = 0; c < d; ++c) acc += qi[c] * kj[c];
-          si[j] = acc;
-        }
-        float* oi = o.data() + i * d;
-        std::fill(oi, oi + d, 0.f);  // a row that sees no key gets zeros
-        if (nj > 0) {
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < nj; ++j) mx = si[j] > mx ? si[j] : mx;
-          const float inv = 1.f / ker.exp_shift_sum(si, nj, mx);
-          for (int64_t j = 0; j < nj; ++j) {
-            const float p = si[j] * inv;
-            const float* vj = vf.data() + j * d;
-            for (int64_t c = 0; c < d; ++c) oi[c] += p * vj[c];
-          }
-        }
-        store_f32(oi, dst + ((bi * lq + i0 + i) * hd + h * d) * int64_t(oes), odt, 1, d);
-      }
-    }
-  }
+  // bf16 inputs use the bf16 dot-product kernels where the CPU has them.
+  if (q.dtype() == DType::BF16 && kernels().gemm_bf16)
+    run<true>(g, Q, K, V, out);
+  else
+    run<false>(g, Q, K, V, out);
   return out;
 }
 

@@ -39,17 +39,6 @@ std::vector<float>& scratch(size_t n) {
   return buf;
 }
 
-// Chunk statistics of n contiguous floats: mean, then squared deviations from it.
-void chunk_moments(const float* v, int64_t n, double* mean, double* m2) {
-  float s = 0.f;
-  for (int64_t i = 0; i < n; ++i) s += v[i];
-  const float mu = s / float(n);
-  float q = 0.f;
-  for (int64_t i = 0; i < n; ++i) q += (v[i] - mu) * (v[i] - mu);
-  *mean = mu;
-  *m2 = q;
-}
-
 void apply_silu(float* v, int64_t n, bool silu) {
   if (silu) kernels().activation(v, n, Act::SiLU);
 }
@@ -73,7 +62,7 @@ void group_norm_planar(const Tensor& x, Tensor& out, int groups, const float* ga
       const int64_t len = std::min(kChunk, block - k * kChunk);
       load_f32(src + (ng * block + k * kChunk) * int64_t(es), dt, 1, buf, len);
       double mu, m2;
-      chunk_moments(buf, len, &mu, &m2);
+      kernels().moments(buf, len, &mu, &m2);
       m.merge(double(len), mu, m2);
     }
     stats[size_t(ng)] = m;
@@ -165,9 +154,7 @@ void group_norm_channels_last(const Tensor& x, Tensor& out, int groups, const fl
     const float* ab = a.data() + b * c;
     const float* sb = sh.data() + b * c;
     load_f32(src + (b * s + p0) * c * int64_t(es), dt, 1, buf, np * c);
-    for (int64_t p = 0; p < np; ++p)
-      for (int64_t ch = 0; ch < c; ++ch) buf[p * c + ch] = buf[p * c + ch] * ab[ch] + sb[ch];
-    apply_silu(buf, np * c, silu);
+    for (int64_t p = 0; p < np; ++p) kernels().affine(buf + p * c, ab, sb, buf + p * c, c, silu);
     store_f32(buf, dst + (b * s + p0) * c * int64_t(es), dt, 1, np * c);
   }
 }
@@ -205,7 +192,7 @@ Tensor layer_norm(const Tensor& x, const float* gamma, const float* beta, float 
     float* buf = scratch(size_t(r.c)).data();
     load_f32(r.row(i), dt, 1, buf, r.c);
     double mean, m2;
-    chunk_moments(buf, r.c, &mean, &m2);
+    kernels().moments(buf, r.c, &mean, &m2);
     const float rstd = float(1.0 / std::sqrt(m2 / double(r.c) + double(eps)));
     const float mu = float(mean);
     for (int64_t j = 0; j < r.c; ++j) {
@@ -229,8 +216,7 @@ Tensor softmax(const Tensor& x) {
   for (int64_t i = 0; i < r.m; ++i) {
     float* buf = scratch(size_t(r.c)).data();
     load_f32(r.row(i), dt, 1, buf, r.c);
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < r.c; ++j) mx = buf[j] > mx ? buf[j] : mx;
+    const float mx = k.max(buf, r.c);
     const float inv = 1.f / k.exp_shift_sum(buf, r.c, mx);
     for (int64_t j = 0; j < r.c; ++j) buf[j] *= inv;
     store_f32(buf, dst + i * r.c * int64_t(es), dt, 1, r.c);

@@ -1,7 +1,8 @@
 #pragma once
-// Row kernels chosen once at start-up for the machine's instruction set: AVX-512 (with
-// BF16 when present) or the AVX2 build baseline. Callers split work across threads and
-// hand each kernel one contiguous row.
+// Row kernels chosen once at start-up for the machine's instruction set: AVX-512 with
+// BF16 when the CPU has it, else the AVX2+FMA build baseline. Callers split the work
+// across threads and hand each kernel contiguous rows. SD_CPU_ISA=avx2 forces the
+// baseline (for comparisons).
 #include <cstdint>
 
 #include "backend/cpu/act.h"
@@ -14,15 +15,32 @@ struct Kernels {
   void (*f32_to_bf16)(const float* src, uint16_t* dst, int64_t n);
   // x[i] = act(x[i]).
   void (*activation)(float* x, int64_t n, Act act);
-  // out[i] = a[i] * gelu(gate[i]) (exact erf GELU).
+  // out[i] = a[i] * gelu(gate[i]) (exact-erf GELU).
   void (*gelu_mul)(const float* a, const float* gate, float* out, int64_t n);
   // x[i] = exp(x[i] - shift); returns the sum of the results.
   float (*exp_shift_sum)(float* x, int64_t n, float shift);
+  float (*max)(const float* x, int64_t n);
+  // Mean and sum of squared deviations (two passes).
+  void (*moments)(const float* x, int64_t n, double* mean, double* m2);
+  // y[i] = x[i] * a[i] + b[i], then SiLU if asked.
+  void (*affine)(const float* x, const float* a, const float* b, float* y, int64_t n, bool silu);
+  // C[m x n] (+)= A[m x k] B[k x n]; n a multiple of gemm_width.
+  void (*gemm_f32)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float* c, int64_t ldc, bool acc);
+  // The same on bf16 pairs: A [m x 2*k2] bf16 (rows lda elements apart), B packed as
+  // [k2][n][2] (b[(p*n + j)*2 + t] = B[2p+t][j]). nullptr without AVX512_BF16.
+  void (*gemm_bf16)(int64_t m, int64_t n, int64_t k2, const uint16_t* a, int64_t lda,
+                    const uint16_t* b, float* c, int64_t ldc, bool acc);
+  // Online-softmax step over a score tile; see softmax_tile in row_kernels.inc.
+  void (*softmax_tile)(float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad, float c,
+                       bool causal, int64_t diag, float* mx, float* l, float* o, int64_t ldo,
+                       int64_t d);
+  int gemm_width;  // floats per vector: gemm n must be a multiple
 };
 
 const Kernels& kernels();
-
-// The baseline table (AVX2), for tests that compare the ISA paths.
 const Kernels& baseline_kernels();
+// The AVX-512 table, or nullptr when the CPU lacks AVX-512 with BF16.
+const Kernels* avx512_kernels();
 
 }  // namespace sd::cpu

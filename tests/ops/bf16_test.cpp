@@ -1,0 +1,76 @@
+// Every op in bf16 against the same op in float32: bf16 keeps 8 bits of mantissa, so
+// results agree to about 1e-2 relative to the output's magnitude.
+#include <gtest/gtest.h>
+
+#include "ops/ops.h"
+#include "ops/reference.h"
+
+namespace sd {
+namespace {
+
+using test::random_tensor;
+
+Tensor bf16(const Tensor& t) { return ops::to_dtype(t, DType::BF16); }
+
+::testing::AssertionResult close_rel(const Tensor& got, const Tensor& ref, double rel = 1e-2) {
+  if (got.dtype() != DType::BF16) return ::testing::AssertionFailure() << "result is " << got.desc();
+  return test::tensors_close(got, ref, rel * std::max(1.0, test::max_abs(ref)));
+}
+
+TEST(Bf16, ConvAndLinearComputeInBf16) {
+  Tensor x = random_tensor({2, 24, 9, 7}, 1);
+  Tensor w = random_tensor({19, 24, 3, 3}, 2, -0.2f, 0.2f), b = random_tensor({19}, 3);
+  Tensor r = random_tensor({2, 19, 4, 3}, 4);
+  ops::Conv2dOptions opt;
+  opt.stride = 2;
+  opt.pad_bottom = opt.pad_right = 1;
+  ops::Conv2d c32(w, b, opt), c16(bf16(w), b, opt);
+  Tensor ref = c32.forward(x, &r, ops::Activation::SiLU);
+  // f32 input into a bf16 conv is converted; the result is bf16.
+  EXPECT_TRUE(close_rel(c16.forward(x, &r, ops::Activation::SiLU), ref));
+  EXPECT_TRUE(close_rel(c16.forward(bf16(x), &r, ops::Activation::SiLU), ref));
+  EXPECT_EQ(c16.weight().dtype(), DType::BF16);
+
+  Tensor t = random_tensor({2, 11, 40}, 5);
+  Tensor lw = random_tensor({33, 40}, 6, -0.3f, 0.3f), lb = random_tensor({33}, 7);
+  ops::Linear l32(lw, lb), l16(bf16(lw), lb);
+  EXPECT_TRUE(close_rel(l16.forward(bf16(t), nullptr, ops::Activation::GELU),
+                        l32.forward(t, nullptr, ops::Activation::GELU)));
+}
+
+TEST(Bf16, AttentionForSdHeadDims) {
+  struct Case { int64_t b, lq, lk, heads, d; bool causal; };
+  for (const Case& c : {Case{2, 100, 100, 2, 40, false}, Case{1, 70, 77, 3, 64, false},
+                        Case{2, 50, 50, 2, 80, false}, Case{1, 33, 77, 2, 160, false},
+                        Case{1, 77, 77, 3, 64, true}, Case{1, 300, 300, 1, 5, false},
+                        Case{1, 20, 20, 1, 512, false}}) {
+    const int64_t hd = c.heads * c.d;
+    Tensor qkv = random_tensor({c.b, c.lq, 3 * hd}, 8, -2.f, 2.f);
+    Tensor q = qkv.narrow(2, 0, hd);
+    Tensor k = c.lq == c.lk ? qkv.narrow(2, hd, hd) : random_tensor({c.b, c.lk, hd}, 9, -2.f, 2.f);
+    Tensor v = c.lq == c.lk ? qkv.narrow(2, 2 * hd, hd) : random_tensor({c.b, c.lk, hd}, 10);
+    Tensor ref = ops::attention(q, k, v, int(c.heads), c.causal);
+    EXPECT_TRUE(close_rel(ops::attention(bf16(q), bf16(k), bf16(v), int(c.heads), c.causal), ref))
+        << "d=" << c.d << " lq=" << c.lq << " lk=" << c.lk;
+  }
+}
+
+TEST(Bf16, NormsSoftmaxAndActivations) {
+  Tensor x = random_tensor({2, 64, 6, 5}, 11, -3.f, 4.f).contiguous(MemoryFormat::ChannelsLast);
+  Tensor g = random_tensor({64}, 12), b = random_tensor({64}, 13);
+  ops::GroupNorm gn(32, g, b, 1e-6f);
+  EXPECT_TRUE(close_rel(gn.forward(bf16(x), true), gn.forward(x, true), 2e-2));
+  Tensor t = random_tensor({3, 7, 48}, 14, -3.f, 3.f);
+  ops::LayerNorm ln(random_tensor({48}, 15), random_tensor({48}, 16), 1e-5f);
+  EXPECT_TRUE(close_rel(ln.forward(bf16(t)), ln.forward(t), 2e-2));
+  EXPECT_TRUE(close_rel(ops::softmax(bf16(t)), ops::softmax(t)));
+  EXPECT_TRUE(close_rel(ops::geglu(bf16(t)), ops::geglu(t)));
+  for (int a = 1; a <= 5; ++a)
+    EXPECT_TRUE(close_rel(ops::activation(bf16(x), ops::Activation(a)),
+                          ops::activation(x, ops::Activation(a))));
+  EXPECT_TRUE(close_rel(ops::upsample_nearest2x(bf16(x)), ops::upsample_nearest2x(x)));
+  EXPECT_TRUE(close_rel(ops::axpby(bf16(t), 0.5f, bf16(t), 2.f), ops::axpby(t, 0.5f, t, 2.f)));
+}
+
+}  // namespace
+}  // namespace sd
