@@ -123,6 +123,23 @@ TEST(UNet2DConditionModel, OddLatentSizeRuns) {
   for (float v : out.to_floats()) ASSERT_TRUE(std::isfinite(v));
 }
 
+// center_input_sample maps the sample to 2x - 1 before conv_in.
+TEST(UNet2DConditionModel, CenterInputSampleIsTwoXMinusOne) {
+  const std::string dir = fixture_path("tiny-sd15/unet");
+  const auto weights = SafetensorsWeights::open_component(dir);
+  UNetConfig config = UNetConfig::load(dir + "/config.json");
+  const UNet2DConditionModel plain(config, *weights);
+  config.center_input_sample = true;
+  const UNet2DConditionModel centered(config, *weights);
+  const auto ref = open_reference("tiny-sd15");
+  const Tensor sample = ref.view("unet.sample").narrow(0, 0, 1).narrow(2, 0, 8).narrow(3, 0, 8).contiguous();
+  Tensor mapped = sample.clone();
+  for (float* p = mapped.data<float>(), *e = p + mapped.numel(); p != e; ++p) *p = 2.f * *p - 1.f;
+  const Tensor context = ref.view("unet.encoder_hidden_states").narrow(0, 0, 1).contiguous();
+  EXPECT_TRUE(test::tensors_close(centered.forward(sample, {500.f}, context), plain.forward(mapped, {500.f}, context),
+                                  1e-5));
+}
+
 TEST(UNet2DConditionModel, RejectsInputsOfTheWrongShape) {
   const auto ref = open_reference("tiny-sd15");
   const auto unet = UNet2DConditionModel::load(fixture_path("tiny-sd15/unet"));
