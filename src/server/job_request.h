@@ -1,0 +1,43 @@
+#pragma once
+// Turns the JSON body of POST /v1/jobs into a GenerationRequest, checking every field
+// against worker-api.md section 2 and the loaded model, so bad input never reaches the
+// engine. The first problem found is thrown as InvalidArgument naming the field.
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "pipeline/pipeline.h"
+#include "pipeline/request.h"
+
+namespace sd::server {
+
+class InvalidArgument : public std::runtime_error {
+ public:
+  InvalidArgument(std::string field, const std::string& message)
+      : std::runtime_error(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+// Worker settings that shape every request.
+struct RequestPolicy {
+  std::string lora_dir;   // where {"name": ...} loras are looked up; empty = names refused
+  int preview_every = 5;  // 0 = no previews
+};
+
+struct JobSpec {
+  pipeline::GenerationRequest request;
+  std::string operation;  // "image_generation", "image_transform", "image_inpaint"
+  nlohmann::json echo;    // hive_id, model, worker_id exactly as sent (an object, maybe empty)
+};
+
+// The body text as JSON; throws InvalidArgument("body", ...) for malformed or absurdly deep JSON.
+nlohmann::json parse_job_body(std::string_view text);
+
+JobSpec parse_job_request(const nlohmann::json& body, const pipeline::ModelInfo& model,
+                          const RequestPolicy& policy);
+
+}  // namespace sd::server

@@ -1,0 +1,136 @@
+#include "server/worker.h"
+
+#include <httplib.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
+#include "core/log.h"
+#include "server/engine.h"
+#include "server/heartbeat.h"
+#include "server/job_registry.h"
+#include "server/routes.h"
+#include "server/worker_state.h"
+
+namespace sd::server {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Each open event stream holds one HTTP thread; the rest answer everything else.
+constexpr size_t kHttpThreads = 32;
+// Idle keep-alive connections are dropped after this, so shutdown does not wait on them.
+constexpr time_t kKeepAliveTimeoutS = 2;
+// How long a stopping worker waits for its streams to send their end markers.
+constexpr auto kStreamDrainTimeout = 3s;
+
+bool is_loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// SIGINT and SIGTERM are taken with sigwait by the main thread only: blocked here, before any
+// thread starts, so every thread inherits the mask. A write to a closed socket must be an
+// error code, not a signal.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+// Waits for a stop signal, or for the model load to fail; returns the signal or 0.
+int wait_for_stop(const sigset_t& signals, const WorkerState& state) {
+  const timespec poll{0, 100 * 1000 * 1000};
+  while (true) {
+    int sig = sigtimedwait(&signals, nullptr, &poll);
+    if (sig > 0) return sig;
+    if (state.phase() == Phase::Failed) return 0;
+  }
+}
+
+pipeline::LoadOptions load_options(const WorkerConfig& cfg) {
+  pipeline::LoadOptions load;
+  load.model_path = cfg.model_path;
+  load.config_dir = cfg.config_dir;
+  load.tokenizer_dir = cfg.tokenizer_dir;
+  load.sd_version = cfg.sd_version;
+  load.dtype = cfg.dtype;
+  load.threads = cfg.threads;
+  return load;
+}
+
+}  // namespace
+
+int run_worker(const WorkerConfig& cfg) {
+  sigset_t stop_signals = block_stop_signals();
+  const std::string endpoint = cfg.host + ":" + std::to_string(cfg.port);
+  log_info(cfg.program + " " + cfg.worker_id + " starting on " + endpoint + " with " + cfg.model_path);
+  if (!is_loopback(cfg.host) && cfg.api_token.empty())
+    log_warn("listening on " + cfg.host + " without --api-token: anyone who can reach the port can submit jobs");
+  if (!cfg.flash_attention && cfg.device == "cpu")
+    log_info("--use-flash-attn off: the CPU backend has only its fused attention, which stays in use");
+
+  JobRegistry registry({cfg.queue_capacity, cfg.job_retention});
+  WorkerState state;
+  std::unique_ptr<Heartbeat> heartbeat;
+  if (!cfg.callback_url.empty()) {
+    heartbeat = std::make_unique<Heartbeat>(
+        HeartbeatOptions{cfg.callback_url, cfg.worker_id, cfg.model_id(), cfg.device, cfg.port, cfg.heartbeat_interval});
+    state.set_status_listener([hb = heartbeat.get()](const std::string& status) { hb->set_status(status); });
+    heartbeat->set_status("starting");
+  }
+
+  httplib::Server http;
+  http.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  http.set_keep_alive_timeout(kKeepAliveTimeoutS);
+  install_routes(http, cfg, registry, state);
+  if (!http.bind_to_port(cfg.host, cfg.port)) {
+    log_error("cannot listen on " + endpoint + " (address in use, or not allowed)");
+    return 1;
+  }
+  std::thread http_thread([&http] { http.listen_after_bind(); });
+  log_info("listening on " + endpoint);
+
+  Engine engine(load_options(cfg), registry, state);
+  engine.start();
+
+  int sig = wait_for_stop(stop_signals, state);
+  bool load_failed = sig == 0;
+  bool loading = state.phase() == Phase::Loading;
+  if (load_failed)
+    log_error("cannot load the model " + cfg.model_path + ": " + state.failure());
+  else
+    log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+
+  // A second signal while shutting down means: now.
+  std::thread([stop_signals] {
+    int s = 0;
+    sigwait(&stop_signals, &s);
+    log_warn("second stop signal: exiting at once");
+    std::_Exit(1);
+  }).detach();
+
+  state.set_stopping();
+  registry.shutdown(!cfg.finish_running_on_shutdown);
+  if (loading) {
+    // A model load cannot be interrupted; the process exits without waiting for it.
+    engine.abandon();
+  } else {
+    engine.join();
+    registry.wait_streams_closed(kStreamDrainTimeout);
+  }
+  http.stop();
+  http_thread.join();
+  if (heartbeat) heartbeat->stop();
+  log_info(cfg.program + " " + cfg.worker_id + " stopped");
+  if (loading) std::_Exit(0);
+  return load_failed ? 1 : 0;
+}
+
+}  // namespace sd::server

@@ -1,0 +1,43 @@
+#pragma once
+// Everything a worker process is started with: the flags and environment variables of
+// worker-api.md section 1, already checked and resolved (model path, canonical version,
+// concrete dtype).
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "core/dtype.h"
+
+namespace sd::server {
+
+struct WorkerConfig {
+  std::string program;        // "sd-worker-cpu": log prefix and error lines
+  std::string device = "cpu"; // "cpu", "cuda:0": /info and heartbeats
+  std::string worker_id;
+  std::string sd_version;     // canonical ("v1-5", "xl"...) or empty: detect from the model
+  int port = 0;
+  std::string host = "127.0.0.1";
+  std::string callback_url;   // hive/queen base URL; empty = no heartbeats
+  std::string model;          // what the hive passed (version, repo id or path)
+  std::string model_path;     // local diffusers folder or single-file checkpoint
+  std::string config_dir;     // configs for a single-file checkpoint
+  std::string tokenizer_dir;  // vocab.json/merges.txt override
+  std::string lora_dir;       // where loras given by "name" are looked up
+  int device_index = 0;
+  DType dtype = DType::F32;
+  bool flash_attention = true;
+  int threads = 0;            // 0 = all cores
+  size_t queue_capacity = 16;
+  std::string api_token;
+  int preview_every = 5;      // 0 = no previews
+  std::chrono::seconds job_retention{600};
+  bool finish_running_on_shutdown = false;
+  size_t max_body_bytes = size_t(32) << 20;
+  std::chrono::milliseconds keepalive_interval{15000};
+  std::chrono::milliseconds heartbeat_interval{30000};
+
+  // The name a hive knows the model by, for /info and heartbeats.
+  std::string model_id() const { return model.empty() ? model_path : model; }
+};
+
+}  // namespace sd::server

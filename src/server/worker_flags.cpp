@@ -1,0 +1,139 @@
+#include "server/worker_flags.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "pipeline/model_version.h"
+#include "pipeline/pipeline.h"
+
+namespace sd::server {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string version_list() {
+  std::string out;
+  for (const auto& v : pipeline::all_versions()) out += (out.empty() ? "" : ", ") + v.name;
+  return out;
+}
+
+// One line for the user: the flag and why, never a usage dump.
+struct FlagError {
+  std::string line;
+};
+
+DType resolve_dtype(const std::string& name, bool use_f16, const std::string& device_kind) {
+  if (use_f16) {
+    if (name != "auto" && name != "f16") throw FlagError{"--use-f16 conflicts with --dtype " + name};
+    return DType::F16;
+  }
+  if (name == "f32") return DType::F32;
+  if (name == "bf16") return DType::BF16;
+  if (name == "f16") return DType::F16;
+  return device_kind == "cuda" ? DType::F16 : pipeline::default_cpu_dtype();
+}
+
+// --model-path wins; otherwise --model names a local path or a version. Downloading a
+// model from the Hub is not part of the worker yet, so a model must be on disk.
+void resolve_model(WorkerConfig& cfg) {
+  if (!cfg.model_path.empty()) {
+    if (!fs::exists(cfg.model_path)) throw FlagError{"--model-path " + cfg.model_path + ": no such file or directory"};
+    if (!cfg.model.empty() && cfg.sd_version.empty())
+      if (auto v = pipeline::find_version(cfg.model)) cfg.sd_version = v->name;
+    return;
+  }
+  if (cfg.model.empty()) throw FlagError{"--model-path (MODEL_PATH) or --model (MODEL) is required"};
+  if (fs::exists(cfg.model)) {
+    cfg.model_path = cfg.model;
+    return;
+  }
+  throw FlagError{"--model " + cfg.model +
+                  ": not a local path, and downloading models is not supported yet; pass --model-path"};
+}
+
+}  // namespace
+
+FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::string& program,
+                                const std::string& device_kind) {
+  WorkerConfig cfg;
+  cfg.program = program;
+  std::string dtype_name = "auto";
+  bool use_f16 = false;
+  std::string on_shutdown = "cancel";
+  int retention_s = int(cfg.job_retention.count());
+  int keepalive_ms = int(cfg.keepalive_interval.count());
+  int heartbeat_ms = int(cfg.heartbeat_interval.count());
+
+  CLI::App app{program + ": Stable Diffusion image worker (rbee worker protocol)", program};
+  app.add_option("--worker-id", cfg.worker_id, "Identity in logs, heartbeats and /info")->required()->envname("WORKER_ID");
+  app.add_option("--sd-version", cfg.sd_version, "Model version (" + version_list() + "); default: from the model's config")
+      ->envname("SD_VERSION");
+  app.add_option("--port", cfg.port, "TCP port")->required()->envname("PORT")->check(CLI::Range(1, 65535));
+  app.add_option("--host", cfg.host, "Bind address")->envname("HOST")->capture_default_str();
+  app.add_option("--callback-url,--queen-url,--hive-url", cfg.callback_url, "Hive/queen base URL for heartbeats")
+      ->envname("CALLBACK_URL");
+  app.add_option("--model", cfg.model, "What a hive passes: a version string, a repo id or a local path")->envname("MODEL");
+  app.add_option("--model-path", cfg.model_path, "Local diffusers folder or single-file checkpoint")->envname("MODEL_PATH");
+  app.add_option("--config-dir", cfg.config_dir, "Diffusers configs for a single-file checkpoint")->envname("SD_CONFIG_DIR");
+  app.add_option("--tokenizer-dir", cfg.tokenizer_dir, "Folder with the CLIP vocab.json and merges.txt, when the model lacks them")
+      ->envname("SD_TOKENIZER_DIR");
+  app.add_option("--lora-dir", cfg.lora_dir, "Folder where loras requested by \"name\" are looked up")->envname("SD_LORA_DIR");
+  app.add_option("--device,--cuda-device", cfg.device_index, "GPU index (cuda binary)")
+      ->envname("CUDA_DEVICE")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--dtype", dtype_name, "Compute dtype; auto = bf16 on CPUs that have it, else f32; f16 on GPU")
+      ->envname("SD_WORKER_DTYPE")->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))->capture_default_str();
+  app.add_flag("--use-f16", use_f16, "Same as --dtype f16")->envname("USE_F16");
+  app.add_flag("--use-flash-attn,!--no-use-flash-attn", cfg.flash_attention,
+               "Fused attention where supported (the CPU backend always fuses)")
+      ->envname("USE_FLASH_ATTN");
+  app.add_option("--threads", cfg.threads, "CPU threads; 0 = all cores")
+      ->envname("SD_WORKER_THREADS")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--queue-capacity", cfg.queue_capacity, "Queued jobs before 429")
+      ->envname("SD_WORKER_QUEUE_CAPACITY")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--api-token", cfg.api_token, "Bearer token every route but /health requires")->envname("SD_WORKER_API_TOKEN");
+  app.add_option("--preview-every", cfg.preview_every, "Steps between previews (the last step always gets one); 0 = none")
+      ->envname("SD_WORKER_PREVIEW_EVERY")->check(CLI::Range(0, 150))->capture_default_str();
+  app.add_option("--job-retention", retention_s, "Seconds a finished job's events and result are kept")
+      ->envname("SD_WORKER_JOB_RETENTION")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--on-shutdown", on_shutdown, "What SIGINT/SIGTERM does to the running job")
+      ->envname("SD_WORKER_ON_SHUTDOWN")->check(CLI::IsMember({"cancel", "finish"}))->capture_default_str();
+  // Test hooks: tests cannot wait for the production intervals.
+  app.add_option("--keepalive-interval-ms", keepalive_ms)->group("")->check(CLI::Range(10, 3600000));
+  app.add_option("--heartbeat-interval-ms", heartbeat_ms)->group("")->check(CLI::Range(10, 3600000));
+
+  FlagsOutcome out;
+  try {
+    app.parse(argc, argv);
+    if (!cfg.sd_version.empty()) {
+      auto v = pipeline::find_version(cfg.sd_version);
+      if (!v) throw FlagError{"--sd-version " + cfg.sd_version + ": unknown version; expected one of " + version_list()};
+      cfg.sd_version = v->name;
+    }
+    resolve_model(cfg);
+    if (!cfg.callback_url.empty() && cfg.callback_url.rfind("http://", 0) != 0 &&
+        cfg.callback_url.rfind("https://", 0) != 0)
+      throw FlagError{"--callback-url " + cfg.callback_url + ": must start with http:// or https://"};
+    cfg.dtype = resolve_dtype(dtype_name, use_f16, device_kind);
+  } catch (const CLI::CallForHelp&) {
+    out.message = app.help();
+    return out;
+  } catch (const CLI::ParseError& e) {
+    out.exit_code = 2;
+    out.message = e.what();
+    return out;
+  } catch (const FlagError& e) {
+    out.exit_code = 2;
+    out.message = e.line;
+    return out;
+  }
+  cfg.device = device_kind == "cuda" ? "cuda:" + std::to_string(cfg.device_index) : device_kind;
+  cfg.job_retention = std::chrono::seconds(retention_s);
+  cfg.finish_running_on_shutdown = on_shutdown == "finish";
+  cfg.keepalive_interval = std::chrono::milliseconds(keepalive_ms);
+  cfg.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  out.config = std::move(cfg);
+  return out;
+}
+
+}  // namespace sd::server

@@ -1,0 +1,225 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/image.h"
+#include "server/job_request.h"
+#include "support/test_support.h"
+
+namespace sd::server {
+namespace {
+
+using nlohmann::json;
+
+// What a loaded SD1.5 model reports; the validator checks names against these lists.
+pipeline::ModelInfo sd15_info() {
+  pipeline::ModelInfo m;
+  m.version = "v1-5";
+  m.native_width = m.native_height = 512;
+  m.default_steps = 20;
+  m.default_guidance = 7.5f;
+  m.default_sampler = "ddim";
+  m.samplers = {"ddim", "euler", "euler_a", "dpmpp_2m", "heun", "lms", "pndm"};
+  m.schedules = {"default", "karras", "exponential"};
+  return m;
+}
+
+JobSpec parse(const json& body, const RequestPolicy& policy = {}) {
+  return parse_job_request(body, sd15_info(), policy);
+}
+
+json txt2img() { return {{"operation", "image_generation"}, {"prompt", "a red fox"}}; }
+
+json with(json body, const std::string& key, json value) {
+  body[key] = std::move(value);
+  return body;
+}
+
+std::string png_base64(int w, int h, int channels = 3) {
+  io::Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = channels;
+  img.pixels.assign(size_t(w) * h * channels, 200);
+  return io::base64_encode(io::encode_png(img));
+}
+
+TEST(JobRequest, DefaultsComeFromTheModel) {
+  auto spec = parse(txt2img());
+  const auto& r = spec.request;
+  EXPECT_EQ(spec.operation, "image_generation");
+  EXPECT_EQ(r.operation, pipeline::Operation::Txt2Img);
+  EXPECT_EQ(r.prompt, "a red fox");
+  EXPECT_EQ(r.negative_prompt, "");
+  EXPECT_EQ(r.steps, 20);
+  EXPECT_FLOAT_EQ(r.guidance_scale, 7.5f);
+  EXPECT_EQ(r.width, 512);
+  EXPECT_EQ(r.height, 512);
+  EXPECT_EQ(r.sampler, "ddim");
+  EXPECT_EQ(r.schedule, "default");
+  EXPECT_EQ(r.preview, pipeline::PreviewMode::LatentRgb);
+  EXPECT_EQ(r.preview_every, 5);
+  EXPECT_TRUE(spec.echo.empty());
+}
+
+TEST(JobRequest, AllFieldsTaken) {
+  json body = txt2img();
+  body.update({{"negative_prompt", "blurry"}, {"steps", 4}, {"guidance_scale", 0}, {"seed", 42}, {"width", 64},
+               {"height", 128}, {"sampler", "Euler_A"}, {"schedule", "karras"}, {"clip_skip", 2},
+               {"hive_id", "hive-1"}, {"model", "v1-5"}, {"worker_id", "w1"}, {"unknown_field", {1, 2}}});
+  auto spec = parse(body, {"", 0});
+  const auto& r = spec.request;
+  EXPECT_EQ(r.negative_prompt, "blurry");
+  EXPECT_EQ(r.steps, 4);
+  EXPECT_FLOAT_EQ(r.guidance_scale, 0.f);
+  EXPECT_EQ(r.seed, 42u);
+  EXPECT_EQ(r.width, 64);
+  EXPECT_EQ(r.height, 128);
+  EXPECT_EQ(r.sampler, "euler_a");
+  EXPECT_EQ(r.schedule, "karras");
+  EXPECT_EQ(r.clip_skip, 2);
+  EXPECT_EQ(r.preview, pipeline::PreviewMode::None);
+  EXPECT_EQ(spec.echo, json({{"hive_id", "hive-1"}, {"model", "v1-5"}, {"worker_id", "w1"}}));
+}
+
+TEST(JobRequest, SeedRange) {
+  EXPECT_EQ(parse(with(txt2img(), "seed", 0)).request.seed, 0u);
+  EXPECT_EQ(parse(json::parse(R"({"operation":"image_generation","prompt":"x","seed":18446744073709551615})")).request.seed,
+            18446744073709551615ull);
+  EXPECT_EQ(parse(with(txt2img(), "seed", 7.0)).request.seed, 7u);
+  // null and absent both mean a random seed; two draws differing shows it is random.
+  auto a = parse(with(txt2img(), "seed", nullptr)).request.seed;
+  auto b = parse(txt2img()).request.seed;
+  auto c = parse(txt2img()).request.seed;
+  EXPECT_FALSE(a == b && b == c);
+}
+
+TEST(JobRequest, IntegralFloatsAreIntegers) {
+  EXPECT_EQ(parse(with(txt2img(), "steps", 12.0)).request.steps, 12);
+}
+
+struct BadCase {
+  std::string name;
+  json body;
+  std::string field;
+  std::string says;  // part of the message
+};
+
+TEST(JobRequest, EveryBadFieldIsNamed) {
+  json big_seed = json::parse(R"({"operation":"image_generation","prompt":"x","seed":18446744073709551616})");
+  std::vector<BadCase> cases = {
+      {"not an object", json::array({1, 2}), "body", "JSON object"},
+      {"missing operation", {{"prompt", "x"}}, "operation", "operation is required"},
+      {"unknown operation", with(txt2img(), "operation", "video_generation"), "operation", "must be one of"},
+      {"operation not a string", with(txt2img(), "operation", 3), "operation", "must be a string"},
+      {"missing prompt", {{"operation", "image_generation"}}, "prompt", "prompt is required"},
+      {"null prompt", with(txt2img(), "prompt", nullptr), "prompt", "prompt is required"},
+      {"empty prompt", with(txt2img(), "prompt", ""), "prompt", "must not be empty"},
+      {"prompt a number", with(txt2img(), "prompt", 5), "prompt", "must be a string, got 5"},
+      {"negative prompt a list", with(txt2img(), "negative_prompt", {"a"}), "negative_prompt", "must be a string"},
+      {"steps 0", with(txt2img(), "steps", 0), "steps", "between 1 and 150, got 0"},
+      {"steps 1000", with(txt2img(), "steps", 1000), "steps", "between 1 and 150, got 1000"},
+      {"steps a string", with(txt2img(), "steps", "20"), "steps", "must be an integer, got \"20\""},
+      {"steps fractional", with(txt2img(), "steps", 20.5), "steps", "must be an integer"},
+      {"steps a bool", with(txt2img(), "steps", true), "steps", "must be an integer"},
+      {"guidance -1", with(txt2img(), "guidance_scale", -1), "guidance_scale", "between 0 and 30, got -1"},
+      {"guidance 31", with(txt2img(), "guidance_scale", 31.5), "guidance_scale", "between 0 and 30"},
+      {"guidance a string", with(txt2img(), "guidance_scale", "7"), "guidance_scale", "must be a number"},
+      {"width 513", with(txt2img(), "width", 513), "width", "width must be a multiple of 8, got 513"},
+      {"width 32", with(txt2img(), "width", 32), "width", "between 64 and 2048, got 32"},
+      {"height 4096", with(txt2img(), "height", 4096), "height", "between 64 and 2048, got 4096"},
+      {"height negative", with(txt2img(), "height", -64), "height", "between 64 and 2048"},
+      {"seed negative", with(txt2img(), "seed", -1), "seed", "between 0 and 18446744073709551615"},
+      {"seed 2^64", big_seed, "seed", "seed must be an integer"},
+      {"seed fractional", with(txt2img(), "seed", 1.5), "seed", "seed must be an integer"},
+      {"seed a string", with(txt2img(), "seed", "42"), "seed", "integer or null"},
+      {"unknown sampler", with(txt2img(), "sampler", "magic"), "sampler", "must be one of ddim, euler"},
+      {"unknown schedule", with(txt2img(), "schedule", "cosine"), "schedule", "must be one of default, karras"},
+      {"strength 1.5", with(txt2img(), "strength", 1.5), "strength", "between 0 and 1"},
+      {"clip_skip 0", with(txt2img(), "clip_skip", 0), "clip_skip", "between 1 and 12"},
+      {"clip_skip 13", with(txt2img(), "clip_skip", 13), "clip_skip", "between 1 and 12"},
+      {"loras an object", with(txt2img(), "loras", {{"path", "a"}}), "loras", "must be an array"},
+      {"lora without path", with(txt2img(), "loras", json::array({{{"strength", 1}}})), "loras[0]", "needs \"path\" or \"name\""},
+      {"lora strength 11", with(txt2img(), "loras", json::array({{{"path", "/x"}, {"strength", 11}}})), "loras[0].strength",
+       "between -10 and 10"},
+      {"lora file missing", with(txt2img(), "loras", json::array({{{"path", "/no/such.safetensors"}}})), "loras[0]",
+       "no lora file /no/such.safetensors"},
+      {"lora name without folder", with(txt2img(), "loras", json::array({{{"name", "style"}}})), "loras[0].name",
+       "--lora-dir"},
+      {"hive_id an object", with(txt2img(), "hive_id", {{"a", 1}}), "hive_id", "must be a string"},
+      {"transform without image", with(txt2img(), "operation", "image_transform"), "input_image", "input_image is required"},
+      {"bad base64", with(with(txt2img(), "operation", "image_transform"), "input_image", "not base64!"), "input_image",
+       "not valid base64"},
+      {"base64 of text", with(with(txt2img(), "operation", "image_transform"), "init_image", io::base64_encode(std::vector<uint8_t>{'h', 'i'})),
+       "init_image", "not a PNG or JPEG image"},
+      {"inpaint without mask",
+       with(with(txt2img(), "operation", "image_inpaint"), "input_image", png_base64(64, 64)), "mask_image",
+       "mask_image is required"},
+  };
+  ASSERT_GE(cases.size(), 20u);
+  for (const auto& c : cases) {
+    try {
+      parse(c.body);
+      ADD_FAILURE() << c.name << ": accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), c.field) << c.name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.name << ": " << e.what();
+    }
+  }
+}
+
+TEST(JobRequest, BodyTextErrors) {
+  EXPECT_EQ(parse_job_body(R"({"a":1})")["a"], 1);
+  for (std::string text : {std::string("{bad json"), std::string(""), std::string("{\"a\":1,}"),
+                           std::string(100, '[') + std::string(100, ']')}) {
+    try {
+      parse_job_body(text);
+      ADD_FAILURE() << "accepted: " << text.substr(0, 20);
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "body");
+    }
+  }
+}
+
+TEST(JobRequest, TransformTakesTheImageAndItsSize) {
+  json body = {{"operation", "image_transform"}, {"prompt", "x"}, {"input_image", png_base64(96, 72)}, {"strength", 0.5}};
+  auto spec = parse(body);
+  ASSERT_TRUE(spec.request.init_image);
+  EXPECT_EQ(spec.request.operation, pipeline::Operation::Img2Img);
+  EXPECT_EQ(spec.request.init_image->width, 96);
+  EXPECT_EQ(spec.request.init_image->channels, 3);
+  EXPECT_EQ(spec.request.width, 96);
+  EXPECT_EQ(spec.request.height, 72);
+  EXPECT_FLOAT_EQ(spec.request.strength, 0.5f);
+  // A data: URL prefix is accepted, and an explicit size wins.
+  body["input_image"] = "data:image/png;base64," + png_base64(96, 72);
+  body["width"] = 128;
+  EXPECT_EQ(parse(body).request.width, 128);
+}
+
+TEST(JobRequest, InpaintTakesAGreyMask) {
+  json body = {{"operation", "image_inpaint"}, {"prompt", "x"}, {"init_image", png_base64(64, 64)},
+               {"mask_image", png_base64(64, 64, 1)}};
+  auto spec = parse(body);
+  EXPECT_EQ(spec.request.operation, pipeline::Operation::Inpaint);
+  ASSERT_TRUE(spec.request.mask_image);
+  EXPECT_EQ(spec.request.mask_image->channels, 1);
+}
+
+TEST(JobRequest, LorasByPathOrByNameInTheLoraFolder) {
+  namespace fs = std::filesystem;
+  std::string dir = sd::test::temp_dir("loras");
+  std::ofstream(dir + "/style.safetensors") << "x";
+  json body = with(txt2img(), "loras", json::array({{{"name", "style"}, {"strength", -0.5}},
+                                                    {{"path", dir + "/style.safetensors"}}}));
+  auto spec = parse(body, {dir, 5});
+  ASSERT_EQ(spec.request.loras.size(), 2u);
+  EXPECT_EQ(fs::path(spec.request.loras[0].path), fs::path(dir) / "style.safetensors");
+  EXPECT_FLOAT_EQ(spec.request.loras[0].strength, -0.5f);
+  EXPECT_FLOAT_EQ(spec.request.loras[1].strength, 1.f);
+  EXPECT_THROW(parse(with(txt2img(), "loras", json::array({{{"name", "../style"}}})), {dir, 5}), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace sd::server

@@ -1,0 +1,87 @@
+#pragma once
+// Test helpers for HTTP on loopback: a cpp-httplib server on a free port in this process
+// (a fake hive, or the worker's routes), and a reader for Server-Sent Events.
+#include <httplib.h>
+
+#include <csignal>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sd::test {
+
+// A client that drops a stream makes the server's next write fail; that must be an error
+// code in the test process, not SIGPIPE.
+inline void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+
+struct LoopbackServer {
+  httplib::Server svr;
+  std::thread thread;
+  int port = 0;
+
+  // Call after installing the routes.
+  void start() {
+    ignore_sigpipe();
+    port = svr.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { svr.listen_after_bind(); });
+  }
+  void stop() {
+    svr.stop();
+    if (thread.joinable()) thread.join();
+  }
+  ~LoopbackServer() { stop(); }
+};
+
+struct SseMessage {
+  std::string event;  // empty for plain data lines (the end markers)
+  std::string data;
+  bool comment = false;
+};
+
+// Splits complete messages ("...\n\n") off the front of `buffer`.
+inline std::vector<SseMessage> take_sse_messages(std::string& buffer) {
+  std::vector<SseMessage> out;
+  size_t end;
+  while ((end = buffer.find("\n\n")) != std::string::npos) {
+    std::string block = buffer.substr(0, end);
+    buffer.erase(0, end + 2);
+    SseMessage m;
+    size_t pos = 0;
+    while (pos <= block.size()) {
+      size_t nl = block.find('\n', pos);
+      std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      if (line.rfind(":", 0) == 0) m.comment = true;
+      else if (line.rfind("event: ", 0) == 0) m.event = line.substr(7);
+      else if (line.rfind("data: ", 0) == 0) m.data += line.substr(6);
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// GETs an event stream, handing each message to on_message until the server ends the
+// stream or on_message returns false (the client then drops the connection).
+inline httplib::Result read_sse(httplib::Client& cli, const std::string& path,
+                                const std::function<bool(const SseMessage&)>& on_message,
+                                const httplib::Headers& headers = {}) {
+  std::string buffer;
+  return cli.Get(path, headers, [&](const char* data, size_t n) {
+    buffer.append(data, n);
+    for (const auto& m : take_sse_messages(buffer))
+      if (!on_message(m)) return false;
+    return true;
+  });
+}
+
+// Every message of a stream, in order, read to its end.
+inline std::vector<SseMessage> read_whole_sse(httplib::Client& cli, const std::string& path,
+                                              const httplib::Headers& headers = {}) {
+  std::vector<SseMessage> all;
+  read_sse(cli, path, [&](const SseMessage& m) { all.push_back(m); return true; }, headers);
+  return all;
+}
+
+}  // namespace sd::test
