@@ -35,7 +35,7 @@ struct ErrorManager {
   std::longjmp(err->jump, 1);
 }
 
-extern "C" void on_error_exit(j_common_ptr cinfo) {
+void on_error_exit(j_common_ptr cinfo) {
   char buf[JMSG_LENGTH_MAX];
   (*cinfo->err->format_message)(cinfo, buf);
   fail(cinfo, buf);
@@ -45,13 +45,13 @@ extern "C" void on_error_exit(j_common_ptr cinfo) {
 // Image data that ends early, at the end of the bytes or at a marker (a file declaring
 // more rows than it holds), is an error; other corrupt-data warnings are tolerated
 // silently, as in PIL.
-extern "C" void on_emit_message(j_common_ptr cinfo, int level) {
+void on_emit_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return;
   if (cinfo->err->msg_code == JWRN_JPEG_EOF) fail(cinfo, "truncated (unexpected end of data)");
   if (cinfo->err->msg_code == JWRN_HIT_MARKER) fail(cinfo, "truncated (image data ends before the last row)");
 }
 
-extern "C" void on_progress(j_common_ptr cinfo) {
+void on_progress(j_common_ptr cinfo) {
   auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
   if (d->input_scan_number > kMaxScans) fail(cinfo, "too many progressive scans");
 }
