@@ -10,6 +10,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
+#include "sampling/scheduler_factory.h"
 
 namespace {
 
@@ -29,6 +30,18 @@ void draw_progress(int step, int total, double seconds) {
   std::fprintf(stderr, "\r[%s] %d/%d  %.1fs", bar.c_str(), step, total, seconds);
   if (step == total) std::fputc('\n', stderr);
   std::fflush(stderr);
+}
+
+// Why --sampler/--schedule cannot run, if they cannot.
+std::optional<std::string> sampler_problem(const std::string& sampler, const std::string& schedule) {
+  try {
+    auto schedules = sd::sampling::schedules_for(sampler);
+    if (std::find(schedules.begin(), schedules.end(), schedule) == schedules.end())
+      return "--schedule: " + sampler + " has no schedule \"" + schedule + "\"";
+  } catch (const sd::Error& e) {
+    return std::string("--sampler: ") + e.what();
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -83,6 +96,12 @@ int main(int argc, char** argv) {
 
   for (int v : {width.value_or(64), height.value_or(64)})
     if (v % 8 != 0) return usage_error("--width/--height must be multiples of 8, got " + std::to_string(v));
+  // Names are checked before the (slow) load; the model's default sampler only after it.
+  const auto& all_schedules = sd::sampling::schedule_names();
+  if (std::find(all_schedules.begin(), all_schedules.end(), req.schedule) == all_schedules.end())
+    return usage_error("--schedule: unknown schedule \"" + req.schedule + "\"");
+  if (sampler)
+    if (auto bad = sampler_problem(*sampler, req.schedule)) return usage_error(*bad);
   if (!std::filesystem::is_directory(load.model_path))
     return usage_error("--model-path: not a directory: " + load.model_path);
   const auto out_dir = std::filesystem::path(output).parent_path();
@@ -104,6 +123,7 @@ int main(int argc, char** argv) {
   req.width = width.value_or(info.native_width);
   req.height = height.value_or(info.native_height);
   req.sampler = sampler.value_or(info.default_sampler);
+  if (auto bad = sampler_problem(req.sampler, req.schedule)) return usage_error(*bad);
   req.clip_skip = clip_skip.value_or(1);
   req.seed = seed ? *seed : std::random_device{}() * 0x100000000ull + std::random_device{}();
   req.preview = sd::pipeline::PreviewMode::None;

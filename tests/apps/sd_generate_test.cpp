@@ -1,0 +1,127 @@
+// sd-generate as a user runs it: real files in, a real PNG out, and one clear line with
+// exit code 2 for every mistake on the command line.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/image.h"
+#include "io/safetensors.h"
+#include "support/process.h"
+#include "support/test_support.h"
+
+namespace sd {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string sd_generate() { return test::bin_dir() + "/sd-generate"; }
+
+std::vector<std::string> tiny_args(const std::string& sampler, const std::string& output) {
+  return {sd_generate(),  "--model-path", test::fixtures_dir() + "/tiny-sd15",
+          "--tokenizer-dir", test::data_dir() + "/clip",
+          "--prompt",     "a photo of a cat", "--steps", "4", "--guidance", "7.5", "--seed", "42",
+          "--width",      "64", "--height", "64", "--sampler", sampler, "--dtype", "f32",
+          "--output",     output};
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class SdGenerateImage : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SdGenerateImage, WritesTheReferenceImage) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string sampler = GetParam();
+  const std::string dir = test::temp_dir("sdgen");
+  const std::string png = dir + "/x.png", lat = dir + "/x.safetensors";
+  auto args = tiny_args(sampler, png);
+  args.insert(args.end(), {"--save-latents", lat});
+  auto r = test::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  auto bytes = read_file(png);
+  io::Image img = io::decode_image(bytes.data(), bytes.size());
+  auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
+  const Tensor want = ref.view("t2i." + sampler + ".image_u8");
+  ASSERT_EQ(img.pixels.size(), size_t(want.numel()));
+  int worst = 0;
+  for (size_t i = 0; i < img.pixels.size(); ++i)
+    worst = std::max(worst, std::abs(int(img.pixels[i]) - int(want.data<uint8_t>()[i])));
+  EXPECT_LE(worst, 2);
+
+  bool found = false;
+  for (auto& [k, v] : io::read_png_text(bytes.data(), bytes.size()))
+    if (k == "parameters") {
+      found = true;
+      EXPECT_NE(v.find("a photo of a cat"), std::string::npos) << v;
+      EXPECT_NE(v.find("Steps: 4, Sampler: " + sampler), std::string::npos) << v;
+      EXPECT_NE(v.find("Seed: 42"), std::string::npos) << v;
+    }
+  EXPECT_TRUE(found) << "no parameters text chunk";
+
+  // --save-latents: the context rows (uncond, cond) and diffusers' output_type="latent".
+  auto saved = io::SafetensorsFile::open(lat);
+  const Tensor ref_latents = ref.load("t2i." + sampler + ".latents", DType::F32).select(0, 3);
+  EXPECT_TRUE(test::tensors_close(saved.load("latents", DType::F32), ref_latents, 1e-4 * test::max_abs(ref_latents)));
+  const Tensor ref_context = ref.load("te.last_hidden_state", DType::F32);
+  EXPECT_TRUE(test::tensors_close(saved.load("text_embeddings", DType::F32), ref_context,
+                                  1e-4 * std::max(1.0, test::max_abs(ref_context))));
+}
+
+INSTANTIATE_TEST_SUITE_P(Samplers, SdGenerateImage, ::testing::Values("ddim", "euler"));
+
+struct BadCall {
+  const char* name;
+  std::vector<std::string> change;  // flag, value pairs replacing or adding to the good call
+  const char* mentions;             // what the one error line must name
+};
+
+class SdGenerateBadFlags : public ::testing::TestWithParam<BadCall> {};
+
+TEST_P(SdGenerateBadFlags, OneLineAndExitCode2) {
+  const BadCall c = GetParam();
+  const std::string dir = test::temp_dir("sdgen-bad");
+  auto args = tiny_args("ddim", dir + "/x.png");
+  for (size_t i = 0; i + 1 < c.change.size(); i += 2) {
+    auto it = std::find(args.begin(), args.end(), c.change[i]);
+    if (c.change[i] == "--drop") {  // remove a flag and its value
+      auto f = std::find(args.begin(), args.end(), c.change[i + 1]);
+      args.erase(f, f + 2);
+    } else if (it != args.end()) {
+      *(it + 1) = c.change[i + 1];
+    } else {
+      args.push_back(c.change[i]);
+      args.push_back(c.change[i + 1]);
+    }
+  }
+  auto r = test::run_process(args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  std::string line = r.err;
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  EXPECT_EQ(line.find('\n'), std::string::npos) << "more than one line:\n" << r.err;
+  EXPECT_NE(r.err.find(c.mentions), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/x.png"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SdGenerateBadFlags,
+    ::testing::Values(BadCall{"no_prompt", {"--drop", "--prompt"}, "--prompt"},
+                      BadCall{"no_output", {"--drop", "--output"}, "--output"},
+                      BadCall{"steps_zero", {"--steps", "0"}, "--steps"},
+                      BadCall{"steps_text", {"--steps", "many"}, "--steps"},
+                      BadCall{"width_not_multiple_of_8", {"--width", "100"}, "--width"},
+                      BadCall{"guidance_negative", {"--guidance", "-1"}, "--guidance"},
+                      BadCall{"unknown_sampler", {"--sampler", "nope"}, "nope"},
+                      BadCall{"unknown_schedule", {"--schedule", "nope"}, "nope"},
+                      BadCall{"unknown_flag", {"--frobnicate", "1"}, "--frobnicate"},
+                      BadCall{"bad_dtype", {"--dtype", "f64"}, "--dtype"},
+                      BadCall{"missing_model", {"--model-path", "/nonexistent/model"}, "/nonexistent/model"},
+                      BadCall{"model_without_unet", {"--model-path", "/tmp"}, "unet/config.json"},
+                      BadCall{"output_dir_missing", {"--output", "/nonexistent/dir/x.png"}, "/nonexistent/dir"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace sd
