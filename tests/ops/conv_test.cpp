@@ -117,6 +117,28 @@ TEST(Conv2d, ServesSeveralShapesAndKeepsWeightReadable) {
   EXPECT_EQ(test::max_abs_diff(conv.weight(), w2), 0.0);
 }
 
+TEST(Conv2d, WinogradSizedConvKeepsFloat32Accuracy) {
+  // 128 channels at 32x32 and up takes the Winograd path in float32.
+  const int64_t c = 128, h = 32, w = 33;
+  Tensor x = random_tensor({1, c, h, w}, 40);
+  Tensor wt = random_tensor({c, c, 3, 3}, 41, -0.03f, 0.03f), b = random_tensor({c}, 42);
+  Tensor r = random_tensor({1, c, h, w}, 43);
+  Conv2d conv(wt, b, Conv2dOptions::same(1));
+  int64_t ho, wo;
+  auto base = test::ref_conv2d(x.to_floats(), 1, c, h, w, wt.to_floats(), c, 3, 3, b.to_floats(),
+                               1, 1, 1, 1, 1, &ho, &wo);
+  auto rv = r.to_floats();
+  for (int act : {0, 1}) {
+    std::vector<float> ref(base.size());
+    for (size_t i = 0; i < ref.size(); ++i) ref[i] = float(test::ref_act(base[i], act) + rv[i]);
+    Tensor expect = Tensor::from_floats(ref, {1, c, h, w});
+    EXPECT_TRUE(test::tensors_close(conv.forward(x, &r, Activation(act)), expect,
+                                    test::f32_tol(expect, 2e-5)))
+        << "activation " << act;
+  }
+  EXPECT_EQ(test::max_abs_diff(conv.weight(), wt), 0.0);
+}
+
 TEST(Conv2d, RejectsMismatchedInput) {
   Conv2d conv(random_tensor({4, 3, 3, 3}, 1), Tensor(), Conv2dOptions::same(1));
   EXPECT_THROW(conv.forward(random_tensor({1, 5, 4, 4}, 2)), Error);

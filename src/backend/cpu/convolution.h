@@ -2,6 +2,7 @@
 // 2-D convolution on oneDNN: channels-last activations, weights reordered once into the
 // primitive's preferred layout, bias/activation/residual fused, one primitive per shape.
 #include <map>
+#include <memory>
 #include <tuple>
 
 #include "backend/cpu/act.h"
@@ -14,6 +15,10 @@ struct ConvGeometry {
   int stride = 1;
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
 };
+
+// Whether float32 Winograd (with its reorders) beats direct convolution for a 3x3
+// stride-1 convolution of this size on this machine; see convolution.cpp for the data.
+bool winograd_pays(int64_t n, int64_t in_channels, int64_t out_channels, int64_t h, int64_t w);
 
 class Convolution {
  public:
@@ -33,6 +38,8 @@ class Convolution {
   // (N, H, W, act, residual dtype or -1)
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
   const Prim& prim_for(const Key& key);
+  bool use_winograd(int64_t n, int64_t h, int64_t w) const;
+  Tensor forward_blocked(const Prim& p, const Tensor& x, const Tensor* residual, Tensor& out);
 
   Shape wshape_;
   DType dtype_;

@@ -1,9 +1,9 @@
 #pragma once
-// One weight tensor in whatever layouts oneDNN primitives ask for, keeping a single copy:
-// the plain tensor is released once a reordered copy exists, and rebuilt on request.
+// One weight tensor in the layout oneDNN primitives ask for, kept as a single copy: the
+// plain tensor is released once a primitive wants another layout, and rebuilt on request.
+// Reordered copies live in BufferPool memory, so a layer's freed plain weight can be
+// reused for the next layer's reordered one while a model warms up.
 #include <oneapi/dnnl/dnnl.hpp>
-
-#include <vector>
 
 #include "core/tensor.h"
 
@@ -16,20 +16,28 @@ class WeightStore {
   // (may reorder the dims, e.g. a [O,I] matrix as an I x O "ba" matrix).
   WeightStore(Tensor plain, dnnl::memory::desc plain_md);
 
-  // The weight laid out as `want`, reordered (once) if needed.
+  // The weight laid out as `want`, reordered if needed, and kept as the only copy. Only the
+  // latest layout is kept: primitives that disagree on the layout (rare) cost a reorder
+  // each time they alternate.
   dnnl::memory get(const dnnl::memory::desc& want);
-  // The weight as a plain tensor of its original shape: shared when still held, else a
+  // The weight reordered to `want` into `*bytes` (BufferPool memory), without keeping it:
+  // for layouts that are cheap to rebuild per call but costly to keep (Winograd's 4x).
+  dnnl::memory transient(const dnnl::memory::desc& want, Tensor* bytes) const;
+  // The weight as a plain tensor of its original shape: shared while still held, else a
   // fresh copy reordered back.
   Tensor plain() const;
-  // Bytes this store holds.
   size_t bytes() const;
 
  private:
+  dnnl::memory current() const;
+  void reorder_to(dnnl::memory dst) const;
+
   Tensor plain_;  // defined until some primitive needs another layout
   Shape shape_;
   DType dtype_ = DType::F32;
   dnnl::memory::desc plain_md_;
-  std::vector<dnnl::memory> reordered_;
+  Tensor blocked_;  // bytes of the reordered copy
+  dnnl::memory::desc blocked_md_;
 };
 
 }  // namespace sd::cpu
