@@ -190,6 +190,11 @@ void bench_misc(const Options& o, DType dt, Totals* unet) {
   Tensor u = random({2, 640, 32, 32}, dt, 23, 1.f, MemoryFormat::ChannelsLast);
   print_row("unet", "upsample_nearest2x 640 ch 32x32", 1,
             best_seconds(o, [&] { ops::upsample_nearest2x(u); }), 0, 1);
+  ops::Conv2d conv(random({320, 320, 3, 3}, dt, 25, 0.05f), random({320}, DType::F32, 26),
+                   ops::Conv2dOptions::same(1));
+  print_row("unet", "conv 320 ch 64x64 + residual (fused)", 0,
+            best_seconds(o, [&] { conv.forward(a, &a); }), 0, 1);
+  print_row("unet", "conv 320 ch 64x64 alone", 0, best_seconds(o, [&] { conv.forward(a); }), 0, 1);
   Tensor lat = random({2, 4, 64, 64}, DType::F32, 24);
   print_row("unet", "to_layout+to_dtype latents", 1, best_seconds(o, [&] {
     ops::to_dtype(ops::to_layout(lat, MemoryFormat::ChannelsLast), dt);

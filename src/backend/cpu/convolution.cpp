@@ -133,7 +133,14 @@ const Convolution::Prim& Convolution::prim_for(const Key& key) {
   dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference,
                                      dnnl::algorithm::convolution_direct, p->src, wmd, bmd, p->dst,
                                      strides, pad_l, pad_r);
-  dnnl::convolution_forward::primitive_desc pd(cd, post_ops_attr(Act(act), res), engine());
+  dnnl::convolution_forward::primitive_desc pd;
+  try {
+    pd = dnnl::convolution_forward::primitive_desc(cd, post_ops_attr(Act(act), res), engine());
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN has no convolution for weight " + wshape_.str() + " on input [" +
+                std::to_string(n) + "," + std::to_string(i) + "," + std::to_string(h) + "," +
+                std::to_string(w) + "]: " + e.what());
+  }
   p->weights = pd.weights_desc();
   p->prim = dnnl::convolution_forward(pd);
   return *prims_.emplace(key, std::move(p)).first->second;

@@ -69,16 +69,31 @@ SD_AVX512 void gemm_bf16_block(int64_t k2, const uint16_t* a, int64_t lda, const
 template <int MR>
 SD_AVX512 void gemm_bf16_rows(int64_t n, int64_t k2, const uint16_t* a, int64_t lda,
                               const uint16_t* b, float* c, int64_t ldc, bool acc) {
-  int64_t j = 0;
-  for (; j + 64 <= n; j += 64) gemm_bf16_block<MR, 4>(k2, a, lda, b + 2 * j, n, c + j, ldc, acc);
-  for (; j < n; j += 16) gemm_bf16_block<MR, 1>(k2, a, lda, b + 2 * j, n, c + j, ldc, acc);
+  for (int64_t j = 0; j < n;) {
+    const int nr = column_block<4>((n - j) / 16);
+    switch (nr) {
+      case 4: gemm_bf16_block<MR, 4>(k2, a, lda, b + 2 * j, n, c + j, ldc, acc); break;
+      case 3: gemm_bf16_block<MR, 3>(k2, a, lda, b + 2 * j, n, c + j, ldc, acc); break;
+      case 2: gemm_bf16_block<MR, 2>(k2, a, lda, b + 2 * j, n, c + j, ldc, acc); break;
+      default: gemm_bf16_block<MR, 1>(k2, a, lda, b + 2 * j, n, c + j, ldc, acc); break;
+    }
+    j += int64_t(nr) * 16;
+  }
 }
 
 SD_AVX512 void gemm_bf16(int64_t m, int64_t n, int64_t k2, const uint16_t* a, int64_t lda,
                          const uint16_t* b, float* c, int64_t ldc, bool acc) {
   int64_t i = 0;
   for (; i + 6 <= m; i += 6) gemm_bf16_rows<6>(n, k2, a + i * lda, lda, b, c + i * ldc, ldc, acc);
-  for (; i < m; ++i) gemm_bf16_rows<1>(n, k2, a + i * lda, lda, b, c + i * ldc, ldc, acc);
+  if (m - i >= 4) {
+    gemm_bf16_rows<4>(n, k2, a + i * lda, lda, b, c + i * ldc, ldc, acc);
+    i += 4;
+  }
+  if (m - i >= 2) {
+    gemm_bf16_rows<2>(n, k2, a + i * lda, lda, b, c + i * ldc, ldc, acc);
+    i += 2;
+  }
+  if (i < m) gemm_bf16_rows<1>(n, k2, a + i * lda, lda, b, c + i * ldc, ldc, acc);
 }
 
 }  // namespace

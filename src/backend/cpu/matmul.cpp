@@ -50,7 +50,13 @@ const Matmul::Prim& Matmul::prim_for(const Key& key) {
     res = &p->res;
   }
   dnnl::matmul::desc md(p->src, wmd, bmd, p->dst);
-  dnnl::matmul::primitive_desc pd(md, post_ops_attr(Act(act), res), engine());
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = dnnl::matmul::primitive_desc(md, post_ops_attr(Act(act), res), engine());
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN has no matmul for [" + std::to_string(m) + "," + std::to_string(in_) +
+                "] x [" + std::to_string(in_) + "," + std::to_string(out_) + "]: " + e.what());
+  }
   p->weights = pd.weights_desc();
   p->prim = dnnl::matmul(pd);
   return *prims_.emplace(key, std::move(p)).first->second;

@@ -41,6 +41,11 @@ struct V {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  // v * 2^n for integral n in [-127, 127] (0 at -127).
+  static reg ldexp(reg v, reg n) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(v, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+  }
   // 0 where x < lim, v elsewhere.
   static reg zero_below(reg v, reg x, float lim) {
     return _mm256_and_ps(v, _mm256_cmp_ps(x, _mm256_set1_ps(lim), _CMP_GE_OQ));

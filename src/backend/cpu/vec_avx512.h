@@ -45,6 +45,7 @@ struct V {
     const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
+  SD_AVX512 static reg ldexp(reg v, reg n) { return _mm512_scalef_ps(v, n); }
   SD_AVX512 static reg zero_below(reg v, reg x, float lim) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(lim), _CMP_GE_OQ), v);
   }

@@ -1,0 +1,37 @@
+// The backend keeps one copy of each weight: the plain tensor is let go once the
+// primitive's own layout exists, and rebuilt exactly on request.
+#include <gtest/gtest.h>
+
+#include "backend/cpu/convolution.h"
+#include "backend/cpu/matmul.h"
+#include "ops/reference.h"
+
+namespace sd {
+namespace {
+
+using test::random_tensor;
+
+TEST(WeightStore, ConvolutionKeepsOneCopy) {
+  for (DType dt : {DType::F32, DType::BF16}) {
+    Tensor w = random_tensor({64, 32, 3, 3}, 1).to(dt);
+    cpu::Convolution conv(w, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
+    conv.forward(random_tensor({1, 32, 8, 8}, 2), nullptr, cpu::Act::None);
+    // One reordered copy: about the plain size (blocked layouts may pad), never two.
+    EXPECT_GE(conv.weight_bytes(), w.nbytes());
+    EXPECT_LT(conv.weight_bytes(), 2 * w.nbytes());
+    Tensor back = conv.weight();
+    EXPECT_FALSE(back.shares_storage(w));
+    EXPECT_EQ(test::max_abs_diff(back, w), 0.0);
+  }
+}
+
+TEST(WeightStore, MatmulKeepsOneCopy) {
+  Tensor w = random_tensor({96, 64}, 3).to(DType::BF16);
+  cpu::Matmul mm(w, Tensor());
+  mm.forward(random_tensor({40, 64}, 4).to(DType::BF16), nullptr, cpu::Act::None);
+  EXPECT_LT(mm.weight_bytes(), 2 * w.nbytes());
+  EXPECT_EQ(test::max_abs_diff(mm.weight(), w), 0.0);
+}
+
+}  // namespace
+}  // namespace sd
