@@ -2,7 +2,7 @@
 // same dtype: the figure the speed targets are stated against. Prints; asserts nothing.
 //
 //   bench_ops [--dtype f32|bf16|both] [--only conv,linear,attention,norm,misc]
-//             [--model unet|vae] [--threads N] [--min-time S] [--cpu-time]
+//             [--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time]
 //
 // --cpu-time measures process CPU time instead of wall time: on a busy shared machine,
 // with --threads 1, that approximates the time the op would take alone.
@@ -25,7 +25,8 @@ namespace {
 struct Options {
   std::vector<DType> dtypes{DType::BF16, DType::F32};
   std::string only = "matmul,conv,linear,attention,norm,misc";
-  std::string model;  // empty: all
+  std::string model;   // empty: all
+  std::string filter;  // only rows whose description contains this
   double min_time = 0.3;  // seconds of repeats per case, after one warm-up run
   int min_reps = 3;
   bool cpu_time = false;
@@ -73,6 +74,9 @@ struct Totals {
 
 bool wanted(const Options& o, const char* what) { return o.only.find(what) != std::string::npos; }
 bool model_wanted(const Options& o, const char* model) { return o.model.empty() || o.model == model; }
+bool row_wanted(const Options& o, const std::string& what) {
+  return o.filter.empty() || what.find(o.filter) != std::string::npos;
+}
 
 double matmul_rate(const Options& o, DType dt) {
   const int64_t n = 2048;
@@ -95,6 +99,11 @@ void bench_convs(const Options& o, DType dt, double peak, Totals* unet, Totals* 
   std::printf("conv2d (channels-last input, bias)\n");
   for (const ConvShape& c : sd15_convs()) {
     if (!model_wanted(o, c.model)) continue;
+    char what[128];
+    std::snprintf(what, sizeof what, "%lldx%lld %lld->%lld k%lld s%lld n%lld", (long long)c.hw,
+                  (long long)c.hw, (long long)c.ci, (long long)c.co, (long long)c.k,
+                  (long long)c.stride, (long long)c.n);
+    if (!row_wanted(o, what)) continue;
     const int64_t pad = c.k / 2;
     ops::Conv2d conv(random({c.co, c.ci, c.k, c.k}, dt, 3, 0.05f), random({c.co}, DType::F32, 4),
                      ops::Conv2dOptions::same(int(pad), int(c.stride)));
@@ -102,10 +111,6 @@ void bench_convs(const Options& o, DType dt, double peak, Totals* unet, Totals* 
     const double s = best_seconds(o, [&] { conv.forward(x); });
     const int64_t ho = (c.hw + 2 * pad - c.k) / c.stride + 1;
     const double flops = 2.0 * c.n * ho * ho * c.co * c.ci * c.k * c.k;
-    char what[128];
-    std::snprintf(what, sizeof what, "%lldx%lld %lld->%lld k%lld s%lld n%lld", (long long)c.hw,
-                  (long long)c.hw, (long long)c.ci, (long long)c.co, (long long)c.k,
-                  (long long)c.stride, (long long)c.n);
     print_row(c.model, what, c.count, s, flops, peak);
     Totals* t = std::strcmp(c.model, "unet") == 0 ? unet : vae;
     t->flops += flops * c.count;
@@ -117,13 +122,14 @@ void bench_linears(const Options& o, DType dt, double peak, Totals* unet, Totals
   std::printf("linear (bias)\n");
   for (const LinearShape& l : sd15_linears()) {
     if (!model_wanted(o, l.model)) continue;
+    char what[128];
+    std::snprintf(what, sizeof what, "M%lld %lld->%lld", (long long)l.m, (long long)l.in,
+                  (long long)l.out);
+    if (!row_wanted(o, what)) continue;
     ops::Linear lin(random({l.out, l.in}, dt, 6, 0.05f), random({l.out}, DType::F32, 7));
     Tensor x = random({l.m, l.in}, dt, 8);
     const double s = best_seconds(o, [&] { lin.forward(x); });
     const double flops = 2.0 * l.m * l.in * l.out;
-    char what[128];
-    std::snprintf(what, sizeof what, "M%lld %lld->%lld", (long long)l.m, (long long)l.in,
-                  (long long)l.out);
     print_row(l.model, what, l.count, s, flops, peak);
     Totals* t = std::strcmp(l.model, "unet") == 0 ? unet : vae;
     t->flops += flops * l.count;
@@ -135,6 +141,10 @@ void bench_attention(const Options& o, DType dt, double peak, Totals* unet, Tota
   std::printf("attention (q, k, v slices of a fused projection for self-attention)\n");
   for (const AttentionShape& a : sd15_attentions()) {
     if (!model_wanted(o, a.model)) continue;
+    char what[128];
+    std::snprintf(what, sizeof what, "b%lld Lq%lld Lk%lld heads%lld d%lld", (long long)a.b,
+                  (long long)a.lq, (long long)a.lk, (long long)a.heads, (long long)a.d);
+    if (!row_wanted(o, what)) continue;
     const int64_t hd = a.heads * a.d;
     Tensor q, k, v;
     if (a.lq == a.lk) {
@@ -149,9 +159,6 @@ void bench_attention(const Options& o, DType dt, double peak, Totals* unet, Tota
     }
     const double s = best_seconds(o, [&] { ops::attention(q, k, v, int(a.heads)); });
     const double flops = 4.0 * a.b * a.heads * a.lq * a.lk * a.d;
-    char what[128];
-    std::snprintf(what, sizeof what, "b%lld Lq%lld Lk%lld heads%lld d%lld", (long long)a.b,
-                  (long long)a.lq, (long long)a.lk, (long long)a.heads, (long long)a.d);
     print_row(a.model, what, a.count, s, flops, peak);
     Totals* t = std::strcmp(a.model, "unet") == 0 ? unet : vae;
     t->flops += flops * a.count;
@@ -163,12 +170,13 @@ void bench_norms(const Options& o, DType dt, Totals* unet, Totals* vae) {
   std::printf("group norm + SiLU (channels-last)\n");
   for (const NormShape& n : sd15_group_norms()) {
     if (!model_wanted(o, n.model)) continue;
-    ops::GroupNorm gn(32, random({n.c}, DType::F32, 13), random({n.c}, DType::F32, 14), 1e-5f);
-    Tensor x = random({n.n, n.c, n.hw, n.hw}, dt, 15, 1.f, MemoryFormat::ChannelsLast);
-    const double s = best_seconds(o, [&] { gn.forward(x, true); });
     char what[128];
     std::snprintf(what, sizeof what, "%lldx%lld c%lld n%lld", (long long)n.hw, (long long)n.hw,
                   (long long)n.c, (long long)n.n);
+    if (!row_wanted(o, what)) continue;
+    ops::GroupNorm gn(32, random({n.c}, DType::F32, 13), random({n.c}, DType::F32, 14), 1e-5f);
+    Tensor x = random({n.n, n.c, n.hw, n.hw}, dt, 15, 1.f, MemoryFormat::ChannelsLast);
+    const double s = best_seconds(o, [&] { gn.forward(x, true); });
     print_row(n.model, what, n.count, s, 0, 1);
     (std::strcmp(n.model, "unet") == 0 ? unet : vae)->seconds += s * n.count;
   }
@@ -247,6 +255,8 @@ int main(int argc, char** argv) {
       else o.dtypes = {sd::DType::BF16, sd::DType::F32};
     } else if (a == "--only") {
       o.only = next() + ",matmul";
+    } else if (a == "--filter") {
+      o.filter = next();
     } else if (a == "--model") {
       o.model = next();
     } else if (a == "--threads") {
@@ -257,7 +267,7 @@ int main(int argc, char** argv) {
       o.min_time = std::stod(next());
     } else {
       std::fprintf(stderr, "usage: bench_ops [--dtype f32|bf16|both] [--only conv,linear,...] "
-                           "[--model unet|vae] [--threads N] [--min-time S] [--cpu-time]\n");
+                           "[--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time]\n");
       return 2;
     }
   }

@@ -158,7 +158,8 @@ Tensor concat(const std::vector<Tensor>& xs, int dim);
 Tensor to_layout(const Tensor& x, MemoryFormat fmt);
 Tensor to_dtype(const Tensor& x, DType dtype);
 
-// [B,C,H,W] channels-last <-> [B,H*W,C] contiguous, both without copying.
+// [B,C,H,W] channels-last <-> [B,H*W,C] contiguous, both without copying (as_tokens copies
+// only an x that is not channels-last, from_tokens only a t that is not contiguous).
 Tensor as_tokens(const Tensor& x);
 Tensor from_tokens(const Tensor& t, int64_t height, int64_t width);
 

@@ -109,8 +109,7 @@ const Kernels table{"avx512_bf16",
                     affine_row<V>,
                     gemm_f32<V>,
                     gemm_bf16,
-                    softmax_tile<V>,
-                    V::W};
+                    softmax_tile<V>};
 
 }  // namespace sd::cpu::avx512
 #undef SD_KERNEL

@@ -39,8 +39,7 @@ const Kernels table{"avx2",
                     affine_row<V>,
                     gemm_f32<V>,
                     nullptr,
-                    softmax_tile<V>,
-                    V::W};
+                    softmax_tile<V>};
 
 }  // namespace sd::cpu::avx2
 #undef SD_KERNEL

@@ -24,7 +24,7 @@ struct Kernels {
   void (*moments)(const float* x, int64_t n, double* mean, double* m2);
   // y[i] = x[i] * a[i] + b[i], then SiLU if asked.
   void (*affine)(const float* x, const float* a, const float* b, float* y, int64_t n, bool silu);
-  // C[m x n] (+)= A[m x k] B[k x n]; n a multiple of gemm_width.
+  // C[m x n] (+)= A[m x k] B[k x n]; n a multiple of 16.
   void (*gemm_f32)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                    int64_t ldb, float* c, int64_t ldc, bool acc);
   // The same on bf16 pairs: A [m x 2*k2] bf16 (rows lda elements apart), B packed as
@@ -35,7 +35,6 @@ struct Kernels {
   void (*softmax_tile)(float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad, float c,
                        bool causal, int64_t diag, float* mx, float* l, float* o, int64_t ldo,
                        int64_t d);
-  int gemm_width;  // floats per vector: gemm n must be a multiple
 };
 
 const Kernels& kernels();
