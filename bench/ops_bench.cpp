@@ -160,7 +160,8 @@ void bench_attention(const Options& o, DType dt, double peak, Totals* unet, Tota
     const double s = best_seconds(o, [&] { ops::attention(q, k, v, int(a.heads)); });
     const double flops = 4.0 * a.b * a.heads * a.lq * a.lk * a.d;
     print_row(a.model, what, a.count, s, flops, peak);
-    Totals* t = std::strcmp(a.model, "unet") == 0 ? unet : vae;
+    Totals* t = std::strcmp(a.model, "unet") == 0 ? unet : std::strcmp(a.model, "vae") == 0 ? vae : nullptr;
+    if (!t) continue;
     t->flops += flops * a.count;
     t->seconds += s * a.count;
   }

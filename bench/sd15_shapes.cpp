@@ -143,6 +143,8 @@ std::vector<AttentionShape> sd15_attentions() {
       {"unet", 2, 256, 256, 8, 160, 5},  {"unet", 2, 256, 77, 8, 160, 5},
       {"unet", 2, 64, 64, 8, 160, 1},    {"unet", 2, 64, 77, 8, 160, 1},
       {"vae", 1, 4096, 4096, 1, 512, 1},
+      // Head dim 64 (SD2.x, SDXL) at 64x64 latents, outside the SD1.5 totals.
+      {"d64", 2, 4096, 4096, 5, 64, 1},  {"d64", 2, 4096, 77, 5, 64, 1},
   };
 }
 

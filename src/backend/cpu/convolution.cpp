@@ -53,19 +53,18 @@ void reorder(dnnl::memory src, dnnl::memory dst) {
 // and slower below 128 channels (0.4x at 4->320). At 8x8 and 16x16 it still won, but the
 // per-call weight transform (4x the weight bytes) takes a growing share there, so those
 // stay direct. Its error stayed below 2x direct's (4e-6 relative at 320 channels).
-bool winograd_pays(int64_t n, int64_t in_channels, int64_t out_channels, int64_t h, int64_t w) {
-  (void)n;
+bool winograd_pays(int64_t in_channels, int64_t out_channels, int64_t h, int64_t w) {
   return in_channels >= 128 && out_channels >= 128 && h * w >= 32 * 32;
 }
 
-bool Convolution::use_winograd(int64_t n, int64_t h, int64_t w) const {
+bool Convolution::use_winograd(int64_t h, int64_t w) const {
   if (dtype_ != DType::F32 || wshape_[2] != 3 || wshape_[3] != 3 || g_.stride != 1) return false;
   switch (algo_override()) {
     case Algo::Direct: return false;
     case Algo::Winograd: return true;
     case Algo::Auto: break;
   }
-  return winograd_pays(n, wshape_[1], wshape_[0], h, w);
+  return winograd_pays(wshape_[1], wshape_[0], h, w);
 }
 
 Convolution::Convolution(const Tensor& weight, const Tensor& bias, ConvGeometry g)
@@ -106,7 +105,7 @@ const Convolution::Prim& Convolution::prim_for(const Key& key) {
   }
   const dnnl::memory::dims strides{g_.stride, g_.stride}, pad_l{g_.pad_top, g_.pad_left},
       pad_r{g_.pad_bottom, g_.pad_right};
-  if (use_winograd(n, h, w)) {
+  if (use_winograd(h, w)) {
     try {
       dnnl::memory::desc any_src({n, i, h, w}, dt, tag::any), any_dst({n, o, p->ho, p->wo}, dt, tag::any);
       dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference,

@@ -17,8 +17,9 @@ struct ConvGeometry {
 };
 
 // Whether float32 Winograd (with its reorders) beats direct convolution for a 3x3
-// stride-1 convolution of this size on this machine; see convolution.cpp for the data.
-bool winograd_pays(int64_t n, int64_t in_channels, int64_t out_channels, int64_t h, int64_t w);
+// stride-1 convolution of this size; see convolution.cpp for the measurements.
+// SD_CONV_ALGO=direct|winograd overrides the choice (for comparisons).
+bool winograd_pays(int64_t in_channels, int64_t out_channels, int64_t h, int64_t w);
 
 class Convolution {
  public:
@@ -38,7 +39,7 @@ class Convolution {
   // (N, H, W, act, residual dtype or -1)
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
   const Prim& prim_for(const Key& key);
-  bool use_winograd(int64_t n, int64_t h, int64_t w) const;
+  bool use_winograd(int64_t h, int64_t w) const;
   Tensor forward_blocked(const Prim& p, const Tensor& x, const Tensor* residual, Tensor& out);
 
   Shape wshape_;
