@@ -30,12 +30,24 @@ Tensor Attention::forward_image(const Tensor& x) const {
   return ops::from_tokens(forward(h, nullptr, &residual), x.size(2), x.size(3));
 }
 
+void Attention::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  r.add(join(prefix, "to_q"), to_q_);
+  r.add(join(prefix, "to_k"), to_k_);
+  r.add(join(prefix, "to_v"), to_v_);
+  r.add(join(prefix, "to_out.0"), to_out_);
+}
+
 FeedForward::FeedForward(const WeightSource& w, const std::string& prefix, int dim, int inner_dim, DType dtype)
     : proj_(load_linear(w, join(prefix, "net.0.proj"), dim, 2 * inner_dim, true, dtype)),
       out_(load_linear(w, join(prefix, "net.2"), inner_dim, dim, true, dtype)) {}
 
 Tensor FeedForward::forward(const Tensor& x, const Tensor* residual) const {
   return out_.forward(ops::geglu(proj_.forward(x)), residual);
+}
+
+void FeedForward::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  r.add(join(prefix, "net.0.proj"), proj_);
+  r.add(join(prefix, "net.2"), out_);
 }
 
 BasicTransformerBlock::BasicTransformerBlock(const WeightSource& w, const std::string& prefix, int dim, int heads,
@@ -51,6 +63,12 @@ Tensor BasicTransformerBlock::forward(const Tensor& x, const Tensor& context) co
   Tensor h = attn1_.forward(norm1_.forward(x), nullptr, &x);
   h = attn2_.forward(norm2_.forward(h), &context, &h);
   return ff_.forward(norm3_.forward(h), &h);
+}
+
+void BasicTransformerBlock::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  attn1_.register_modules(r, join(prefix, "attn1"));
+  attn2_.register_modules(r, join(prefix, "attn2"));
+  ff_.register_modules(r, join(prefix, "ff"));
 }
 
 }  // namespace sd::models

@@ -3,6 +3,7 @@
 // BasicTransformerBlock + FeedForward (GEGLU), on token tensors [B, L, C].
 #include <string>
 
+#include "models/module_registry.h"
 #include "models/weight_source.h"
 #include "ops/ops.h"
 
@@ -20,6 +21,8 @@ class Attention {
   // The VAE form on an image [B,C,H,W]: group_norm, single-head self-attention over the
   // pixels, residual connection.
   Tensor forward_image(const Tensor& x) const;
+  // Adds to_q/to_k/to_v/to_out.0 under `prefix` (the path this block was loaded from).
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   int heads_;
@@ -32,6 +35,7 @@ class FeedForward {
  public:
   FeedForward(const WeightSource& w, const std::string& prefix, int dim, int inner_dim, DType dtype);
   Tensor forward(const Tensor& x, const Tensor* residual) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   ops::Linear proj_, out_;  // net.0.proj, net.2
@@ -44,6 +48,7 @@ class BasicTransformerBlock {
   BasicTransformerBlock(const WeightSource& w, const std::string& prefix, int dim, int heads, int head_dim,
                         int cross_attention_dim, DType dtype);
   Tensor forward(const Tensor& x, const Tensor& context) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   ops::LayerNorm norm1_;

@@ -29,6 +29,15 @@ Tensor CLIPEncoderLayer::forward(const Tensor& x) const {
   return fc2_.forward(fc1_.forward(layer_norm2_.forward(h), nullptr, act_), &h);
 }
 
+void CLIPEncoderLayer::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  r.add(join(prefix, "self_attn.q_proj"), q_proj_);
+  r.add(join(prefix, "self_attn.k_proj"), k_proj_);
+  r.add(join(prefix, "self_attn.v_proj"), v_proj_);
+  r.add(join(prefix, "self_attn.out_proj"), out_proj_);
+  r.add(join(prefix, "mlp.fc1"), fc1_);
+  r.add(join(prefix, "mlp.fc2"), fc2_);
+}
+
 ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w, DType dtype)
     : config_(config), dtype_(dtype) {
   check_compute_dtype(dtype);
@@ -43,6 +52,14 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w
   final_layer_norm_ = load_layer_norm(w, "text_model.final_layer_norm", c.hidden_size, c.layer_norm_eps);
   if (c.with_projection)
     text_projection_ = load_linear(w, "text_projection", c.hidden_size, c.projection_dim, false, dtype);
+}
+
+ModuleRegistry ClipTextModel::modules() {
+  ModuleRegistry r;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    layers_[i].register_modules(r, "text_model.encoder.layers." + std::to_string(i));
+  r.add("text_projection", text_projection_);
+  return r;
 }
 
 std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType dtype) {

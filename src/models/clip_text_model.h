@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/clip_config.h"
+#include "models/module_registry.h"
 #include "models/weight_source.h"
 #include "ops/ops.h"
 
@@ -23,6 +24,7 @@ class CLIPEncoderLayer {
  public:
   CLIPEncoderLayer(const WeightSource& w, const std::string& prefix, const ClipTextConfig& c, DType dtype);
   Tensor forward(const Tensor& x) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   int heads_;
@@ -45,6 +47,9 @@ class ClipTextModel {
   ClipTextOutput forward(const Tensor& input_ids) const;
   // final_layer_norm applied to any hidden state (diffusers' clip_skip), float32 out.
   Tensor final_layer_norm(const Tensor& hidden) const;
+  // Every Linear by transformers path ("text_model.encoder.layers.0.self_attn.q_proj",
+  // "text_projection"), for replacing weights in place (LoRA).
+  ModuleRegistry modules();
 
   const ClipTextConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }

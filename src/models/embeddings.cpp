@@ -41,4 +41,9 @@ Tensor TimestepEmbedding::forward(const Tensor& x) const {
   return linear_2_.forward(linear_1_.forward(x, nullptr, ops::Activation::SiLU));
 }
 
+void TimestepEmbedding::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  r.add(join(prefix, "linear_1"), linear_1_);
+  r.add(join(prefix, "linear_2"), linear_2_);
+}
+
 }  // namespace sd::models

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "models/module_registry.h"
 #include "models/weight_source.h"
 #include "ops/ops.h"
 
@@ -21,6 +22,7 @@ class TimestepEmbedding {
   TimestepEmbedding(const WeightSource& w, const std::string& prefix, int in_channels, int time_embed_dim,
                     DType dtype);
   Tensor forward(const Tensor& x) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   ops::Linear linear_1_, linear_2_;

@@ -34,6 +34,13 @@ Tensor ResnetBlock2D::forward(const Tensor& x, const Tensor* temb_act) const {
   return out;
 }
 
+void ResnetBlock2D::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  r.add(join(prefix, "conv1"), conv1_);
+  r.add(join(prefix, "time_emb_proj"), time_emb_proj_);
+  r.add(join(prefix, "conv2"), conv2_);
+  r.add(join(prefix, "conv_shortcut"), conv_shortcut_);
+}
+
 static ops::Conv2dOptions downsample_options(int padding) {
   if (padding == 0) return ops::Conv2dOptions{2, 0, 0, 1, 1};  // F.pad (0,1,0,1), then pad 0
   return ops::Conv2dOptions::same(padding, 2);

@@ -3,6 +3,7 @@
 // and the resamplers shared by the UNet and the VAE.
 #include <string>
 
+#include "models/module_registry.h"
 #include "models/weight_source.h"
 #include "ops/ops.h"
 
@@ -18,6 +19,7 @@ class ResnetBlock2D {
   // temb_act: silu(time embedding) [B, temb_channels], shared by every block of a UNet
   // call (diffusers applies the SiLU inside each block; the result is the same).
   Tensor forward(const Tensor& x, const Tensor* temb_act = nullptr) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   ops::GroupNorm norm1_;
@@ -35,6 +37,7 @@ class Downsample2D {
  public:
   Downsample2D(const WeightSource& w, const std::string& prefix, int channels, int padding, DType dtype);
   Tensor forward(const Tensor& x) const { return conv_.forward(x); }
+  void register_modules(ModuleRegistry& r, const std::string& prefix) { r.add(prefix + ".conv", conv_); }
 
  private:
   ops::Conv2d conv_;
@@ -47,6 +50,7 @@ class Upsample2D {
   // height/width 0: twice the input. Otherwise a size of at most twice the input, which the
   // UNet asks for when the latent size is not a multiple of 2^downsamplers.
   Tensor forward(const Tensor& x, int64_t height = 0, int64_t width = 0) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix) { r.add(prefix + ".conv", conv_); }
 
  private:
   ops::Conv2d conv_;

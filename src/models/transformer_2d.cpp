@@ -37,4 +37,13 @@ Tensor Transformer2DModel::forward(const Tensor& x, const Tensor& context) const
   return proj_out_conv_.forward(ops::from_tokens(h, height, width), &x);
 }
 
+void Transformer2DModel::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  r.add(join(prefix, "proj_in"), proj_in_conv_);
+  r.add(join(prefix, "proj_in"), proj_in_linear_);
+  for (size_t i = 0; i < transformer_blocks_.size(); ++i)
+    transformer_blocks_[i].register_modules(r, join(prefix, "transformer_blocks." + std::to_string(i)));
+  r.add(join(prefix, "proj_out"), proj_out_conv_);
+  r.add(join(prefix, "proj_out"), proj_out_linear_);
+}
+
 }  // namespace sd::models

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/attention.h"
+#include "models/module_registry.h"
 #include "models/weight_source.h"
 #include "ops/ops.h"
 
@@ -18,6 +19,7 @@ class Transformer2DModel {
                      DType dtype);
   // x [B,C,H,W]; context [B, L, cross_attention_dim] in the compute dtype.
   Tensor forward(const Tensor& x, const Tensor& context) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   bool use_linear_projection_;

@@ -41,6 +41,18 @@ std::unique_ptr<UNet2DConditionModel> UNet2DConditionModel::load(const std::stri
   return model;
 }
 
+ModuleRegistry UNet2DConditionModel::modules() {
+  ModuleRegistry r;
+  r.add("conv_in", conv_in_);
+  time_embedding_.register_modules(r, "time_embedding");
+  add_embedding_.register_modules(r, "add_embedding");
+  for (size_t i = 0; i < down_blocks_.size(); ++i) down_blocks_[i].register_modules(r, index_name("down_blocks", i));
+  mid_block_->register_modules(r, "mid_block");
+  for (size_t i = 0; i < up_blocks_.size(); ++i) up_blocks_[i].register_modules(r, index_name("up_blocks", i));
+  r.add("conv_out", conv_out_);
+  return r;
+}
+
 Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<float>& timesteps,
                                      const Tensor& encoder_hidden_states, const UNetAddedCond* added,
                                      const TraceFn& trace) const {

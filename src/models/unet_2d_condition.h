@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/embeddings.h"
+#include "models/module_registry.h"
 #include "models/trace.h"
 #include "models/unet_blocks.h"
 #include "models/unet_config.h"
@@ -36,6 +37,9 @@ class UNet2DConditionModel {
   // add_embedding, conv_in, each down block, mid_block, each up block and conv_norm_out.
   Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& encoder_hidden_states,
                  const UNetAddedCond* added = nullptr, const TraceFn& trace = nullptr) const;
+
+  // Every Linear and Conv2d by diffusers path, for replacing weights in place (LoRA).
+  ModuleRegistry modules();
 
   const UNetConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }

@@ -17,6 +17,12 @@ Transformer2DModel make_transformer(const WeightSource& w, const std::string& pr
                             cfg.use_linear_projection, dtype);
 }
 
+// The entries of one of a block's module lists (resnets, attentions, samplers) as <prefix>.<list>.<i>.
+template <class Module>
+void register_list(ModuleRegistry& r, const std::string& prefix, const char* list, std::vector<Module>& modules) {
+  for (size_t i = 0; i < modules.size(); ++i) modules[i].register_modules(r, child(prefix, list, int(i)));
+}
+
 }  // namespace
 
 UNetDownBlock::UNetDownBlock(const WeightSource& w, const std::string& prefix, const UNetBlockSpec& spec,
@@ -47,6 +53,12 @@ Tensor UNetDownBlock::forward(Tensor h, const Tensor& temb_act, const Tensor& co
   return h;
 }
 
+void UNetDownBlock::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  register_list(r, prefix, "resnets", resnets_);
+  register_list(r, prefix, "attentions", attentions_);
+  register_list(r, prefix, "downsamplers", downsamplers_);
+}
+
 UNetMidBlock2DCrossAttn::UNetMidBlock2DCrossAttn(const WeightSource& w, const std::string& prefix,
                                                  const UNetMidSpec& spec, const UNetConfig& cfg, DType dtype) {
   for (int i = 0; i < 2; ++i)
@@ -60,6 +72,11 @@ Tensor UNetMidBlock2DCrossAttn::forward(const Tensor& x, const Tensor& temb_act,
   Tensor h = resnets_[0].forward(x, &temb_act);
   h = attentions_[0].forward(h, context);
   return resnets_[1].forward(h, &temb_act);
+}
+
+void UNetMidBlock2DCrossAttn::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  register_list(r, prefix, "resnets", resnets_);
+  register_list(r, prefix, "attentions", attentions_);
 }
 
 UNetUpBlock::UNetUpBlock(const WeightSource& w, const std::string& prefix, const UNetBlockSpec& spec,
@@ -86,6 +103,12 @@ Tensor UNetUpBlock::forward(Tensor h, const Tensor& temb_act, const Tensor& cont
   }
   for (const auto& up : upsamplers_) h = up.forward(h, upsample_h, upsample_w);
   return h;
+}
+
+void UNetUpBlock::register_modules(ModuleRegistry& r, const std::string& prefix) {
+  register_list(r, prefix, "resnets", resnets_);
+  register_list(r, prefix, "attentions", attentions_);
+  register_list(r, prefix, "upsamplers", upsamplers_);
 }
 
 }  // namespace sd::models

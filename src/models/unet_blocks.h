@@ -17,6 +17,7 @@ class UNetDownBlock {
                 const UNetConfig& cfg, DType dtype);
   // Appends each resnet(+attention) output and the downsampler output to `skips`.
   Tensor forward(Tensor h, const Tensor& temb_act, const Tensor& context, std::vector<Tensor>& skips) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   std::vector<ResnetBlock2D> resnets_;
@@ -29,6 +30,7 @@ class UNetMidBlock2DCrossAttn {
   UNetMidBlock2DCrossAttn(const WeightSource& w, const std::string& prefix, const UNetMidSpec& spec,
                           const UNetConfig& cfg, DType dtype);
   Tensor forward(const Tensor& h, const Tensor& temb_act, const Tensor& context) const;
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   std::vector<ResnetBlock2D> resnets_;
@@ -44,6 +46,7 @@ class UNetUpBlock {
   Tensor forward(Tensor h, const Tensor& temb_act, const Tensor& context, std::vector<Tensor>& skips,
                  int64_t upsample_h, int64_t upsample_w) const;
   int num_resnets() const { return int(resnets_.size()); }
+  void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
   std::vector<ResnetBlock2D> resnets_;
