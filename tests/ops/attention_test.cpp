@@ -44,6 +44,12 @@ TEST(Attention, CausalAsClip) {
   check_attention(2, 37, 37, 3, 5, true, 0.f, 8);
 }
 
+TEST(Attention, ManyKeyTilesWithPartialLastTile) {
+  check_attention(1, 300, 300, 2, 24, false, 0.f, 11);
+  check_attention(1, 300, 300, 2, 24, true, 0.f, 12);  // skips tiles past the diagonal
+  check_attention(1, 50, 530, 1, 40, false, 0.f, 13);
+}
+
 TEST(Attention, StridedViewsOfFusedProjection) {
   // q, k, v as slices of one [B, L, 3*H*D] projection output, as a fused qkv linear gives.
   const int64_t b = 2, l = 41, heads = 2, d = 24, hd = heads * d;

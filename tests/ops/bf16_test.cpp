@@ -43,6 +43,7 @@ TEST(Bf16, AttentionForSdHeadDims) {
   for (const Case& c : {Case{2, 100, 100, 2, 40, false}, Case{1, 70, 77, 3, 64, false},
                         Case{2, 50, 50, 2, 80, false}, Case{1, 33, 77, 2, 160, false},
                         Case{1, 77, 77, 3, 64, true}, Case{1, 300, 300, 1, 5, false},
+                        Case{1, 300, 300, 2, 40, true},
                         Case{1, 20, 20, 1, 512, false}}) {
     const int64_t hd = c.heads * c.d;
     Tensor qkv = random_tensor({c.b, c.lq, 3 * hd}, 8, -2.f, 2.f);
