@@ -50,6 +50,8 @@ class Conv2d {
   // weight, in its own layout once the first forward() ran; this then rebuilds the plain
   // tensor, and the reference stays valid until the next forward() or set_weight().
   const Tensor& weight() const;
+  // The weight's shape, without rebuilding the tensor.
+  const Shape& weight_shape() const { return wshape_; }
   const Tensor& bias() const { return bias_; }
   // Replaces the weights (LoRA merge and unmerge); drops prepared backend state.
   void set_weight(Tensor weight);
@@ -81,6 +83,7 @@ class Linear {
 
   // As Conv2d::weight(): rebuilt from the backend's copy after the first forward().
   const Tensor& weight() const;
+  const Shape& weight_shape() const { return wshape_; }
   const Tensor& bias() const { return bias_; }
   void set_weight(Tensor weight);
   int out_features() const { return int(wshape_[0]); }

@@ -95,6 +95,7 @@ TEST(Conv2d, ServesSeveralShapesAndKeepsWeightReadable) {
   Conv2d conv(w, b, Conv2dOptions::same(1));
   EXPECT_EQ(conv.out_channels(), 8);
   EXPECT_EQ(conv.in_channels(), 3);
+  EXPECT_EQ(conv.weight_shape(), w.shape());
   for (int64_t hw : {4, 6, 4}) {
     Tensor x = random_tensor({1, 3, hw, hw + 1}, 22 + uint32_t(hw));
     int64_t ho, wo;

@@ -66,6 +66,7 @@ TEST(Linear, RejectsMismatchedInput) {
   Linear lin(random_tensor({4, 8}, 1), Tensor());
   EXPECT_EQ(lin.in_features(), 8);
   EXPECT_EQ(lin.out_features(), 4);
+  EXPECT_EQ(lin.weight_shape(), Shape({4, 8}));
   EXPECT_THROW(lin.forward(random_tensor({2, 7}, 2)), Error);
   Tensor r = random_tensor({2, 5}, 3);
   EXPECT_THROW(lin.forward(random_tensor({2, 8}, 2), &r), Error);
