@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "io/image.h"
+#include "sampling/scheduler_factory.h"
 
 namespace sd::server {
 
@@ -23,6 +24,10 @@ using pipeline::Operation;
 constexpr int kMaxSteps = 150;
 constexpr int kMinSize = 64, kMaxSize = 2048;
 constexpr size_t kMaxLoras = 16;
+// Long prompts are encoded in 75-token chunks, each widening the UNet's cross-attention;
+// this bounds the cost one request can ask for (about 2500 tokens, 35 chunks) while
+// leaving room for any prompt a person writes.
+constexpr size_t kMaxPromptChars = 10000;
 constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
 
 // How a value appears in an error message: short, JSON-spelled.
@@ -129,6 +134,27 @@ std::string one_of(const json& body, const char* key, const std::vector<std::str
   throw InvalidArgument(key, std::string(key) + " must be one of " + list + ", got " + describe(*body.find(key)));
 }
 
+void check_prompt_length(const std::string& name, const std::string& text) {
+  if (text.size() > kMaxPromptChars)
+    throw InvalidArgument(name, name + " must be at most " + std::to_string(kMaxPromptChars) + " characters, got " +
+                                    std::to_string(text.size()));
+}
+
+// Some samplers have fewer schedules than the model lists (pndm: default only).
+void check_schedule_fits_sampler(const std::string& sampler, const std::string& schedule) {
+  std::vector<std::string> fits;
+  try {
+    fits = sampling::schedules_for(sampler);
+  } catch (const Error& e) {
+    throw InvalidArgument("sampler", std::string("sampler: ") + e.what());
+  }
+  if (std::find(fits.begin(), fits.end(), schedule) != fits.end()) return;
+  std::string list;
+  for (const auto& f : fits) list += (list.empty() ? "" : ", ") + f;
+  throw InvalidArgument("schedule", "schedule " + schedule + " does not work with sampler " + sampler +
+                                        "; it takes " + list);
+}
+
 Operation parse_operation(const json& body, std::string& name) {
   auto op = get_string(body, "operation", "operation");
   if (!op) throw InvalidArgument("operation", "operation is required (image_generation, image_transform or image_inpaint)");
@@ -216,6 +242,8 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   if (prompt->empty()) throw InvalidArgument("prompt", "prompt must not be empty");
   r.prompt = *prompt;
   r.negative_prompt = get_string(body, "negative_prompt", "negative_prompt").value_or("");
+  check_prompt_length("prompt", r.prompt);
+  check_prompt_length("negative_prompt", r.negative_prompt);
 
   r.steps = get_int(body, "steps", 1, kMaxSteps, model.default_steps);
   r.guidance_scale = float(get_number(body, "guidance_scale", "guidance_scale", 0, 30, model.default_guidance));
@@ -226,6 +254,7 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   std::vector<std::string> schedules = model.schedules;
   if (schedules.empty()) schedules.push_back("default");
   r.schedule = one_of(body, "schedule", schedules, "default");
+  check_schedule_fits_sampler(r.sampler, r.schedule);
   r.strength = float(get_number(body, "strength", "strength", 0, 1, r.strength));
   r.clip_skip = get_int(body, "clip_skip", 1, std::min(12, model.max_clip_skip), r.clip_skip);
   r.loras = parse_loras(body, policy);
