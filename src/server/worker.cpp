@@ -73,8 +73,11 @@ int run_worker(const WorkerConfig& cfg) {
   log_info(cfg.program + " " + cfg.worker_id + " starting on " + endpoint + " with " + cfg.model_path);
   if (!is_loopback(cfg.host) && cfg.api_token.empty())
     log_warn("listening on " + cfg.host + " without --api-token: anyone who can reach the port can submit jobs");
-  if (!cfg.flash_attention && cfg.device == "cpu")
-    log_info("--use-flash-attn off: the CPU backend has only its fused attention, which stays in use");
+  if (cfg.device == "cpu") {
+    if (!cfg.flash_attention)
+      log_info("--use-flash-attn off: the CPU backend has only its fused attention, which stays in use");
+    if (cfg.device_index != 0) log_info("--device applies to GPUs; the CPU worker ignores it");
+  }
 
   JobRegistry registry({cfg.queue_capacity, cfg.job_retention});
   WorkerState state;

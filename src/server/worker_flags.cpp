@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 
+#include "core/log.h"
 #include "pipeline/model_version.h"
 #include "pipeline/pipeline.h"
 
@@ -23,15 +24,23 @@ struct FlagError {
   std::string line;
 };
 
+// The CPU backend computes in f32 or bf16. --use-f16 is a GPU flag a hive may pass to every
+// worker, so the CPU worker notes and ignores it; an explicit --dtype f16 is refused.
 DType resolve_dtype(const std::string& name, bool use_f16, const std::string& device_kind) {
-  if (use_f16) {
-    if (name != "auto" && name != "f16") throw FlagError{"--use-f16 conflicts with --dtype " + name};
+  const bool cpu = device_kind == "cpu";
+  if (use_f16 && name != "auto" && name != "f16") throw FlagError{"--use-f16 conflicts with --dtype " + name};
+  if (use_f16 && cpu) {
+    log_info("--use-f16 applies to GPUs; the CPU worker uses --dtype " + name);
+  } else if (use_f16) {
     return DType::F16;
   }
   if (name == "f32") return DType::F32;
   if (name == "bf16") return DType::BF16;
-  if (name == "f16") return DType::F16;
-  return device_kind == "cuda" ? DType::F16 : pipeline::default_cpu_dtype();
+  if (name == "f16") {
+    if (cpu) throw FlagError{"--dtype f16: the CPU backend computes in f32 or bf16"};
+    return DType::F16;
+  }
+  return cpu ? pipeline::default_cpu_dtype() : DType::F16;
 }
 
 // --model-path wins; otherwise --model names a local path or a version. Downloading a
@@ -83,7 +92,7 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("CUDA_DEVICE")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--dtype", dtype_name, "Compute dtype; auto = bf16 on CPUs that have it, else f32; f16 on GPU")
       ->envname("SD_WORKER_DTYPE")->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))->capture_default_str();
-  app.add_flag("--use-f16", use_f16, "Same as --dtype f16")->envname("USE_F16");
+  app.add_flag("--use-f16", use_f16, "Same as --dtype f16 (GPU workers; the CPU worker ignores it)")->envname("USE_F16");
   app.add_flag("--use-flash-attn,!--no-use-flash-attn", cfg.flash_attention,
                "Fused attention where supported (the CPU backend always fuses)")
       ->envname("USE_FLASH_ATTN");

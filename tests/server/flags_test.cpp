@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "pipeline/pipeline.h"
 #include "server/worker_flags.h"
 #include "support/test_support.h"
 
@@ -74,6 +75,7 @@ TEST(WorkerFlags, InvalidValuesExitWithCode2NamingTheFlag) {
   expect_usage_error(with({"--port", "1", "--sd-version", "v9"}), "--sd-version v9");
   expect_usage_error(with({"--port", "1", "--dtype", "f64"}), "--dtype");
   expect_usage_error(with({"--port", "1", "--dtype", "bf16", "--use-f16"}), "--use-f16");
+  expect_usage_error(with({"--port", "1", "--dtype", "f16"}), "--dtype f16");
   expect_usage_error(with({"--port", "1", "--queue-capacity", "0"}), "--queue-capacity");
   expect_usage_error(with({"--port", "1", "--on-shutdown", "later"}), "--on-shutdown");
   expect_usage_error(with({"--port", "1", "--callback-url", "hive:9000"}), "--callback-url");
@@ -106,7 +108,7 @@ TEST(WorkerFlags, EveryListedFlagReadsItsEnvironmentVariable) {
   EXPECT_EQ(c.model_id(), "my-model");
   EXPECT_EQ(c.model_path, model_dir());
   EXPECT_EQ(c.device_index, 1);
-  EXPECT_EQ(c.dtype, DType::F16);
+  EXPECT_EQ(c.dtype, pipeline::default_cpu_dtype()) << "--use-f16 is a GPU flag; the CPU worker keeps auto";
   EXPECT_FALSE(c.flash_attention);
   EXPECT_EQ(c.api_token, "secret");
 }
