@@ -48,13 +48,16 @@ void reorder(dnnl::memory src, dnnl::memory dst) {
 }  // namespace
 
 // Measured with bench_ops on the SD1.5 shapes (2-core AVX-512 machine, CPU time of one
-// thread): Winograd F(4,3) with its reorders ran 1.6-3.0x faster than direct for 3x3
-// convolutions with >= 256 channels at 32x32 and above, 1.2x at 128 channels on 512x512,
-// and slower below 128 channels (0.4x at 4->320). At 8x8 and 16x16 it still won, but the
-// per-call weight transform (4x the weight bytes) takes a growing share there, so those
-// stay direct. Its error stayed below 2x direct's (4e-6 relative at 320 channels).
+// thread, ratios to a 2048^3 f32 matmul). With cached transformed weights Winograd F(4,3)
+// ran 1.6-3x faster than direct for >= 256 channels at 16x16 and above, but its weights
+// are 4x the plain ones. Transforming them per call instead (oneDNN's weight transform is
+// slow) keeps the win only at large images: 512 channels 1.6x at 128x128 and 2-2.5x at
+// 256x256, 256->128 channels 1.6x at 512x512; 128->128 broke even, and at 64x64 and below
+// it lost (0.35-0.7x of direct). Its error stayed below twice direct's (4e-6 relative).
 bool winograd_pays(int64_t in_channels, int64_t out_channels, int64_t h, int64_t w) {
-  return in_channels >= 128 && out_channels >= 128 && h * w >= 32 * 32;
+  const int64_t lo = in_channels < out_channels ? in_channels : out_channels;
+  const int64_t hi = in_channels < out_channels ? out_channels : in_channels;
+  return lo >= 128 && hi >= 256 && h * w >= 128 * 128;
 }
 
 bool Convolution::use_winograd(int64_t h, int64_t w) const {
