@@ -10,6 +10,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/preview_decoder.h"
 #include "sampling/scheduler_factory.h"
 
 namespace {
@@ -82,6 +83,24 @@ int main(int argc, char** argv) {
   app.add_option("--threads", load.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--save-latents", save_latents,
                  "also write the text embeddings and final latents to this .safetensors file");
+  std::string preview_name, preview_dir;
+  bool fast_decode = false;
+  auto* taesd = app.add_option("--taesd", load.taesd_path,
+                               "TAESD for previews and --fast-decode: a diffusers AutoencoderTiny folder or a "
+                               "taesd_decoder .safetensors")
+                    ->check(CLI::ExistingPath);
+  auto* preview_to = app.add_option("--preview-dir", preview_dir,
+                                    "write previews of the denoising here as preview-<step>.png (no previews without)");
+  app.add_option("--preview", preview_name,
+                 "preview kind: none, latent, taesd (default: taesd with --taesd, else latent)")
+      ->check(CLI::IsMember({"none", "latent", "taesd"}))
+      ->needs(preview_to);
+  app.add_option("--preview-every", req.preview_every,
+                 "steps between previews (default 5; the last step always gets one)")
+      ->check(CLI::Range(1, 150))
+      ->needs(preview_to);
+  app.add_flag("--fast-decode", fast_decode, "decode the final image with TAESD instead of the VAE (faster, rougher)")
+      ->needs(taesd);
   app.add_option("--output", output, "PNG file to write")->required();
 
   try {
@@ -107,6 +126,9 @@ int main(int argc, char** argv) {
   const auto out_dir = std::filesystem::path(output).parent_path();
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     return usage_error("--output: directory does not exist: " + out_dir.string());
+  if (!preview_dir.empty() && !std::filesystem::is_directory(preview_dir))
+    return usage_error("--preview-dir: directory does not exist: " + preview_dir);
+  if (preview_name == "taesd" && load.taesd_path.empty()) return usage_error("--preview taesd needs --taesd");
   if (dtype == "bf16") load.dtype = sd::DType::BF16;
   else if (dtype == "f32") load.dtype = sd::DType::F32;
   else load.dtype = sd::pipeline::default_cpu_dtype();
@@ -126,13 +148,20 @@ int main(int argc, char** argv) {
   if (auto bad = sampler_problem(req.sampler, req.schedule)) return usage_error(*bad);
   req.clip_skip = clip_skip.value_or(1);
   req.seed = seed ? *seed : std::random_device{}() * 0x100000000ull + std::random_device{}();
-  req.preview = sd::pipeline::PreviewMode::None;
+  if (preview_name.empty()) preview_name = load.taesd_path.empty() ? "latent" : "taesd";
+  req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);
+  req.decoder = fast_decode ? sd::pipeline::FinalDecoder::Taesd : sd::pipeline::FinalDecoder::Vae;
   req.keep_latents = !save_latents.empty();
 
   const auto t0 = std::chrono::steady_clock::now();
   sd::pipeline::GenerationCallbacks cb;
   cb.on_progress = [&](int step, int total) {
     draw_progress(step, total, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
+  cb.on_preview = [&](int step, int, const sd::io::Image& preview) {
+    char name[32];
+    std::snprintf(name, sizeof name, "preview-%03d.png", step);
+    sd::io::write_png_file((std::filesystem::path(preview_dir) / name).string(), preview);
   };
   try {
     auto result = pipe->generate(req, cb);

@@ -23,9 +23,7 @@ ops::Conv2d load_conv_without_bias(const WeightSource& w, const std::string& pre
   return ops::Conv2d(w.get(join(prefix, "weight"), Shape{out, in, kernel, kernel}, dtype), Tensor(), opt);
 }
 
-Tensor to_f32_nchw(const Tensor& x) {
-  return ops::to_layout(ops::to_dtype(x, DType::F32), MemoryFormat::Contiguous);
-}
+Tensor to_f32_nchw(const Tensor& x) { return ops::to_layout(ops::to_dtype(x, DType::F32), MemoryFormat::Contiguous); }
 
 // a*x + b element-wise, float32 contiguous (the [-1,1] <-> [0,1] image maps).
 Tensor affine(const Tensor& x, float a, float b) {
@@ -68,9 +66,9 @@ TaesdEncoder::TaesdEncoder(const WeightSource& w, const std::string& prefix, con
   for (int s = 0; s < stages; ++s) {
     const int ch = c.encoder_block_out_channels[size_t(s)];
     Stage stage;
-    stage.conv = s == 0 ? load_conv2d(w, layer(prefix, index), c.in_channels, ch, 3, ops::Conv2dOptions::same(1), dtype)
-                        : load_conv_without_bias(w, layer(prefix, index), ch, ch, 3, ops::Conv2dOptions::same(1, 2),
-                                                 dtype);
+    stage.conv =
+        s == 0 ? load_conv2d(w, layer(prefix, index), c.in_channels, ch, 3, ops::Conv2dOptions::same(1), dtype)
+               : load_conv_without_bias(w, layer(prefix, index), ch, ch, 3, ops::Conv2dOptions::same(1, 2), dtype);
     ++index;
     for (int b = 0; b < c.num_encoder_blocks[size_t(s)]; ++b)
       stage.blocks.emplace_back(w, layer(prefix, index++), ch, pool_at(c, s == stages - 1), dtype);
@@ -149,8 +147,7 @@ std::unique_ptr<Taesd> Taesd::load(const std::string& path, DType dtype) {
   return file.contains("0.weight") ? load_bare(path, "", dtype) : load_bare("", path, dtype);
 }
 
-std::unique_ptr<Taesd> Taesd::load_bare(const std::string& encoder_path, const std::string& decoder_path,
-                                        DType dtype) {
+std::unique_ptr<Taesd> Taesd::load_bare(const std::string& encoder_path, const std::string& decoder_path, DType dtype) {
   const TaesdBareWeights weights(encoder_path, decoder_path);
   TaesdConfig config;
   if (const auto* f = weights.decoder_file()) config.infer_decoder(*f);
@@ -161,8 +158,8 @@ std::unique_ptr<Taesd> Taesd::load_bare(const std::string& encoder_path, const s
       throw Error(weights.describe() + ": the encoder makes " + std::to_string(config.latent_channels) +
                   " latent channels, the decoder takes " + std::to_string(decoder_latents));
   }
-  auto model = std::make_unique<Taesd>(config, weights, dtype,
-                                       TaesdParts{weights.encoder_file() != nullptr, weights.decoder_file() != nullptr});
+  auto model = std::make_unique<Taesd>(
+      config, weights, dtype, TaesdParts{weights.encoder_file() != nullptr, weights.decoder_file() != nullptr});
   weights.require_all_used();
   return model;
 }

@@ -5,8 +5,8 @@
 
 namespace sd::models {
 
-using io::json_get;
 using io::Json;
+using io::json_get;
 
 namespace {
 
@@ -61,8 +61,7 @@ TaesdConfig TaesdConfig::parse(const Json& j, const std::string& what) {
     throw Error(what + ": \"encoder_block_out_channels\" and \"num_encoder_blocks\" must have the same length");
   if (c.decoder_block_out_channels.size() != c.num_decoder_blocks.size())
     throw Error(what + ": \"decoder_block_out_channels\" and \"num_decoder_blocks\" must have the same length");
-  if (c.num_decoder_blocks.size() > 8 || c.num_encoder_blocks.size() > 8)
-    throw Error(what + ": more than 8 stages");
+  if (c.num_decoder_blocks.size() > 8 || c.num_encoder_blocks.size() > 8) throw Error(what + ": more than 8 stages");
   require_equal_entries(c.encoder_block_out_channels, "encoder_block_out_channels", what);
   require_equal_entries(c.decoder_block_out_channels, "decoder_block_out_channels", what);
   c.scaling_factor = json_get(j, "scaling_factor", c.scaling_factor, what);
@@ -79,7 +78,8 @@ TaesdConfig TaesdConfig::load(const std::string& path) { return parse(io::read_j
 // followed by Upsample + conv without bias, or, for the last stage, by conv(C->out).
 void TaesdConfig::infer_decoder(const io::SafetensorsFile& f) {
   if (f.contains("0.weight") || !f.contains("1.weight") || !f.contains("1.bias"))
-    throw Error(f.path() + ": not a taesd_decoder file (expected \"1.weight\" and \"1.bias\" of the first convolution)");
+    throw Error(f.path() +
+                ": not a taesd_decoder file (expected \"1.weight\" and \"1.bias\" of the first convolution)");
   const Shape& first = conv_shape(f, "1.weight");
   const int channels = int(first[0]);
   latent_channels = int(first[1]);
@@ -112,7 +112,8 @@ void TaesdConfig::infer_decoder(const io::SafetensorsFile& f) {
 // stride-2 conv without bias and its Blocks, and last conv(C->latent) with bias.
 void TaesdConfig::infer_encoder(const io::SafetensorsFile& f) {
   if (!f.contains("0.weight") || !f.contains("0.bias"))
-    throw Error(f.path() + ": not a taesd_encoder file (expected \"0.weight\" and \"0.bias\" of the first convolution)");
+    throw Error(f.path() +
+                ": not a taesd_encoder file (expected \"0.weight\" and \"0.bias\" of the first convolution)");
   const Shape& first = conv_shape(f, "0.weight");
   const int channels = int(first[0]);
   in_channels = int(first[1]);

@@ -21,7 +21,7 @@
 namespace sd::models {
 
 struct TaesdConfig {
-  int in_channels = 3;   // image channels
+  int in_channels = 3;  // image channels
   int out_channels = 3;
   int latent_channels = 4;
   // One entry per stage. diffusers' EncoderTiny/DecoderTiny only work when the entries

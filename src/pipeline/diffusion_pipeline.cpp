@@ -8,10 +8,10 @@
 #include "core/log.h"
 #include "ops/ops.h"
 #include "pipeline/image_convert.h"
-#include "pipeline/latent_preview.h"
 #include "pipeline/model_set.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/preview_decoder.h"
 #include "pipeline/text_conditioning.h"
 #include "sampling/scheduler_factory.h"
 #include "sampling/torch_cpu_generator.h"
@@ -40,7 +40,10 @@ Tensor guide(const Tensor& eps, float g) {
 
 class DiffusionPipeline : public Pipeline {
  public:
-  explicit DiffusionPipeline(ModelSet m, const LoadOptions& opt) : m_(std::move(m)) {
+  explicit DiffusionPipeline(ModelSet m, const LoadOptions& opt)
+      : m_(std::move(m)),
+        preview_(m_.version.family, opt.taesd_path, opt.dtype, m_.unet->config().out_channels,
+                 m_.vae->scale_factor()) {
     const auto& uc = m_.unet->config();
     const int native = uc.sample_size * m_.vae->scale_factor();
     info_.version = m_.version.name;
@@ -54,6 +57,8 @@ class DiffusionPipeline : public Pipeline {
     info_.inpaint_model = uc.in_channels == 9;
     info_.samplers = sampling::sampler_names();
     info_.schedules = sampling::schedule_names();
+    info_.preview_modes = preview_.preview_modes();
+    info_.decoders = preview_.decoders();
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -83,9 +88,14 @@ class DiffusionPipeline : public Pipeline {
     result.timings["denoise"] = seconds_since(t);
 
     t = Clock::now();
-    Tensor decoded = m_.vae->decode(ops::scale(latents, 1.0f / m_.vae->scaling_factor()));
-    result.image = tensor_to_image(decoded);
-    result.timings["vae_decode"] = seconds_since(t);
+    if (req.decoder == FinalDecoder::Taesd) {
+      result.image = preview_.decode(latents);
+      result.timings["taesd_decode"] = seconds_since(t);
+    } else {
+      Tensor decoded = m_.vae->decode(ops::scale(latents, 1.0f / m_.vae->scaling_factor()));
+      result.image = tensor_to_image(decoded);
+      result.timings["vae_decode"] = seconds_since(t);
+    }
 
     result.parameters = parameters_text(req, m_.version.name);
     if (req.keep_latents) {
@@ -104,6 +114,8 @@ class DiffusionPipeline : public Pipeline {
         throw Error(std::string(name) + " must be a positive multiple of 8, got " + std::to_string(v));
     if (req.steps < 1) throw Error("steps must be at least 1, got " + std::to_string(req.steps));
     if (req.prompt.empty()) throw Error("prompt must not be empty");
+    if (req.decoder == FinalDecoder::Taesd && !preview_.has_taesd())
+      throw Error("decoder \"taesd\" needs TAESD weights, and none were loaded (--taesd)");
     if (req.clip_skip < 1 || req.clip_skip > info_.max_clip_skip)
       throw Error("clip_skip must be 1.." + std::to_string(info_.max_clip_skip) + ", got " +
                   std::to_string(req.clip_skip));
@@ -139,13 +151,13 @@ class DiffusionPipeline : public Pipeline {
           req.preview != PreviewMode::None && cb.on_preview &&
           (step == total || (req.preview_every > 0 && step % req.preview_every == 0));
       if (preview_due)
-        cb.on_preview(step, total,
-                      latent_rgb_preview(r.denoised.defined() ? r.denoised : latents, m_.version.family));
+        cb.on_preview(step, total, preview_.preview(r.denoised.defined() ? r.denoised : latents, req.preview));
     }
     return latents;
   }
 
   ModelSet m_;
+  PreviewDecoder preview_;
   ModelInfo info_;
 };
 

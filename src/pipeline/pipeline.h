@@ -17,6 +17,9 @@ struct LoadOptions {
   std::string sd_version;      // expected version; empty = detect
   DType dtype = DType::F32;    // compute dtype
   int threads = 0;             // 0 = all cores
+  // TAESD for previews and the fast final decode (optional): a diffusers AutoencoderTiny
+  // folder or a bare taesd_decoder .safetensors; its latents must be the UNet's.
+  std::string taesd_path;
 };
 
 // What the loaded model is and what it accepts, for /info and request defaults.
@@ -34,6 +37,11 @@ struct ModelInfo {
   bool inpaint_model = false;  // 9-channel UNet
   std::vector<std::string> samplers;
   std::vector<std::string> schedules;
+  // Preview modes with distinct output ("none", "latent", and "taesd" when TAESD is
+  // loaded; a "taesd" request without it gets "latent") and final decoders ("vae", and
+  // "taesd" when loaded).
+  std::vector<std::string> preview_modes;
+  std::vector<std::string> decoders;
 };
 
 // bf16 where the CPU computes it natively (AVX512_BF16), else f32: the "auto" dtype.

@@ -20,7 +20,13 @@ struct LoraSpec {
   float strength = 1.0f;
 };
 
+// Taesd previews need TAESD weights (LoadOptions::taesd_path); without them they fall
+// back to LatentRgb. Names: preview_decoder.h.
 enum class PreviewMode { None, LatentRgb, Taesd };
+
+// What turns the final latents into the image: the model's VAE, or TAESD (fast, lower
+// quality; needs LoadOptions::taesd_path, else the request is refused).
+enum class FinalDecoder { Vae, Taesd };
 
 struct GenerationRequest {
   Operation operation = Operation::Txt2Img;
@@ -40,13 +46,15 @@ struct GenerationRequest {
   std::vector<LoraSpec> loras;
   PreviewMode preview = PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews; the last step always gets one
+  FinalDecoder decoder = FinalDecoder::Vae;
   bool keep_latents = false;  // fill GenerationResult's tensors (debugging, comparison)
 };
 
 struct GenerationResult {
   io::Image image;
   uint64_t seed = 0;
-  std::map<std::string, double> timings;  // seconds: "text_encoder", "denoise", "vae_decode", "total"
+  std::map<std::string, double> timings;  // seconds: "text_encoder", "denoise", "vae_decode" (or
+                                          // "taesd_decode"), "total"
   std::string parameters;                 // the A1111-style "parameters" text
   // With keep_latents: the UNet context (uncond row first when CFG runs) and the final
   // latents in UNet space (diffusers' output_type="latent").

@@ -27,7 +27,9 @@ std::string taesd_data(const std::string& file) { return test::data_dir() + "/ta
 std::string encoder_path() { return taesd_data("taef2_encoder.safetensors"); }
 std::string decoder_path() { return taesd_data("taef2_decoder.safetensors"); }
 
-io::SafetensorsFile reference() { return io::SafetensorsFile::open(taesd_data("taef2_roundtrip_ref_fp32.safetensors")); }
+io::SafetensorsFile reference() {
+  return io::SafetensorsFile::open(taesd_data("taef2_roundtrip_ref_fp32.safetensors"));
+}
 
 // Differences between two float32 evaluations of the same network come only from the
 // order of summation inside the convolutions (oneDNN here, torch's CPU kernels for the
@@ -58,8 +60,7 @@ NamedTensors renamed(const io::SafetensorsFile& f, const std::string& prefix, in
   NamedTensors out;
   for (const auto& name : f.names()) {
     const size_t dot = name.find('.');
-    out.emplace_back(prefix + std::to_string(std::stoi(name.substr(0, dot)) + shift) + name.substr(dot),
-                     f.view(name));
+    out.emplace_back(prefix + std::to_string(std::stoi(name.substr(0, dot)) + shift) + name.substr(dot), f.view(name));
   }
   return out;
 }
@@ -168,8 +169,9 @@ TEST(TaesdTaef2, DiffusersLayoutGivesTheSameModel) {
   EXPECT_TRUE(diffusers->config().use_midblock_gn);  // found in the weights, not the config
   ASSERT_TRUE(diffusers->has_encoder() && diffusers->has_decoder());
   EXPECT_EQ(test::max_abs_diff(diffusers->decode(ref.view("latent")), bare->decode(ref.view("latent"))), 0.0);
-  EXPECT_EQ(test::max_abs_diff(diffusers->encoder().forward(ref.view("image")), bare->encoder().forward(ref.view("image"))),
-            0.0);
+  EXPECT_EQ(
+      test::max_abs_diff(diffusers->encoder().forward(ref.view("image")), bare->encoder().forward(ref.view("image"))),
+      0.0);
 }
 
 TEST(TaesdTaef2, Bf16StaysCloseToF32) {
@@ -212,7 +214,9 @@ TEST(TaesdConfig, SdStructureWithRandomWeights) {
 }
 
 TEST(TaesdConfig, RejectsWhatAutoencoderTinyCannotBe) {
-  const auto parse = [](const char* text) { return TaesdConfig::parse(io::parse_json_text(text, "config.json"), "config.json"); };
+  const auto parse = [](const char* text) {
+    return TaesdConfig::parse(io::parse_json_text(text, "config.json"), "config.json");
+  };
   EXPECT_NO_THROW(parse(R"({"_class_name": "AutoencoderTiny", "shift_factor": 0.0})"));
   EXPECT_NE(error_of([&] { parse(R"({"_class_name": "AutoencoderKL"})"); }).find("_class_name"), std::string::npos);
   EXPECT_NE(error_of([&] { parse(R"({"act_fn": "silu"})"); }).find("act_fn"), std::string::npos);
@@ -256,9 +260,8 @@ TEST(TaesdLoad, MissingAndForeignFilesGiveClearErrors) {
 
 TEST(TaesdLoad, DamagedTaef2DecoderGivesClearErrors) {
   SD_SKIP_WITHOUT_DATA("taesd");
-  const std::string missing = edited_decoder([](NamedTensors& t) {
-    std::erase_if(t, [](const auto& e) { return e.first == "4.pool.1.bias"; });
-  });
+  const std::string missing = edited_decoder(
+      [](NamedTensors& t) { std::erase_if(t, [](const auto& e) { return e.first == "4.pool.1.bias"; }); });
   EXPECT_NE(error_of([&] { Taesd::load(missing); }).find("\"4.pool.1.bias\""), std::string::npos);
 
   const std::string extra = edited_decoder([](NamedTensors& t) {
@@ -276,9 +279,8 @@ TEST(TaesdLoad, DamagedTaef2DecoderGivesClearErrors) {
   });
   EXPECT_NE(error_of([&] { Taesd::load(flat); }).find("3x3 convolution"), std::string::npos);
 
-  const std::string no_output = edited_decoder([](NamedTensors& t) {
-    std::erase_if(t, [](const auto& e) { return e.first.rfind("19.", 0) == 0; });
-  });
+  const std::string no_output = edited_decoder(
+      [](NamedTensors& t) { std::erase_if(t, [](const auto& e) { return e.first.rfind("19.", 0) == 0; }); });
   EXPECT_NE(error_of([&] { Taesd::load(no_output); }).find("layer 19"), std::string::npos);
 
   // A 4-channel decoder paired with the 32-channel encoder.
