@@ -2,11 +2,14 @@
 // exit code 2 for every mistake on the command line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "sampling/scheduler_factory.h"
 #include "support/process.h"
 #include "support/test_support.h"
 
@@ -73,6 +76,93 @@ TEST_P(SdGenerateImage, WritesTheReferenceImage) {
 
 INSTANTIATE_TEST_SUITE_P(Samplers, SdGenerateImage, ::testing::Values("ddim", "euler"));
 
+// Writes a [1,H,W,C] or [1,H,W] uint8 reference tensor as a PNG.
+std::string write_png(const Tensor& u8, const std::string& path) {
+  io::Image img;
+  img.height = int(u8.size(1));
+  img.width = int(u8.size(2));
+  img.channels = u8.ndim() == 4 ? int(u8.size(3)) : 1;
+  img.pixels.assign(u8.data<uint8_t>(), u8.data<uint8_t>() + u8.numel());
+  io::write_png_file(path, img);
+  return path;
+}
+
+int worst_pixel_difference(const std::string& png, const Tensor& want) {
+  auto bytes = read_file(png);
+  io::Image img = io::decode_image(bytes.data(), bytes.size());
+  if (img.pixels.size() != size_t(want.numel())) return 256;
+  int worst = 0;
+  for (size_t i = 0; i < img.pixels.size(); ++i)
+    worst = std::max(worst, std::abs(int(img.pixels[i]) - int(want.data<uint8_t>()[i])));
+  return worst;
+}
+
+TEST(SdGenerate, Img2ImgWritesTheReferenceImage) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string dir = test::temp_dir("sdgen-i2i");
+  auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
+  auto args = tiny_args("ddim", dir + "/x.png");
+  *(std::find(args.begin(), args.end(), "--seed") + 1) = "43";
+  args.insert(args.end(), {"--init-image", write_png(ref.view("i2i.input_image_u8"), dir + "/in.png"),
+                           "--strength", "0.5"});
+  auto r = test::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(worst_pixel_difference(dir + "/x.png", ref.view("i2i.image_u8")), 2);
+}
+
+TEST(SdGenerate, InpaintWritesTheReferenceImage) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string dir = test::temp_dir("sdgen-inpaint");
+  auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15-inpaint/reference.safetensors");
+  auto args = tiny_args("ddim", dir + "/x.png");
+  *(std::find(args.begin(), args.end(), "--seed") + 1) = "44";
+  *(std::find(args.begin(), args.end(), "--model-path") + 1) = test::fixtures_dir() + "/tiny-sd15-inpaint";
+  args.insert(args.end(), {"--init-image", write_png(ref.view("inpaint.input_image_u8"), dir + "/in.png"),
+                           "--mask-image", write_png(ref.view("inpaint.input_mask_u8"), dir + "/mask.png")});
+  auto r = test::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(worst_pixel_difference(dir + "/x.png", ref.view("inpaint.image_u8")), 2);
+}
+
+// Every sampler the engine lists runs from the command line and gives its own image.
+TEST(SdGenerate, EverySamplerRuns) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string dir = test::temp_dir("sdgen-samplers");
+  std::map<size_t, std::string> seen;  // image hash -> sampler
+  for (const std::string& sampler : sampling::sampler_names()) {
+    const std::string png = dir + "/" + sampler + ".png";
+    auto args = tiny_args(sampler, png);
+    *(std::find(args.begin(), args.end(), "--steps") + 1) = "3";
+    auto r = test::run_process(args);
+    ASSERT_EQ(r.exit_code, 0) << sampler << ": " << r.err;
+    auto bytes = read_file(png);
+    io::Image img = io::decode_image(bytes.data(), bytes.size());
+    EXPECT_EQ(img.width, 64);
+    EXPECT_EQ(img.height, 64);
+    const size_t hash =
+        std::hash<std::string_view>{}({reinterpret_cast<const char*>(img.pixels.data()), img.pixels.size()});
+    auto [it, fresh] = seen.emplace(hash, sampler);
+    EXPECT_TRUE(fresh) << sampler << " gave the same image as " << it->second;
+  }
+}
+
+TEST(SdGenerate, WritesLatentPreviewsOnTheCadence) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string dir = test::temp_dir("sdgen-preview");
+  auto args = tiny_args("euler", dir + "/x.png");
+  args.insert(args.end(), {"--preview-dir", dir, "--preview-every", "3"});
+  auto r = test::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> previews;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind("preview-", 0) == 0) previews.push_back(e.path().filename().string());
+  std::sort(previews.begin(), previews.end());
+  EXPECT_EQ(previews, (std::vector<std::string>{"preview-003.png", "preview-004.png"}));
+  auto bytes = read_file(dir + "/preview-004.png");
+  io::Image img = io::decode_image(bytes.data(), bytes.size());
+  EXPECT_EQ(img.width, 32);  // the latent approximation, at latent size
+}
+
 struct BadCall {
   const char* name;
   std::vector<std::string> change;  // flag, value pairs replacing or adding to the good call
@@ -120,7 +210,11 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"bad_dtype", {"--dtype", "f64"}, "--dtype"},
                       BadCall{"missing_model", {"--model-path", "/nonexistent/model"}, "/nonexistent/model"},
                       BadCall{"model_without_unet", {"--model-path", "/tmp"}, "unet/config.json"},
-                      BadCall{"output_dir_missing", {"--output", "/nonexistent/dir/x.png"}, "/nonexistent/dir"}),
+                      BadCall{"output_dir_missing", {"--output", "/nonexistent/dir/x.png"}, "/nonexistent/dir"},
+                      BadCall{"init_image_missing", {"--init-image", "/nonexistent/in.png"}, "/nonexistent/in.png"},
+                      BadCall{"init_image_not_an_image", {"--init-image", SD_SOURCE_DIR "/README.md"}, "README.md"},
+                      BadCall{"mask_without_init_image", {"--mask-image", SD_SOURCE_DIR "/README.md"}, "--init-image"},
+                      BadCall{"strength_above_one", {"--strength", "1.5"}, "--strength"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
