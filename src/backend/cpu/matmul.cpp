@@ -96,19 +96,4 @@ Tensor Matmul::forward(const Tensor& x, const Tensor* residual, Act act) {
   return out;
 }
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  SD_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.size(1) == b.size(0) && a.dtype() == b.dtype(),
-           "matmul of " + a.desc() + " and " + b.desc());
-  Tensor ac = a.contiguous(), bc = b.contiguous();
-  Tensor out = Tensor::empty({a.size(0), b.size(1)}, a.dtype());
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(desc_of(ac), desc_of(bc), desc_of(out)),
-                                  engine());
-  sync_threads();
-  dnnl::matmul(pd).execute(stream(), {{DNNL_ARG_SRC, memory_of(ac)},
-                                      {DNNL_ARG_WEIGHTS, memory_of(bc)},
-                                      {DNNL_ARG_DST, memory_of(out)}});
-  stream().wait();
-  return out;
-}
-
 }  // namespace sd::cpu

@@ -37,7 +37,4 @@ class Matmul {
   std::map<Key, std::shared_ptr<Prim>> prims_;
 };
 
-// C = A B for plain row-major matrices (A [M,K], B [K,N]), for benchmarks and tests.
-Tensor matmul(const Tensor& a, const Tensor& b);
-
 }  // namespace sd::cpu
