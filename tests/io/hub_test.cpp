@@ -15,7 +15,7 @@
 #include "io/diffusers_files.h"
 #include "io/safetensors.h"
 #include "support/test_support.h"
-#include "fake_hub.h"
+#include "support/fake_hub.h"
 
 namespace sd::io {
 namespace {
