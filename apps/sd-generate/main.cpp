@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "pipeline/model_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
 #include "sampling/scheduler_factory.h"
@@ -61,9 +62,19 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> seed;
   std::optional<std::string> sampler;
 
-  app.add_option("--model-path", load.model_path, "diffusers model folder")->required();
+  app.add_option("--model-path", load.model_path,
+                 "local diffusers folder or single-file .safetensors checkpoint (never downloaded)");
+  app.add_option("--model", load.model,
+                 "a local path, a version (v1-5, xl, ...) or a Hugging Face repo id; fetched into the Hub cache");
+  app.add_option("--sd-version", load.sd_version,
+                 "v1-5, v1-5-inpaint, v2-1, v2-inpaint, sd-turbo, xl, xl-inpaint or turbo (default: detected); "
+                 "alone, downloads that version");
+  app.add_option("--config,--config-dir", load.config_dir,
+                 "diffusers folder whose configs, tokenizer and scheduler a single-file checkpoint uses "
+                 "(default: built in for its version)");
   app.add_option("--tokenizer-dir", load.tokenizer_dir,
-                 "folder with vocab.json and merges.txt (default: the model's tokenizer/)");
+                 "folder with the CLIP vocab.json and merges.txt (default: the model's tokenizer/; "
+                 "required for a single-file checkpoint without --config)");
   app.add_option("--prompt", req.prompt, "what to draw")->required();
   app.add_option("--negative-prompt", req.negative_prompt, "what to avoid");
   app.add_option("--steps", steps, "denoising steps (model default)")->check(CLI::Range(1, 150));
@@ -121,8 +132,11 @@ int main(int argc, char** argv) {
     return usage_error("--schedule: unknown schedule \"" + req.schedule + "\"");
   if (sampler)
     if (auto bad = sampler_problem(*sampler, req.schedule)) return usage_error(*bad);
-  if (!std::filesystem::is_directory(load.model_path))
-    return usage_error("--model-path: not a directory: " + load.model_path);
+  try {
+    sd::pipeline::resolve_model_source(load);
+  } catch (const sd::Error& e) {
+    return usage_error(e.what());
+  }
   const auto out_dir = std::filesystem::path(output).parent_path();
   if (!out_dir.empty() && !std::filesystem::is_directory(out_dir))
     return usage_error("--output: directory does not exist: " + out_dir.string());

@@ -25,6 +25,8 @@ struct ClipTextConfig {
 
   int head_dim() const { return hidden_size / num_attention_heads; }
 
+  bool operator==(const ClipTextConfig&) const = default;
+
   // `what` names the source in error messages (the file path).
   static ClipTextConfig parse(const io::Json& j, const std::string& what);
   static ClipTextConfig load(const std::string& path);

@@ -71,6 +71,8 @@ struct UNetConfig {
   UNetMidSpec mid_block() const;
   std::vector<UNetBlockSpec> up_blocks() const;
 
+  bool operator==(const UNetConfig&) const = default;
+
   static UNetConfig parse(const io::Json& j, const std::string& what);
   static UNetConfig load(const std::string& path);
 };

@@ -29,6 +29,8 @@ struct VaeConfig {
   // Image pixels per latent pixel along each axis: 2^(levels-1) (8 for every real SD VAE).
   int scale_factor() const { return 1 << (levels() - 1); }
 
+  bool operator==(const VaeConfig&) const = default;
+
   static VaeConfig parse(const io::Json& j, const std::string& what);
   static VaeConfig load(const std::string& path);
 };

@@ -47,7 +47,7 @@ class DiffusionPipeline : public Pipeline {
     const auto& uc = m_.unet->config();
     const int native = uc.sample_size * m_.vae->scale_factor();
     info_.version = m_.version.name;
-    info_.model_path = opt.model_path;
+    info_.model_path = m_.source;
     info_.dtype = opt.dtype;
     info_.native_width = info_.native_height = native;
     info_.default_steps = m_.version.steps;
@@ -165,7 +165,7 @@ class DiffusionPipeline : public Pipeline {
 
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);
-  return std::make_unique<DiffusionPipeline>(load_diffusers_folder(opt), opt);
+  return std::make_unique<DiffusionPipeline>(load_model_set(opt), opt);
 }
 
 }  // namespace sd::pipeline

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "pipeline/model_source.h"
 
 namespace sd::pipeline {
 
@@ -19,19 +20,40 @@ io::Json read_config(const fs::path& dir, const std::string& name) {
 
 }  // namespace
 
+FolderConfigs read_folder_configs(const std::string& dir) {
+  const fs::path root(dir);
+  if (!fs::is_directory(root)) throw Error(dir + ": not a directory");
+  FolderConfigs c;
+  c.evidence.unet = read_config(root / "unet", "config.json");
+  c.evidence.text_encoder = read_config(root / "text_encoder", "config.json");
+  c.evidence.scheduler = read_config(root / "scheduler", "scheduler_config.json");
+  c.vae = read_config(root / "vae", "config.json");
+  c.evidence.has_text_encoder_2 = fs::exists(root / "text_encoder_2" / "config.json");
+  if (c.evidence.has_text_encoder_2) c.text_encoder_2 = read_config(root / "text_encoder_2", "config.json");
+  const fs::path index = root / "model_index.json";
+  if (fs::exists(index))
+    c.force_zeros_for_empty_prompt =
+        io::json_get<bool>(io::read_json_file(index.string()), "force_zeros_for_empty_prompt", false, index.string());
+  return c;
+}
+
+ModelSet load_model_set(const LoadOptions& opt) {
+  const ModelSource src = resolve_model_source(opt);
+  LoadOptions o = opt;
+  o.model_path = src.location;
+  o.sd_version = src.version;
+  if (src.kind == ModelSource::Kind::SingleFile) return load_single_file(o);
+  if (src.kind == ModelSource::Kind::HubRepo) o.model_path = fetch_hub_model(src.location, opt.dtype);
+  return load_diffusers_folder(o);
+}
+
 ModelSet load_diffusers_folder(const LoadOptions& opt) {
   const fs::path root(opt.model_path);
-  if (!fs::is_directory(root)) throw Error(opt.model_path + ": not a directory");
-  const bool has_te2 = fs::exists(root / "text_encoder_2" / "config.json");
-
-  VersionEvidence evidence;
-  evidence.unet = read_config(root / "unet", "config.json");
-  evidence.text_encoder = read_config(root / "text_encoder", "config.json");
-  evidence.scheduler = read_config(root / "scheduler", "scheduler_config.json");
-  evidence.has_text_encoder_2 = has_te2;
+  const FolderConfigs configs = read_folder_configs(opt.model_path);
 
   ModelSet m;
-  m.version = detect_version(evidence);
+  m.source = opt.model_path;
+  m.version = detect_version(configs.evidence);
   if (!opt.sd_version.empty()) {
     auto want = find_version(opt.sd_version);
     if (!want) throw Error("unknown --sd-version \"" + opt.sd_version + "\"");
@@ -39,18 +61,14 @@ ModelSet load_diffusers_folder(const LoadOptions& opt) {
       throw Error(opt.model_path + ": the model's configs describe version " + m.version.name +
                   ", not the requested " + want->name);
   }
-  if (fs::exists(root / "model_index.json")) {
-    io::Json index = io::read_json_file((root / "model_index.json").string());
-    m.force_zeros_for_empty_prompt =
-        io::json_get<bool>(index, "force_zeros_for_empty_prompt", false, (root / "model_index.json").string());
-  }
-  m.scheduler = sampling::parse_scheduler_config(evidence.scheduler);
+  m.force_zeros_for_empty_prompt = configs.force_zeros_for_empty_prompt;
+  m.scheduler = sampling::parse_scheduler_config(configs.evidence.scheduler);
 
   log_info("loading " + m.version.name + " model from " + opt.model_path + " (" +
            std::string(dtype_name(opt.dtype)) + ")");
   m.tokenizer = text::ClipTokenizer::load((root / "tokenizer").string(), opt.tokenizer_dir);
   m.text_encoder = models::ClipTextModel::load((root / "text_encoder").string(), opt.dtype);
-  if (has_te2) {
+  if (configs.evidence.has_text_encoder_2) {
     m.tokenizer_2 = text::ClipTokenizer::load((root / "tokenizer_2").string(), opt.tokenizer_dir);
     m.text_encoder_2 = models::ClipTextModel::load((root / "text_encoder_2").string(), opt.dtype);
   }

@@ -1,12 +1,15 @@
 #pragma once
-// Every component of one model set, loaded from a diffusers folder: text encoders and
-// their tokenizers, UNet, VAE, the scheduler settings, and the version they make up.
+// Every component of one model set: text encoders and their tokenizers, UNet, VAE, the
+// scheduler settings, and the version they make up. It loads from a diffusers folder,
+// from an LDM single-file checkpoint, or from a Hugging Face Hub repository downloaded
+// into the Hub cache (model_source.h says which).
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
+#include "models/ldm_weights.h"
 #include "models/unet_2d_condition.h"
 #include "pipeline/model_version.h"
 #include "pipeline/pipeline.h"
@@ -26,10 +29,45 @@ struct ModelSet {
   sampling::SchedulerConfig scheduler;
   // SDXL: an empty negative prompt means zero conditioning, not the encoding of "".
   bool force_zeros_for_empty_prompt = false;
+  std::string source;  // the folder or file the weights came from
 };
 
-// Loads a diffusers folder. Throws sd::Error naming the missing or bad file, or the
-// mismatch between opt.sd_version and what the configs say.
+// The configs of a diffusers folder, without its weights.
+struct FolderConfigs {
+  VersionEvidence evidence;  // unet, text_encoder, scheduler configs; text_encoder_2 present
+  io::Json vae;
+  io::Json text_encoder_2;   // null without one
+  bool force_zeros_for_empty_prompt = false;  // model_index.json, false without it
+};
+// Throws sd::Error naming a missing or malformed file.
+FolderConfigs read_folder_configs(const std::string& dir);
+
+// What Pipeline::load loads: resolves the options (resolve_model_source), downloads a
+// Hub repository if that is what they name, and loads the folder or file.
+ModelSet load_model_set(const LoadOptions& opt);
+
+// Loads the diffusers folder opt.model_path. Throws sd::Error naming the missing or bad
+// file, or the mismatch between opt.sd_version and what the configs say.
 ModelSet load_diffusers_folder(const LoadOptions& opt);
+
+// Loads the LDM single-file checkpoint opt.model_path (single_file_loader.cpp):
+// - the version comes from its tensors (text encoders, UNet input channels): v1-5,
+//   v1-5-inpaint, v2-1, v2-inpaint, xl or xl-inpaint. Weights cannot show v-prediction or
+//   a Turbo distillation, so an SD2 checkpoint is taken as v2-1 (768 px, v-prediction, as
+//   diffusers does) and an SDXL one as xl; opt.sd_version may name another version of the
+//   same architecture instead (sd-turbo, turbo). Other variants (SD2 512-base, which
+//   predicts epsilon) need opt.config_dir;
+// - with opt.config_dir, configs, tokenizers and scheduler come from that diffusers folder
+//   (any dimensions, e.g. the tiny test models), whose version must fit the weights;
+//   otherwise from the version's built-in configs (builtin_configs.h), with the CLIP
+//   vocabulary (vocab.json, merges.txt) from opt.tokenizer_dir, which is then required:
+//   a single file does not carry it.
+ModelSet load_single_file(const LoadOptions& opt);
+
+// The version load_single_file runs a checkpoint of this layout as: the one its weights
+// show, or `requested` (any spelling find_version accepts) when that is another version
+// of the same architecture. Throws sd::Error naming `path` when `requested` does not fit.
+const VersionDefaults& single_file_version(const models::LdmLayout& layout, const std::string& requested,
+                                           const std::string& path);
 
 }  // namespace sd::pipeline

@@ -11,7 +11,9 @@
 namespace sd::pipeline {
 
 struct LoadOptions {
-  std::string model_path;      // diffusers folder or single-file checkpoint
+  // Exactly one of model_path / model, or neither with sd_version (model_source.h).
+  std::string model_path;      // diffusers folder or single-file checkpoint; no download
+  std::string model;           // a local path, a version string or a Hugging Face repo id
   std::string config_dir;      // configs/tokenizer/scheduler for a single file (optional)
   std::string tokenizer_dir;   // overrides vocab.json/merges.txt location (optional)
   std::string sd_version;      // expected version; empty = detect

@@ -39,6 +39,8 @@ struct SchedulerConfig {
   bool predict_x0 = true;                     // UniPC
   int original_inference_steps = 50;          // LCM
   double timestep_scaling = 10.0;             // LCM
+
+  bool operator==(const SchedulerConfig&) const = default;
 };
 
 // Reads the content of a scheduler_config.json. Unknown keys are ignored, as diffusers

@@ -1,0 +1,181 @@
+// Loading an LDM single-file checkpoint (see load_single_file in model_set.h).
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "models/ldm_weights.h"
+#include "pipeline/builtin_configs.h"
+#include "pipeline/model_set.h"
+
+namespace sd::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using models::LdmTextEncoders;
+
+const VersionDefaults& version_named(const std::string& name) {
+  for (const auto& v : all_versions())
+    if (v.name == name) return v;
+  throw Error("unknown version " + name);
+}
+
+bool same_architecture(const VersionDefaults& a, const VersionDefaults& b) {
+  return a.family == b.family && a.inpaint == b.inpaint;
+}
+
+std::string family_name(Family f) {
+  switch (f) {
+    case Family::SD1:
+      return "SD1.x";
+    case Family::SD2:
+      return "SD2.x";
+    case Family::SDXL:
+      break;
+  }
+  return "SDXL";
+}
+
+std::string architecture(const VersionDefaults& v) { return family_name(v.family) + (v.inpaint ? " inpainting" : ""); }
+
+// The configs in one place, wherever they come from.
+struct Configs {
+  VersionDefaults version;
+  io::Json unet, vae, text_encoder, text_encoder_2, scheduler;
+  bool force_zeros_for_empty_prompt = false;
+  std::string origin;  // for messages: "built-in v1-5" or the --config folder
+};
+
+Configs configs_from_folder(const LoadOptions& opt, const VersionDefaults& shown) {
+  FolderConfigs f = read_folder_configs(opt.config_dir);
+  Configs c{detect_version(f.evidence),
+            std::move(f.evidence.unet),
+            std::move(f.vae),
+            std::move(f.evidence.text_encoder),
+            std::move(f.text_encoder_2),
+            std::move(f.evidence.scheduler),
+            f.force_zeros_for_empty_prompt,
+            opt.config_dir};
+  if (!same_architecture(c.version, shown))
+    throw Error(opt.model_path + ": the checkpoint's weights are an " + architecture(shown) + " model, but --config " +
+                opt.config_dir + " describes " + c.version.name + " (" + architecture(c.version) + ")");
+  if (!opt.sd_version.empty()) {
+    const auto want = find_version(opt.sd_version);
+    if (!want) throw Error("unknown --sd-version \"" + opt.sd_version + "\"");
+    if (want->name != c.version.name)
+      throw Error(opt.model_path + ": the configs in " + opt.config_dir + " describe version " + c.version.name +
+                  ", not the requested " + want->name);
+  }
+  return c;
+}
+
+Configs builtin_configs_of(const VersionDefaults& version) {
+  BuiltinConfigs b = builtin_configs(version.name);
+  return {version,
+          std::move(b.unet),
+          std::move(b.vae),
+          std::move(b.text_encoder),
+          std::move(b.text_encoder_2),
+          std::move(b.scheduler),
+          b.force_zeros_for_empty_prompt,
+          "built-in " + version.name};
+}
+
+void load_tokenizers(ModelSet& m, const LoadOptions& opt) {
+  if (!opt.config_dir.empty()) {
+    const fs::path root(opt.config_dir);
+    m.tokenizer = text::ClipTokenizer::load((root / "tokenizer").string(), opt.tokenizer_dir);
+    if (m.version.family == Family::SDXL)
+      m.tokenizer_2 = text::ClipTokenizer::load((root / "tokenizer_2").string(), opt.tokenizer_dir);
+    return;
+  }
+  if (opt.tokenizer_dir.empty())
+    throw Error(opt.model_path +
+                ": a single-file checkpoint carries no CLIP vocabulary; pass --tokenizer-dir DIR "
+                "(a folder with vocab.json and merges.txt) or --config DIR (a diffusers folder with tokenizer/)");
+  const fs::path dir(opt.tokenizer_dir);
+  const auto bpe = text::ClipBpe::load((dir / "vocab.json").string(), (dir / "merges.txt").string());
+  const BuiltinConfigs b = builtin_configs(m.version.name);
+  m.tokenizer.emplace(bpe, b.tokenizer);
+  if (m.version.family == Family::SDXL) m.tokenizer_2.emplace(bpe, b.tokenizer_2);
+}
+
+}  // namespace
+
+const VersionDefaults& single_file_version(const models::LdmLayout& layout, const std::string& requested,
+                                           const std::string& path) {
+  if (layout.unet_in_channels != 4 && layout.unet_in_channels != 9)
+    throw Error(path + ": the UNet takes " + std::to_string(layout.unet_in_channels) +
+                " input channels; Stable Diffusion models take 4 (9 for inpainting)");
+  const bool inpaint = layout.unet_in_channels == 9;
+  const char* shown_name = "";
+  switch (layout.text_encoders) {
+    case LdmTextEncoders::Clip:
+      shown_name = inpaint ? "v1-5-inpaint" : "v1-5";
+      break;
+    case LdmTextEncoders::OpenClip:
+      shown_name = inpaint ? "v2-inpaint" : "v2-1";
+      break;
+    case LdmTextEncoders::ClipAndOpenClip:
+      shown_name = inpaint ? "xl-inpaint" : "xl";
+      break;
+  }
+  const VersionDefaults& shown = version_named(shown_name);
+  if (requested.empty()) return shown;
+  const auto want = find_version(requested);
+  if (!want) throw Error("unknown --sd-version \"" + requested + "\"");
+  const VersionDefaults& version = version_named(want->name);
+  if (!same_architecture(version, shown))
+    throw Error(path + ": the checkpoint's weights are an " + architecture(shown) + " model; --sd-version " +
+                version.name + " is " + architecture(version));
+  return version;
+}
+
+ModelSet load_single_file(const LoadOptions& opt) {
+  const auto file = std::make_shared<const io::SafetensorsFile>(io::SafetensorsFile::open(opt.model_path));
+  const models::LdmLayout layout = models::detect_ldm_layout(*file);
+  Configs c = opt.config_dir.empty() ? builtin_configs_of(single_file_version(layout, opt.sd_version, opt.model_path))
+                                     : configs_from_folder(opt, single_file_version(layout, "", opt.model_path));
+
+  ModelSet m;
+  m.source = opt.model_path;
+  m.version = c.version;
+  m.force_zeros_for_empty_prompt = c.force_zeros_for_empty_prompt;
+  m.scheduler = sampling::parse_scheduler_config(c.scheduler);
+  log_info("loading " + m.version.name + " single-file checkpoint " + opt.model_path + " with " + c.origin +
+           " configs (" + std::string(dtype_name(opt.dtype)) + ")");
+  load_tokenizers(m, opt);
+
+  const std::string what = c.origin + " config";
+  const auto te_config = models::ClipTextConfig::parse(c.text_encoder, what + " (text_encoder)");
+  const auto unet_config = models::UNetConfig::parse(c.unet, what + " (unet)");
+  const auto vae_config = models::VaeConfig::parse(c.vae, what + " (vae)");
+  std::vector<std::unique_ptr<models::LdmWeights>> sources;
+  try {
+    if (layout.text_encoders == LdmTextEncoders::OpenClip) {
+      sources.push_back(models::ldm_open_clip_weights(file, models::kLdmSd2OpenClipPrefix, te_config));
+    } else {
+      const bool xl = layout.text_encoders == LdmTextEncoders::ClipAndOpenClip;
+      sources.push_back(models::ldm_clip_weights(file, xl ? models::kLdmSdxlClipPrefix : models::kLdmSd1ClipPrefix));
+    }
+    m.text_encoder = std::make_unique<models::ClipTextModel>(te_config, *sources.back(), opt.dtype);
+    if (layout.text_encoders == LdmTextEncoders::ClipAndOpenClip) {
+      const auto te2_config = models::ClipTextConfig::parse(c.text_encoder_2, what + " (text_encoder_2)");
+      sources.push_back(models::ldm_open_clip_weights(file, models::kLdmSdxlOpenClipPrefix, te2_config));
+      m.text_encoder_2 = std::make_unique<models::ClipTextModel>(te2_config, *sources.back(), opt.dtype);
+    }
+    sources.push_back(models::ldm_unet_weights(file, unet_config));
+    m.unet = std::make_unique<models::UNet2DConditionModel>(unet_config, *sources.back(), opt.dtype);
+    sources.push_back(models::ldm_vae_weights(file, vae_config));
+    m.vae = std::make_unique<models::AutoencoderKL>(vae_config, *sources.back(), opt.dtype);
+    for (const auto& s : sources) s->require_all_used();
+  } catch (const Error& e) {
+    if (!opt.config_dir.empty()) throw;
+    throw Error(std::string(e.what()) + " (with the " + c.origin +
+                " configs; for a model of other dimensions pass --config with its diffusers configs)");
+  }
+  return m;
+}
+
+}  // namespace sd::pipeline

@@ -1,0 +1,233 @@
+// Models from the Hugging Face Hub, end to end against the loopback fake Hub
+// (support/fake_hub.h) serving the tiny-sd15 fixture as a repository: Pipeline::load
+// with a repo id (or a version string, whose repository the fake Hub also serves)
+// fills the Hub cache with only the files needed and generates diffusers' image; a
+// second load with HF_HUB_OFFLINE=1 and the server gone works from the cache.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "pipeline/pipeline.h"
+#include "support/fake_hub.h"
+#include "support/test_support.h"
+
+namespace sd::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using test::FakeFile;
+using test::FakeHub;
+using test::FakeRepo;
+
+constexpr const char* kRepo = "test-org/tiny-sd15";
+constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The fixture's UNet weights converted to float16, as a repository's fp16 variant.
+std::string fp16_unet() {
+  const auto f =
+      io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/unet/diffusion_pytorch_model.safetensors");
+  std::vector<std::pair<std::string, Tensor>> t;
+  for (const auto& name : f.names()) t.emplace_back(name, f.load(name, DType::F16));
+  const std::string path = test::temp_dir("hub_model_fp16") + "/unet.fp16.safetensors";
+  io::write_safetensors(path, t);
+  return read_file(path);
+}
+
+// tiny-sd15 as a diffusers repository, with the CLIP vocabulary and files the engine
+// must not fetch.
+FakeRepo tiny_repo() {
+  const std::string fx = test::fixtures_dir() + "/tiny-sd15/";
+  const std::string clip = test::data_dir() + "/clip/";
+  auto git = [&](const std::string& path) { return FakeFile{read_file(path), false, ""}; };
+  auto lfs = [&](const std::string& path) { return FakeFile{read_file(path), true, ""}; };
+  FakeRepo r;
+  r.commit = kCommit;
+  r.files["README.md"] = FakeFile{"# tiny\n", false, ""};
+  r.files["model_index.json"] = git(fx + "model_index.json");
+  r.files["scheduler/scheduler_config.json"] = git(fx + "scheduler/scheduler_config.json");
+  r.files["text_encoder/config.json"] = git(fx + "text_encoder/config.json");
+  r.files["text_encoder/model.safetensors"] = lfs(fx + "text_encoder/model.safetensors");
+  r.files["tokenizer/special_tokens_map.json"] = git(fx + "tokenizer/special_tokens_map.json");
+  r.files["tokenizer/tokenizer_config.json"] = git(fx + "tokenizer/tokenizer_config.json");
+  r.files["tokenizer/vocab.json"] = git(clip + "vocab.json");
+  r.files["tokenizer/merges.txt"] = git(clip + "merges.txt");
+  r.files["unet/config.json"] = git(fx + "unet/config.json");
+  r.files["unet/diffusion_pytorch_model.safetensors"] = lfs(fx + "unet/diffusion_pytorch_model.safetensors");
+  r.files["unet/diffusion_pytorch_model.fp16.safetensors"] = FakeFile{fp16_unet(), true, ""};
+  r.files["vae/config.json"] = git(fx + "vae/config.json");
+  r.files["vae/diffusion_pytorch_model.safetensors"] = lfs(fx + "vae/diffusion_pytorch_model.safetensors");
+  r.files["safety_checker/model.safetensors"] = FakeFile{std::string(4000, 's'), true, ""};
+  r.files["v1-5-pruned-emaonly.safetensors"] = FakeFile{std::string(6000, 'p'), true, ""};
+  return r;
+}
+
+// Sets (or, with nullopt, unsets) an environment variable for the scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    set(value);
+  }
+  ~ScopedEnv() { set(old_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  void set(const std::optional<std::string>& v) {
+    if (v)
+      setenv(name_, v->c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+class HubModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::has_data("clip")) GTEST_SKIP() << "needs the CLIP vocabulary in " << test::data_dir() << "/clip";
+    const FakeRepo repo = tiny_repo();
+    hub_.emplace(std::map<std::string, FakeRepo>{{kRepo, repo}, {"stable-diffusion-v1-5/stable-diffusion-v1-5", repo}});
+    home_ = test::temp_dir("hub_model");
+    env_.emplace_back(std::make_unique<ScopedEnv>("HF_ENDPOINT", hub_->endpoint()));
+    env_.emplace_back(std::make_unique<ScopedEnv>("HF_HOME", home_));
+    env_.emplace_back(std::make_unique<ScopedEnv>("HF_HUB_CACHE", home_ + "/hub"));
+    for (const char* unset : {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
+                              "HUGGINGFACE_HUB_CACHE", "HF_TOKEN_PATH"})
+      env_.emplace_back(std::make_unique<ScopedEnv>(unset, std::nullopt));
+  }
+
+  std::string snapshot(const std::string& repo) const {
+    std::string folder = "models--" + repo;
+    folder.replace(folder.find('/'), 1, "--");
+    return home_ + "/hub/" + folder + "/snapshots/" + kCommit;
+  }
+
+  // Paths the engine fetched (HEAD/GET on resolve URLs).
+  std::set<std::string> fetched() const {
+    std::set<std::string> files;
+    for (const auto& r : hub_->requests()) {
+      const auto at = r.path.find("/resolve/");  // /{repo}/resolve/{revision}/{file}
+      if (at == std::string::npos) continue;
+      const auto file = r.path.find('/', at + 9);
+      if (file != std::string::npos) files.insert(r.path.substr(file + 1));
+    }
+    return files;
+  }
+
+  std::optional<FakeHub> hub_;
+  std::string home_;
+  std::vector<std::unique_ptr<ScopedEnv>> env_;
+};
+
+GenerationRequest ddim_request() {
+  GenerationRequest req;
+  req.prompt = "a photo of a cat";
+  req.steps = 4;
+  req.guidance_scale = 7.5f;
+  req.seed = 42;
+  req.width = req.height = 64;
+  req.sampler = "ddim";
+  return req;
+}
+
+void expect_reference_image(const io::Image& image) {
+  const auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
+  const Tensor want = ref.view("t2i.ddim.image_u8");
+  ASSERT_EQ(image.pixels.size(), size_t(want.numel()));
+  size_t differ = 0;
+  int worst = 0;
+  for (size_t i = 0; i < image.pixels.size(); ++i) {
+    const int d = std::abs(int(image.pixels[i]) - int(want.data<uint8_t>()[i]));
+    worst = std::max(worst, d);
+    differ += d != 0;
+  }
+  EXPECT_LE(worst, 1);
+  EXPECT_LE(double(differ) / double(image.pixels.size()), 0.01);
+}
+
+TEST_F(HubModel, RepoIdDownloadsWhatIsNeededThenLoadsOfflineFromTheCache) {
+  LoadOptions opt;
+  opt.model = kRepo;
+  opt.dtype = DType::F32;
+  auto pipe = Pipeline::load(opt);
+  EXPECT_EQ(pipe->info().version, "v1-5");
+  EXPECT_EQ(pipe->info().model_path, snapshot(kRepo));
+  expect_reference_image(pipe->generate(ddim_request(), {}).image);
+
+  const std::set<std::string> want = {"model_index.json",
+                                      "scheduler/scheduler_config.json",
+                                      "text_encoder/config.json",
+                                      "text_encoder/model.safetensors",
+                                      "tokenizer/merges.txt",
+                                      "tokenizer/special_tokens_map.json",
+                                      "tokenizer/tokenizer_config.json",
+                                      "tokenizer/vocab.json",
+                                      "unet/config.json",
+                                      "unet/diffusion_pytorch_model.safetensors",
+                                      "vae/config.json",
+                                      "vae/diffusion_pytorch_model.safetensors"};
+  EXPECT_EQ(fetched(), want);  // f32 computes from the full-precision weights
+  for (const auto& f : want) EXPECT_TRUE(fs::exists(snapshot(kRepo) + "/" + f)) << f;
+
+  hub_->stop();
+  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  EXPECT_EQ(Pipeline::load(opt)->info().model_path, snapshot(kRepo));
+}
+
+TEST_F(HubModel, VersionStringFetchesItsRepository) {
+  LoadOptions opt;
+  opt.model = "v1-5";
+  auto pipe = Pipeline::load(opt);
+  EXPECT_EQ(pipe->info().version, "v1-5");
+  EXPECT_TRUE(fs::exists(snapshot("stable-diffusion-v1-5/stable-diffusion-v1-5") + "/unet/config.json"));
+
+  // --sd-version alone names the same repository, now cached.
+  hub_->stop();
+  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  LoadOptions by_version;
+  by_version.sd_version = "1.5";
+  EXPECT_EQ(Pipeline::load(by_version)->info().version, "v1-5");
+}
+
+TEST_F(HubModel, ReducedPrecisionTakesTheFp16Variant) {
+  LoadOptions opt;
+  opt.model = kRepo;
+  opt.dtype = DType::BF16;
+  auto pipe = Pipeline::load(opt);
+  const auto files = fetched();
+  EXPECT_TRUE(files.count("unet/diffusion_pytorch_model.fp16.safetensors"));
+  EXPECT_FALSE(files.count("unet/diffusion_pytorch_model.safetensors"));
+  EXPECT_TRUE(files.count("vae/diffusion_pytorch_model.safetensors"));  // no fp16 variant: the plain weights
+}
+
+TEST_F(HubModel, OfflineWithoutACachedCopyFailsAndSaysWhy) {
+  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  LoadOptions opt;
+  opt.model = kRepo;
+  try {
+    Pipeline::load(opt);
+    FAIL() << "loaded without a cache";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("offline"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(hub_->requests().empty());
+}
+
+}  // namespace
+}  // namespace sd::pipeline

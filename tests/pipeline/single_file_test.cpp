@@ -1,0 +1,135 @@
+// The tiny-sd15 fixture as an LDM single-file checkpoint, with its configs from the
+// diffusers folder (--config), generates diffusers' txt2img image (that its models equal
+// the folder's bit for bit is tests/models/ldm_weights_test.cpp); the version of a
+// single file comes from its layout, --sd-version picks among versions of the same
+// architecture, and mismatches are refused with messages that say what to pass.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "pipeline/model_set.h"
+#include "pipeline/pipeline.h"
+#include "support/test_support.h"
+
+namespace sd::pipeline {
+namespace {
+
+std::string single_file() { return test::fixtures_dir() + "/tiny-sd15-single-file.safetensors"; }
+
+LoadOptions single_file_options() {
+  LoadOptions opt;
+  opt.model_path = single_file();
+  opt.config_dir = test::fixtures_dir() + "/tiny-sd15";
+  opt.tokenizer_dir = test::data_dir() + "/clip";
+  opt.dtype = DType::F32;
+  return opt;
+}
+
+std::string load_error(const LoadOptions& opt) {
+  try {
+    Pipeline::load(opt);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+TEST(SingleFile, WithConfigGeneratesTheFolderImage) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  auto pipe = Pipeline::load(single_file_options());
+  EXPECT_EQ(pipe->info().version, "v1-5");
+  EXPECT_EQ(pipe->info().model_path, single_file());
+
+  GenerationRequest req;
+  req.prompt = "a photo of a cat";
+  req.steps = 4;
+  req.guidance_scale = 7.5f;
+  req.seed = 42;
+  req.width = req.height = 64;
+  req.sampler = "ddim";
+  req.keep_latents = true;
+  const GenerationResult r = pipe->generate(req, {});
+
+  const auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
+  const Tensor ref_latents = ref.load("t2i.ddim.latents", DType::F32).narrow(0, 3, 1).squeeze(0);
+  EXPECT_TRUE(test::tensors_close(r.final_latents, ref_latents, 1e-4 * test::max_abs(ref_latents)));
+  const Tensor ref_u8 = ref.view("t2i.ddim.image_u8");
+  ASSERT_EQ(r.image.pixels.size(), size_t(ref_u8.numel()));
+  size_t differ = 0;
+  int worst = 0;
+  for (size_t i = 0; i < r.image.pixels.size(); ++i) {
+    const int d = std::abs(int(r.image.pixels[i]) - int(ref_u8.data<uint8_t>()[i]));
+    worst = std::max(worst, d);
+    differ += d != 0;
+  }
+  EXPECT_LE(worst, 1);
+  EXPECT_LE(double(differ) / double(r.image.pixels.size()), 0.01);
+}
+
+TEST(SingleFile, WithoutConfigUsesTheBuiltInConfigsAndSaysSo) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  LoadOptions opt = single_file_options();
+  opt.config_dir.clear();
+  // The tiny fixture's shapes are no real version's: the built-in v1-5 configs do not fit.
+  const std::string msg = load_error(opt);
+  EXPECT_NE(msg.find("built-in v1-5"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--config"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the model config expects"), std::string::npos) << msg;
+}
+
+TEST(SingleFile, WithoutConfigNeedsAVocabulary) {
+  LoadOptions opt = single_file_options();
+  opt.config_dir.clear();
+  opt.tokenizer_dir.clear();
+  const std::string msg = load_error(opt);
+  EXPECT_NE(msg.find("--tokenizer-dir"), std::string::npos) << msg;
+}
+
+TEST(SingleFile, SdVersionMustMatchTheConfigs) {
+  LoadOptions opt = single_file_options();
+  opt.sd_version = "v2-1";
+  const std::string msg = load_error(opt);
+  EXPECT_NE(msg.find("describe version v1-5, not the requested v2-1"), std::string::npos) << msg;
+}
+
+TEST(SingleFile, ConfigsOfAnotherArchitectureAreRefused) {
+  LoadOptions opt = single_file_options();
+  opt.config_dir = test::fixtures_dir() + "/tiny-sd21v";
+  const std::string msg = load_error(opt);
+  EXPECT_NE(msg.find("weights are an SD1.x model"), std::string::npos) << msg;
+}
+
+TEST(SingleFile, VersionFromLayout) {
+  using models::LdmTextEncoders;
+  const struct {
+    LdmTextEncoders te;
+    int in_channels;
+    const char* requested;
+    const char* version;
+  } cases[] = {
+      {LdmTextEncoders::Clip, 4, "", "v1-5"},
+      {LdmTextEncoders::Clip, 9, "", "v1-5-inpaint"},
+      {LdmTextEncoders::OpenClip, 4, "", "v2-1"},  // v-prediction, 768 px, as diffusers assumes
+      {LdmTextEncoders::OpenClip, 9, "", "v2-inpaint"},
+      {LdmTextEncoders::ClipAndOpenClip, 4, "", "xl"},
+      {LdmTextEncoders::ClipAndOpenClip, 9, "", "xl-inpaint"},
+      {LdmTextEncoders::OpenClip, 4, "sd-turbo", "sd-turbo"},
+      {LdmTextEncoders::ClipAndOpenClip, 4, "turbo", "turbo"},
+      {LdmTextEncoders::ClipAndOpenClip, 4, "SDXL", "xl"},
+      {LdmTextEncoders::Clip, 4, "1.5", "v1-5"},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(single_file_version({c.te, c.in_channels}, c.requested, "f").name, c.version)
+        << int(c.te) << " " << c.in_channels << " " << c.requested;
+
+  EXPECT_THROW(single_file_version({LdmTextEncoders::Clip, 4}, "xl", "f"), Error);
+  EXPECT_THROW(single_file_version({LdmTextEncoders::OpenClip, 9}, "v2-1", "f"), Error);
+  EXPECT_THROW(single_file_version({LdmTextEncoders::ClipAndOpenClip, 9}, "turbo", "f"), Error);
+  EXPECT_THROW(single_file_version({LdmTextEncoders::Clip, 8}, "", "f"), Error);
+  EXPECT_THROW(single_file_version({LdmTextEncoders::Clip, 4}, "v3", "f"), Error);
+}
+
+}  // namespace
+}  // namespace sd::pipeline
