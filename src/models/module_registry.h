@@ -20,6 +20,8 @@ class ModuleRef {
   bool is_conv() const { return conv_ != nullptr; }
   // The weight in the model's compute dtype: [O, I] or [O, I, kh, kw].
   const Tensor& weight() const { return conv_ ? conv_->weight() : linear_->weight(); }
+  // The weight's shape, without rebuilding a weight the backend keeps in its own layout.
+  const Shape& weight_shape() const { return conv_ ? conv_->weight_shape() : linear_->weight_shape(); }
   // Replaces the weight (same shape; any float dtype is converted by the caller first).
   void set_weight(Tensor w) const {
     if (conv_) conv_->set_weight(std::move(w));
