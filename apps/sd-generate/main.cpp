@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -43,6 +44,23 @@ std::optional<std::string> sampler_problem(const std::string& sampler, const std
   } catch (const sd::Error& e) {
     return std::string("--sampler: ") + e.what();
   }
+  return std::nullopt;
+}
+
+// --lora PATH[:STRENGTH] into `spec`; the strength is what follows the last ':' when that
+// is a number. Returns why the argument cannot be used, if it cannot.
+std::optional<std::string> parse_lora(const std::string& arg, sd::pipeline::LoraSpec& spec) {
+  spec = {arg, 1.0f};
+  const size_t colon = arg.rfind(':');
+  if (colon != std::string::npos) {
+    const std::string tail = arg.substr(colon + 1);
+    char* end = nullptr;
+    const float v = std::strtof(tail.c_str(), &end);
+    if (!tail.empty() && end == tail.c_str() + tail.size()) spec = {arg.substr(0, colon), v};
+  }
+  if (!(spec.strength >= -10.0f && spec.strength <= 10.0f))
+    return "--lora " + arg + ": the strength must be within -10..10";
+  if (!std::filesystem::is_regular_file(spec.path)) return "--lora " + arg + ": no such file: " + spec.path;
   return std::nullopt;
 }
 
@@ -92,6 +110,10 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "compute dtype: auto, f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   app.add_option("--threads", load.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  std::vector<std::string> lora_args;
+  app.add_option("--lora", lora_args,
+                 "LoRA to merge for this image: PATH or PATH:STRENGTH (-10..10, default 1); repeatable")
+      ->allow_extra_args(false);
   app.add_option("--save-latents", save_latents,
                  "also write the text embeddings and final latents to this .safetensors file");
   std::string preview_name, preview_dir;
@@ -143,6 +165,11 @@ int main(int argc, char** argv) {
   if (!preview_dir.empty() && !std::filesystem::is_directory(preview_dir))
     return usage_error("--preview-dir: directory does not exist: " + preview_dir);
   if (preview_name == "taesd" && load.taesd_path.empty()) return usage_error("--preview taesd needs --taesd");
+  for (const auto& arg : lora_args) {
+    sd::pipeline::LoraSpec spec;
+    if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
+    req.loras.push_back(spec);
+  }
   if (dtype == "bf16") load.dtype = sd::DType::BF16;
   else if (dtype == "f32") load.dtype = sd::DType::F32;
   else load.dtype = sd::pipeline::default_cpu_dtype();

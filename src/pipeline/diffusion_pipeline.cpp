@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "models/lora_merge.h"
 #include "ops/ops.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/model_set.h"
@@ -72,8 +73,14 @@ class DiffusionPipeline : public Pipeline {
     GenerationResult result;
     result.seed = req.seed;
 
-    const bool cfg = req.guidance_scale > 1.0f;
     auto t = Clock::now();
+    // Merged for this job only: the patch puts the original weights back when generate()
+    // returns or throws.
+    const models::LoraPatch loras = apply_loras(req.loras);
+    if (!req.loras.empty()) result.timings["lora"] = seconds_since(t);
+
+    const bool cfg = req.guidance_scale > 1.0f;
+    t = Clock::now();
     Conditioning cond = encode_prompts(m_, req.prompt, req.negative_prompt, req.clip_skip, cfg);
     result.timings["text_encoder"] = seconds_since(t);
 
@@ -156,9 +163,21 @@ class DiffusionPipeline : public Pipeline {
     return latents;
   }
 
+  models::LoraPatch apply_loras(const std::vector<LoraSpec>& specs) {
+    if (specs.empty()) return {};
+    if (!lora_targets_)
+      lora_targets_ = std::make_unique<models::LoraTargets>(m_.unet.get(), m_.text_encoder.get(),
+                                                            m_.text_encoder_2.get());
+    std::vector<models::LoraUse> uses;
+    for (const LoraSpec& s : specs) uses.push_back({lora_files_.get(s.path), s.strength});
+    return models::LoraPatch(*lora_targets_, uses);
+  }
+
   ModelSet m_;
   PreviewDecoder preview_;
   ModelInfo info_;
+  models::LoraFileCache lora_files_;
+  std::unique_ptr<models::LoraTargets> lora_targets_;  // built on the first job with LoRAs
 };
 
 }  // namespace
