@@ -9,6 +9,7 @@
 #include "models/lora_merge.h"
 #include "ops/ops.h"
 #include "pipeline/image_convert.h"
+#include "pipeline/image_inputs.h"
 #include "pipeline/model_set.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
@@ -39,6 +40,14 @@ Tensor guide(const Tensor& eps, float g) {
   return out;
 }
 
+// Latent-space inputs of inpainting (all [1,*,h,w] float32, UNet space).
+struct InpaintLatents {
+  Tensor mask;                  // 1 = repaint
+  Tensor masked_image_latents;  // 9-channel UNets
+  Tensor image_latents;         // 4-channel UNets: the original, blended back each step
+  Tensor noise;                 // 4-channel UNets: the initial noise, to re-noise the original
+};
+
 class DiffusionPipeline : public Pipeline {
  public:
   explicit DiffusionPipeline(ModelSet m, const LoadOptions& opt)
@@ -67,8 +76,6 @@ class DiffusionPipeline : public Pipeline {
   GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
     validate(req);
-    if (req.operation != Operation::Txt2Img)
-      throw Error("this model set runs text-to-image only; img2img and inpainting are not available yet");
     auto scheduler = sampling::make_scheduler(req.sampler, req.schedule, m_.scheduler);
     GenerationResult result;
     result.seed = req.seed;
@@ -84,14 +91,16 @@ class DiffusionPipeline : public Pipeline {
     Conditioning cond = encode_prompts(m_, req.prompt, req.negative_prompt, req.clip_skip, cfg);
     result.timings["text_encoder"] = seconds_since(t);
 
-    const int f = m_.vae->scale_factor();
-    const Shape latent_shape{1, m_.unet->config().out_channels, req.height / f, req.width / f};
+    t = Clock::now();
     sampling::TorchCpuGenerator gen(req.seed);
     scheduler->set_timesteps(req.steps);
-    Tensor latents = ops::scale(gen.randn(latent_shape), scheduler->init_noise_sigma());
+    const int first = req.operation == Operation::Txt2Img ? 0 : scheduler->start_index(req.strength);
+    InpaintLatents inpaint;
+    Tensor latents = initial_latents(req, *scheduler, first, gen, inpaint);
+    if (req.operation != Operation::Txt2Img) result.timings["vae_encode"] = seconds_since(t);
 
     t = Clock::now();
-    latents = denoise(*scheduler, latents, 0, cond, req, gen, cb);
+    latents = denoise(*scheduler, latents, first, cond, inpaint, req, gen, cb);
     result.timings["denoise"] = seconds_since(t);
 
     t = Clock::now();
@@ -123,16 +132,83 @@ class DiffusionPipeline : public Pipeline {
     if (req.prompt.empty()) throw Error("prompt must not be empty");
     if (req.decoder == FinalDecoder::Taesd && !preview_.has_taesd())
       throw Error("decoder \"taesd\" needs TAESD weights, and none were loaded (--taesd)");
+    if (req.operation != Operation::Txt2Img) {
+      if (!req.init_image) throw Error("init_image is required for img2img and inpainting");
+      if (!(req.strength > 0.0f && req.strength <= 1.0f))
+        throw Error("strength must be in (0, 1], got " + std::to_string(req.strength));
+    }
+    if (req.operation == Operation::Inpaint && !req.mask_image) throw Error("mask_image is required for inpainting");
     if (req.clip_skip < 1 || req.clip_skip > info_.max_clip_skip)
       throw Error("clip_skip must be 1.." + std::to_string(info_.max_clip_skip) + ", got " +
                   std::to_string(req.clip_skip));
   }
 
+  // diffusers' retrieve_latents(vae.encode(image), generator): a sample of the latent
+  // distribution (one generator draw), in UNet space.
+  Tensor encode_latents(const Tensor& image, sampling::NoiseGenerator& gen) const {
+    models::LatentDistribution d = m_.vae->encode(image);
+    Tensor noise = gen.randn(d.mean.shape());
+    Tensor out = Tensor::empty(d.mean.shape(), DType::F32);
+    const float *mean = d.mean.contiguous().data<float>(), *logvar = d.logvar.contiguous().data<float>();
+    const float* n = noise.data<float>();
+    float* o = out.data<float>();
+    const float k = m_.vae->scaling_factor();
+    for (int64_t i = 0; i < out.numel(); ++i) o[i] = (mean[i] + std::exp(0.5f * logvar[i]) * n[i]) * k;
+    return out;
+  }
+
+  // The starting latents of each operation, drawing from the generator in diffusers'
+  // order: img2img samples the encoded image, then the noise; inpainting draws the noise
+  // first unless the original's latents are needed to start from or to blend with.
+  Tensor initial_latents(const GenerationRequest& req, sampling::Scheduler& sched, int first,
+                         sampling::NoiseGenerator& gen, InpaintLatents& inpaint) const {
+    const int f = m_.vae->scale_factor();
+    const int64_t h = req.height / f, w = req.width / f;
+    const Shape shape{1, m_.unet->config().out_channels, h, w};
+    const bool nine_channels = m_.unet->config().in_channels == 9;
+
+    Tensor image, mask;
+    if (req.init_image) image = prepare_image(*req.init_image, req.width, req.height);
+    if (req.operation == Operation::Inpaint) mask = prepare_mask(*req.mask_image, req.width, req.height);
+    if (nine_channels && !mask.defined()) {
+      // An inpainting UNet asked for txt2img/img2img repaints everything.
+      mask = Tensor::full({1, 1, req.height, req.width}, 1.0f);
+      if (!image.defined()) image = Tensor::zeros({1, 3, req.height, req.width}, DType::F32);
+    }
+    const bool blend = mask.defined() && !nine_channels;
+    // img2img always starts from the noised image; inpainting only below full strength.
+    const bool from_image = req.operation == Operation::Img2Img ||
+                            (req.operation == Operation::Inpaint && req.strength < 1.0f);
+
+    Tensor image_latents;
+    if (from_image || blend) image_latents = encode_latents(image, gen);
+    Tensor noise = gen.randn(shape);
+    Tensor latents = from_image ? sched.add_noise(image_latents, noise, first)
+                                : ops::scale(noise, sched.init_noise_sigma());
+    if (mask.defined()) {
+      inpaint.mask = mask_to_latent_size(mask, h, w);
+      if (nine_channels) {
+        inpaint.masked_image_latents = encode_latents(mask_out(image, mask), gen);
+      } else {
+        inpaint.image_latents = image_latents;
+        inpaint.noise = noise;
+      }
+    }
+    return latents;
+  }
+
   // Runs steps [first, num_steps) from `latents`, reporting progress and previews and
   // stopping with sd::Cancelled between steps when asked.
   Tensor denoise(sampling::Scheduler& sched, Tensor latents, int first, const Conditioning& cond,
-                 const GenerationRequest& req, sampling::NoiseGenerator& gen, const GenerationCallbacks& cb) {
+                 const InpaintLatents& inpaint, const GenerationRequest& req, sampling::NoiseGenerator& gen,
+                 const GenerationCallbacks& cb) {
     const bool cfg = cond.context.size(0) == 2;
+    // 9-channel UNets see [latents | mask | masked-image latents], per batch row.
+    Tensor extra_channels;
+    if (inpaint.masked_image_latents.defined()) {
+      extra_channels = ops::concat({inpaint.mask, inpaint.masked_image_latents}, 1);
+      if (cfg) extra_channels = ops::concat({extra_channels, extra_channels}, 0);
+    }
     models::UNetAddedCond added;
     const bool xl = m_.unet->config().text_time_embedding;
     if (xl) {
@@ -148,10 +224,12 @@ class DiffusionPipeline : public Pipeline {
       if (cb.should_cancel && cb.should_cancel()) throw Cancelled();
       Tensor x_in = sched.scale_model_input(latents, i);
       if (cfg) x_in = ops::concat({x_in, x_in}, 0);
+      if (extra_channels.defined()) x_in = ops::concat({x_in, extra_channels}, 1);
       Tensor eps = m_.unet->forward(x_in, {sched.timesteps()[size_t(i)]}, cond.context, xl ? &added : nullptr);
       if (cfg) eps = guide(eps, req.guidance_scale);
       sampling::StepResult r = sched.step(eps, i, latents, gen);
       latents = r.prev_sample;
+      if (inpaint.image_latents.defined()) latents = keep_unmasked(sched, latents, inpaint, i);
       const int step = i - first + 1;
       if (cb.on_progress) cb.on_progress(step, total);
       const bool preview_due =
@@ -161,6 +239,23 @@ class DiffusionPipeline : public Pipeline {
         cb.on_preview(step, total, preview_.preview(r.denoised.defined() ? r.denoised : latents, req.preview));
     }
     return latents;
+  }
+
+  // 4-channel inpainting: outside the mask, the latents are the original's, noised to the
+  // level of the next step (clean after the last).
+  static Tensor keep_unmasked(const sampling::Scheduler& sched, const Tensor& latents, const InpaintLatents& in,
+                              int index) {
+    const Tensor proper = index + 1 < sched.num_steps() ? sched.add_noise(in.image_latents, in.noise, index + 1)
+                                                        : in.image_latents;
+    const Tensor x = latents.contiguous(), p = proper.contiguous(), m = in.mask.contiguous();
+    Tensor out = Tensor::empty(x.shape(), DType::F32);
+    const int64_t plane = m.numel(), channels = x.size(1);
+    const float *xs = x.data<float>(), *ps = p.data<float>(), *ms = m.data<float>();
+    float* o = out.data<float>();
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < plane; ++i)
+        o[c * plane + i] = (1.0f - ms[i]) * ps[c * plane + i] + ms[i] * xs[c * plane + i];
+    return out;
   }
 
   models::LoraPatch apply_loras(const std::vector<LoraSpec>& specs) {
