@@ -1,5 +1,7 @@
 #include "core/buffer_pool.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <new>
 
@@ -7,7 +9,27 @@ namespace sd {
 
 namespace {
 constexpr size_t kAlign = 64;
+// Blocks this large are mapped directly, so freeing them returns the pages to the
+// system at once (malloc may keep heap memory, and raises its own mmap threshold).
+constexpr size_t kMapThreshold = size_t(1) << 20;
+// Headroom above the live peak before cached blocks are evicted: avoids churn when
+// sizes wobble a little between steps.
+constexpr size_t kSlack = size_t(32) << 20;
+
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+void* system_alloc(size_t bytes) {
+  if (bytes >= kMapThreshold) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  return std::aligned_alloc(kAlign, bytes);
+}
+
+void system_free(void* p, size_t bytes) {
+  if (bytes >= kMapThreshold) munmap(p, bytes);
+  else std::free(p);
+}
 }  // namespace
 
 BufferPool& BufferPool::instance() {
@@ -15,32 +37,50 @@ BufferPool& BufferPool::instance() {
   return *pool;
 }
 
-BufferPool::~BufferPool() { trim(); }
+void BufferPool::erase_cached(BySize::iterator it) {
+  by_age_.erase(it->second.age);
+  stats_.cached -= it->first;
+  by_size_.erase(it);
+}
+
+std::vector<std::pair<void*, size_t>> BufferPool::evict_for(size_t need) {
+  std::vector<std::pair<void*, size_t>> out;
+  const size_t limit = std::max(stats_.peak_in_use, stats_.in_use + need) + kSlack;
+  while (!by_age_.empty() && stats_.in_use + stats_.cached + need > limit) {
+    auto it = by_age_.begin()->second;
+    out.emplace_back(it->second.ptr, it->first);
+    erase_cached(it);
+  }
+  return out;
+}
 
 void* BufferPool::acquire(size_t bytes, size_t* capacity) {
   size_t want = round_up(bytes == 0 ? kAlign : bytes, kAlign);
+  if (want >= kMapThreshold) want = round_up(want, 4096);
+  std::vector<std::pair<void*, size_t>> evicted;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Accept a cached block up to 1/8 larger than asked, so near sizes share blocks
     // without wasting much.
-    auto it = free_.lower_bound(want);
-    if (it != free_.end() && it->first <= want + want / 8) {
-      void* p = it->second;
+    auto it = by_size_.lower_bound(want);
+    if (it != by_size_.end() && it->first <= want + want / 8) {
+      void* p = it->second.ptr;
       *capacity = it->first;
-      stats_.cached -= it->first;
-      free_.erase(it);
+      erase_cached(it);
       stats_.in_use += *capacity;
-      if (stats_.in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.in_use;
+      stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
       return p;
     }
+    evicted = evict_for(want);
   }
-  void* p = std::aligned_alloc(kAlign, want);
+  for (auto& [p, size] : evicted) system_free(p, size);
+  void* p = system_alloc(want);
   if (!p) throw std::bad_alloc();
   std::lock_guard<std::mutex> lock(mu_);
   *capacity = want;
   stats_.in_use += want;
   stats_.allocations += 1;
-  if (stats_.in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.in_use;
+  stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
   return p;
 }
 
@@ -48,14 +88,20 @@ void BufferPool::release(void* ptr, size_t capacity) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.in_use -= capacity;
   stats_.cached += capacity;
-  free_.emplace(capacity, ptr);
+  const uint64_t age = next_age_++;
+  by_age_[age] = by_size_.emplace(capacity, Cached{ptr, age});
 }
 
 void BufferPool::trim() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [size, p] : free_) std::free(p);
-  free_.clear();
-  stats_.cached = 0;
+  std::vector<std::pair<void*, size_t>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [size, c] : by_size_) all.emplace_back(c.ptr, size);
+    by_size_.clear();
+    by_age_.clear();
+    stats_.cached = 0;
+  }
+  for (auto& [p, size] : all) system_free(p, size);
 }
 
 PoolStats BufferPool::stats() const {
