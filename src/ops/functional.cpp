@@ -5,6 +5,7 @@
 #include "backend/cpu/norm.h"
 #include "backend/cpu/runtime.h"
 #include "ops/act_map.h"
+#include "ops/flop_count.h"
 #include "ops/ops.h"
 
 namespace sd::ops {
@@ -24,6 +25,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   check_float(q, "attention");
   check_float(k, "attention");
   check_float(v, "attention");
+  // q k^T and p v: 2 FLOP per multiply-add each, over every (query, key, channel).
+  count_flops(4.0 * double(q.size(0)) * double(q.size(1)) * double(k.size(1)) * double(q.size(2)));
   return cpu::attention(q, k, v, heads, causal, scale);
 }
 

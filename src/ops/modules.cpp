@@ -2,6 +2,7 @@
 #include "backend/cpu/convolution.h"
 #include "backend/cpu/matmul.h"
 #include "ops/act_map.h"
+#include "ops/flop_count.h"
 #include "ops/ops.h"
 
 namespace sd::ops {
@@ -43,6 +44,7 @@ Tensor Conv2d::forward(const Tensor& x, const Tensor* residual, Activation act) 
                           opt_.pad_right})});
   Tensor y = cache_->conv.forward(x, residual, to_cpu(act));
   weight_ = Tensor();  // the backend keeps the one copy
+  count_flops(2.0 * double(y.numel()) * double(wshape_[1] * wshape_[2] * wshape_[3]));
   return y;
 }
 
@@ -81,6 +83,7 @@ Tensor Linear::forward(const Tensor& x, const Tensor* residual, Activation act) 
   if (!cache_) cache_.reset(new Cache{cpu::Matmul(weight_, bias_)});
   Tensor y = cache_->mm.forward(x, residual, to_cpu(act));
   weight_ = Tensor();
+  count_flops(2.0 * double(y.numel()) * double(wshape_[1]));
   return y;
 }
 

@@ -1,0 +1,206 @@
+// sd-bench: full-size models built from real configs with seeded random weights (no
+// weight files needed), timed phase by phase against this machine's own matmul rate.
+// Prints readable lines on stderr and one JSON line last on stdout.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/buffer_pool.h"
+#include "core/error.h"
+#include "models/autoencoder_kl.h"
+#include "models/clip_text_model.h"
+#include "models/random_weights.h"
+#include "models/unet_2d_condition.h"
+#include "ops/flop_count.h"
+#include "ops/ops.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using sd::DType;
+using sd::Tensor;
+
+struct Phase {
+  double seconds = 0;  // best of the timed repeats
+  double tflop = 0;    // counted in one run
+};
+
+// Runs fn once to warm up (primitive creation, weight reorders), then `repeat` times,
+// keeping the best time and the FLOPs of one run.
+Phase measure(int repeat, const std::function<void()>& fn) {
+  fn();
+  Phase p;
+  p.seconds = 1e300;
+  for (int i = 0; i < repeat; ++i) {
+    sd::ops::reset_flop_count();
+    auto t = Clock::now();
+    fn();
+    p.seconds = std::min(p.seconds, std::chrono::duration<double>(Clock::now() - t).count());
+    p.tflop = sd::ops::flops_counted() * 1e-12;
+  }
+  return p;
+}
+
+Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  float* p = t.data<float>();
+  uint32_t s = seed * 2654435761u + 1;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    p[i] = (float(s) / 4294967296.0f * 2.0f - 1.0f) * scale;
+  }
+  return t;
+}
+
+// The rate of a 2048^3 matmul through the same op layer the models use.
+double matmul_tflops(DType dtype) {
+  const int n = 2048;
+  sd::ops::Linear mm(random_tensor({n, n}, 0.02f, 1).to(dtype), Tensor());
+  const Tensor x = random_tensor({n, n}, 1.0f, 2).to(dtype);
+  Phase p = measure(5, [&] { mm.forward(x); });
+  return 2.0 * n * n * double(n) / p.seconds * 1e-12;
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+// Where the memory is after a phase: peak RSS so far and the tensor pool's state.
+void report_memory(const char* after) {
+  const sd::PoolStats s = sd::BufferPool::instance().stats();
+  std::fprintf(stderr, "after %-13s peak RSS %7.0f MB, pool: %6.0f MB in use, %6.0f MB cached, peak %6.0f MB\n",
+               after, peak_rss_mb(), s.in_use / 1048576.0, s.cached / 1048576.0, s.peak_in_use / 1048576.0);
+}
+
+// 77 token ids: BOS, a short prompt's worth of ordinary ids, EOS, EOS padding.
+Tensor prompt_ids() {
+  std::vector<int32_t> ids(77, 49407);
+  ids[0] = 49406;
+  for (int i = 1; i < 12; ++i) ids[size_t(i)] = 320 + 17 * i;
+  return Tensor::copy_of(ids.data(), {1, 77}, DType::I32);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Benchmark full-size Stable Diffusion models built from their configs."};
+  std::string config_dir, dtype_name = "bf16";
+  int width = 512, height = 512, repeat = 3, threads = 0;
+  app.add_option("--config", config_dir, "folder with unet/, vae/, text_encoder/ config.json")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--width", width, "image width")->check(CLI::Range(64, 2048));
+  app.add_option("--height", height, "image height")->check(CLI::Range(64, 2048));
+  app.add_option("--dtype", dtype_name, "compute dtype")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--repeat", repeat, "timed runs per phase (best is reported)")->check(CLI::Range(1, 100));
+  app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sd-bench: %s\n", e.what());
+    return 2;
+  }
+  if (width % 8 || height % 8) {
+    std::fprintf(stderr, "sd-bench: --width/--height must be multiples of 8\n");
+    return 2;
+  }
+  const DType dtype = dtype_name == "bf16" ? DType::BF16 : DType::F32;
+  if (threads == 0) threads = int(std::thread::hardware_concurrency());
+  sd::ops::set_num_threads(threads);
+
+  try {
+    const fs::path root(config_dir);
+    const double mm_tflops = matmul_tflops(dtype);
+    std::fprintf(stderr, "matmul 2048^3 %s: %.3f TFLOP/s\n", dtype_name.c_str(), mm_tflops);
+
+    sd::models::RandomWeights weights(1234);
+    auto te_cfg = sd::models::ClipTextConfig::load((root / "text_encoder" / "config.json").string());
+    sd::models::ClipTextModel te(te_cfg, weights, dtype);
+    std::unique_ptr<sd::models::ClipTextModel> te2;
+    if (fs::exists(root / "text_encoder_2" / "config.json"))
+      te2 = std::make_unique<sd::models::ClipTextModel>(
+          sd::models::ClipTextConfig::load((root / "text_encoder_2" / "config.json").string()), weights, dtype);
+    auto unet_cfg = sd::models::UNetConfig::load((root / "unet" / "config.json").string());
+    sd::models::UNet2DConditionModel unet(unet_cfg, weights, dtype);
+    sd::models::AutoencoderKL vae(sd::models::VaeConfig::load((root / "vae" / "config.json").string()), weights,
+                                  dtype);
+    const int f = vae.scale_factor();
+    const int64_t h = height / f, w = width / f;
+    report_memory("loading");
+
+    // Text: uncond and cond prompts, one at a time, as the pipelines run them.
+    const Tensor ids = prompt_ids();
+    Tensor pooled;
+    Tensor context;
+    Phase text = measure(repeat, [&] {
+      std::vector<Tensor> rows;
+      for (int r = 0; r < 2; ++r) {
+        auto out = te.forward(ids);
+        Tensor hs = te2 ? out.hidden_states[out.hidden_states.size() - 2] : out.last_hidden_state;
+        if (te2) {
+          auto out2 = te2->forward(ids);
+          hs = sd::ops::concat({hs, out2.hidden_states[out2.hidden_states.size() - 2]}, 2);
+          pooled = out2.text_embeds;
+        }
+        rows.push_back(hs);
+      }
+      context = sd::ops::concat(rows, 0);
+    });
+    report_memory("text encoder");
+
+    // One denoising step: the UNet on the CFG batch of 2.
+    const Tensor sample = random_tensor({2, unet_cfg.in_channels, h, w}, 1.0f, 3);
+    sd::models::UNetAddedCond added;
+    if (unet_cfg.text_time_embedding) {
+      added.text_embeds = sd::ops::concat({pooled, pooled}, 0);
+      std::vector<float> ids6;
+      for (int r = 0; r < 2; ++r)
+        for (int v : {height, width, 0, 0, height, width}) ids6.push_back(float(v));
+      added.time_ids = Tensor::from_floats(ids6, {2, 6});
+    }
+    Phase step = measure(repeat, [&] {
+      unet.forward(sample, {500.0f}, context, unet_cfg.text_time_embedding ? &added : nullptr);
+    });
+    report_memory("unet step");
+
+    const Tensor z = random_tensor({1, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4);
+    Phase decode = measure(repeat, [&] { vae.decode(z); });
+    report_memory("vae decode");
+
+    nlohmann::ordered_json j;
+    j["config"] = config_dir;
+    j["width"] = width;
+    j["height"] = height;
+    j["dtype"] = dtype_name;
+    j["threads"] = threads;
+    j["matmul_tflops"] = mm_tflops;
+    nlohmann::ordered_json phases;
+    for (auto& [name, p] : {std::pair<const char*, Phase&>{"text_encoder", text}, {"unet_step", step},
+                            {"vae_decode", decode}}) {
+      const double limit = p.tflop / mm_tflops;
+      phases[name] = {{"seconds", p.seconds}, {"tflop", p.tflop}, {"limit_ratio", limit > 0 ? p.seconds / limit : 0}};
+      std::fprintf(stderr, "%-13s %8.3f s  %7.3f TFLOP  %5.2fx the matmul-rate time\n", name, p.seconds, p.tflop,
+                   limit > 0 ? p.seconds / limit : 0.0);
+    }
+    j["phases"] = phases;
+    j["peak_rss_mb"] = peak_rss_mb();
+    std::printf("%s\n", j.dump().c_str());
+  } catch (const sd::Error& e) {
+    std::fprintf(stderr, "sd-bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
