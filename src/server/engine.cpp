@@ -35,7 +35,6 @@ void Engine::abandon() {
 void Engine::run() {
   std::unique_ptr<pipeline::Pipeline> pipe;
   auto t0 = Clock::now();
-  log_info("loading model " + load_.model_path);
   try {
     pipe = pipeline::Pipeline::load(load_);
   } catch (const std::exception& e) {

@@ -2,10 +2,10 @@
 // The generation engine: one thread that loads the pipeline, owns it, and runs the queued
 // jobs one at a time in arrival order. No other thread touches the pipeline.
 //
-// Previews ask the pipeline for its latent-to-RGB approximation (PreviewMode::LatentRgb):
-// the cheapest honest preview, a linear map of the latent channels at latent resolution,
-// where a VAE decode per preview would cost about as much as a step. It shows composition
-// and colour, not detail.
+// Previews are what the worker was started with (WorkerConfig::preview): by default the
+// pipeline's latent-to-RGB approximation, the cheapest honest preview (a linear map of
+// the latent channels at latent resolution, where a VAE decode per preview would cost
+// about as much as a step); with TAESD, a full-size TAESD decode.
 #include <atomic>
 #include <thread>
 

@@ -277,7 +277,7 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   r.width = width.value_or(uses_image ? size_from_image(r.init_image->width) : model.native_width);
   r.height = height.value_or(uses_image ? size_from_image(r.init_image->height) : model.native_height);
 
-  r.preview = policy.preview_every > 0 ? pipeline::PreviewMode::LatentRgb : pipeline::PreviewMode::None;
+  r.preview = policy.preview;
   r.preview_every = policy.preview_every;
 
   spec.echo = json::object();

@@ -25,7 +25,8 @@ class InvalidArgument : public std::runtime_error {
 // Worker settings that shape every request.
 struct RequestPolicy {
   std::string lora_dir;   // where {"name": ...} loras are looked up; empty = names refused
-  int preview_every = 5;  // 0 = no previews
+  pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
+  int preview_every = 5;  // steps between previews
 };
 
 struct JobSpec {

@@ -95,6 +95,7 @@ class Routes {
                 {"capabilities", {"image_generation", "image_transform", "image_inpaint"}},
                 {"samplers", model ? model->samplers : std::vector<std::string>{}},
                 {"schedules", model ? model->schedules : std::vector<std::string>{}},
+                {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};
@@ -118,7 +119,7 @@ class Routes {
     }
     JobSpec spec;
     try {
-      spec = parse_job_request(parse_job_body(req.body), *model, {cfg_.lora_dir, cfg_.preview_every});
+      spec = parse_job_request(parse_job_body(req.body), *model, {cfg_.lora_dir, cfg_.preview, cfg_.preview_every});
     } catch (const InvalidArgument& e) {
       send_error(res, {400, "invalid_argument", e.what(), e.field()});
       return;

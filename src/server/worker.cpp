@@ -54,23 +54,12 @@ int wait_for_stop(const sigset_t& signals, const WorkerState& state) {
   }
 }
 
-pipeline::LoadOptions load_options(const WorkerConfig& cfg) {
-  pipeline::LoadOptions load;
-  load.model_path = cfg.model_path;
-  load.config_dir = cfg.config_dir;
-  load.tokenizer_dir = cfg.tokenizer_dir;
-  load.sd_version = cfg.sd_version;
-  load.dtype = cfg.dtype;
-  load.threads = cfg.threads;
-  return load;
-}
-
 }  // namespace
 
 int run_worker(const WorkerConfig& cfg) {
   sigset_t stop_signals = block_stop_signals();
   const std::string endpoint = cfg.host + ":" + std::to_string(cfg.port);
-  log_info(cfg.program + " " + cfg.worker_id + " starting on " + endpoint + " with " + cfg.model_path);
+  log_info(cfg.program + " " + cfg.worker_id + " starting on " + endpoint + " with model " + cfg.model_id());
   if (!is_loopback(cfg.host) && cfg.api_token.empty())
     log_warn("listening on " + cfg.host + " without --api-token: anyone who can reach the port can submit jobs");
   if (cfg.device == "cpu") {
@@ -100,14 +89,14 @@ int run_worker(const WorkerConfig& cfg) {
   std::thread http_thread([&http] { http.listen_after_bind(); });
   log_info("listening on " + endpoint);
 
-  Engine engine(load_options(cfg), registry, state);
+  Engine engine(cfg.load_options(), registry, state);
   engine.start();
 
   int sig = wait_for_stop(stop_signals, state);
   bool load_failed = sig == 0;
   bool loading = state.phase() == Phase::Loading;
   if (load_failed)
-    log_error("cannot load the model " + cfg.model_path + ": " + state.failure());
+    log_error("cannot load the model " + cfg.model_id() + ": " + state.failure());
   else
     log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
 

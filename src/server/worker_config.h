@@ -7,6 +7,8 @@
 #include <string>
 
 #include "core/dtype.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/request.h"
 
 namespace sd::server {
 
@@ -22,6 +24,7 @@ struct WorkerConfig {
   std::string model_path;     // local diffusers folder or single-file checkpoint
   std::string config_dir;     // configs for a single-file checkpoint
   std::string tokenizer_dir;  // vocab.json/merges.txt override
+  std::string taesd_path;     // TAESD for full-size previews (optional)
   std::string lora_dir;       // where loras given by "name" are looked up
   int device_index = 0;
   DType dtype = DType::F32;
@@ -29,7 +32,8 @@ struct WorkerConfig {
   int threads = 0;            // 0 = all cores
   size_t queue_capacity = 16;
   std::string api_token;
-  int preview_every = 5;      // 0 = no previews
+  pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
+  int preview_every = 5;      // steps between previews
   std::chrono::seconds job_retention{600};
   bool finish_running_on_shutdown = false;
   size_t max_body_bytes = size_t(32) << 20;
@@ -37,7 +41,11 @@ struct WorkerConfig {
   std::chrono::milliseconds heartbeat_interval{30000};
 
   // The name a hive knows the model by, for /info and heartbeats.
-  std::string model_id() const { return model.empty() ? model_path : model; }
+  std::string model_id() const { return !model.empty() ? model : !model_path.empty() ? model_path : sd_version; }
+
+  // What the engine loads. --model-path wins over --model, which then only names the
+  // model (a hive may pass both); either may be absent when --sd-version names it.
+  pipeline::LoadOptions load_options() const;
 };
 
 }  // namespace sd::server

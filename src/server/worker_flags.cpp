@@ -1,17 +1,17 @@
 #include "server/worker_flags.h"
 
 #include <CLI/CLI.hpp>
-#include <filesystem>
 
 #include "core/log.h"
+#include "core/error.h"
+#include "pipeline/model_source.h"
 #include "pipeline/model_version.h"
+#include "pipeline/preview_decoder.h"
 #include "pipeline/pipeline.h"
 
 namespace sd::server {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string version_list() {
   std::string out;
@@ -43,22 +43,18 @@ DType resolve_dtype(const std::string& name, bool use_f16, const std::string& de
   return cpu ? pipeline::default_cpu_dtype() : DType::F16;
 }
 
-// --model-path wins; otherwise --model names a local path or a version. Downloading a
-// model from the Hub is not part of the worker yet, so a model must be on disk.
-void resolve_model(WorkerConfig& cfg) {
-  if (!cfg.model_path.empty()) {
-    if (!fs::exists(cfg.model_path)) throw FlagError{"--model-path " + cfg.model_path + ": no such file or directory"};
-    if (!cfg.model.empty() && cfg.sd_version.empty())
-      if (auto v = pipeline::find_version(cfg.model)) cfg.sd_version = v->name;
-    return;
+// What the model flags name, checked the way the pipeline will load it (nothing is
+// downloaded here): a local path must exist, a version or repo id must be well formed.
+// With both --model-path and --model, the path is loaded and --model names it; a version
+// there is the version expected.
+void check_model(WorkerConfig& cfg) {
+  if (!cfg.model_path.empty() && !cfg.model.empty() && cfg.sd_version.empty())
+    if (auto v = pipeline::find_version(cfg.model)) cfg.sd_version = v->name;
+  try {
+    pipeline::resolve_model_source(cfg.load_options());
+  } catch (const Error& e) {
+    throw FlagError{e.what()};
   }
-  if (cfg.model.empty()) throw FlagError{"--model-path (MODEL_PATH) or --model (MODEL) is required"};
-  if (fs::exists(cfg.model)) {
-    cfg.model_path = cfg.model;
-    return;
-  }
-  throw FlagError{"--model " + cfg.model +
-                  ": not a local path, and downloading models is not supported yet; pass --model-path"};
 }
 
 }  // namespace
@@ -70,6 +66,7 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   std::string dtype_name = "auto";
   bool use_f16 = false;
   std::string on_shutdown = "cancel";
+  std::string preview_name;
   int retention_s = int(cfg.job_retention.count());
   int keepalive_ms = int(cfg.keepalive_interval.count());
   int heartbeat_ms = int(cfg.heartbeat_interval.count());
@@ -82,9 +79,13 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   app.add_option("--host", cfg.host, "Bind address")->envname("HOST")->capture_default_str();
   app.add_option("--callback-url,--queen-url,--hive-url", cfg.callback_url, "Hive/queen base URL for heartbeats")
       ->envname("CALLBACK_URL");
-  app.add_option("--model", cfg.model, "What a hive passes: a version string, a repo id or a local path")->envname("MODEL");
-  app.add_option("--model-path", cfg.model_path, "Local diffusers folder or single-file checkpoint")->envname("MODEL_PATH");
-  app.add_option("--config-dir", cfg.config_dir, "Diffusers configs for a single-file checkpoint")->envname("SD_CONFIG_DIR");
+  app.add_option("--model", cfg.model,
+                 "What a hive passes: a local path, a version or a Hugging Face repo id (fetched into the Hub cache)")
+      ->envname("MODEL");
+  app.add_option("--model-path", cfg.model_path, "Local diffusers folder or single-file checkpoint; no download")
+      ->envname("MODEL_PATH");
+  app.add_option("--config,--config-dir", cfg.config_dir, "Diffusers configs for a single-file checkpoint")
+      ->envname("SD_CONFIG_DIR");
   app.add_option("--tokenizer-dir", cfg.tokenizer_dir, "Folder with the CLIP vocab.json and merges.txt, when the model lacks them")
       ->envname("SD_TOKENIZER_DIR");
   app.add_option("--lora-dir", cfg.lora_dir, "Folder where loras requested by \"name\" are looked up")->envname("SD_LORA_DIR");
@@ -101,8 +102,13 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   app.add_option("--queue-capacity", cfg.queue_capacity, "Queued jobs before 429")
       ->envname("SD_WORKER_QUEUE_CAPACITY")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--api-token", cfg.api_token, "Bearer token every route but /health requires")->envname("SD_WORKER_API_TOKEN");
-  app.add_option("--preview-every", cfg.preview_every, "Steps between previews (the last step always gets one); 0 = none")
-      ->envname("SD_WORKER_PREVIEW_EVERY")->check(CLI::Range(0, 150))->capture_default_str();
+  app.add_option("--taesd", cfg.taesd_path,
+                 "TAESD for full-size previews: a diffusers AutoencoderTiny folder or a taesd_decoder .safetensors")
+      ->envname("SD_TAESD_PATH");
+  app.add_option("--preview", preview_name, "Preview kind: none, latent, taesd (default: taesd with --taesd, else latent)")
+      ->envname("SD_WORKER_PREVIEW")->check(CLI::IsMember({"none", "latent", "taesd"}));
+  app.add_option("--preview-every", cfg.preview_every, "Steps between previews (the last step always gets one)")
+      ->envname("SD_WORKER_PREVIEW_EVERY")->check(CLI::Range(1, 150))->capture_default_str();
   app.add_option("--job-retention", retention_s, "Seconds a finished job's events and result are kept")
       ->envname("SD_WORKER_JOB_RETENTION")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--on-shutdown", on_shutdown, "What SIGINT/SIGTERM does to the running job")
@@ -119,11 +125,14 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       if (!v) throw FlagError{"--sd-version " + cfg.sd_version + ": unknown version; expected one of " + version_list()};
       cfg.sd_version = v->name;
     }
-    resolve_model(cfg);
+    check_model(cfg);
     if (!cfg.callback_url.empty() && cfg.callback_url.rfind("http://", 0) != 0 &&
         cfg.callback_url.rfind("https://", 0) != 0)
       throw FlagError{"--callback-url " + cfg.callback_url + ": must start with http:// or https://"};
     cfg.dtype = resolve_dtype(dtype_name, use_f16, device_kind);
+    if (preview_name.empty()) preview_name = cfg.taesd_path.empty() ? "latent" : "taesd";
+    if (preview_name == "taesd" && cfg.taesd_path.empty()) throw FlagError{"--preview taesd needs --taesd"};
+    cfg.preview = *pipeline::parse_preview_mode(preview_name);
   } catch (const CLI::CallForHelp&) {
     out.message = app.help();
     return out;

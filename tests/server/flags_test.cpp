@@ -47,6 +47,7 @@ TEST(WorkerFlags, MinimalFlagsGiveDefaults) {
   EXPECT_EQ(c.host, "127.0.0.1");
   EXPECT_EQ(c.device, "cpu");
   EXPECT_EQ(c.queue_capacity, 16u);
+  EXPECT_EQ(c.preview, pipeline::PreviewMode::LatentRgb);
   EXPECT_EQ(c.preview_every, 5);
   EXPECT_EQ(c.job_retention, std::chrono::seconds(600));
   EXPECT_FALSE(c.finish_running_on_shutdown);
@@ -135,33 +136,75 @@ TEST(WorkerFlags, CallbackUrlAliasesAndVersionSpellings) {
   }
 }
 
-TEST(WorkerFlags, ModelMayBeALocalPathOrNameTheVersion) {
+TEST(WorkerFlags, ModelNamesAPathAVersionOrARepo) {
+  // A local path: loaded from there.
   auto o = parse({"--worker-id", "w1", "--port", "1", "--model", model_dir()});
   ASSERT_TRUE(o.config) << o.message;
-  EXPECT_EQ(o.config->model_path, model_dir());
+  EXPECT_EQ(o.config->load_options().model, model_dir());
+  EXPECT_EQ(o.config->model_id(), model_dir());
+  // With --model-path, --model only names the model (a version there is the one expected).
   o = parse({"--worker-id", "w1", "--port", "1", "--model", "v1.5", "--model-path", model_dir()});
   ASSERT_TRUE(o.config) << o.message;
   EXPECT_EQ(o.config->sd_version, "v1-5");
   EXPECT_EQ(o.config->model_id(), "v1.5");
-  // Nothing local to load, and no download: a clear refusal.
-  expect_usage_error(parse({"--worker-id", "w1", "--port", "1", "--model", "stabilityai/sdxl-turbo"}),
-                     "--model stabilityai/sdxl-turbo");
+  EXPECT_EQ(o.config->load_options().model_path, model_dir());
+  EXPECT_EQ(o.config->load_options().model, "");
+  // A repo id or a version alone: fetched when the engine loads, not while parsing flags.
+  o = parse({"--worker-id", "w1", "--port", "1", "--model", "stabilityai/sdxl-turbo"});
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_EQ(o.config->load_options().model, "stabilityai/sdxl-turbo");
+  o = parse({"--worker-id", "w1", "--port", "1", "--sd-version", "xl"});
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_EQ(o.config->model_id(), "xl");
+  // Neither a path, a version nor a repo id.
+  expect_usage_error(parse({"--worker-id", "w1", "--port", "1", "--model", "not a model"}), "--model not a model");
+  expect_usage_error(parse({"--worker-id", "w1", "--port", "1", "--model", "v1-5", "--sd-version", "xl"}),
+                     "name different versions");
+}
+
+TEST(WorkerFlags, PreviewsFollowTaesd) {
+  std::vector<std::string> base = {"--worker-id", "w1", "--port", "1", "--model-path", model_dir()};
+  auto o = parse(base);
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_EQ(o.config->preview, pipeline::PreviewMode::LatentRgb);
+  auto args = base;
+  args.insert(args.end(), {"--taesd", "/models/taesd"});
+  o = parse(args);
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_EQ(o.config->preview, pipeline::PreviewMode::Taesd);
+  EXPECT_EQ(o.config->load_options().taesd_path, "/models/taesd");
+  args.insert(args.end(), {"--preview", "latent"});
+  o = parse(args);
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_EQ(o.config->preview, pipeline::PreviewMode::LatentRgb);
+  args = base;
+  args.insert(args.end(), {"--preview", "taesd"});
+  expect_usage_error(parse(args), "--preview taesd needs --taesd");
+  args = base;
+  args.insert(args.end(), {"--preview-every", "0"});
+  expect_usage_error(parse(args), "--preview-every");
 }
 
 TEST(WorkerFlags, WorkerSettings) {
   auto o = parse({"--worker-id", "w1", "--port", "1", "--model-path", model_dir(), "--queue-capacity", "3",
-                  "--preview-every", "0", "--job-retention", "60", "--on-shutdown", "finish", "--dtype", "f32",
+                  "--preview", "none", "--preview-every", "2", "--job-retention", "60", "--on-shutdown", "finish", "--dtype", "f32",
                   "--threads", "2", "--tokenizer-dir", "/tok", "--lora-dir", "/loras", "--keepalive-interval-ms",
                   "50", "--heartbeat-interval-ms", "100", "--no-use-flash-attn"});
   ASSERT_TRUE(o.config) << o.message;
   const auto& c = *o.config;
   EXPECT_EQ(c.queue_capacity, 3u);
-  EXPECT_EQ(c.preview_every, 0);
+  EXPECT_EQ(c.preview, pipeline::PreviewMode::None);
+  EXPECT_EQ(c.preview_every, 2);
   EXPECT_EQ(c.job_retention, std::chrono::seconds(60));
   EXPECT_TRUE(c.finish_running_on_shutdown);
   EXPECT_EQ(c.dtype, DType::F32);
   EXPECT_EQ(c.threads, 2);
   EXPECT_EQ(c.tokenizer_dir, "/tok");
+  auto load = c.load_options();
+  EXPECT_EQ(load.model_path, model_dir());
+  EXPECT_EQ(load.tokenizer_dir, "/tok");
+  EXPECT_EQ(load.threads, 2);
+  EXPECT_EQ(load.dtype, DType::F32);
   EXPECT_EQ(c.lora_dir, "/loras");
   EXPECT_EQ(c.keepalive_interval, std::chrono::milliseconds(50));
   EXPECT_EQ(c.heartbeat_interval, std::chrono::milliseconds(100));

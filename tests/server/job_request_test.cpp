@@ -68,7 +68,7 @@ TEST(JobRequest, AllFieldsTaken) {
   body.update({{"negative_prompt", "blurry"}, {"steps", 4}, {"guidance_scale", 0}, {"seed", 42}, {"width", 64},
                {"height", 128}, {"sampler", "Euler_A"}, {"schedule", "karras"}, {"clip_skip", 2},
                {"hive_id", "hive-1"}, {"model", "v1-5"}, {"worker_id", "w1"}, {"unknown_field", {1, 2}}});
-  auto spec = parse(body, {"", 0});
+  auto spec = parse(body, {"", pipeline::PreviewMode::None, 5});
   const auto& r = spec.request;
   EXPECT_EQ(r.negative_prompt, "blurry");
   EXPECT_EQ(r.steps, 4);
@@ -216,12 +216,14 @@ TEST(JobRequest, LorasByPathOrByNameInTheLoraFolder) {
   std::ofstream(dir + "/style.safetensors") << "x";
   json body = with(txt2img(), "loras", json::array({{{"name", "style"}, {"strength", -0.5}},
                                                     {{"path", dir + "/style.safetensors"}}}));
-  auto spec = parse(body, {dir, 5});
+  auto spec = parse(body, {dir, pipeline::PreviewMode::Taesd, 3});
   ASSERT_EQ(spec.request.loras.size(), 2u);
   EXPECT_EQ(fs::path(spec.request.loras[0].path), fs::path(dir) / "style.safetensors");
   EXPECT_FLOAT_EQ(spec.request.loras[0].strength, -0.5f);
   EXPECT_FLOAT_EQ(spec.request.loras[1].strength, 1.f);
-  EXPECT_THROW(parse(with(txt2img(), "loras", json::array({{{"name", "../style"}}})), {dir, 5}), InvalidArgument);
+  EXPECT_EQ(spec.request.preview, pipeline::PreviewMode::Taesd);
+  EXPECT_EQ(spec.request.preview_every, 3);
+  EXPECT_THROW(parse(with(txt2img(), "loras", json::array({{{"name", "../style"}}})), {dir}), InvalidArgument);
 }
 
 }  // namespace

@@ -1,0 +1,18 @@
+#include "server/worker_config.h"
+
+namespace sd::server {
+
+pipeline::LoadOptions WorkerConfig::load_options() const {
+  pipeline::LoadOptions load;
+  load.model_path = model_path;
+  if (model_path.empty()) load.model = model;
+  load.config_dir = config_dir;
+  load.tokenizer_dir = tokenizer_dir;
+  load.sd_version = sd_version;
+  load.dtype = dtype;
+  load.threads = threads;
+  load.taesd_path = taesd_path;
+  return load;
+}
+
+}  // namespace sd::server
