@@ -190,8 +190,8 @@ int main(int argc, char** argv) {
       return usage_error(e.what());
     }
     req.operation = mask_image.empty() ? sd::pipeline::Operation::Img2Img : sd::pipeline::Operation::Inpaint;
-    if (app.count("--strength") == 0) req.strength = mask_image.empty() ? 0.8f : 1.0f;
-    if (req.strength <= 0.0f) return usage_error("--strength must be above 0");
+    if (app.count("--strength") == 0) req.strength = mask_image.empty() ? 0.8 : 1.0;
+    if (req.strength <= 0.0) return usage_error("--strength must be above 0");
   }
 
   std::unique_ptr<sd::pipeline::Pipeline> pipe;

@@ -134,7 +134,7 @@ class DiffusionPipeline : public Pipeline {
       throw Error("decoder \"taesd\" needs TAESD weights, and none were loaded (--taesd)");
     if (req.operation != Operation::Txt2Img) {
       if (!req.init_image) throw Error("init_image is required for img2img and inpainting");
-      if (!(req.strength > 0.0f && req.strength <= 1.0f))
+      if (!(req.strength > 0.0 && req.strength <= 1.0))
         throw Error("strength must be in (0, 1], got " + std::to_string(req.strength));
     }
     if (req.operation == Operation::Inpaint && !req.mask_image) throw Error("mask_image is required for inpainting");
@@ -178,7 +178,7 @@ class DiffusionPipeline : public Pipeline {
     const bool blend = mask.defined() && !nine_channels;
     // img2img always starts from the noised image; inpainting only below full strength.
     const bool from_image = req.operation == Operation::Img2Img ||
-                            (req.operation == Operation::Inpaint && req.strength < 1.0f);
+                            (req.operation == Operation::Inpaint && req.strength < 1.0);
 
     Tensor image_latents;
     if (from_image || blend) image_latents = encode_latents(image, gen);

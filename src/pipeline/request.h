@@ -40,7 +40,9 @@ struct GenerationRequest {
   std::string sampler = "ddim";
   std::string schedule = "default";
   int clip_skip = 1;  // 1 = last layer (A1111 numbering)
-  float strength = 0.8f;                  // img2img / inpaint
+  // img2img / inpaint. A double, as in diffusers: int(steps * strength) must round the
+  // way Python does (10 * 0.7 is 7, but 10 * 0.7f is 6.99...).
+  double strength = 0.8;
   std::optional<io::Image> init_image;    // img2img / inpaint
   std::optional<io::Image> mask_image;    // inpaint: white = repaint
   std::vector<LoraSpec> loras;

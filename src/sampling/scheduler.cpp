@@ -14,11 +14,11 @@ void Scheduler::set_timesteps(int steps) {
   last_index_ = -1;
 }
 
-int Scheduler::start_index(float strength) const {
+int Scheduler::start_index(double strength) const {
   SD_CHECK(inference_steps_ > 0, "set_timesteps has not been called");
-  if (!(strength > 0.0f && strength <= 1.0f))
+  if (!(strength > 0.0 && strength <= 1.0))
     throw Error("strength must be in (0, 1], got " + std::to_string(strength));
-  const int init_steps = std::min(int(float(inference_steps_) * strength), inference_steps_);
+  const int init_steps = std::min(int(double(inference_steps_) * strength), inference_steps_);
   if (init_steps == 0)
     throw Error("strength " + std::to_string(strength) + " with " + std::to_string(inference_steps_) +
                 " steps leaves no denoising step; raise the strength or the step count");

@@ -58,7 +58,7 @@ class Scheduler {
   // img2img: index of the first step for a denoising strength in (0, 1], as diffusers'
   // get_timesteps: t_start = steps - int(steps * strength), times order(). Throws sd::Error
   // when the strength leaves no step to run.
-  int start_index(float strength) const;
+  int start_index(double strength) const;
 
   // Standard deviation of the initial noise for txt2img.
   virtual float init_noise_sigma() const { return 1.0f; }

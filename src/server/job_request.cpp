@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "io/image.h"
+#include "pipeline/preview_decoder.h"
 #include "sampling/scheduler_factory.h"
 
 namespace sd::server {
@@ -255,7 +256,9 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   if (schedules.empty()) schedules.push_back("default");
   r.schedule = one_of(body, "schedule", schedules, "default");
   check_schedule_fits_sampler(r.sampler, r.schedule);
-  r.strength = float(get_number(body, "strength", "strength", 0, 1, r.strength));
+  // Inpainting repaints the masked area from pure noise unless told otherwise (diffusers).
+  const double default_strength = r.operation == Operation::Inpaint ? 1.0 : r.strength;
+  r.strength = get_number(body, "strength", "strength", 0, 1, default_strength);
   r.clip_skip = get_int(body, "clip_skip", 1, std::min(12, model.max_clip_skip), r.clip_skip);
   r.loras = parse_loras(body, policy);
 
@@ -273,12 +276,25 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
       r.mask_image = decode_field_image("mask_image", *mask, 1);
     }
   }
+  // diffusers runs int(steps * strength) steps of an image job: none is an error.
+  if (r.operation != Operation::Txt2Img && int(double(r.steps) * r.strength) < 1)
+    throw InvalidArgument("strength", "strength " + number_text(r.strength) + " with " + std::to_string(r.steps) +
+                                          " steps leaves no step to run");
   // An image to transform sets the default size; otherwise the model's native size.
   r.width = width.value_or(uses_image ? size_from_image(r.init_image->width) : model.native_width);
   r.height = height.value_or(uses_image ? size_from_image(r.init_image->height) : model.native_height);
 
-  r.preview = policy.preview;
-  r.preview_every = policy.preview_every;
+  // Per-job preview and final-decoder choices, within what the worker has loaded.
+  std::vector<std::string> previews = model.preview_modes;
+  if (previews.empty()) previews = {"none", "latent"};
+  const std::string preview =
+      one_of(body, "preview", previews, pipeline::preview_mode_name(policy.preview));
+  r.preview = *pipeline::parse_preview_mode(preview);
+  r.preview_every = get_int(body, "preview_every", 1, kMaxSteps, policy.preview_every);
+  std::vector<std::string> decoders = model.decoders;
+  if (decoders.empty()) decoders = {"vae"};
+  r.decoder = one_of(body, "decoder", decoders, "vae") == "taesd" ? pipeline::FinalDecoder::Taesd
+                                                                   : pipeline::FinalDecoder::Vae;
 
   spec.echo = json::object();
   for (const char* key : {"hive_id", "model", "worker_id"})

@@ -96,6 +96,7 @@ class Routes {
                 {"samplers", model ? model->samplers : std::vector<std::string>{}},
                 {"schedules", model ? model->schedules : std::vector<std::string>{}},
                 {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
+                {"decoders", model ? model->decoders : std::vector<std::string>{}},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};

@@ -124,6 +124,17 @@ TEST(SdGenerate, InpaintWritesTheReferenceImage) {
   EXPECT_LE(worst_pixel_difference(dir + "/x.png", ref.view("inpaint.image_u8")), 2);
 }
 
+TEST(SdGenerate, LoraWritesTheReferenceImage) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string dir = test::temp_dir("sdgen-lora");
+  auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-lora-sd15.reference.safetensors");
+  auto args = tiny_args("ddim", dir + "/x.png");
+  args.insert(args.end(), {"--lora", test::fixtures_dir() + "/tiny-lora-sd15.safetensors:0.8"});
+  auto r = test::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(worst_pixel_difference(dir + "/x.png", ref.view("t2i.ddim.image_u8")), 2);
+}
+
 // Every sampler the engine lists runs from the command line and gives its own image.
 TEST(SdGenerate, EverySamplerRuns) {
   SD_SKIP_WITHOUT_DATA("clip");

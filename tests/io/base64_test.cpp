@@ -1,5 +1,5 @@
 // base64 (RFC 4648): the RFC's test vectors, round trips, data URLs, whitespace, and
-// invalid or oversized input (also run under ASan+UBSan as test_io_asan).
+// invalid or oversized input (also run under ASan+UBSan as test_asan).
 #include <gtest/gtest.h>
 
 #include <random>

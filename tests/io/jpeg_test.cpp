@@ -1,5 +1,5 @@
 // JPEG decoding: colour spaces converted as PIL does, and hostile JPEG bytes (also run
-// under ASan+UBSan as test_io_asan). libjpeg's default error handler would exit() the
+// under ASan+UBSan as test_asan). libjpeg's default error handler would exit() the
 // process; every error test here passing shows it is replaced.
 #include <gtest/gtest.h>
 

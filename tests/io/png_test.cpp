@@ -1,5 +1,5 @@
 // PNG encode/decode, text chunks, the PIL-compatible conversions of every PNG colour
-// type, and hostile PNG bytes (also run under ASan+UBSan as test_io_asan).
+// type, and hostile PNG bytes (also run under ASan+UBSan as test_asan).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -347,7 +347,7 @@ TEST(PngHostile, TrailingJunkAfterIendIsIgnored) {
 }
 
 // Random byte flips: each must give a well-formed image or sd::Error, never a crash
-// (ASan checks the memory accesses in test_io_asan).
+// (ASan checks the memory accesses in test_asan).
 TEST(PngHostile, RandomCorruptionNeverCrashes) {
   Bytes png = encode_png(rgb_pattern(24, 24), {{"parameters", "fuzz"}});
   std::mt19937 rng(7);

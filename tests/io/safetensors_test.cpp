@@ -1,6 +1,6 @@
 // The safetensors reader on the real fixture files, write/read round trips, and a set of
 // hostile files: each must give sd::Error naming the file and the problem, never a crash
-// (the same tests run under AddressSanitizer+UBSan as test_io_asan).
+// (the same tests run under AddressSanitizer+UBSan as test_asan).
 #include "io/safetensors.h"
 
 #include <gtest/gtest.h>

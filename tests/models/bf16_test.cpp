@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
@@ -52,7 +53,11 @@ TEST(Bf16, UNetFollowsF32) {
     return UNet2DConditionModel::load(fixture_path("tiny-sdxl/unet"), dtype)
         ->forward(ref.view("unet.sample"), {981.f}, ref.view("unet.encoder_hidden_states"), &added);
   };
-  EXPECT_TRUE(close_to_f32(run(DType::BF16), run(DType::F32)));
+  const Tensor bf16 = run(DType::BF16), f32 = run(DType::F32);
+  const double err = test::max_abs_diff(bf16, f32) / test::max_abs(f32);
+  std::printf("UNet eps bf16 vs f32: max error %.2e of max|f32|\n", err);
+  RecordProperty("eps_max_rel_error", std::to_string(err));
+  EXPECT_TRUE(close_to_f32(bf16, f32));
 }
 
 TEST(Bf16, VaeFollowsF32) {

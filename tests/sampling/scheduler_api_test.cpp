@@ -99,6 +99,8 @@ TEST(SchedulerApi, Img2ImgStartIndexFollowsStrengthAndOrder) {
   EXPECT_THROW(planned("ddim", "default", 4)->start_index(0.2f), Error);  // int(0.8) = 0 steps
   EXPECT_THROW(planned("ddim", "default", 4)->start_index(0.0f), Error);
   EXPECT_THROW(planned("ddim", "default", 4)->start_index(1.5f), Error);
+  // Python's int(10 * 0.7) is 7; in float, 10 * 0.7f is 6.9999995.
+  EXPECT_EQ(planned("ddim", "default", 10)->start_index(0.7), 3);
 }
 
 TEST(SchedulerApi, AddNoiseUsesTheLevelOfTheStartStep) {

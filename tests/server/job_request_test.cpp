@@ -156,6 +156,15 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
        "not valid base64"},
       {"base64 of text", with(with(txt2img(), "operation", "image_transform"), "init_image", io::base64_encode(std::vector<uint8_t>{'h', 'i'})),
        "init_image", "not a PNG or JPEG image"},
+      {"transform strength leaves no step",
+       with(with(with(with(txt2img(), "operation", "image_transform"), "input_image", png_base64(64, 64)), "strength",
+                 0.01),
+            "steps", 20),
+       "strength", "leaves no step to run"},
+      {"unknown preview", with(txt2img(), "preview", "video"), "preview", "must be one of none, latent"},
+      {"taesd preview not loaded", with(txt2img(), "preview", "taesd"), "preview", "must be one of none, latent"},
+      {"preview_every 0", with(txt2img(), "preview_every", 0), "preview_every", "between 1 and 150"},
+      {"taesd decoder not loaded", with(txt2img(), "decoder", "taesd"), "decoder", "must be one of vae"},
       {"inpaint without mask",
        with(with(txt2img(), "operation", "image_inpaint"), "input_image", png_base64(64, 64)), "mask_image",
        "mask_image is required"},
@@ -206,8 +215,24 @@ TEST(JobRequest, InpaintTakesAGreyMask) {
                {"mask_image", png_base64(64, 64, 1)}};
   auto spec = parse(body);
   EXPECT_EQ(spec.request.operation, pipeline::Operation::Inpaint);
+  EXPECT_FLOAT_EQ(spec.request.strength, 1.0f);  // repaint from noise, as diffusers' default
   ASSERT_TRUE(spec.request.mask_image);
   EXPECT_EQ(spec.request.mask_image->channels, 1);
+}
+
+TEST(JobRequest, PreviewAndDecoderPerJob) {
+  pipeline::ModelInfo m = sd15_info();
+  m.preview_modes = {"none", "latent", "taesd"};
+  m.decoders = {"vae", "taesd"};
+  json body = txt2img();
+  body.update({{"preview", "TAESD"}, {"preview_every", 2}, {"decoder", "taesd"}});
+  auto r = parse_job_request(body, m, {}).request;
+  EXPECT_EQ(r.preview, pipeline::PreviewMode::Taesd);
+  EXPECT_EQ(r.preview_every, 2);
+  EXPECT_EQ(r.decoder, pipeline::FinalDecoder::Taesd);
+  body = with(txt2img(), "preview", "none");
+  EXPECT_EQ(parse_job_request(body, m, {}).request.preview, pipeline::PreviewMode::None);
+  EXPECT_EQ(parse_job_request(txt2img(), m, {}).request.decoder, pipeline::FinalDecoder::Vae);
 }
 
 TEST(JobRequest, LorasByPathOrByNameInTheLoraFolder) {
