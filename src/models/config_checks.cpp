@@ -35,6 +35,16 @@ int require_positive(int v, const std::string& key, const std::string& what) {
   return v;
 }
 
+int square_sample_size(const io::Json& j, int fallback, const std::string& what) {
+  auto it = j.find("sample_size");
+  if (it == j.end() || !it->is_array())
+    return require_positive(io::json_get(j, "sample_size", fallback, what), "sample_size", what);
+  const auto hw = io::json_get<std::vector<int>>(j, "sample_size", {}, what);
+  if (hw.size() != 2 || hw[0] != hw[1])
+    throw Error(what + ": \"sample_size\" " + it->dump() + " must be one number or a square [h, w]");
+  return require_positive(hw[0], "sample_size", what);
+}
+
 std::vector<int> positive_int_list(const io::Json& j, const std::string& key, size_t n,
                                    const std::vector<int>& fallback, const std::string& what) {
   std::vector<int> v = io::json_int_list(j, key, n, fallback, what);

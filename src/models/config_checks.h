@@ -21,6 +21,10 @@ void require_each_in(const std::vector<std::string>& values, const std::string& 
 // Throws unless v > 0.
 int require_positive(int v, const std::string& key, const std::string& what);
 
+// "sample_size" as diffusers writes it: one positive number, or a square [h, w] (the
+// model's native size is square).
+int square_sample_size(const io::Json& j, int fallback, const std::string& what);
+
 // A list of positive ints as json_int_list gives it, every entry checked.
 std::vector<int> positive_int_list(const io::Json& j, const std::string& key, size_t n,
                                    const std::vector<int>& fallback, const std::string& what);

@@ -17,6 +17,19 @@ Transformer2DModel make_transformer(const WeightSource& w, const std::string& pr
                             cfg.use_linear_projection, dtype);
 }
 
+// A down or up block's resnets, each followed by a transformer in a cross-attention block.
+void add_layers(const WeightSource& w, const std::string& prefix, const UNetBlockSpec& spec, const UNetConfig& cfg,
+                DType dtype, std::vector<ResnetBlock2D>& resnets, std::vector<Transformer2DModel>& attentions) {
+  for (int i = 0; i < spec.num_layers(); ++i) {
+    resnets.emplace_back(w, child(prefix, "resnets", i), spec.resnet_in_channels[i], spec.out_channels,
+                         cfg.time_embed_dim, cfg.norm_num_groups, cfg.norm_eps, cfg.resnet_out_scale_factor, dtype);
+    if (spec.has_attention)
+      attentions.push_back(make_transformer(w, child(prefix, "attentions", i), spec.out_channels, spec.heads,
+                                            spec.head_dim, spec.transformer_layers, spec.cross_attention_dim, cfg,
+                                            dtype));
+  }
+}
+
 // The entries of one of a block's module lists (resnets, attentions, samplers) as <prefix>.<list>.<i>.
 template <class Module>
 void register_list(ModuleRegistry& r, const std::string& prefix, const char* list, std::vector<Module>& modules) {
@@ -27,14 +40,7 @@ void register_list(ModuleRegistry& r, const std::string& prefix, const char* lis
 
 UNetDownBlock::UNetDownBlock(const WeightSource& w, const std::string& prefix, const UNetBlockSpec& spec,
                              const UNetConfig& cfg, DType dtype) {
-  for (int i = 0; i < spec.num_layers(); ++i) {
-    resnets_.emplace_back(w, child(prefix, "resnets", i), spec.resnet_in_channels[i], spec.out_channels,
-                          cfg.time_embed_dim, cfg.norm_num_groups, cfg.norm_eps, cfg.resnet_out_scale_factor, dtype);
-    if (spec.has_attention)
-      attentions_.push_back(make_transformer(w, child(prefix, "attentions", i), spec.out_channels, spec.heads,
-                                             spec.head_dim, spec.transformer_layers, spec.cross_attention_dim, cfg,
-                                             dtype));
-  }
+  add_layers(w, prefix, spec, cfg, dtype, resnets_, attentions_);
   if (spec.add_sampler)
     downsamplers_.emplace_back(w, child(prefix, "downsamplers", 0), spec.out_channels, cfg.downsample_padding, dtype);
 }
@@ -81,14 +87,7 @@ void UNetMidBlock2DCrossAttn::register_modules(ModuleRegistry& r, const std::str
 
 UNetUpBlock::UNetUpBlock(const WeightSource& w, const std::string& prefix, const UNetBlockSpec& spec,
                          const UNetConfig& cfg, DType dtype) {
-  for (int i = 0; i < spec.num_layers(); ++i) {
-    resnets_.emplace_back(w, child(prefix, "resnets", i), spec.resnet_in_channels[i], spec.out_channels,
-                          cfg.time_embed_dim, cfg.norm_num_groups, cfg.norm_eps, cfg.resnet_out_scale_factor, dtype);
-    if (spec.has_attention)
-      attentions_.push_back(make_transformer(w, child(prefix, "attentions", i), spec.out_channels, spec.heads,
-                                             spec.head_dim, spec.transformer_layers, spec.cross_attention_dim, cfg,
-                                             dtype));
-  }
+  add_layers(w, prefix, spec, cfg, dtype, resnets_, attentions_);
   if (spec.add_sampler) upsamplers_.emplace_back(w, child(prefix, "upsamplers", 0), spec.out_channels, dtype);
 }
 

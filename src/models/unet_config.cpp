@@ -72,18 +72,7 @@ UNetConfig UNetConfig::parse(const Json& j, const std::string& what) {
   UNetConfig c;
   c.in_channels = require_positive(json_get(j, "in_channels", c.in_channels, what), "in_channels", what);
   c.out_channels = require_positive(json_get(j, "out_channels", c.out_channels, what), "out_channels", what);
-  {
-    auto it = j.find("sample_size");
-    if (it != j.end() && it->is_array()) {
-      const auto hw = json_get<std::vector<int>>(j, "sample_size", {}, what);
-      if (hw.size() != 2 || hw[0] != hw[1])
-        throw Error(what + ": \"sample_size\" " + it->dump() + " must be one number or a square [h, w]");
-      c.sample_size = hw[0];
-    } else {
-      c.sample_size = json_get(j, "sample_size", c.sample_size, what);
-    }
-    require_positive(c.sample_size, "sample_size", what);
-  }
+  c.sample_size = square_sample_size(j, c.sample_size, what);
   c.center_input_sample = json_get(j, "center_input_sample", c.center_input_sample, what);
   c.flip_sin_to_cos = json_get(j, "flip_sin_to_cos", c.flip_sin_to_cos, what);
   c.freq_shift = json_get(j, "freq_shift", c.freq_shift, what);

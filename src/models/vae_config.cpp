@@ -51,18 +51,7 @@ VaeConfig VaeConfig::parse(const Json& j, const std::string& what) {
   if (down.size() != n || up.size() != n)
     throw Error(what + ": block_out_channels, down_block_types and up_block_types must have the same length");
 
-  {
-    auto it = j.find("sample_size");
-    if (it != j.end() && it->is_array()) {
-      const auto hw = json_get<std::vector<int>>(j, "sample_size", {}, what);
-      if (hw.size() != 2 || hw[0] != hw[1])
-        throw Error(what + ": \"sample_size\" " + it->dump() + " must be one number or a square [h, w]");
-      c.sample_size = hw[0];
-    } else {
-      c.sample_size = json_get(j, "sample_size", c.sample_size, what);
-    }
-    require_positive(c.sample_size, "sample_size", what);
-  }
+  c.sample_size = square_sample_size(j, c.sample_size, what);
   c.scaling_factor = json_get(j, "scaling_factor", c.scaling_factor, what);
   if (!(c.scaling_factor > 0)) throw Error(what + ": \"scaling_factor\" must be positive");
   if (j.contains("shift_factor") && !j["shift_factor"].is_null())

@@ -8,103 +8,99 @@ namespace {
 
 using io::Json;
 
-// Text encoders. CLIP ViT-L/14 (SD1.x, SDXL's first), the OpenCLIP ViT-H/14 text tower
-// without its last layer (SD2.x), OpenCLIP ViT-bigG/14 with its projection (SDXL's second).
+// `base` with `own`'s keys added or replacing its own.
+Json merged(Json base, const Json& own) {
+  base.update(own);
+  return base;
+}
+
+// Text encoders: CLIP's 77-token, 49408-word text towers with their own widths and depths.
+// CLIP ViT-L/14 (SD1.x, SDXL's first), the OpenCLIP ViT-H/14 text tower without its last
+// layer (SD2.x), OpenCLIP ViT-bigG/14 with its projection (SDXL's second).
+Json clip_text(const Json& own) {
+  return merged({{"architectures", {"CLIPTextModel"}},
+                 {"model_type", "clip_text_model"},
+                 {"max_position_embeddings", 77},
+                 {"vocab_size", 49408},
+                 {"layer_norm_eps", 1e-05},
+                 {"eos_token_id", 2}},
+                own);
+}
+
 Json clip_vit_l() {
-  return {{"architectures", {"CLIPTextModel"}},
-          {"model_type", "clip_text_model"},
-          {"hidden_act", "quick_gelu"},
-          {"hidden_size", 768},
-          {"intermediate_size", 3072},
-          {"num_hidden_layers", 12},
-          {"num_attention_heads", 12},
-          {"max_position_embeddings", 77},
-          {"projection_dim", 768},
-          {"vocab_size", 49408},
-          {"layer_norm_eps", 1e-05},
-          {"eos_token_id", 2}};
+  return clip_text({{"hidden_act", "quick_gelu"},
+                    {"hidden_size", 768},
+                    {"intermediate_size", 3072},
+                    {"num_hidden_layers", 12},
+                    {"num_attention_heads", 12},
+                    {"projection_dim", 768}});
 }
 
 Json open_clip_vit_h() {
-  return {{"architectures", {"CLIPTextModel"}},
-          {"model_type", "clip_text_model"},
-          {"hidden_act", "gelu"},
-          {"hidden_size", 1024},
-          {"intermediate_size", 4096},
-          {"num_hidden_layers", 23},
-          {"num_attention_heads", 16},
-          {"max_position_embeddings", 77},
-          {"projection_dim", 512},
-          {"vocab_size", 49408},
-          {"layer_norm_eps", 1e-05},
-          {"eos_token_id", 2}};
+  return clip_text({{"hidden_act", "gelu"},
+                    {"hidden_size", 1024},
+                    {"intermediate_size", 4096},
+                    {"num_hidden_layers", 23},
+                    {"num_attention_heads", 16},
+                    {"projection_dim", 512}});
 }
 
 Json open_clip_vit_bigg() {
-  return {{"architectures", {"CLIPTextModelWithProjection"}},
-          {"model_type", "clip_text_model"},
-          {"hidden_act", "gelu"},
-          {"hidden_size", 1280},
-          {"intermediate_size", 5120},
-          {"num_hidden_layers", 32},
-          {"num_attention_heads", 20},
-          {"max_position_embeddings", 77},
-          {"projection_dim", 1280},
-          {"vocab_size", 49408},
-          {"layer_norm_eps", 1e-05},
-          {"eos_token_id", 2}};
+  return clip_text({{"architectures", {"CLIPTextModelWithProjection"}},
+                    {"hidden_act", "gelu"},
+                    {"hidden_size", 1280},
+                    {"intermediate_size", 5120},
+                    {"num_hidden_layers", 32},
+                    {"num_attention_heads", 20},
+                    {"projection_dim", 1280}});
+}
+
+// What the SD1.x/SD2.x and SDXL UNets share: two resnets a level, 32 norm groups, the
+// sinusoidal time embedding, 4 output channels.
+Json unet(const Json& own) {
+  return merged({{"_class_name", "UNet2DConditionModel"},
+                 {"act_fn", "silu"},
+                 {"center_input_sample", false},
+                 {"downsample_padding", 1},
+                 {"flip_sin_to_cos", true},
+                 {"freq_shift", 0},
+                 {"layers_per_block", 2},
+                 {"mid_block_scale_factor", 1},
+                 {"norm_eps", 1e-05},
+                 {"norm_num_groups", 32},
+                 {"out_channels", 4}},
+                own);
 }
 
 // The SD1.x/SD2.x UNet: four levels, cross-attention in the first three.
 Json sd_unet(int in_channels, Json heads, int cross_attention_dim, bool linear_projection, int sample_size,
              bool upcast_attention) {
-  return {{"_class_name", "UNet2DConditionModel"},
-          {"act_fn", "silu"},
-          {"attention_head_dim", std::move(heads)},
-          {"block_out_channels", {320, 640, 1280, 1280}},
-          {"center_input_sample", false},
-          {"cross_attention_dim", cross_attention_dim},
-          {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
-          {"downsample_padding", 1},
-          {"flip_sin_to_cos", true},
-          {"freq_shift", 0},
-          {"in_channels", in_channels},
-          {"layers_per_block", 2},
-          {"mid_block_scale_factor", 1},
-          {"norm_eps", 1e-05},
-          {"norm_num_groups", 32},
-          {"out_channels", 4},
-          {"sample_size", sample_size},
-          {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}},
-          {"use_linear_projection", linear_projection},
-          {"upcast_attention", upcast_attention}};
+  return unet({{"attention_head_dim", std::move(heads)},
+               {"block_out_channels", {320, 640, 1280, 1280}},
+               {"cross_attention_dim", cross_attention_dim},
+               {"down_block_types",
+                {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
+               {"in_channels", in_channels},
+               {"sample_size", sample_size},
+               {"up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}},
+               {"use_linear_projection", linear_projection},
+               {"upcast_attention", upcast_attention}});
 }
 
 // The SDXL UNet: three levels, 1/2/10 transformer layers, text_time added conditioning.
 Json sdxl_unet(int in_channels, int sample_size) {
-  return {{"_class_name", "UNet2DConditionModel"},
-          {"act_fn", "silu"},
-          {"addition_embed_type", "text_time"},
-          {"addition_time_embed_dim", 256},
-          {"attention_head_dim", {5, 10, 20}},
-          {"block_out_channels", {320, 640, 1280}},
-          {"center_input_sample", false},
-          {"cross_attention_dim", 2048},
-          {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
-          {"downsample_padding", 1},
-          {"flip_sin_to_cos", true},
-          {"freq_shift", 0},
-          {"in_channels", in_channels},
-          {"layers_per_block", 2},
-          {"mid_block_scale_factor", 1},
-          {"norm_eps", 1e-05},
-          {"norm_num_groups", 32},
-          {"out_channels", 4},
-          {"projection_class_embeddings_input_dim", 2816},
-          {"sample_size", sample_size},
-          {"transformer_layers_per_block", {1, 2, 10}},
-          {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
-          {"use_linear_projection", true}};
+  return unet({{"addition_embed_type", "text_time"},
+               {"addition_time_embed_dim", 256},
+               {"attention_head_dim", {5, 10, 20}},
+               {"block_out_channels", {320, 640, 1280}},
+               {"cross_attention_dim", 2048},
+               {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
+               {"in_channels", in_channels},
+               {"projection_class_embeddings_input_dim", 2816},
+               {"sample_size", sample_size},
+               {"transformer_layers_per_block", {1, 2, 10}},
+               {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
+               {"use_linear_projection", true}});
 }
 
 // The KL-f8 autoencoder every version shares; they differ in scaling and defaults.

@@ -14,72 +14,39 @@
 #include "core/error.h"
 #include "io/diffusers_files.h"
 #include "io/safetensors.h"
-#include "support/test_support.h"
 #include "support/fake_hub.h"
+#include "support/test_support.h"
+#include "support/tiny_sd15_repo.h"
 
 namespace sd::io {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
 using test::FakeFile;
 using test::FakeHub;
 using test::FakeRepo;
+using test::read_file;
 
 constexpr const char* kRepo = "test-org/tiny-sd";
-constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
+constexpr const char* kCommit = test::kTinySd15Commit;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::string fixture(const std::string& rel) { return read_file(test::fixtures_dir() + "/tiny-sd15/" + rel); }
-
-// A diffusers repository built from the tiny-sd15 fixture, with the files a real SD
-// repository also holds and the engine must not fetch.
+// tiny-sd15 as a diffusers repository with placeholder tokenizer files (a download needs
+// only bytes) and more of what a real SD repository holds and the engine must not fetch.
 FakeRepo tiny_sd_repo() {
-  FakeRepo r;
-  r.commit = kCommit;
+  FakeRepo r = test::tiny_sd15_repo("{\"a</w>\": 0}", "#version: 0.2\n");
   auto git = [](std::string s) { return FakeFile{std::move(s), false, ""}; };
   auto lfs = [](std::string s) { return FakeFile{std::move(s), true, ""}; };
-  r.files["model_index.json"] = git(fixture("model_index.json"));
-  r.files["README.md"] = git("# tiny\n");
-  r.files["unet/config.json"] = git(fixture("unet/config.json"));
-  r.files["unet/diffusion_pytorch_model.safetensors"] = lfs(fixture("unet/diffusion_pytorch_model.safetensors"));
   r.files["unet/diffusion_pytorch_model.fp16.safetensors"] = lfs(std::string(3000, 'h'));
   r.files["unet/diffusion_pytorch_model.bin"] = lfs(std::string(5000, 'b'));
   r.files["unet/model.onnx"] = lfs(std::string(100, 'o'));
-  r.files["vae/config.json"] = git(fixture("vae/config.json"));
-  r.files["vae/diffusion_pytorch_model.safetensors"] = lfs(fixture("vae/diffusion_pytorch_model.safetensors"));
-  r.files["text_encoder/config.json"] = git(fixture("text_encoder/config.json"));
-  r.files["text_encoder/model.safetensors"] = lfs(fixture("text_encoder/model.safetensors"));
   r.files["text_encoder/flax_model.msgpack"] = lfs(std::string(100, 'f'));
-  r.files["tokenizer/special_tokens_map.json"] = git(fixture("tokenizer/special_tokens_map.json"));
-  r.files["tokenizer/tokenizer_config.json"] = git(fixture("tokenizer/tokenizer_config.json"));
-  r.files["tokenizer/vocab.json"] = git("{\"a</w>\": 0}");
-  r.files["tokenizer/merges.txt"] = git("#version: 0.2\n");
-  r.files["scheduler/scheduler_config.json"] = git(fixture("scheduler/scheduler_config.json"));
   r.files["safety_checker/config.json"] = git("{}");
-  r.files["safety_checker/model.safetensors"] = lfs(std::string(4000, 's'));
   r.files["feature_extractor/preprocessor_config.json"] = git("{}");
-  r.files["v1-5-pruned-emaonly.safetensors"] = lfs(std::string(6000, 'p'));
   return r;
 }
 
-const std::vector<std::string> kNeeded = {
-    "model_index.json",
-    "scheduler/scheduler_config.json",
-    "text_encoder/config.json",
-    "text_encoder/model.safetensors",
-    "tokenizer/merges.txt",
-    "tokenizer/special_tokens_map.json",
-    "tokenizer/tokenizer_config.json",
-    "tokenizer/vocab.json",
-    "unet/config.json",
-    "unet/diffusion_pytorch_model.safetensors",
-    "vae/config.json",
-    "vae/diffusion_pytorch_model.safetensors",
-};
+const std::vector<std::string> kNeeded = test::tiny_sd15_needed_files();
 
 HubOptions options(const FakeHub& hub, const std::string& cache) {
   HubOptions o;
@@ -93,15 +60,6 @@ HubOptions options(const FakeHub& hub, const std::string& cache) {
 
 HubFileSelector diffusers(bool fp16) {
   return [fp16](const std::vector<std::string>& files) { return diffusers_files_needed(files, fp16, kRepo); };
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 #define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)

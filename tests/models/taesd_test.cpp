@@ -21,6 +21,7 @@ namespace sd::models {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 std::string taesd_data(const std::string& file) { return test::data_dir() + "/taesd/" + file; }
@@ -90,16 +91,6 @@ Tensor& tensor_named(NamedTensors& tensors, const std::string& name) {
   for (auto& [n, t] : tensors)
     if (n == name) return t;
   throw Error("test: no tensor " + name);
-}
-
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 Tensor affine(const Tensor& x, float a, float b) {

@@ -7,7 +7,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +17,8 @@
 #include "pipeline/pipeline.h"
 #include "support/fake_hub.h"
 #include "support/test_support.h"
+#include "support/tiny_pipeline.h"
+#include "support/tiny_sd15_repo.h"
 
 namespace sd::pipeline {
 namespace {
@@ -28,13 +29,7 @@ using test::FakeHub;
 using test::FakeRepo;
 
 constexpr const char* kRepo = "test-org/tiny-sd15";
-constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read");
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+constexpr const char* kCommit = test::kTinySd15Commit;
 
 // The fixture's UNet weights converted to float16, as a repository's fp16 variant.
 std::string fp16_unet() {
@@ -44,34 +39,15 @@ std::string fp16_unet() {
   for (const auto& name : f.names()) t.emplace_back(name, f.load(name, DType::F16));
   const std::string path = test::temp_dir("hub_model_fp16") + "/unet.fp16.safetensors";
   io::write_safetensors(path, t);
-  return read_file(path);
+  return test::read_file(path);
 }
 
-// tiny-sd15 as a diffusers repository, with the CLIP vocabulary and files the engine
-// must not fetch.
+// tiny-sd15 as a diffusers repository that loads: the CLIP vocabulary and a working fp16
+// variant.
 FakeRepo tiny_repo() {
-  const std::string fx = test::fixtures_dir() + "/tiny-sd15/";
   const std::string clip = test::data_dir() + "/clip/";
-  auto git = [&](const std::string& path) { return FakeFile{read_file(path), false, ""}; };
-  auto lfs = [&](const std::string& path) { return FakeFile{read_file(path), true, ""}; };
-  FakeRepo r;
-  r.commit = kCommit;
-  r.files["README.md"] = FakeFile{"# tiny\n", false, ""};
-  r.files["model_index.json"] = git(fx + "model_index.json");
-  r.files["scheduler/scheduler_config.json"] = git(fx + "scheduler/scheduler_config.json");
-  r.files["text_encoder/config.json"] = git(fx + "text_encoder/config.json");
-  r.files["text_encoder/model.safetensors"] = lfs(fx + "text_encoder/model.safetensors");
-  r.files["tokenizer/special_tokens_map.json"] = git(fx + "tokenizer/special_tokens_map.json");
-  r.files["tokenizer/tokenizer_config.json"] = git(fx + "tokenizer/tokenizer_config.json");
-  r.files["tokenizer/vocab.json"] = git(clip + "vocab.json");
-  r.files["tokenizer/merges.txt"] = git(clip + "merges.txt");
-  r.files["unet/config.json"] = git(fx + "unet/config.json");
-  r.files["unet/diffusion_pytorch_model.safetensors"] = lfs(fx + "unet/diffusion_pytorch_model.safetensors");
+  FakeRepo r = test::tiny_sd15_repo(test::read_file(clip + "vocab.json"), test::read_file(clip + "merges.txt"));
   r.files["unet/diffusion_pytorch_model.fp16.safetensors"] = FakeFile{fp16_unet(), true, ""};
-  r.files["vae/config.json"] = git(fx + "vae/config.json");
-  r.files["vae/diffusion_pytorch_model.safetensors"] = lfs(fx + "vae/diffusion_pytorch_model.safetensors");
-  r.files["safety_checker/model.safetensors"] = FakeFile{std::string(4000, 's'), true, ""};
-  r.files["v1-5-pruned-emaonly.safetensors"] = FakeFile{std::string(6000, 'p'), true, ""};
   return r;
 }
 
@@ -135,32 +111,6 @@ class HubModel : public ::testing::Test {
   std::vector<std::unique_ptr<ScopedEnv>> env_;
 };
 
-GenerationRequest ddim_request() {
-  GenerationRequest req;
-  req.prompt = "a photo of a cat";
-  req.steps = 4;
-  req.guidance_scale = 7.5f;
-  req.seed = 42;
-  req.width = req.height = 64;
-  req.sampler = "ddim";
-  return req;
-}
-
-void expect_reference_image(const io::Image& image) {
-  const auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
-  const Tensor want = ref.view("t2i.ddim.image_u8");
-  ASSERT_EQ(image.pixels.size(), size_t(want.numel()));
-  size_t differ = 0;
-  int worst = 0;
-  for (size_t i = 0; i < image.pixels.size(); ++i) {
-    const int d = std::abs(int(image.pixels[i]) - int(want.data<uint8_t>()[i]));
-    worst = std::max(worst, d);
-    differ += d != 0;
-  }
-  EXPECT_LE(worst, 1);
-  EXPECT_LE(double(differ) / double(image.pixels.size()), 0.01);
-}
-
 TEST_F(HubModel, RepoIdDownloadsWhatIsNeededThenLoadsOfflineFromTheCache) {
   LoadOptions opt;
   opt.model = kRepo;
@@ -168,20 +118,11 @@ TEST_F(HubModel, RepoIdDownloadsWhatIsNeededThenLoadsOfflineFromTheCache) {
   auto pipe = Pipeline::load(opt);
   EXPECT_EQ(pipe->info().version, "v1-5");
   EXPECT_EQ(pipe->info().model_path, snapshot(kRepo));
-  expect_reference_image(pipe->generate(ddim_request(), {}).image);
+  const auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
+  test::expect_image_matches(pipe->generate(test::tiny_ddim_request(), {}).image, ref.view("t2i.ddim.image_u8"));
 
-  const std::set<std::string> want = {"model_index.json",
-                                      "scheduler/scheduler_config.json",
-                                      "text_encoder/config.json",
-                                      "text_encoder/model.safetensors",
-                                      "tokenizer/merges.txt",
-                                      "tokenizer/special_tokens_map.json",
-                                      "tokenizer/tokenizer_config.json",
-                                      "tokenizer/vocab.json",
-                                      "unet/config.json",
-                                      "unet/diffusion_pytorch_model.safetensors",
-                                      "vae/config.json",
-                                      "vae/diffusion_pytorch_model.safetensors"};
+  const std::vector<std::string> needed = test::tiny_sd15_needed_files();
+  const std::set<std::string> want(needed.begin(), needed.end());
   EXPECT_EQ(fetched(), want);  // f32 computes from the full-precision weights
   for (const auto& f : want) EXPECT_TRUE(fs::exists(snapshot(kRepo) + "/" + f)) << f;
 

@@ -3,21 +3,13 @@
 // is the original's latents, whatever the prompt.
 #include <gtest/gtest.h>
 
-#include <cmath>
-
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
 #include "support/test_support.h"
+#include "support/tiny_pipeline.h"
 
 namespace sd::pipeline {
 namespace {
-
-std::unique_ptr<Pipeline> load_tiny(const std::string& model) {
-  LoadOptions opt;
-  opt.model_path = test::fixtures_dir() + "/" + model;
-  opt.tokenizer_dir = test::data_dir() + "/clip";
-  return Pipeline::load(opt);
-}
 
 io::Image image_from(const Tensor& u8 /* [1,H,W,C] or [1,H,W] */) {
   io::Image img;
@@ -29,36 +21,25 @@ io::Image image_from(const Tensor& u8 /* [1,H,W,C] or [1,H,W] */) {
   return img;
 }
 
-void expect_image_matches(const io::Image& got, const Tensor& want_u8) {
-  ASSERT_EQ(got.pixels.size(), size_t(want_u8.numel()));
-  size_t differ = 0;
-  int worst = 0;
-  for (size_t i = 0; i < got.pixels.size(); ++i) {
-    int d = std::abs(int(got.pixels[i]) - int(want_u8.data<uint8_t>()[i]));
-    worst = std::max(worst, d);
-    differ += d != 0;
-  }
-  EXPECT_LE(worst, 1);
-  EXPECT_LE(double(differ) / double(got.pixels.size()), 0.01);
+io::SafetensorsFile inpaint_reference() {
+  return io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15-inpaint/reference.safetensors");
 }
 
-GenerationRequest base_request(uint64_t seed) {
-  GenerationRequest req;
-  req.prompt = "a photo of a cat";
-  req.steps = 4;
-  req.guidance_scale = 7.5f;
-  req.seed = seed;
-  req.width = req.height = 64;
-  req.sampler = "ddim";
-  req.keep_latents = true;
+// diffusers' inpainting call on the fixtures: the reference's image and mask, strength 1.
+GenerationRequest inpaint_request(const io::SafetensorsFile& ref) {
+  GenerationRequest req = test::tiny_ddim_request(44);
+  req.operation = Operation::Inpaint;
+  req.strength = 1.0f;
+  req.init_image = image_from(ref.view("inpaint.input_image_u8"));
+  req.mask_image = image_from(ref.view("inpaint.input_mask_u8"));
   return req;
 }
 
 TEST(Img2Img, MatchesDiffusers) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = load_tiny("tiny-sd15");
+  auto pipe = Pipeline::load(test::tiny_load_options());
   auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
-  GenerationRequest req = base_request(43);
+  GenerationRequest req = test::tiny_ddim_request(43);
   req.operation = Operation::Img2Img;
   req.strength = 0.5f;
   req.init_image = image_from(ref.view("i2i.input_image_u8"));
@@ -72,35 +53,25 @@ TEST(Img2Img, MatchesDiffusers) {
   EXPECT_EQ(steps, (std::vector<int>{1, 2}));
   const Tensor want = ref.load("i2i.latents", DType::F32).select(0, 1);
   EXPECT_TRUE(test::tensors_close(r.final_latents, want, 1e-4 * test::max_abs(want)));
-  expect_image_matches(r.image, ref.view("i2i.image_u8"));
+  test::expect_image_matches(r.image, ref.view("i2i.image_u8"));
 }
 
 TEST(Inpaint, NineChannelModelMatchesDiffusers) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = load_tiny("tiny-sd15-inpaint");
+  auto pipe = Pipeline::load(test::tiny_load_options("tiny-sd15-inpaint"));
   EXPECT_TRUE(pipe->info().inpaint_model);
   EXPECT_EQ(pipe->info().version, "v1-5-inpaint");
-  auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15-inpaint/reference.safetensors");
-  GenerationRequest req = base_request(44);
-  req.operation = Operation::Inpaint;
-  req.strength = 1.0f;
-  req.init_image = image_from(ref.view("inpaint.input_image_u8"));
-  req.mask_image = image_from(ref.view("inpaint.input_mask_u8"));
-  GenerationResult r = pipe->generate(req, {});
+  const auto ref = inpaint_reference();
+  GenerationResult r = pipe->generate(inpaint_request(ref), {});
   const Tensor want = ref.load("inpaint.latents", DType::F32).select(0, 3);
   EXPECT_TRUE(test::tensors_close(r.final_latents, want, 1e-4 * test::max_abs(want)));
-  expect_image_matches(r.image, ref.view("inpaint.image_u8"));
+  test::expect_image_matches(r.image, ref.view("inpaint.image_u8"));
 }
 
 TEST(Inpaint, FourChannelModelKeepsTheUnmaskedLatents) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = load_tiny("tiny-sd15");
-  auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15-inpaint/reference.safetensors");
-  GenerationRequest req = base_request(44);
-  req.operation = Operation::Inpaint;
-  req.strength = 1.0f;
-  req.init_image = image_from(ref.view("inpaint.input_image_u8"));
-  req.mask_image = image_from(ref.view("inpaint.input_mask_u8"));
+  auto pipe = Pipeline::load(test::tiny_load_options());
+  GenerationRequest req = inpaint_request(inpaint_reference());
   GenerationResult a = pipe->generate(req, {});
   req.prompt = "a watercolour of a lighthouse";
   GenerationResult b = pipe->generate(req, {});
@@ -121,8 +92,8 @@ TEST(Inpaint, FourChannelModelKeepsTheUnmaskedLatents) {
 
 TEST(Img2Img, RejectsMissingInputs) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = load_tiny("tiny-sd15");
-  GenerationRequest req = base_request(1);
+  auto pipe = Pipeline::load(test::tiny_load_options());
+  GenerationRequest req = test::tiny_ddim_request(1);
   req.operation = Operation::Img2Img;
   EXPECT_THROW(pipe->generate(req, {}), Error);
   req.init_image = io::Image{64, 64, 3, std::vector<uint8_t>(64 * 64 * 3, 128)};

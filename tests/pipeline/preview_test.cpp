@@ -16,11 +16,13 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
 #include "support/test_support.h"
+#include "support/tiny_pipeline.h"
 
 namespace sd::pipeline {
 namespace {
 
 using Strings = std::vector<std::string>;
+using test::error_of;
 
 // Seeded random weights that remember what the model asked for, to be written out.
 class RecordingWeights : public models::WeightSource {
@@ -59,10 +61,7 @@ std::string tiny_taesd_folder(int stages) {
 }
 
 LoadOptions tiny_sd15(const std::string& taesd_path = "") {
-  LoadOptions opt;
-  opt.model_path = test::fixtures_dir() + "/tiny-sd15";
-  opt.tokenizer_dir = test::data_dir() + "/clip";
-  opt.dtype = DType::F32;
+  LoadOptions opt = test::tiny_load_options();
   opt.taesd_path = taesd_path;
   return opt;
 }
@@ -186,16 +185,6 @@ TEST(Previews, WithoutTaesdPreviewsFallBackAndFastDecodeIsRefused) {
   cb.on_progress = [&](int, int) { ++progress_calls; };
   EXPECT_THROW(pipe->generate(req, cb), Error);
   EXPECT_EQ(progress_calls, 0);  // refused before denoising
-}
-
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Previews, UnfitTaesdIsRefusedAtLoad) {

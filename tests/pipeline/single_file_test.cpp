@@ -5,13 +5,12 @@
 // architecture, and mismatches are refused with messages that say what to pass.
 #include <gtest/gtest.h>
 
-#include <cmath>
-
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "pipeline/model_set.h"
 #include "pipeline/pipeline.h"
 #include "support/test_support.h"
+#include "support/tiny_pipeline.h"
 
 namespace sd::pipeline {
 namespace {
@@ -19,11 +18,9 @@ namespace {
 std::string single_file() { return test::fixtures_dir() + "/tiny-sd15-single-file.safetensors"; }
 
 LoadOptions single_file_options() {
-  LoadOptions opt;
+  LoadOptions opt = test::tiny_load_options();
   opt.model_path = single_file();
   opt.config_dir = test::fixtures_dir() + "/tiny-sd15";
-  opt.tokenizer_dir = test::data_dir() + "/clip";
-  opt.dtype = DType::F32;
   return opt;
 }
 
@@ -42,30 +39,9 @@ TEST(SingleFile, WithConfigGeneratesTheFolderImage) {
   EXPECT_EQ(pipe->info().version, "v1-5");
   EXPECT_EQ(pipe->info().model_path, single_file());
 
-  GenerationRequest req;
-  req.prompt = "a photo of a cat";
-  req.steps = 4;
-  req.guidance_scale = 7.5f;
-  req.seed = 42;
-  req.width = req.height = 64;
-  req.sampler = "ddim";
-  req.keep_latents = true;
-  const GenerationResult r = pipe->generate(req, {});
-
-  const auto ref = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors");
-  const Tensor ref_latents = ref.load("t2i.ddim.latents", DType::F32).narrow(0, 3, 1).squeeze(0);
-  EXPECT_TRUE(test::tensors_close(r.final_latents, ref_latents, 1e-4 * test::max_abs(ref_latents)));
-  const Tensor ref_u8 = ref.view("t2i.ddim.image_u8");
-  ASSERT_EQ(r.image.pixels.size(), size_t(ref_u8.numel()));
-  size_t differ = 0;
-  int worst = 0;
-  for (size_t i = 0; i < r.image.pixels.size(); ++i) {
-    const int d = std::abs(int(r.image.pixels[i]) - int(ref_u8.data<uint8_t>()[i]));
-    worst = std::max(worst, d);
-    differ += d != 0;
-  }
-  EXPECT_LE(worst, 1);
-  EXPECT_LE(double(differ) / double(r.image.pixels.size()), 0.01);
+  const GenerationResult r = pipe->generate(test::tiny_ddim_request(), {});
+  test::expect_ddim_txt2img_matches(
+      r, io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors"));
 }
 
 TEST(SingleFile, WithoutConfigUsesTheBuiltInConfigsAndSaysSo) {

@@ -1,9 +1,5 @@
 // Heartbeats from the real sender (libcurl) to a fake hive on loopback.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <mutex>
 #include <thread>
@@ -62,19 +58,6 @@ HeartbeatOptions options(const std::string& url, std::chrono::milliseconds inter
   return o;
 }
 
-// A port nothing listens on: bound once without listening, then released.
-int closed_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(Heartbeat, EveryStatusChangeReachesTheHiveInOrder) {
   FakeHive hive;
   Heartbeat hb(options(hive.url() + "/"));  // a trailing slash is fine
@@ -108,7 +91,7 @@ TEST(Heartbeat, RepeatsTheCurrentStatusEveryInterval) {
 }
 
 TEST(Heartbeat, HiveDownNeverBlocksTheWorker) {
-  Heartbeat hb(options("http://127.0.0.1:" + std::to_string(closed_port())));
+  Heartbeat hb(options("http://127.0.0.1:" + std::to_string(test::free_port())));
   auto t0 = std::chrono::steady_clock::now();
   for (const char* s : {"starting", "ready", "busy", "ready"}) hb.set_status(s);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
@@ -119,7 +102,7 @@ TEST(Heartbeat, HiveDownNeverBlocksTheWorker) {
 }
 
 TEST(Heartbeat, RetriesUntilTheHiveIsBackAndSendsTheNewestStatus) {
-  int port = closed_port();
+  int port = test::free_port();
   Heartbeat hb(options("http://127.0.0.1:" + std::to_string(port)));
   hb.set_status("starting");
   hb.set_status("ready");

@@ -1,7 +1,11 @@
 #pragma once
-// Test helpers for HTTP on loopback: a cpp-httplib server on a free port in this process
-// (a fake hive, or the worker's routes), and a reader for Server-Sent Events.
+// Test helpers for HTTP on loopback: a free port, a cpp-httplib server on a free port in
+// this process (a fake hive, or the worker's routes), and a reader for Server-Sent Events.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <functional>
@@ -14,6 +18,20 @@ namespace sd::test {
 // A client that drops a stream makes the server's next write fail; that must be an error
 // code in the test process, not SIGPIPE.
 inline void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+
+// A loopback TCP port nothing listens on right now: bound once without listening, then
+// released (for a child process to listen on, or for a connection that must fail).
+inline int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
 
 struct LoopbackServer {
   httplib::Server svr;

@@ -111,17 +111,24 @@ class FakeHub {
     return &it->second;
   }
 
-  static bool known_revision(const FakeRepo& repo, const std::string& rev) { return rev == "main" || rev == repo.commit; }
-
-  void api(const httplib::Request& req, httplib::Response& res) {
-    if (!record(req, res)) return;
+  // The request recorded, then the repo and revision of a route whose first two matches
+  // are {repo} and {revision}; null with the error response set when either is unknown.
+  const FakeRepo* find_revision(const httplib::Request& req, httplib::Response& res) {
+    if (!record(req, res)) return nullptr;
     const FakeRepo* repo = find_repo(req.matches[1], req, res);
-    if (!repo) return;
-    if (!known_revision(*repo, req.matches[2])) {
+    if (!repo) return nullptr;
+    const std::string rev = req.matches[2];
+    if (rev != "main" && rev != repo->commit) {
       res.status = 404;
       res.set_header("X-Error-Code", "RevisionNotFound");
-      return;
+      return nullptr;
     }
+    return repo;
+  }
+
+  void api(const httplib::Request& req, httplib::Response& res) {
+    const FakeRepo* repo = find_revision(req, res);
+    if (!repo) return;
     std::string json = "{\"id\":\"" + std::string(req.matches[1]) + "\",\"sha\":\"" + repo->commit + "\",\"siblings\":[";
     bool first = true;
     auto add = [&](const std::string& name) {
@@ -134,14 +141,8 @@ class FakeHub {
   }
 
   void resolve(const httplib::Request& req, httplib::Response& res) {
-    if (!record(req, res)) return;
-    const FakeRepo* repo = find_repo(req.matches[1], req, res);
+    const FakeRepo* repo = find_revision(req, res);
     if (!repo) return;
-    if (!known_revision(*repo, req.matches[2])) {
-      res.status = 404;
-      res.set_header("X-Error-Code", "RevisionNotFound");
-      return;
-    }
     auto it = repo->files.find(req.matches[3]);
     res.set_header("X-Repo-Commit", repo->commit);
     if (it == repo->files.end()) {

@@ -1,10 +1,12 @@
 #pragma once
 // Shared helpers for the test programs: where the fixtures and the third-party data are,
-// and tensor comparisons that report where and by how much they differ.
+// reading files and error messages, and tensor comparisons that report where and by how
+// much they differ.
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
 
@@ -20,6 +22,19 @@ bool has_data(const std::string& sub);
 std::string bin_dir();
 // A fresh empty directory under the system temp dir, removed by the OS eventually.
 std::string temp_dir(const std::string& tag);
+// A whole file's bytes; throws sd::Error when it cannot be read.
+std::string read_file(const std::string& path);
+
+// The message of the sd::Error that fn() throws, or "(no error)".
+template <class Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // max |a - b| over all elements (shapes must match).
 double max_abs_diff(const Tensor& a, const Tensor& b);

@@ -29,6 +29,13 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// The tiny model, with a preview every second step.
+std::vector<std::string> previewing_model_flags() {
+  auto flags = tiny_model_flags();
+  flags.insert(flags.end(), {"--preview-every", "2"});
+  return flags;
+}
+
 json fox(int steps) {
   return {{"operation", "image_generation"}, {"prompt", "a red fox in the snow"}, {"steps", steps},
           {"width", 64},  {"height", 64}, {"seed", 42}};
@@ -44,9 +51,7 @@ std::vector<int> progress_steps(const std::vector<SseMessage>& msgs) {
 
 TEST(WorkerGeneration, StreamInOrderAndTheSameImageAsSdGenerate) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto flags = tiny_model_flags();
-  flags.insert(flags.end(), {"--preview-every", "2"});
-  WorkerProcess worker(flags);
+  WorkerProcess worker(previewing_model_flags());
   ASSERT_TRUE(worker.wait_ready()) << worker.log();
   auto c = worker.client();
   json body = fox(4);
@@ -110,9 +115,7 @@ TEST(WorkerGeneration, StreamInOrderAndTheSameImageAsSdGenerate) {
 
 TEST(WorkerGeneration, EveryClientGetsEveryEventAndALeavingClientChangesNothing) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto flags = tiny_model_flags();
-  flags.insert(flags.end(), {"--preview-every", "2"});
-  WorkerProcess worker(flags);
+  WorkerProcess worker(previewing_model_flags());
   ASSERT_TRUE(worker.wait_ready()) << worker.log();
   auto c = worker.client();
   std::string id = submit_job(c, fox(6));

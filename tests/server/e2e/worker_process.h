@@ -12,9 +12,6 @@
 
 namespace sd::test {
 
-// A TCP port nothing listens on right now.
-int free_port();
-
 // The tiny SD1.5 fixture with the CLIP vocabulary from the test data, in float32 on one
 // thread (the shared CI machine has two cores; one thread per process is the fastest).
 std::vector<std::string> tiny_model_flags();
