@@ -1,7 +1,7 @@
 // Op throughput on the SD1.5 512x512 shapes, next to the rate of a 2048^3 matmul in the
 // same dtype: the figure the speed targets are stated against. Prints; asserts nothing.
 //
-//   bench_ops [--dtype f32|bf16|both] [--only conv,linear,attention,norm,misc]
+//   bench_ops [--dtype f32|bf16|both] [--only conv,linear,attention,norm,misc,upsample]
 //             [--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time]
 //
 // --cpu-time measures process CPU time instead of wall time: on a busy shared machine,
@@ -24,7 +24,7 @@ namespace {
 
 struct Options {
   std::vector<DType> dtypes{DType::BF16, DType::F32};
-  std::string only = "matmul,conv,linear,attention,norm,misc";
+  std::string only = "matmul,conv,linear,attention,norm,misc,upsample";
   std::string model;   // empty: all
   std::string filter;  // only rows whose description contains this
   double min_time = 0.3;  // seconds of repeats per case, after one warm-up run
@@ -211,6 +211,30 @@ void bench_misc(const Options& o, DType dt, Totals* unet) {
   (void)unet;
 }
 
+// The VAE decoder's Upsample2D: nearest 2x + 3x3 conv, as two steps and fused
+// (ops::UpsampleConv2d). GFLOP/s counts the 3x3 conv's arithmetic for both.
+void bench_upsample_convs(const Options& o, DType dt, double peak) {
+  if (!model_wanted(o, "vae")) return;
+  std::printf("VAE upsamplers: upsample 2x + conv 3x3\n");
+  struct Case { int64_t c, hw; };
+  for (const Case& c : {Case{512, 64}, Case{512, 128}, Case{256, 256}}) {
+    Tensor w = random({c.c, c.c, 3, 3}, DType::F32, 30, 0.05f);
+    Tensor b = random({c.c}, DType::F32, 31);
+    ops::Conv2d conv(ops::to_dtype(w, dt), b, ops::Conv2dOptions::same(1));
+    ops::UpsampleConv2d fused(w, b, dt);
+    Tensor x = random({1, c.c, c.hw, c.hw}, dt, 32, 1.f, MemoryFormat::ChannelsLast);
+    const double flops = 2.0 * double(4 * c.hw * c.hw) * double(c.c * c.c * 9);
+    for (bool f : {false, true}) {
+      char what[128];
+      std::snprintf(what, sizeof what, "%s %lld ch %lldx%lld", f ? "fused    " : "two steps", (long long)c.c,
+                    (long long)c.hw, (long long)c.hw);
+      if (!row_wanted(o, what)) continue;
+      const double s = best_seconds(o, [&] { f ? fused.forward(x) : conv.forward(ops::upsample_nearest2x(x)); });
+      print_row("vae", what, 1, s, flops, peak);
+    }
+  }
+}
+
 void run(const Options& o, DType dt) {
   const char* name = dt == DType::BF16 ? "bf16" : "f32";
   std::printf("\n=== %s, %d threads ===\n", name, ops::num_threads());
@@ -222,6 +246,7 @@ void run(const Options& o, DType dt) {
   if (wanted(o, "attention")) bench_attention(o, dt, peak, &unet, &vae);
   if (wanted(o, "norm")) bench_norms(o, dt, &unet, &vae);
   if (wanted(o, "misc")) bench_misc(o, dt, &unet);
+  if (wanted(o, "upsample")) bench_upsample_convs(o, dt, peak);
   const double peak2 = matmul_rate(o, dt);  // again: the machine is shared and noisy
   std::printf("matmul 2048^3 again: %.1f GFLOP/s\n", peak2 * 1e-9);
   peak = std::max(peak, peak2);

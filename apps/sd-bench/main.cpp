@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype_name, "compute dtype")->check(CLI::IsMember({"f32", "bf16"}));
   app.add_option("--repeat", repeat, "timed runs per phase (best is reported)")->check(CLI::Range(1, 100));
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  bool vae_tiling = false;
+  int vae_tile_size = 0;
+  auto* tiling = app.add_flag("--vae-tiling", vae_tiling, "VAE decode in overlapping tiles, as sd-generate --vae-tiling");
+  app.add_option("--vae-tile-size", vae_tile_size, "tile edge in pixels (default: the VAE's sample_size)")
+      ->needs(tiling);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -177,7 +182,8 @@ int main(int argc, char** argv) {
     report_memory("unet step");
 
     const Tensor z = random_tensor({1, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4);
-    Phase decode = measure(repeat, [&] { vae.decode(z); });
+    if (vae_tiling) vae_tile_size = vae.resolve_tile_size(vae_tile_size);
+    Phase decode = measure(repeat, [&] { vae_tiling ? vae.decode_tiled(z, vae_tile_size) : vae.decode(z); });
     report_memory("vae decode");
 
     nlohmann::ordered_json j;
@@ -186,6 +192,7 @@ int main(int argc, char** argv) {
     j["height"] = height;
     j["dtype"] = dtype_name;
     j["threads"] = threads;
+    if (vae_tiling) j["vae_tile_size"] = vae_tile_size;
     j["matmul_tflops"] = mm_tflops;
     nlohmann::ordered_json phases;
     for (auto& [name, p] : {std::pair<const char*, Phase&>{"text_encoder", text}, {"unet_step", step},

@@ -142,6 +142,12 @@ int main(int argc, char** argv) {
       ->needs(preview_to);
   app.add_flag("--fast-decode", fast_decode, "decode the final image with TAESD instead of the VAE (faster, rougher)")
       ->needs(taesd);
+  auto* tiling = app.add_flag("--vae-tiling", req.vae_tiling,
+                              "VAE decode in overlapping tiles (diffusers' enable_vae_tiling): bounded memory for "
+                              "large images");
+  app.add_option("--vae-tile-size", req.vae_tile_size,
+                 "tile edge in image pixels for --vae-tiling (default: the VAE's sample_size, 512 for SD1.5)")
+      ->needs(tiling);
   app.add_option("--output", output, "PNG file to write")->required();
 
   try {
@@ -219,6 +225,11 @@ int main(int argc, char** argv) {
   req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);
   req.decoder = fast_decode ? sd::pipeline::FinalDecoder::Taesd : sd::pipeline::FinalDecoder::Vae;
   req.keep_latents = !save_latents.empty();
+  try {
+    pipe->validate(req);
+  } catch (const sd::Error& e) {
+    return usage_error(e.what());
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   sd::pipeline::GenerationCallbacks cb;

@@ -91,6 +91,9 @@ class Tensor {
   std::vector<float> to_floats() const;
   float item() const;
   bool shares_storage(const Tensor& o) const { return storage_ == o.storage_; }
+  // Whether this tensor alone refers to its memory, and that memory is the pool's (not a
+  // wrapped file mapping): an op may then overwrite it in place.
+  bool is_sole_owner() const { return storage_ && storage_.use_count() == 1 && !storage_->owner; }
   std::string desc() const;  // "f32[2,4,32,32]"
 
  private:

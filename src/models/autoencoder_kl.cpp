@@ -41,7 +41,7 @@ VaeEncoder::VaeEncoder(const WeightSource& w, const std::string& prefix, const V
 
 Tensor VaeEncoder::forward(const Tensor& x) const {
   Tensor h = conv_in_.forward(x);
-  for (const auto& b : down_blocks_) h = b.forward(h);
+  for (const auto& b : down_blocks_) h = b.forward(std::move(h));
   h = mid_block_.forward(h);
   return conv_out_.forward(conv_norm_out_.forward(h, /*silu=*/true));
 }
@@ -68,8 +68,9 @@ VaeDecoder::VaeDecoder(const WeightSource& w, const std::string& prefix, const V
 Tensor VaeDecoder::forward(const Tensor& z) const {
   Tensor h = conv_in_.forward(z);
   h = mid_block_.forward(h);
-  for (const auto& b : up_blocks_) h = b.forward(h);
-  return conv_out_.forward(conv_norm_out_.forward(h, /*silu=*/true));
+  for (const auto& b : up_blocks_) h = b.forward(std::move(h));
+  conv_norm_out_.forward_(h, /*silu=*/true);
+  return conv_out_.forward(h);
 }
 
 AutoencoderKL::AutoencoderKL(const VaeConfig& config, const WeightSource& w, DType dtype)

@@ -59,6 +59,15 @@ class AutoencoderKL {
   // back where the config has a shift). Returns [B, out_channels, h*f, w*f] float32
   // contiguous NCHW, unclamped.
   Tensor decode(const Tensor& z) const;
+  // diffusers' tiled_decode (enable_vae_tiling): z decoded in tiles of `tile_size` image
+  // pixels overlapping by a quarter, each blended linearly into its upper and left
+  // neighbours, so memory is bounded by one tile's decode while the seams stay smooth. A
+  // z no larger than one tile is decoded whole. tile_size: a multiple of 4 * scale_factor()
+  // (then the tiles' crops add up to the image exactly); 0 means sample_size, diffusers'
+  // default.
+  Tensor decode_tiled(const Tensor& z, int tile_size = 0) const;
+  // The tile size decode_tiled() uses for `tile_size`; throws for one it refuses.
+  int resolve_tile_size(int tile_size) const;
 
   const VaeConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }

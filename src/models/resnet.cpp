@@ -20,15 +20,20 @@ ResnetBlock2D::ResnetBlock2D(const WeightSource& w, const std::string& prefix, i
                                  ops::Conv2dOptions::same(0), dtype);
 }
 
-Tensor ResnetBlock2D::forward(const Tensor& x, const Tensor* temb_act) const {
-  Tensor h = conv1_.forward(norm1_.forward(x, /*silu=*/true));
+Tensor ResnetBlock2D::forward(Tensor x, const Tensor* temb_act) const {
+  // The shortcut comes first: with a conv shortcut, x is then needed only by norm1, which
+  // overwrites it when the caller gave it up, and x's memory is gone before conv2 runs.
+  // At the VAE decoder's full resolution that is the decode's memory peak.
+  const Tensor shortcut = conv_shortcut_.defined() ? conv_shortcut_.forward(x) : x;
+  Tensor h = std::move(x);
+  norm1_.forward_(h, /*silu=*/true);
+  h = conv1_.forward(h);
   if (time_emb_proj_.defined()) {
     SD_CHECK(temb_act != nullptr, "ResnetBlock2D with time_emb_proj called without a time embedding");
     Tensor t = time_emb_proj_.forward(*temb_act);
     ops::add_(h, t.reshape(Shape{t.size(0), t.size(1), 1, 1}));
   }
-  h = norm2_.forward(h, /*silu=*/true);
-  const Tensor shortcut = conv_shortcut_.defined() ? conv_shortcut_.forward(x) : x;
+  norm2_.forward_(h, /*silu=*/true);
   Tensor out = conv2_.forward(h, &shortcut);
   if (output_scale_factor_ != 1.f) out = ops::scale(out, 1.f / output_scale_factor_);
   return out;
@@ -50,10 +55,21 @@ Downsample2D::Downsample2D(const WeightSource& w, const std::string& prefix, int
                            DType dtype)
     : conv_(load_conv2d(w, join(prefix, "conv"), channels, channels, 3, downsample_options(padding), dtype)) {}
 
-Upsample2D::Upsample2D(const WeightSource& w, const std::string& prefix, int channels, DType dtype)
-    : conv_(load_conv2d(w, join(prefix, "conv"), channels, channels, 3, ops::Conv2dOptions::same(1), dtype)) {}
+Upsample2D::Upsample2D(const WeightSource& w, const std::string& prefix, int channels, DType dtype, bool fused) {
+  if (!fused) {
+    conv_ = load_conv2d(w, join(prefix, "conv"), channels, channels, 3, ops::Conv2dOptions::same(1), dtype);
+    return;
+  }
+  fused_conv_ = ops::UpsampleConv2d(w.get(join(prefix, "conv.weight"), Shape{channels, channels, 3, 3}, DType::F32),
+                                    w.get(join(prefix, "conv.bias"), Shape{channels}, DType::F32), dtype);
+}
 
 Tensor Upsample2D::forward(const Tensor& x, int64_t height, int64_t width) const {
+  if (fused_conv_.defined()) {
+    SD_CHECK((height == 0 || height == 2 * x.size(2)) && (width == 0 || width == 2 * x.size(3)),
+             "fused Upsample2D only doubles the size of " + x.desc());
+    return fused_conv_.forward(x);
+  }
   Tensor up = ops::upsample_nearest2x(x);
   // Nearest interpolation to a size of 2n-1 picks the same source pixels as 2x followed by
   // dropping the last row/column, so a crop gives diffusers' interpolate(size=...).

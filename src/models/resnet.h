@@ -18,7 +18,9 @@ class ResnetBlock2D {
                 int temb_channels, int groups, float eps, float output_scale_factor, DType dtype);
   // temb_act: silu(time embedding) [B, temb_channels], shared by every block of a UNet
   // call (diffusers applies the SiLU inside each block; the result is the same).
-  Tensor forward(const Tensor& x, const Tensor* temb_act = nullptr) const;
+  // x is taken by value: a caller that moves it in lets the block normalise it in place
+  // and free it early (see forward()).
+  Tensor forward(Tensor x, const Tensor* temb_act = nullptr) const;
   void register_modules(ModuleRegistry& r, const std::string& prefix);
 
  private:
@@ -44,9 +46,13 @@ class Downsample2D {
 };
 
 // Upsample2D with use_conv: nearest-neighbour to (height, width), then a 3x3 conv.
+// fused: upsampling and conv computed together (ops::UpsampleConv2d), faster and without
+// the 4x-sized intermediate but with 16/9 of the conv's weight memory and no LoRA access
+// to it. The VAE decoder uses it; the UNet, whose upsamplers hold most of their weights
+// at low resolution and may take LoRA or odd output sizes, does not.
 class Upsample2D {
  public:
-  Upsample2D(const WeightSource& w, const std::string& prefix, int channels, DType dtype);
+  Upsample2D(const WeightSource& w, const std::string& prefix, int channels, DType dtype, bool fused = false);
   // height/width 0: twice the input. Otherwise a size of at most twice the input, which the
   // UNet asks for when the latent size is not a multiple of 2^downsamplers.
   Tensor forward(const Tensor& x, int64_t height = 0, int64_t width = 0) const;
@@ -54,6 +60,7 @@ class Upsample2D {
 
  private:
   ops::Conv2d conv_;
+  ops::UpsampleConv2d fused_conv_;
 };
 
 }  // namespace sd::models

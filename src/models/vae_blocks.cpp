@@ -25,7 +25,7 @@ DownEncoderBlock2D::DownEncoderBlock2D(const WeightSource& w, const std::string&
 }
 
 Tensor DownEncoderBlock2D::forward(Tensor h) const {
-  for (const auto& r : resnets_) h = r.forward(h);
+  for (const auto& r : resnets_) h = r.forward(std::move(h));
   for (const auto& d : downsamplers_) h = d.forward(h);
   return h;
 }
@@ -35,11 +35,11 @@ UpDecoderBlock2D::UpDecoderBlock2D(const WeightSource& w, const std::string& pre
   for (int i = 0; i < num_layers; ++i)
     resnets_.emplace_back(w, child(prefix, "resnets", i), i == 0 ? in_channels : out_channels, out_channels, 0,
                           groups, kVaeEps, 1.f, dtype);
-  if (add_upsample) upsamplers_.emplace_back(w, child(prefix, "upsamplers", 0), out_channels, dtype);
+  if (add_upsample) upsamplers_.emplace_back(w, child(prefix, "upsamplers", 0), out_channels, dtype, /*fused=*/true);
 }
 
 Tensor UpDecoderBlock2D::forward(Tensor h) const {
-  for (const auto& r : resnets_) h = r.forward(h);
+  for (const auto& r : resnets_) h = r.forward(std::move(h));
   for (const auto& u : upsamplers_) h = u.forward(h);
   return h;
 }
@@ -57,7 +57,7 @@ UNetMidBlock2D::UNetMidBlock2D(const WeightSource& w, const std::string& prefix,
 Tensor UNetMidBlock2D::forward(const Tensor& x) const {
   Tensor h = resnets_[0].forward(x);
   for (const auto& a : attentions_) h = a.forward_image(h);
-  return resnets_[1].forward(h);
+  return resnets_[1].forward(std::move(h));
 }
 
 }  // namespace sd::models

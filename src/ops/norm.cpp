@@ -27,12 +27,24 @@ GroupNorm::GroupNorm(int groups, Tensor gamma, Tensor beta, float eps)
                                                std::to_string(groups) + " groups");
 }
 
-Tensor GroupNorm::forward(const Tensor& x, bool silu) const {
+void GroupNorm::check_input(const Tensor& x) const {
   SD_CHECK(groups_ > 0, "GroupNorm used before it was configured");
   SD_CHECK(x.ndim() >= 2, "GroupNorm needs [N, C, ...], got " + x.desc());
   const int64_t c = gamma_.defined() ? gamma_.numel() : beta_.defined() ? beta_.numel() : x.size(1);
   SD_CHECK(x.size(1) == c, "GroupNorm over " + std::to_string(c) + " channels got " + x.desc());
+}
+
+Tensor GroupNorm::forward(const Tensor& x, bool silu) const {
+  check_input(x);
   return cpu::group_norm(x, groups_, ptr(gamma_), ptr(beta_), eps_, silu);
+}
+
+void GroupNorm::forward_(Tensor& x, bool silu) const {
+  check_input(x);
+  if (x.is_sole_owner())
+    cpu::group_norm_(x, groups_, ptr(gamma_), ptr(beta_), eps_, silu);
+  else
+    x = cpu::group_norm(x, groups_, ptr(gamma_), ptr(beta_), eps_, silu);
 }
 
 LayerNorm::LayerNorm(Tensor gamma, Tensor beta, float eps)

@@ -108,7 +108,8 @@ class DiffusionPipeline : public Pipeline {
       result.image = preview_.decode(latents);
       result.timings["taesd_decode"] = seconds_since(t);
     } else {
-      Tensor decoded = m_.vae->decode(ops::scale(latents, 1.0f / m_.vae->scaling_factor()));
+      const Tensor z = ops::scale(latents, 1.0f / m_.vae->scaling_factor());
+      Tensor decoded = req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z);
       result.image = tensor_to_image(decoded);
       result.timings["vae_decode"] = seconds_since(t);
     }
@@ -122,14 +123,14 @@ class DiffusionPipeline : public Pipeline {
     return result;
   }
 
- private:
-  void validate(const GenerationRequest& req) const {
+  void validate(const GenerationRequest& req) const override {
     const int f = m_.vae->scale_factor();
     for (auto [name, v] : {std::pair{"width", req.width}, std::pair{"height", req.height}})
       if (v < 8 || v % 8 != 0 || v % f != 0)
         throw Error(std::string(name) + " must be a positive multiple of 8, got " + std::to_string(v));
     if (req.steps < 1) throw Error("steps must be at least 1, got " + std::to_string(req.steps));
     if (req.prompt.empty()) throw Error("prompt must not be empty");
+    if (req.vae_tiling) m_.vae->resolve_tile_size(req.vae_tile_size);
     if (req.decoder == FinalDecoder::Taesd && !preview_.has_taesd())
       throw Error("decoder \"taesd\" needs TAESD weights, and none were loaded (--taesd)");
     if (req.operation != Operation::Txt2Img) {
@@ -143,6 +144,7 @@ class DiffusionPipeline : public Pipeline {
                   std::to_string(req.clip_skip));
   }
 
+ private:
   // diffusers' retrieve_latents(vae.encode(image), generator): a sample of the latent
   // distribution (one generator draw), in UNet space.
   Tensor encode_latents(const Tensor& image, sampling::NoiseGenerator& gen) const {

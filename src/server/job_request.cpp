@@ -295,6 +295,8 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   if (decoders.empty()) decoders = {"vae"};
   r.decoder = one_of(body, "decoder", decoders, "vae") == "taesd" ? pipeline::FinalDecoder::Taesd
                                                                    : pipeline::FinalDecoder::Vae;
+  r.vae_tiling = policy.vae_tiling;
+  r.vae_tile_size = policy.vae_tile_size;
 
   spec.echo = json::object();
   for (const char* key : {"hive_id", "model", "worker_id"})

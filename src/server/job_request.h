@@ -27,6 +27,8 @@ struct RequestPolicy {
   std::string lora_dir;   // where {"name": ...} loras are looked up; empty = names refused
   pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews
+  bool vae_tiling = false;
+  int vae_tile_size = 0;
 };
 
 struct JobSpec {

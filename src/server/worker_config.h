@@ -34,6 +34,8 @@ struct WorkerConfig {
   std::string api_token;
   pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
   int preview_every = 5;      // steps between previews
+  bool vae_tiling = false;    // VAE decode in tiles (bounded memory for large images)
+  int vae_tile_size = 0;      // tile edge in pixels; 0 = the VAE's sample_size
   std::chrono::seconds job_retention{600};
   bool finish_running_on_shutdown = false;
   size_t max_body_bytes = size_t(32) << 20;

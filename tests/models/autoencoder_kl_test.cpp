@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+
 #include "core/error.h"
 #include "reference.h"
 
@@ -46,6 +49,65 @@ TEST(AutoencoderKL, RejectsWrongChannelCounts) {
   const auto vae = AutoencoderKL::load(fixture_path("tiny-sd15/vae"));
   EXPECT_THROW(vae->decode(Tensor::zeros(Shape{1, 3, 8, 8}, DType::F32)), Error);
   EXPECT_THROW(vae->encode(Tensor::zeros(Shape{1, 4, 16, 16}, DType::F32)), Error);
+}
+
+Tensor fixture_latents(const io::SafetensorsFile& ref) {
+  Tensor z = ref.view("vae.decode.latents").clone();
+  for (float* p = z.data<float>(), *e = p + z.numel(); p != e; ++p) *p /= 0.18215f;
+  return z;
+}
+
+float at(const Tensor& t, int64_t c, int64_t y, int64_t x) {
+  return t.data<float>()[(c * t.size(2) + y) * t.size(3) + x];
+}
+
+TEST(AutoencoderKL, TiledDecodeOfOneTileIsTheWholeDecode) {
+  const auto ref = open_reference("tiny-sd15");
+  const auto vae = AutoencoderKL::load(fixture_path("tiny-sd15/vae"));
+  const Tensor z = fixture_latents(ref);  // 32x32 latents: one 64-pixel tile
+  EXPECT_TRUE(test::tensors_close(vae->decode_tiled(z), vae->decode(z), 0.0));
+  EXPECT_EQ(vae->resolve_tile_size(0), 64) << "diffusers' default tile: the config's sample_size";
+}
+
+TEST(AutoencoderKL, TiledDecodeBlendsNeighbouringTilesAsDiffusers) {
+  const auto ref = open_reference("tiny-sd15");
+  const auto vae = AutoencoderKL::load(fixture_path("tiny-sd15/vae"));
+  const Tensor z = fixture_latents(ref);
+  // 32-pixel tiles = 16 latents, every 12 latents (24 pixels kept), 8-pixel blends: tiles
+  // start at latents 0, 12 and 24 (the last one 8 wide) in both directions.
+  const Tensor tiled = vae->decode_tiled(z, 32);
+  ASSERT_EQ(tiled.shape(), (Shape{1, 3, 64, 64}));
+  const Tensor t00 = vae->decode(z.narrow(2, 0, 16).narrow(3, 0, 16).contiguous());
+  const Tensor t01 = vae->decode(z.narrow(2, 0, 16).narrow(3, 12, 16).contiguous());
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < 24; y += 5) {
+      for (int64_t x = 0; x < 24; x += 3) EXPECT_EQ(at(tiled, c, y, x), at(t00, c, y, x)) << "the first tile as decoded";
+      for (int64_t x = 0; x < 8; ++x) {
+        const float w = float(double(x) / 8.0), v = float(1.0 - double(x) / 8.0);
+        EXPECT_NEAR(at(tiled, c, y, 24 + x), at(t00, c, y, 24 + x) * v + at(t01, c, y, x) * w, 1e-6)
+            << "the second tile fades in over the first at row " << y << " column " << 24 + x;
+      }
+      EXPECT_EQ(at(tiled, c, y, 32), at(t01, c, y, 8)) << "past the blend: the second tile alone";
+    }
+  // Per-tile group norm statistics make tiles differ from the whole decode a little; the
+  // blends keep that from showing as seams.
+  const Tensor whole = vae->decode(z);
+  double se = 0, range = 0;
+  for (int64_t i = 0; i < whole.numel(); ++i) {
+    const double d = double(tiled.data<float>()[i]) - double(whole.data<float>()[i]);
+    se += d * d;
+    range = std::max(range, std::abs(double(whole.data<float>()[i])));
+  }
+  const double psnr = 10 * std::log10(range * range / (se / double(whole.numel())));
+  EXPECT_GT(psnr, 20.0) << "tiled vs whole decode";
+  std::printf("tiled decode (32-pixel tiles) vs whole: PSNR %.1f dB\n", psnr);
+}
+
+TEST(AutoencoderKL, TiledDecodeRejectsTileSizesThatDoNotTileExactly) {
+  const auto vae = AutoencoderKL::load(fixture_path("tiny-sd15/vae"));
+  const Tensor z = Tensor::zeros(Shape{1, 4, 32, 32}, DType::F32);
+  for (int bad : {8, 30, 36, -16}) EXPECT_THROW(vae->decode_tiled(z, bad), Error) << bad;
+  EXPECT_EQ(vae->resolve_tile_size(40), 40);
 }
 
 }  // namespace

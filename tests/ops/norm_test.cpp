@@ -49,6 +49,27 @@ TEST(GroupNorm, MatchesReferenceInBothLayouts) {
   }
 }
 
+TEST(GroupNorm, InPlaceOverwritesASoleOwnerAndSparesSharedMemory) {
+  Tensor g = random_tensor({12}, 11, 0.5f, 1.5f), b = random_tensor({12}, 12);
+  ops::GroupNorm gn(4, g, b, 1e-5f);
+  for (MemoryFormat fmt : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast}) {
+    const Tensor x = random_tensor({2, 12, 3, 5}, 13).contiguous(fmt);
+    const Tensor expect = gn.forward(x, true);
+
+    Tensor sole = x.clone(fmt);
+    const void* memory = sole.raw_data();
+    gn.forward_(sole, true);
+    EXPECT_EQ(sole.raw_data(), memory) << "a sole owner is normalised where it lies";
+    EXPECT_TRUE(test::tensors_close(sole, expect, 0.0));
+
+    Tensor shared = x;  // x still refers to the memory: it must keep its value
+    gn.forward_(shared, true);
+    EXPECT_FALSE(shared.shares_storage(x));
+    EXPECT_TRUE(test::tensors_close(shared, expect, 0.0));
+    EXPECT_TRUE(test::tensors_close(x, random_tensor({2, 12, 3, 5}, 13), 0.0));
+  }
+}
+
 TEST(GroupNorm, StableWithLargeMeanAndManyPixels) {
   // A large offset relative to the spread defeats the E[x^2]-E[x]^2 shortcut.
   const int64_t n = 1, c = 40, h = 37, w = 29;  // several statistic chunks per group

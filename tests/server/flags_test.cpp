@@ -49,6 +49,7 @@ TEST(WorkerFlags, MinimalFlagsGiveDefaults) {
   EXPECT_EQ(c.queue_capacity, 16u);
   EXPECT_EQ(c.preview, pipeline::PreviewMode::LatentRgb);
   EXPECT_EQ(c.preview_every, 5);
+  EXPECT_FALSE(c.vae_tiling);
   EXPECT_EQ(c.job_retention, std::chrono::seconds(600));
   EXPECT_FALSE(c.finish_running_on_shutdown);
   EXPECT_TRUE(c.flash_attention);
@@ -81,6 +82,9 @@ TEST(WorkerFlags, InvalidValuesExitWithCode2NamingTheFlag) {
   expect_usage_error(with({"--port", "1", "--on-shutdown", "later"}), "--on-shutdown");
   expect_usage_error(with({"--port", "1", "--callback-url", "hive:9000"}), "--callback-url");
   expect_usage_error(with({"--port", "1", "--no-such-flag"}), "--no-such-flag");
+  expect_usage_error(with({"--port", "1", "--vae-tiling", "--vae-tile-size", "100"}), "--vae-tile-size");
+  expect_usage_error(with({"--port", "1", "--vae-tiling", "--vae-tile-size", "32"}), "--vae-tile-size");
+  expect_usage_error(with({"--port", "1", "--vae-tile-size", "256"}), "--vae-tiling");
   expect_usage_error(parse({"--worker-id", "w1", "--port", "1", "--model-path", "/no/such/model"}),
                      "--model-path /no/such/model");
 }
@@ -189,7 +193,7 @@ TEST(WorkerFlags, WorkerSettings) {
   auto o = parse({"--worker-id", "w1", "--port", "1", "--model-path", model_dir(), "--queue-capacity", "3",
                   "--preview", "none", "--preview-every", "2", "--job-retention", "60", "--on-shutdown", "finish", "--dtype", "f32",
                   "--threads", "2", "--tokenizer-dir", "/tok", "--lora-dir", "/loras", "--keepalive-interval-ms",
-                  "50", "--heartbeat-interval-ms", "100", "--no-use-flash-attn"});
+                  "50", "--heartbeat-interval-ms", "100", "--no-use-flash-attn", "--vae-tiling", "--vae-tile-size", "256"});
   ASSERT_TRUE(o.config) << o.message;
   const auto& c = *o.config;
   EXPECT_EQ(c.queue_capacity, 3u);
@@ -209,6 +213,8 @@ TEST(WorkerFlags, WorkerSettings) {
   EXPECT_EQ(c.keepalive_interval, std::chrono::milliseconds(50));
   EXPECT_EQ(c.heartbeat_interval, std::chrono::milliseconds(100));
   EXPECT_FALSE(c.flash_attention);
+  EXPECT_TRUE(c.vae_tiling);
+  EXPECT_EQ(c.vae_tile_size, 256);
 }
 
 TEST(WorkerFlags, HelpExitsWithZeroAndListsTheFlags) {

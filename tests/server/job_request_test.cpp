@@ -251,5 +251,15 @@ TEST(JobRequest, LorasByPathOrByNameInTheLoraFolder) {
   EXPECT_THROW(parse(with(txt2img(), "loras", json::array({{{"name", "../style"}}})), {dir}), InvalidArgument);
 }
 
+TEST(JobRequest, WorkerVaeTilingAppliesToEveryJob) {
+  EXPECT_FALSE(parse(txt2img()).request.vae_tiling);
+  RequestPolicy policy;
+  policy.vae_tiling = true;
+  policy.vae_tile_size = 256;
+  const auto r = parse(txt2img(), policy).request;
+  EXPECT_TRUE(r.vae_tiling);
+  EXPECT_EQ(r.vae_tile_size, 256);
+}
+
 }  // namespace
 }  // namespace sd::server

@@ -94,6 +94,25 @@ Tensor upsample_nearest2x(const Tensor& x) {
   return out;
 }
 
+void write_phase(const Tensor& phase, Tensor& out, int dy, int dx) {
+  const int64_t n = phase.size(0), c = phase.size(1), h = phase.size(2), w = phase.size(3);
+  SD_CHECK(out.ndim() == 4 && out.size(0) == n && out.size(1) == c && out.size(2) == 2 * h &&
+               out.size(3) == 2 * w && out.dtype() == phase.dtype() && out.is_channels_last(),
+           "write_phase of " + phase.desc() + " into " + out.desc());
+  Tensor in = to_format(phase, phase.dtype(), MemoryFormat::ChannelsLast);
+  const size_t px = size_t(c) * phase.element_size();
+  const char* src = static_cast<const char*>(in.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  sync_threads();
+#pragma omp parallel for schedule(static) if (in.nbytes() >= (1 << 17))
+  for (int64_t row = 0; row < n * h; ++row) {
+    const int64_t b = row / h, y = row % h;
+    const char* s = src + row * w * px;
+    char* d = dst + ((b * 2 * h + 2 * y + dy) * 2 * w + dx) * px;
+    for (int64_t x0 = 0; x0 < w; ++x0) std::memcpy(d + 2 * x0 * px, s + x0 * px, px);
+  }
+}
+
 Tensor concat(const std::vector<Tensor>& xs, int dim) {
   SD_CHECK(!xs.empty(), "concat of no tensors");
   const Tensor& first = xs[0];

@@ -159,17 +159,22 @@ void group_norm_channels_last(const Tensor& x, Tensor& out, int groups, const fl
   }
 }
 
-}  // namespace
-
-Tensor group_norm(const Tensor& x, int groups, const float* gamma, const float* beta, float eps,
-                  bool silu) {
+void check_groups(const Tensor& x, int groups) {
   SD_CHECK(x.ndim() >= 2, "group norm needs [N, C, ...], got " + x.desc());
   SD_CHECK(groups > 0 && x.size(1) % groups == 0,
            std::to_string(x.size(1)) + " channels do not split into " + std::to_string(groups) +
                " groups");
+}
+
+bool dense_channels_last(const Tensor& x) { return x.ndim() == 4 && x.is_channels_last() && !x.is_contiguous(); }
+
+}  // namespace
+
+Tensor group_norm(const Tensor& x, int groups, const float* gamma, const float* beta, float eps,
+                  bool silu) {
+  check_groups(x, groups);
   if (x.numel() == 0) return Tensor::empty(x.shape(), x.dtype());
-  const bool cl = x.ndim() == 4 && x.is_channels_last() && !x.is_contiguous();
-  if (cl) {
+  if (dense_channels_last(x)) {
     Tensor out = Tensor::empty(x.shape(), x.dtype(), MemoryFormat::ChannelsLast);
     group_norm_channels_last(x, out, groups, gamma, beta, eps, silu);
     return out;
@@ -178,6 +183,19 @@ Tensor group_norm(const Tensor& x, int groups, const float* gamma, const float* 
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   group_norm_planar(in, out, groups, gamma, beta, eps, silu);
   return out;
+}
+
+// Both kernels load a chunk, transform it and store it back to the same place, so the
+// output may be the input.
+void group_norm_(Tensor& x, int groups, const float* gamma, const float* beta, float eps, bool silu) {
+  check_groups(x, groups);
+  if (x.numel() == 0) return;
+  if (dense_channels_last(x))
+    group_norm_channels_last(x, x, groups, gamma, beta, eps, silu);
+  else if (x.is_contiguous())
+    group_norm_planar(x, x, groups, gamma, beta, eps, silu);
+  else
+    x = group_norm(x, groups, gamma, beta, eps, silu);
 }
 
 Tensor layer_norm(const Tensor& x, const float* gamma, const float* beta, float eps) {

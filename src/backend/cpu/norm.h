@@ -10,6 +10,9 @@ namespace sd::cpu {
 Tensor group_norm(const Tensor& x, int groups, const float* gamma, const float* beta, float eps,
                   bool silu);
 
+// group_norm overwriting x with the result (x's value is gone afterwards).
+void group_norm_(Tensor& x, int groups, const float* gamma, const float* beta, float eps, bool silu);
+
 // Over the last dimension C; gamma/beta: C floats or nullptr. Output contiguous, x's dtype.
 Tensor layer_norm(const Tensor& x, const float* gamma, const float* beta, float eps);
 

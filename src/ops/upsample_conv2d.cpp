@@ -1,0 +1,67 @@
+// ops::UpsampleConv2d: nearest 2x upsampling + 3x3 convolution as four 2x2 convolutions.
+//
+// Output row 2i+dy of conv3x3(upsample(x)) reads upsampled rows 2i+dy-1 .. 2i+dy+1, which
+// are input rows {i-1, i, i} for dy = 0 and {i, i, i+1} for dy = 1. So the even rows see
+// input rows (i-1, i) with kernel rows (w0, w1+w2), padded one row on top, and the odd
+// rows see (i, i+1) with (w0+w1, w2), padded one row below; columns likewise. The zero
+// padding of the upsampled image is exactly the zero padding of the input.
+#include "backend/cpu/layout.h"
+#include "core/error.h"
+#include "ops/flop_count.h"
+#include "ops/ops.h"
+
+namespace sd::ops {
+
+namespace {
+
+// For output parity p and 2x2 tap a: the first and last 3x3 tap summed into it.
+constexpr int kTapFirst[2][2] = {{0, 1}, {0, 2}};
+constexpr int kTapLast[2][2] = {{0, 2}, {1, 2}};
+
+Tensor phase_kernel(const Tensor& w, int dy, int dx) {
+  const int64_t o = w.size(0), in = w.size(1);
+  Tensor k = Tensor::zeros({o, in, 2, 2}, DType::F32);
+  const float* src = w.data<float>();
+  float* dst = k.data<float>();
+  for (int64_t oi = 0; oi < o * in; ++oi)
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b) {
+        float sum = 0.f;
+        for (int ky = kTapFirst[dy][a]; ky <= kTapLast[dy][a]; ++ky)
+          for (int kx = kTapFirst[dx][b]; kx <= kTapLast[dx][b]; ++kx) sum += src[oi * 9 + ky * 3 + kx];
+        dst[oi * 4 + a * 2 + b] = sum;
+      }
+  return k;
+}
+
+}  // namespace
+
+UpsampleConv2d::UpsampleConv2d(const Tensor& weight, const Tensor& bias, DType dtype) {
+  SD_CHECK(weight.ndim() == 4 && weight.size(2) == 3 && weight.size(3) == 3,
+           "UpsampleConv2d weight must be [O, I, 3, 3], got " + weight.desc());
+  const Tensor w = to_layout(to_dtype(weight, DType::F32), MemoryFormat::Contiguous);
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx)
+      phases_[dy][dx] = Conv2d(to_dtype(phase_kernel(w, dy, dx), dtype), bias,
+                               Conv2dOptions{1, dy == 0 ? 1 : 0, dx == 0 ? 1 : 0, dy, dx});
+}
+
+Tensor UpsampleConv2d::forward(const Tensor& x) const {
+  SD_CHECK(defined(), "UpsampleConv2d used before it was given weights");
+  SD_CHECK(x.ndim() == 4, "UpsampleConv2d needs [N, I, H, W], got " + x.desc());
+  Tensor out;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      const Tensor y = phases_[dy][dx].forward(x);
+      if (!out.defined())
+        out = Tensor::empty({y.size(0), y.size(1), 2 * y.size(2), 2 * y.size(3)}, y.dtype(),
+                            MemoryFormat::ChannelsLast);
+      cpu::write_phase(y, out, dy, dx);
+    }
+  // The phases counted 4 of the 9 taps; the rest is counted as well so that, as with
+  // Winograd, a benchmark relates time to the arithmetic of the operation it replaces.
+  count_flops(2.0 * double(out.numel()) * double(phases_[0][0].in_channels() * 5));
+  return out;
+}
+
+}  // namespace sd::ops
