@@ -143,8 +143,8 @@ int main(int argc, char** argv) {
   app.add_flag("--fast-decode", fast_decode, "decode the final image with TAESD instead of the VAE (faster, rougher)")
       ->needs(taesd);
   auto* tiling = app.add_flag("--vae-tiling", req.vae_tiling,
-                              "VAE decode in overlapping tiles (diffusers' enable_vae_tiling): bounded memory for "
-                              "large images");
+                              "VAE decode and encode in overlapping tiles (diffusers' enable_vae_tiling): "
+                              "bounded memory for large images");
   app.add_option("--vae-tile-size", req.vae_tile_size,
                  "tile edge in image pixels for --vae-tiling (default: the VAE's sample_size, 512 for SD1.5)")
       ->needs(tiling);

@@ -93,13 +93,30 @@ std::unique_ptr<AutoencoderKL> AutoencoderKL::load(const std::string& dir, DType
   return model;
 }
 
-LatentDistribution AutoencoderKL::encode(const Tensor& image) const {
+void AutoencoderKL::check_image(const Tensor& image) const {
   if (image.ndim() != 4 || image.size(1) != config_.in_channels)
     throw Error("VAE encode: image must be [B, " + std::to_string(config_.in_channels) + ", H, W], got " +
                 image.desc());
-  Tensor moments = encoder_.forward(image);
-  if (quant_conv_.defined()) moments = quant_conv_.forward(moments);
-  moments = to_f32_nchw(moments);
+}
+
+void AutoencoderKL::check_latent(const Tensor& z) const {
+  if (z.ndim() != 4 || z.size(1) != config_.latent_channels)
+    throw Error("VAE decode: latent must be [B, " + std::to_string(config_.latent_channels) + ", h, w], got " +
+                z.desc());
+}
+
+Tensor AutoencoderKL::moments(const Tensor& image) const {
+  Tensor m = encoder_.forward(image);
+  if (quant_conv_.defined()) m = quant_conv_.forward(m);
+  return to_f32_nchw(m);
+}
+
+LatentDistribution AutoencoderKL::encode(const Tensor& image) const {
+  check_image(image);
+  return distribution(moments(image));
+}
+
+LatentDistribution AutoencoderKL::distribution(const Tensor& moments) const {
   const int64_t lc = config_.latent_channels;
   LatentDistribution d;
   d.mean = moments.narrow(1, 0, lc).contiguous();
@@ -110,9 +127,7 @@ LatentDistribution AutoencoderKL::encode(const Tensor& image) const {
 }
 
 Tensor AutoencoderKL::decode(const Tensor& z) const {
-  if (z.ndim() != 4 || z.size(1) != config_.latent_channels)
-    throw Error("VAE decode: latent must be [B, " + std::to_string(config_.latent_channels) + ", h, w], got " +
-                z.desc());
+  check_latent(z);
   Tensor h = post_quant_conv_.defined() ? post_quant_conv_.forward(z) : z;
   return to_f32_nchw(decoder_.forward(h));
 }

@@ -59,14 +59,14 @@ class AutoencoderKL {
   // back where the config has a shift). Returns [B, out_channels, h*f, w*f] float32
   // contiguous NCHW, unclamped.
   Tensor decode(const Tensor& z) const;
-  // diffusers' tiled_decode (enable_vae_tiling): z decoded in tiles of `tile_size` image
-  // pixels overlapping by a quarter, each blended linearly into its upper and left
-  // neighbours, so memory is bounded by one tile's decode while the seams stay smooth. A
-  // z no larger than one tile is decoded whole. tile_size: a multiple of 4 * scale_factor()
-  // (then the tiles' crops add up to the image exactly); 0 means sample_size, diffusers'
-  // default.
+  // diffusers' enable_vae_tiling: the image (or z) in tiles of `tile_size` image pixels
+  // overlapping by a quarter, each output tile blended linearly into its upper and left
+  // neighbours, so memory is bounded by one tile while the seams stay smooth. An input no
+  // larger than one tile is processed whole. tile_size: a multiple of 4 * scale_factor()
+  // (then the tiles' crops add up exactly); 0 means sample_size, diffusers' default.
+  LatentDistribution encode_tiled(const Tensor& image, int tile_size = 0) const;
   Tensor decode_tiled(const Tensor& z, int tile_size = 0) const;
-  // The tile size decode_tiled() uses for `tile_size`; throws for one it refuses.
+  // The tile size the tiled calls use for `tile_size`; throws for one they refuse.
   int resolve_tile_size(int tile_size) const;
 
   const VaeConfig& config() const { return config_; }
@@ -75,6 +75,12 @@ class AutoencoderKL {
   int scale_factor() const { return config_.scale_factor(); }
 
  private:
+  void check_image(const Tensor& image) const;
+  void check_latent(const Tensor& z) const;
+  // The encoder's output (after quant_conv): [B, 2*latent_channels, h, w] float32 NCHW.
+  Tensor moments(const Tensor& image) const;
+  LatentDistribution distribution(const Tensor& moments) const;
+
   VaeConfig config_;
   DType dtype_;
   VaeEncoder encoder_;

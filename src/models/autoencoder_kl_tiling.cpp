@@ -1,8 +1,9 @@
-// AutoencoderKL::decode_tiled, following diffusers' AutoencoderKL.tiled_decode step by
-// step: the same tile grid (which may end in a sliver tile), the same in-place blends in
-// the same order, the same crops.
+// AutoencoderKL's tiled encode and decode, following diffusers' _tiled_encode and
+// tiled_decode step by step: the same tile grid (which may end in a sliver tile), the
+// same in-place blends in the same order, the same crops.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "core/error.h"
@@ -43,7 +44,7 @@ void blend_columns(const Tensor& a, Tensor& b, int64_t extent) {
   }
 }
 
-// Copies tile[:, :, :limit, :limit] into out at image pixel (y0, x0).
+// Copies tile[:, :, :limit, :limit] into out at pixel (y0, x0).
 void place(const Tensor& tile, Tensor& out, int64_t y0, int64_t x0, int64_t limit) {
   const int64_t planes = out.size(0) * out.size(1);
   const int64_t h = std::min(limit, tile.size(2)), w = std::min(limit, tile.size(3));
@@ -52,6 +53,33 @@ void place(const Tensor& tile, Tensor& out, int64_t y0, int64_t x0, int64_t limi
     for (int64_t y = 0; y < h; ++y)
       std::memcpy(out.data<float>() + (p * out.size(2) + y0 + y) * out.size(3) + x0,
                   tile.data<float>() + (p * tile.size(2) + y) * tile.size(3), size_t(w) * sizeof(float));
+}
+
+// `run` on tiles of x of edge `in_tile` every three quarters of it (the last ones cut by
+// the border), each output (out_tile per in_tile pixels, contiguous float32 with
+// out_channels) blended into its upper and left neighbours over a quarter of out_tile
+// and cropped to three quarters: diffusers' _tiled_encode and tiled_decode. Only the
+// previous row of outputs is kept.
+Tensor run_tiled(const Tensor& x, int64_t in_tile, int64_t out_tile, int64_t out_channels,
+                 const std::function<Tensor(const Tensor&)>& run) {
+  const int64_t in_stride = int64_t(double(in_tile) * (1.0 - kTileOverlap));
+  const int64_t blend = int64_t(double(out_tile) * kTileOverlap);
+  const int64_t limit = out_tile - blend;  // = in_stride scaled: the crops tile the output exactly
+  const int64_t h = x.size(2), w = x.size(3);
+  Tensor out = Tensor::empty({x.size(0), out_channels, h * out_tile / in_tile, w * out_tile / in_tile}, DType::F32);
+  std::vector<Tensor> above, row;
+  for (int64_t i = 0; i < h; i += in_stride) {
+    row.clear();
+    for (int64_t j = 0; j < w; j += in_stride) {
+      Tensor tile = run(x.narrow(2, i, std::min(in_tile, h - i)).narrow(3, j, std::min(in_tile, w - j)).contiguous());
+      if (!above.empty()) blend_rows(above[row.size()], tile, blend);
+      if (!row.empty()) blend_columns(row.back(), tile, blend);
+      place(tile, out, i / in_stride * limit, j / in_stride * limit, limit);
+      row.push_back(std::move(tile));
+    }
+    std::swap(above, row);
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,35 +93,23 @@ int AutoencoderKL::resolve_tile_size(int tile_size) const {
   return tile_size;
 }
 
-Tensor AutoencoderKL::decode_tiled(const Tensor& z, int tile_size) const {
-  const int f = scale_factor();
+LatentDistribution AutoencoderKL::encode_tiled(const Tensor& image, int tile_size) const {
   tile_size = resolve_tile_size(tile_size);
-  if (z.ndim() != 4 || z.size(1) != config_.latent_channels)
-    throw Error("VAE decode: latent must be [B, " + std::to_string(config_.latent_channels) + ", h, w], got " +
-                z.desc());
-  const int64_t tile_latent = tile_size / f;
-  const int64_t h = z.size(2), w = z.size(3);
-  if (h <= tile_latent && w <= tile_latent) return decode(z);
+  check_image(image);
+  if (image.size(2) <= tile_size && image.size(3) <= tile_size) return encode(image);
+  const int f = scale_factor();
+  SD_CHECK(image.size(2) % f == 0 && image.size(3) % f == 0,
+           "VAE encode: image sides must be multiples of " + std::to_string(f) + ", got " + image.desc());
+  return distribution(run_tiled(image, tile_size, tile_size / f, 2 * config_.latent_channels,
+                                [&](const Tensor& tile) { return moments(tile); }));
+}
 
-  const int64_t stride = int64_t(double(tile_latent) * (1.0 - kTileOverlap));
-  const int64_t blend = int64_t(double(tile_size) * kTileOverlap);
-  const int64_t limit = tile_size - blend;  // = stride * f: crops tile the image exactly
-  Tensor out = Tensor::empty({z.size(0), config_.out_channels, h * f, w * f}, DType::F32);
-  // Only the previous row of decoded tiles is needed for blending.
-  std::vector<Tensor> above, row;
-  for (int64_t i = 0; i < h; i += stride) {
-    row.clear();
-    for (int64_t j = 0; j < w; j += stride) {
-      const Tensor latent = z.narrow(2, i, std::min(tile_latent, h - i)).narrow(3, j, std::min(tile_latent, w - j));
-      Tensor tile = decode(latent.contiguous());
-      if (!above.empty()) blend_rows(above[row.size()], tile, blend);
-      if (!row.empty()) blend_columns(row.back(), tile, blend);
-      place(tile, out, i * f, j * f, limit);
-      row.push_back(std::move(tile));
-    }
-    std::swap(above, row);
-  }
-  return out;
+Tensor AutoencoderKL::decode_tiled(const Tensor& z, int tile_size) const {
+  tile_size = resolve_tile_size(tile_size);
+  check_latent(z);
+  const int64_t tile_latent = tile_size / scale_factor();
+  if (z.size(2) <= tile_latent && z.size(3) <= tile_latent) return decode(z);
+  return run_tiled(z, tile_latent, tile_size, config_.out_channels, [&](const Tensor& tile) { return decode(tile); });
 }
 
 }  // namespace sd::models

@@ -147,8 +147,9 @@ class DiffusionPipeline : public Pipeline {
  private:
   // diffusers' retrieve_latents(vae.encode(image), generator): a sample of the latent
   // distribution (one generator draw), in UNet space.
-  Tensor encode_latents(const Tensor& image, sampling::NoiseGenerator& gen) const {
-    models::LatentDistribution d = m_.vae->encode(image);
+  Tensor encode_latents(const Tensor& image, const GenerationRequest& req, sampling::NoiseGenerator& gen) const {
+    models::LatentDistribution d =
+        req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image);
     Tensor noise = gen.randn(d.mean.shape());
     Tensor out = Tensor::empty(d.mean.shape(), DType::F32);
     const float *mean = d.mean.contiguous().data<float>(), *logvar = d.logvar.contiguous().data<float>();
@@ -183,14 +184,14 @@ class DiffusionPipeline : public Pipeline {
                             (req.operation == Operation::Inpaint && req.strength < 1.0);
 
     Tensor image_latents;
-    if (from_image || blend) image_latents = encode_latents(image, gen);
+    if (from_image || blend) image_latents = encode_latents(image, req, gen);
     Tensor noise = gen.randn(shape);
     Tensor latents = from_image ? sched.add_noise(image_latents, noise, first)
                                 : ops::scale(noise, sched.init_noise_sigma());
     if (mask.defined()) {
       inpaint.mask = mask_to_latent_size(mask, h, w);
       if (nine_channels) {
-        inpaint.masked_image_latents = encode_latents(mask_out(image, mask), gen);
+        inpaint.masked_image_latents = encode_latents(mask_out(image, mask), req, gen);
       } else {
         inpaint.image_latents = image_latents;
         inpaint.noise = noise;

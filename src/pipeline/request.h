@@ -49,8 +49,9 @@ struct GenerationRequest {
   PreviewMode preview = PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews; the last step always gets one
   FinalDecoder decoder = FinalDecoder::Vae;
-  // VAE decode in overlapping tiles (diffusers' enable_vae_tiling), bounding its memory
-  // for large images; vae_tile_size in image pixels, 0 for the VAE's sample_size.
+  // VAE encode and decode in overlapping tiles (diffusers' enable_vae_tiling), bounding
+  // their memory for large images; vae_tile_size in image pixels, 0 for the VAE's
+  // sample_size.
   bool vae_tiling = false;
   int vae_tile_size = 0;
   bool keep_latents = false;  // fill GenerationResult's tensors (debugging, comparison)

@@ -34,7 +34,7 @@ struct WorkerConfig {
   std::string api_token;
   pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
   int preview_every = 5;      // steps between previews
-  bool vae_tiling = false;    // VAE decode in tiles (bounded memory for large images)
+  bool vae_tiling = false;    // VAE in tiles (bounded memory for large images)
   int vae_tile_size = 0;      // tile edge in pixels; 0 = the VAE's sample_size
   std::chrono::seconds job_retention{600};
   bool finish_running_on_shutdown = false;

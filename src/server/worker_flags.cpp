@@ -111,11 +111,12 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   app.add_option("--preview-every", cfg.preview_every, "Steps between previews (the last step always gets one)")
       ->envname("SD_WORKER_PREVIEW_EVERY")->check(CLI::Range(1, 150))->capture_default_str();
   auto* tiling = app.add_flag("--vae-tiling", cfg.vae_tiling,
-                              "VAE decode in overlapping tiles (diffusers' enable_vae_tiling): bounded memory for "
-                              "large images")
+                              "VAE decode and encode in overlapping tiles (diffusers' enable_vae_tiling): "
+                              "bounded memory for large images")
                     ->envname("SD_WORKER_VAE_TILING");
   // A multiple of 32 of at least 64 pixels tiles every SD VAE (8 pixels per latent) exactly.
-  app.add_option("--vae-tile-size", cfg.vae_tile_size, "Tile edge in pixels for --vae-tiling (default: the VAE's sample_size)")
+  app.add_option("--vae-tile-size", cfg.vae_tile_size,
+                 "Tile edge in pixels for --vae-tiling (default: the VAE's sample_size)")
       ->envname("SD_WORKER_VAE_TILE_SIZE")->needs(tiling)
       ->check(CLI::Validator([](std::string& v) -> std::string {
         const int px = std::atoi(v.c_str());

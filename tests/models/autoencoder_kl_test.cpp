@@ -84,7 +84,8 @@ TEST(AutoencoderKL, TiledDecodeBlendsNeighbouringTilesAsDiffusers) {
       for (int64_t x = 0; x < 24; x += 3) EXPECT_EQ(at(tiled, c, y, x), at(t00, c, y, x)) << "the first tile as decoded";
       for (int64_t x = 0; x < 8; ++x) {
         const float w = float(double(x) / 8.0), v = float(1.0 - double(x) / 8.0);
-        EXPECT_NEAR(at(tiled, c, y, 24 + x), at(t00, c, y, 24 + x) * v + at(t01, c, y, x) * w, 1e-6)
+        const float want = at(t00, c, y, 24 + x) * v + at(t01, c, y, x) * w;
+        EXPECT_NEAR(at(tiled, c, y, 24 + x), want, 1e-6 * (1 + std::abs(want)))
             << "the second tile fades in over the first at row " << y << " column " << 24 + x;
       }
       EXPECT_EQ(at(tiled, c, y, 32), at(t01, c, y, 8)) << "past the blend: the second tile alone";
@@ -101,6 +102,28 @@ TEST(AutoencoderKL, TiledDecodeBlendsNeighbouringTilesAsDiffusers) {
   const double psnr = 10 * std::log10(range * range / (se / double(whole.numel())));
   EXPECT_GT(psnr, 20.0) << "tiled vs whole decode";
   std::printf("tiled decode (32-pixel tiles) vs whole: PSNR %.1f dB\n", psnr);
+}
+
+TEST(AutoencoderKL, TiledEncodeBlendsNeighbouringTilesAsDiffusers) {
+  const auto ref = open_reference("tiny-sd15");
+  const auto vae = AutoencoderKL::load(fixture_path("tiny-sd15/vae"));
+  const Tensor image = ref.view("vae.encode.image");  // 64x64: one tile at the default size
+  ASSERT_EQ(image.shape(), (Shape{1, 3, 64, 64}));
+  EXPECT_TRUE(test::tensors_close(vae->encode_tiled(image).mean, vae->encode(image).mean, 0.0));
+  // 32-pixel tiles every 24 pixels give 16-latent outputs blended over 4 and cropped to 12.
+  const LatentDistribution tiled = vae->encode_tiled(image, 32);
+  ASSERT_EQ(tiled.mean.shape(), (Shape{1, 4, 32, 32}));
+  const Tensor t00 = vae->encode(image.narrow(2, 0, 32).narrow(3, 0, 32).contiguous()).mean;
+  const Tensor t01 = vae->encode(image.narrow(2, 0, 32).narrow(3, 24, 32).contiguous()).mean;
+  for (int64_t c = 0; c < 4; ++c)
+    for (int64_t y = 0; y < 12; y += 3) {
+      for (int64_t x = 0; x < 12; x += 2) EXPECT_EQ(at(tiled.mean, c, y, x), at(t00, c, y, x));
+      for (int64_t x = 0; x < 4; ++x) {
+        const float w = float(double(x) / 4.0), v = float(1.0 - double(x) / 4.0);
+        const float want = at(t00, c, y, 12 + x) * v + at(t01, c, y, x) * w;
+        EXPECT_NEAR(at(tiled.mean, c, y, 12 + x), want, 1e-6 * (1 + std::abs(want)));
+      }
+    }
 }
 
 TEST(AutoencoderKL, TiledDecodeRejectsTileSizesThatDoNotTileExactly) {
