@@ -1,7 +1,6 @@
 #include "server/worker_flags.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 
 #include "core/log.h"
 #include "core/error.h"
@@ -117,11 +116,7 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   // A multiple of 32 of at least 64 pixels tiles every SD VAE (8 pixels per latent) exactly.
   app.add_option("--vae-tile-size", cfg.vae_tile_size,
                  "Tile edge in pixels for --vae-tiling (default: the VAE's sample_size)")
-      ->envname("SD_WORKER_VAE_TILE_SIZE")->needs(tiling)
-      ->check(CLI::Validator([](std::string& v) -> std::string {
-        const int px = std::atoi(v.c_str());
-        return px >= 64 && px % 32 == 0 ? "" : "must be a multiple of 32, at least 64";
-      }, "PX"));
+      ->envname("SD_WORKER_VAE_TILE_SIZE")->needs(tiling)->check(CLI::Range(64, 8192));
   app.add_option("--job-retention", retention_s, "Seconds a finished job's events and result are kept")
       ->envname("SD_WORKER_JOB_RETENTION")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--on-shutdown", on_shutdown, "What SIGINT/SIGTERM does to the running job")
@@ -146,6 +141,8 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
     if (preview_name.empty()) preview_name = cfg.taesd_path.empty() ? "latent" : "taesd";
     if (preview_name == "taesd" && cfg.taesd_path.empty()) throw FlagError{"--preview taesd needs --taesd"};
     cfg.preview = *pipeline::parse_preview_mode(preview_name);
+    if (cfg.vae_tile_size % 32 != 0)
+      throw FlagError{"--vae-tile-size " + std::to_string(cfg.vae_tile_size) + ": must be a multiple of 32"};
   } catch (const CLI::CallForHelp&) {
     out.message = app.help();
     return out;

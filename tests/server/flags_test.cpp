@@ -84,6 +84,7 @@ TEST(WorkerFlags, InvalidValuesExitWithCode2NamingTheFlag) {
   expect_usage_error(with({"--port", "1", "--no-such-flag"}), "--no-such-flag");
   expect_usage_error(with({"--port", "1", "--vae-tiling", "--vae-tile-size", "100"}), "--vae-tile-size");
   expect_usage_error(with({"--port", "1", "--vae-tiling", "--vae-tile-size", "32"}), "--vae-tile-size");
+  expect_usage_error(with({"--port", "1", "--vae-tiling", "--vae-tile-size", "99999999999"}), "--vae-tile-size");
   expect_usage_error(with({"--port", "1", "--vae-tile-size", "256"}), "--vae-tiling");
   expect_usage_error(parse({"--worker-id", "w1", "--port", "1", "--model-path", "/no/such/model"}),
                      "--model-path /no/such/model");
