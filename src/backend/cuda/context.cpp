@@ -1,0 +1,57 @@
+#include "backend/cuda/context.h"
+
+#include "backend/cuda/check.h"
+
+namespace sd::cuda {
+
+Context::Context(int index) : info_(open_device(index)) {
+  SD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  pool_ = std::make_unique<DevicePool>(index);
+}
+
+Context::~Context() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  workspace_.reset();
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (cublaslt_) cublasLtDestroy(cublaslt_);
+  if (stream_) cudaStreamSynchronize(stream_);
+  pool_.reset();
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+cublasLtHandle_t Context::cublaslt() {
+  if (!cublaslt_) SD_CUBLAS_CHECK(cublasLtCreate(&cublaslt_));
+  return cublaslt_;
+}
+
+cudnnHandle_t Context::cudnn() {
+  if (!cudnn_) {
+    SD_CUDNN_CHECK(cudnnCreate(&cudnn_));
+    SD_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  }
+  return cudnn_;
+}
+
+void* Context::workspace(size_t bytes) {
+  if (bytes > workspace_.bytes()) {
+    workspace_.reset();  // freed in stream order: earlier users still see valid memory
+    workspace_ = buffer(bytes);
+  }
+  return workspace_.get();
+}
+
+void Context::synchronize() { SD_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+void copy_to_device(Context& ctx, void* dst, const void* src, size_t bytes) {
+  if (bytes) SD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.stream()));
+}
+
+void copy_to_host(Context& ctx, void* dst, const void* src, size_t bytes) {
+  if (bytes) SD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()));
+}
+
+void copy_on_device(Context& ctx, void* dst, const void* src, size_t bytes) {
+  if (bytes) SD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx.stream()));
+}
+
+}  // namespace sd::cuda
