@@ -31,11 +31,11 @@ __global__ void axpby_kernel(const T* a, float sa, const T* b, float sb, T* y, i
 }
 
 template <class T>
-__global__ void bias_act_residual_kernel(const T* x, const float* bias, const T* residual, T* y, int64_t n,
+__global__ void bias_act_residual_kernel(const T* x, const T* bias, const T* residual, T* y, int64_t n,
                                          int64_t channels, Act act) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     float v = to_f32(x[i]);
-    if (bias) v += bias[i % channels];
+    if (bias) v += to_f32(bias[i % channels]);
     v = apply_act(v, act);
     if (residual) v += to_f32(residual[i]);
     y[i] = from_f32<T>(v);
@@ -90,14 +90,14 @@ void axpby(Context& ctx, const void* a, float sa, const void* b, float sb, void*
   SD_CUDA_CHECK_LAUNCH();
 }
 
-void bias_act_residual(Context& ctx, const void* x, const float* bias, const void* residual, void* y,
+void bias_act_residual(Context& ctx, const void* x, const void* bias, const void* residual, void* y,
                        int64_t rows, int64_t channels, DType dt, Act act) {
   const int64_t n = rows * channels;
   if (n <= 0) return;
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
     bias_act_residual_kernel<T><<<grid_for(n), 256, 0, ctx.stream()>>>(
-        static_cast<const T*>(x), bias, static_cast<const T*>(residual), static_cast<T*>(y), n, channels, act);
+        static_cast<const T*>(x), static_cast<const T*>(bias), static_cast<const T*>(residual), static_cast<T*>(y), n, channels, act);
   });
   SD_CUDA_CHECK_LAUNCH();
 }

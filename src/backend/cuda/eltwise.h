@@ -24,9 +24,9 @@ void binary(Context& ctx, const void* a, const void* b, void* y, int64_t outer, 
 // y = a * sa + b * sb (n elements; b may be null for y = a * sa).
 void axpby(Context& ctx, const void* a, float sa, const void* b, float sb, void* y, int64_t n, DType dt);
 
-// y = act(x + bias[c]) + residual over rows x C (bias: C float32 or null; residual: rows x C
-// of `dt` or null): the epilogue of a convolution or matmul the library cannot fuse.
-void bias_act_residual(Context& ctx, const void* x, const float* bias, const void* residual, void* y,
+// y = act(x + bias[c]) + residual over rows x C (bias: C values or null; residual: rows x C
+// or null; both of `dt`): the epilogue of a convolution or matmul the library cannot fuse.
+void bias_act_residual(Context& ctx, const void* x, const void* bias, const void* residual, void* y,
                        int64_t rows, int64_t channels, DType dt, Act act);
 
 // x [rows, 2F] -> y [rows, F] = x[:, :F] * gelu(x[:, F:]) (diffusers' GEGLU, erf GELU).
