@@ -1,0 +1,62 @@
+// Concatenation, nearest upsampling and layout transposes: exact data movement.
+#include <gtest/gtest.h>
+
+#include "backend/cuda/layout.h"
+#include "cuda/cuda_test_util.h"
+
+namespace sd::test {
+namespace {
+
+TEST(CudaLayout, ConcatChannelsInterleavesPerPixel) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  const int64_t pixels = 2 * 7 * 5, ca = 3, cb = 13;
+  for (DType dt : kFloatTypes) {
+    const std::vector<float> a = rounded(random_floats(size_t(pixels * ca), 20), dt);
+    const std::vector<float> b = rounded(random_floats(size_t(pixels * cb), 21), dt);
+    DeviceArray da(ctx, a, dt), db(ctx, b, dt), dy(ctx, size_t(pixels * (ca + cb)), dt);
+    cuda::concat_channels(ctx, da.get(), ca, db.get(), cb, dy.get(), pixels, dt);
+    std::vector<float> want;
+    for (int64_t p = 0; p < pixels; ++p) {
+      want.insert(want.end(), a.begin() + p * ca, a.begin() + (p + 1) * ca);
+      want.insert(want.end(), b.begin() + p * cb, b.begin() + (p + 1) * cb);
+    }
+    EXPECT_EQ(dy.download(), want) << dtype_name(dt);
+  }
+}
+
+TEST(CudaLayout, UpsampleNearestRepeatsPixels) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  const int64_t n = 2, h = 3, w = 5, c = 7;
+  for (int factor : {1, 2, 3})
+    for (DType dt : kFloatTypes) {
+      const std::vector<float> x = rounded(random_floats(size_t(n * h * w * c), 22), dt);
+      DeviceArray dx(ctx, x, dt), dy(ctx, size_t(n * h * w * c * factor * factor), dt);
+      cuda::upsample_nearest(ctx, dx.get(), dy.get(), n, h, w, c, factor, dt);
+      std::vector<float> want;
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t y = 0; y < h * factor; ++y)
+          for (int64_t xx = 0; xx < w * factor; ++xx)
+            for (int64_t ch = 0; ch < c; ++ch) want.push_back(x[size_t(((b * h + y / factor) * w + xx / factor) * c + ch)]);
+      EXPECT_EQ(dy.download(), want) << "factor " << factor;
+    }
+}
+
+TEST(CudaLayout, TransposesRoundTrip) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  const int64_t n = 3, c = 37, pixels = 65;  // both dimensions cross 32-wide tiles unevenly
+  for (DType dt : kFloatTypes) {
+    const std::vector<float> x = rounded(random_floats(size_t(n * c * pixels), 23), dt);
+    DeviceArray dx(ctx, x, dt), dy(ctx, x.size(), dt), dz(ctx, x.size(), dt);
+    cuda::nchw_to_nhwc(ctx, dx.get(), dy.get(), n, c, pixels, dt);
+    std::vector<float> want(x.size());
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t p = 0; p < pixels; ++p) want[size_t((b * pixels + p) * c + ch)] = x[size_t((b * c + ch) * pixels + p)];
+    EXPECT_EQ(dy.download(), want);
+    cuda::nhwc_to_nchw(ctx, dy.get(), dz.get(), n, c, pixels, dt);
+    EXPECT_EQ(dz.download(), x);
+  }
+}
+
+}  // namespace
+}  // namespace sd::test
