@@ -91,12 +91,20 @@ TEST(CudaAttention, ScalarLoadsForOddHeadDimsAndMisalignedRows) {
   }
 }
 
-TEST(CudaAttention, RefusesFloat32AndOversizedHeads) {
+TEST(CudaAttention, Float32ReferencePath) {
   SD_CUDA_CONTEXT_OR_SKIP(ctx);
-  DeviceArray x(ctx, 512, DType::F16);
-  const cuda::AttentionOperand op{x.get(), 256, 256};
-  EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 256, 256, {1, 1, 1, 1, 256}, false, 1.f, DType::F32), Error);
+  check(ctx, {2, 130, 130, 2, 40, true, false}, DType::F32);
+  check(ctx, {1, 100, 77, 2, 160, false, false}, DType::F32);
+  check(ctx, {2, 77, 77, 3, 64, true, true}, DType::F32);
+  check(ctx, {1, 20, 20, 1, 256, false, false}, DType::F32);
+}
+
+TEST(CudaAttention, RefusesOversizedHeadsAndIntegerTypes) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  DeviceArray x(ctx, 1024, DType::F16);
+  const cuda::AttentionOperand op{x.get(), 512, 512};
   EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 512, 512, {1, 1, 1, 1, 512}, false, 1.f, DType::F16), Error);
+  EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 64, 64, {1, 1, 1, 1, 64}, false, 1.f, DType::I32), Error);
 }
 
 }  // namespace

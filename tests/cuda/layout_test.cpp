@@ -41,6 +41,30 @@ TEST(CudaLayout, UpsampleNearestRepeatsPixels) {
     }
 }
 
+TEST(CudaLayout, PhasesInterleaveIntoTheDoubledImage) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  const int64_t n = 2, h = 3, w = 4, c = 5;
+  for (DType dt : kFloatTypes) {
+    std::vector<std::vector<float>> phases;
+    DeviceArray out(ctx, size_t(n * 4 * h * w * c), dt);
+    for (int p = 0; p < 4; ++p) {
+      phases.push_back(rounded(random_floats(size_t(n * h * w * c), 24 + p), dt));
+      DeviceArray dp(ctx, phases.back(), dt);
+      cuda::write_phase(ctx, dp.get(), out.get(), n, h, w, c, p / 2, p % 2, dt);
+      ctx.synchronize();  // dp is freed at the end of this iteration
+    }
+    std::vector<float> want(out.size());
+    for (int p = 0; p < 4; ++p)
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t x = 0; x < w; ++x)
+            for (int64_t ch = 0; ch < c; ++ch)
+              want[size_t(((b * 2 * h + 2 * y + p / 2) * 2 * w + 2 * x + p % 2) * c + ch)] =
+                  phases[size_t(p)][size_t(((b * h + y) * w + x) * c + ch)];
+    EXPECT_EQ(out.download(), want) << dtype_name(dt);
+  }
+}
+
 TEST(CudaLayout, TransposesRoundTrip) {
   SD_CUDA_CONTEXT_OR_SKIP(ctx);
   const int64_t n = 3, c = 37, pixels = 65;  // both dimensions cross 32-wide tiles unevenly

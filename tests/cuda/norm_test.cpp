@@ -76,5 +76,24 @@ TEST(CudaNorm, LayerNormMatchesOverTheLastDimension) {
       }
 }
 
+TEST(CudaNorm, SoftmaxOverTheLastDimension) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  const std::pair<int64_t, int64_t> shapes[] = {{77, 77}, {3, 4097}, {4, 1}};
+  for (auto [rows, channels] : shapes)
+    for (DType dt : kFloatTypes) {
+      const std::vector<float> x = rounded(random_floats(size_t(rows * channels), 17, -20.f, 20.f), dt);
+      DeviceArray dx(ctx, x, dt), dy(ctx, x.size(), dt);
+      cuda::softmax(ctx, dx.get(), dy.get(), rows, channels, dt);
+      std::vector<double> want(x.size());
+      for (int64_t r = 0; r < rows; ++r) {
+        double mx = -INFINITY, sum = 0;
+        for (int64_t c = 0; c < channels; ++c) mx = std::max(mx, double(x[size_t(r * channels + c)]));
+        for (int64_t c = 0; c < channels; ++c) sum += std::exp(x[size_t(r * channels + c)] - mx);
+        for (int64_t c = 0; c < channels; ++c) want[size_t(r * channels + c)] = std::exp(x[size_t(r * channels + c)] - mx) / sum;
+      }
+      EXPECT_TRUE(close_to(dy.download(), want, dt)) << rows << "x" << channels;
+    }
+}
+
 }  // namespace
 }  // namespace sd::test

@@ -26,7 +26,7 @@ struct Params {
   const void *q, *k, *v;
   void* out;
   int64_t q_batch, q_row, k_batch, k_row, v_batch, v_row, o_batch, o_row;
-  int q_len, kv_len, head_dim, padded_dim;
+  int q_len, kv_len, head_dim, padded_dim, heads, batch;
   float scale_log2;  // scale * log2(e): the softmax runs on exp2
   bool causal, vector_loads;
 };
@@ -158,6 +158,53 @@ __global__ void __launch_bounds__(kThreads) flash_attention_kernel(Params p) {
   }
 }
 
+// Float32 attention (the reference-precision path, on CUDA cores): one warp per query row,
+// each lane holding head_dim/32 of the row's values, an online softmax over the keys.
+constexpr int kF32PerLane = kMaxHeadDim / 32;
+
+__global__ void __launch_bounds__(128) attention_f32_kernel(Params p) {
+  const int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (r >= int64_t(p.batch) * p.heads * p.q_len) return;
+  const int i = int(r % p.q_len);
+  const int64_t h = (r / p.q_len) % p.heads, b = r / (int64_t(p.q_len) * p.heads);
+  const int d = p.head_dim;
+  const float* q = static_cast<const float*>(p.q) + b * p.q_batch + int64_t(i) * p.q_row + h * d;
+  const float* k = static_cast<const float*>(p.k) + b * p.k_batch + h * d;
+  const float* v = static_cast<const float*>(p.v) + b * p.v_batch + h * d;
+  float qv[kF32PerLane], acc[kF32PerLane];
+  for (int j = 0; j < kF32PerLane; ++j) {
+    const int e = lane + 32 * j;
+    qv[j] = e < d ? q[e] : 0.f;
+    acc[j] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  const int end = p.causal ? min(p.kv_len, i + 1) : p.kv_len;
+  for (int key = 0; key < end; ++key) {
+    const float* kr = k + int64_t(key) * p.k_row;
+    float dot = 0.f;
+    for (int j = 0; j < kF32PerLane; ++j) {
+      const int e = lane + 32 * j;
+      if (e < d) dot += qv[j] * kr[e];
+    }
+    for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+    const float s = dot * p.scale_log2, m_new = fmaxf(m, s);
+    const float alpha = exp2f(m - m_new), e_s = exp2f(s - m_new);  // exp2(-inf) = 0 on the first key
+    l = l * alpha + e_s;
+    const float* vr = v + int64_t(key) * p.v_row;
+    for (int j = 0; j < kF32PerLane; ++j) {
+      const int e = lane + 32 * j;
+      acc[j] = acc[j] * alpha + (e < d ? e_s * vr[e] : 0.f);
+    }
+    m = m_new;
+  }
+  float* out = static_cast<float*>(p.out) + b * p.o_batch + int64_t(i) * p.o_row + h * d;
+  for (int j = 0; j < kF32PerLane; ++j) {
+    const int e = lane + 32 * j;
+    if (e < d) out[e] = acc[j] / l;
+  }
+}
+
 bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 }  // namespace
@@ -165,7 +212,7 @@ bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& k, const AttentionOperand& v,
                void* out, int64_t out_batch_stride, int64_t out_row_stride, const AttentionShape& s, bool causal,
                float scale, DType dt) {
-  SD_CHECK(dt == DType::F16 || dt == DType::BF16, "CUDA attention takes f16 or bf16");
+  SD_CHECK(dt == DType::F32 || dt == DType::F16 || dt == DType::BF16, "CUDA attention takes f32, f16 or bf16");
   SD_CHECK(s.head_dim > 0 && s.head_dim <= kMaxHeadDim, "head dim must be 1.." + std::to_string(kMaxHeadDim));
   SD_CHECK(s.heads > 0 && s.heads <= 65535 && s.batch <= 65535, "too many heads or batches");
   SD_CHECK(s.q_len <= 0x7fffffff && s.kv_len <= 0x7fffffff, "sequence too long");
@@ -179,6 +226,7 @@ void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& 
   p.v_batch = v.batch_stride, p.v_row = v.row_stride;
   p.o_batch = out_batch_stride, p.o_row = out_row_stride;
   p.q_len = int(s.q_len), p.kv_len = int(s.kv_len), p.head_dim = s.head_dim;
+  p.heads = s.heads, p.batch = int(s.batch);
   p.padded_dim = (s.head_dim + 15) / 16 * 16;
   p.scale_log2 = scale * 1.4426950408889634f;
   p.causal = causal;
@@ -187,6 +235,13 @@ void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& 
                    q.row_stride % 8 == 0 && k.row_stride % 8 == 0 && v.row_stride % 8 == 0 &&
                    q.batch_stride % 8 == 0 && k.batch_stride % 8 == 0 && v.batch_stride % 8 == 0;
 
+  if (dt == DType::F32) {
+    const int64_t warps = s.batch * s.heads * s.q_len;
+    SD_CHECK(warps <= int64_t(0x7fffffff) * 4, "attention too large");
+    attention_f32_kernel<<<unsigned((warps + 3) / 4), 128, 0, ctx.stream()>>>(p);
+    SD_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const size_t smem = shared_bytes(p.padded_dim);
   const dim3 grid(unsigned((s.q_len + kTile - 1) / kTile), unsigned(s.heads), unsigned(s.batch));
   dispatch_float(dt, [&](auto t) {

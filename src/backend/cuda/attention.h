@@ -21,9 +21,10 @@ struct AttentionShape {
 };
 
 // out = softmax(q k^T * scale [+ causal mask]) v per (batch, head). q, k, v, out: f16 or
-// bf16 (`dt`); float32 scores, softmax and accumulation. Head dims are padded to the next
-// multiple of 16 inside the kernel only (40 computes as 48, a sixth more, not the 60% of
-// padding to 64).
+// bf16 (`dt`) run on tensor cores with float32 scores, softmax and accumulation; head dims
+// are padded to the next multiple of 16 inside the kernel only (40 computes as 48, a
+// sixth more, not the 60% of padding to 64). f32 runs on CUDA cores, one warp per query
+// row: the reference-precision path, not a fast one.
 void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& k, const AttentionOperand& v,
                void* out, int64_t out_batch_stride, int64_t out_row_stride, const AttentionShape& shape, bool causal,
                float scale, DType dt);

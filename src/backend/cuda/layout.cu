@@ -24,6 +24,15 @@ __global__ void upsample_kernel(const T* x, T* y, int64_t h, int64_t w, int64_t 
   }
 }
 
+template <class T>
+__global__ void write_phase_kernel(const T* phase, T* out, int64_t h, int64_t w, int64_t c, int dy, int dx,
+                                   int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ch = i % c, x = (i / c) % w, y = (i / (c * w)) % h, n = i / (c * w * h);
+    out[((n * 2 * h + 2 * y + dy) * 2 * w + 2 * x + dx) * c + ch] = phase[i];
+  }
+}
+
 // Tiled transpose of each image's [rows, cols] matrix through shared memory, so both the
 // reads and the writes are coalesced.
 template <class T>
@@ -79,6 +88,19 @@ void upsample_nearest(Context& ctx, const void* x, void* y, int64_t n, int64_t h
     using T = decltype(t);
     upsample_kernel<T><<<grid_for(total), 256, 0, ctx.stream()>>>(static_cast<const T*>(x), static_cast<T*>(y), h, w,
                                                                   c, factor, total);
+  });
+  SD_CUDA_CHECK_LAUNCH();
+}
+
+void write_phase(Context& ctx, const void* phase, void* out, int64_t n, int64_t h, int64_t w, int64_t c, int dy,
+                 int dx, DType dt) {
+  SD_CHECK((dy == 0 || dy == 1) && (dx == 0 || dx == 1), "phase offsets are 0 or 1");
+  const int64_t total = n * h * w * c;
+  if (total <= 0) return;
+  dispatch_float(dt, [&](auto t) {
+    using T = decltype(t);
+    write_phase_kernel<T><<<grid_for(total), 256, 0, ctx.stream()>>>(static_cast<const T*>(phase), static_cast<T*>(out),
+                                                                     h, w, c, dy, dx, total);
   });
   SD_CUDA_CHECK_LAUNCH();
 }

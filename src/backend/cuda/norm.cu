@@ -118,6 +118,43 @@ __global__ void layer_norm_kernel(const T* x, T* y, int64_t channels, const floa
   }
 }
 
+__device__ float block_reduce(float v, bool is_max) {
+  __shared__ float warps[32];
+  __shared__ float total;
+  for (int off = 16; off > 0; off >>= 1) {
+    const float o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = is_max ? fmaxf(v, o) : v + o;
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();  // an earlier call's readers are done with `total`
+  if (lane == 0) warps[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    const int nwarps = (blockDim.x + 31) >> 5;
+    float w = lane < nwarps ? warps[lane] : (is_max ? -INFINITY : 0.f);
+    for (int off = 16; off > 0; off >>= 1) {
+      const float o = __shfl_xor_sync(0xffffffffu, w, off);
+      w = is_max ? fmaxf(w, o) : w + o;
+    }
+    if (lane == 0) total = w;
+  }
+  __syncthreads();
+  return total;
+}
+
+template <class T>
+__global__ void softmax_kernel(const T* x, T* y, int64_t channels) {
+  const T* row = x + blockIdx.x * channels;
+  T* out = y + blockIdx.x * channels;
+  float mx = -INFINITY;
+  for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) mx = fmaxf(mx, to_f32(row[c]));
+  mx = block_reduce(mx, true);
+  float sum = 0.f;
+  for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) sum += __expf(to_f32(row[c]) - mx);
+  const float inv = 1.f / block_reduce(sum, false);
+  for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) out[c] = from_f32<T>(__expf(to_f32(row[c]) - mx) * inv);
+}
+
 }  // namespace
 
 void group_norm(Context& ctx, const void* x, void* y, int64_t n, int64_t pixels, int64_t channels, int groups,
@@ -156,6 +193,17 @@ void layer_norm(Context& ctx, const void* x, void* y, int64_t rows, int64_t chan
     using T = decltype(t);
     layer_norm_kernel<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(static_cast<const T*>(x), static_cast<T*>(y),
                                                                     channels, gamma, beta, eps);
+  });
+  SD_CUDA_CHECK_LAUNCH();
+}
+
+
+void softmax(Context& ctx, const void* x, void* y, int64_t rows, int64_t channels, DType dt) {
+  if (rows <= 0 || channels <= 0) return;
+  SD_CHECK(rows <= 0x7fffffff, "too many rows");
+  dispatch_float(dt, [&](auto t) {
+    using T = decltype(t);
+    softmax_kernel<T><<<unsigned(rows), 256, 0, ctx.stream()>>>(static_cast<const T*>(x), static_cast<T*>(y), channels);
   });
   SD_CUDA_CHECK_LAUNCH();
 }

@@ -1,5 +1,6 @@
 #pragma once
-// Normalisations with float32 statistics on raw device memory; outputs may alias inputs.
+// Normalisations (group, layer, softmax) with float32 statistics on raw device memory;
+// outputs may alias inputs.
 #include <cstdint>
 
 #include "backend/cuda/context.h"
@@ -16,5 +17,8 @@ void group_norm(Context& ctx, const void* x, void* y, int64_t n, int64_t pixels,
 // Over the last dimension of x [rows, C]; gamma/beta: C float32 device values or null.
 void layer_norm(Context& ctx, const void* x, void* y, int64_t rows, int64_t channels, const float* gamma,
                 const float* beta, float eps, DType dt);
+
+// Softmax over the last dimension of x [rows, C].
+void softmax(Context& ctx, const void* x, void* y, int64_t rows, int64_t channels, DType dt);
 
 }  // namespace sd::cuda
