@@ -99,11 +99,17 @@ TEST(CudaAttention, Float32ReferencePath) {
   check(ctx, {1, 20, 20, 1, 256, false, false}, DType::F32);
 }
 
+TEST(CudaAttention, TheVaeSingleWideHead) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  for (DType dt : kFloatTypes) check(ctx, {1, 100, 100, 1, 512, true, false}, dt);
+}
+
 TEST(CudaAttention, RefusesOversizedHeadsAndIntegerTypes) {
   SD_CUDA_CONTEXT_OR_SKIP(ctx);
-  DeviceArray x(ctx, 1024, DType::F16);
-  const cuda::AttentionOperand op{x.get(), 512, 512};
-  EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 512, 512, {1, 1, 1, 1, 512}, false, 1.f, DType::F16), Error);
+  DeviceArray x(ctx, 2048, DType::F16);
+  const cuda::AttentionOperand op{x.get(), 1024, 1024};
+  EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 1024, 1024, {1, 1, 1, 1, 1024}, false, 1.f, DType::F16),
+               Error);
   EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 64, 64, {1, 1, 1, 1, 64}, false, 1.f, DType::I32), Error);
 }
 

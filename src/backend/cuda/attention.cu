@@ -20,7 +20,8 @@ using namespace nvcuda;
 constexpr int kTile = 64;
 constexpr int kWarps = kTile / 16;
 constexpr int kThreads = kWarps * 32;
-constexpr int kMaxHeadDim = 256;
+constexpr int kMaxTensorCoreHeadDim = 256;  // the tiles' shared memory grows with it
+constexpr int kMaxHeadDim = 512;            // the VAE's single 512-wide head
 
 struct Params {
   const void *q, *k, *v;
@@ -158,50 +159,52 @@ __global__ void __launch_bounds__(kThreads) flash_attention_kernel(Params p) {
   }
 }
 
-// Float32 attention (the reference-precision path, on CUDA cores): one warp per query row,
-// each lane holding head_dim/32 of the row's values, an online softmax over the keys.
-constexpr int kF32PerLane = kMaxHeadDim / 32;
+// Attention on CUDA cores, one warp per query row, each lane holding head_dim/32 of the
+// row's values, an online softmax over the keys: float32 inputs (the reference-precision
+// path) and heads too wide for the tensor-core tiles (the VAE's 512).
+constexpr int kPerLane = kMaxHeadDim / 32;
 
-__global__ void __launch_bounds__(128) attention_f32_kernel(Params p) {
+template <class T>
+__global__ void __launch_bounds__(128) attention_rows_kernel(Params p) {
   const int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (r >= int64_t(p.batch) * p.heads * p.q_len) return;
   const int i = int(r % p.q_len);
   const int64_t h = (r / p.q_len) % p.heads, b = r / (int64_t(p.q_len) * p.heads);
   const int d = p.head_dim;
-  const float* q = static_cast<const float*>(p.q) + b * p.q_batch + int64_t(i) * p.q_row + h * d;
-  const float* k = static_cast<const float*>(p.k) + b * p.k_batch + h * d;
-  const float* v = static_cast<const float*>(p.v) + b * p.v_batch + h * d;
-  float qv[kF32PerLane], acc[kF32PerLane];
-  for (int j = 0; j < kF32PerLane; ++j) {
+  const T* q = static_cast<const T*>(p.q) + b * p.q_batch + int64_t(i) * p.q_row + h * d;
+  const T* k = static_cast<const T*>(p.k) + b * p.k_batch + h * d;
+  const T* v = static_cast<const T*>(p.v) + b * p.v_batch + h * d;
+  float qv[kPerLane], acc[kPerLane];
+  for (int j = 0; j < kPerLane; ++j) {
     const int e = lane + 32 * j;
-    qv[j] = e < d ? q[e] : 0.f;
+    qv[j] = e < d ? to_f32(q[e]) : 0.f;
     acc[j] = 0.f;
   }
   float m = -INFINITY, l = 0.f;
   const int end = p.causal ? min(p.kv_len, i + 1) : p.kv_len;
   for (int key = 0; key < end; ++key) {
-    const float* kr = k + int64_t(key) * p.k_row;
+    const T* kr = k + int64_t(key) * p.k_row;
     float dot = 0.f;
-    for (int j = 0; j < kF32PerLane; ++j) {
+    for (int j = 0; j < kPerLane; ++j) {
       const int e = lane + 32 * j;
-      if (e < d) dot += qv[j] * kr[e];
+      if (e < d) dot += qv[j] * to_f32(kr[e]);
     }
     for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
     const float s = dot * p.scale_log2, m_new = fmaxf(m, s);
     const float alpha = exp2f(m - m_new), e_s = exp2f(s - m_new);  // exp2(-inf) = 0 on the first key
     l = l * alpha + e_s;
-    const float* vr = v + int64_t(key) * p.v_row;
-    for (int j = 0; j < kF32PerLane; ++j) {
+    const T* vr = v + int64_t(key) * p.v_row;
+    for (int j = 0; j < kPerLane; ++j) {
       const int e = lane + 32 * j;
-      acc[j] = acc[j] * alpha + (e < d ? e_s * vr[e] : 0.f);
+      acc[j] = acc[j] * alpha + (e < d ? e_s * to_f32(vr[e]) : 0.f);
     }
     m = m_new;
   }
-  float* out = static_cast<float*>(p.out) + b * p.o_batch + int64_t(i) * p.o_row + h * d;
-  for (int j = 0; j < kF32PerLane; ++j) {
+  T* out = static_cast<T*>(p.out) + b * p.o_batch + int64_t(i) * p.o_row + h * d;
+  for (int j = 0; j < kPerLane; ++j) {
     const int e = lane + 32 * j;
-    if (e < d) out[e] = acc[j] / l;
+    if (e < d) out[e] = from_f32<T>(acc[j] / l);
   }
 }
 
@@ -235,10 +238,13 @@ void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& 
                    q.row_stride % 8 == 0 && k.row_stride % 8 == 0 && v.row_stride % 8 == 0 &&
                    q.batch_stride % 8 == 0 && k.batch_stride % 8 == 0 && v.batch_stride % 8 == 0;
 
-  if (dt == DType::F32) {
+  if (dt == DType::F32 || s.head_dim > kMaxTensorCoreHeadDim) {
     const int64_t warps = s.batch * s.heads * s.q_len;
     SD_CHECK(warps <= int64_t(0x7fffffff) * 4, "attention too large");
-    attention_f32_kernel<<<unsigned((warps + 3) / 4), 128, 0, ctx.stream()>>>(p);
+    dispatch_float(dt, [&](auto t) {
+      using T = decltype(t);
+      attention_rows_kernel<T><<<unsigned((warps + 3) / 4), 128, 0, ctx.stream()>>>(p);
+    });
     SD_CUDA_CHECK_LAUNCH();
     return;
   }
