@@ -227,9 +227,18 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key) {
     return false;
   };
 
+  // A fused graph cuDNN refuses at any step (an activation this version lacks, no engine)
+  // falls back to the bare convolution; a refused bare convolution is an error.
+  auto try_fused = [&](Plan& out) {
+    try {
+      return build(true, out);
+    } catch (const Error&) {
+      return false;
+    }
+  };
   auto plan = std::make_unique<Plan>();
   const bool wants_epilogue = bias_ || act != Act::None || residual;
-  if (!(wants_epilogue && build(true, *plan)) && !build(false, *plan))
+  if (!(wants_epilogue && try_fused(*plan)) && !build(false, *plan))
     throw Error("cuDNN has no engine for a " + std::to_string(kh_) + "x" + std::to_string(kw_) + " convolution of " +
                 std::to_string(n) + "x" + std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(in_) +
                 " to " + std::to_string(out_) + " channels in " + std::string(dtype_name(dt_)));
