@@ -1,6 +1,7 @@
 #include "backend/cuda/conv2d.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <string>
 #include <vector>
@@ -85,6 +86,52 @@ struct Conv2d::Plan {
   bool fused = false;  // bias, activation and residual are in the graph
 };
 
+// The device pointers one execution binds to the graph's tensors.
+struct Conv2d::Operands {
+  const void* x;
+  void* y;               // the convolution's (or fused graph's) output
+  const void* residual;  // bound only when the fused graph reads it
+};
+
+namespace {
+
+// How many engine configurations the heuristic ranks first are timed before a shape's plan
+// is chosen: the heuristic's first choice is not always the fastest, fused graphs least.
+constexpr int kTimedCandidates = 4;
+
+}  // namespace
+
+void Conv2d::execute(Context& ctx, const Plan& plan, const Operands& ops) const {
+  std::vector<int64_t> uids{kX, kW, kY};
+  std::vector<void*> ptrs{const_cast<void*>(ops.x), const_cast<void*>(weight_), ops.y};
+  if (plan.fused && bias_) uids.push_back(kBias), ptrs.push_back(const_cast<void*>(bias_));
+  if (plan.fused && ops.residual) uids.push_back(kResidual), ptrs.push_back(const_cast<void*>(ops.residual));
+  void* workspace = plan.workspace > 0 ? ctx.workspace(size_t(plan.workspace)) : nullptr;
+  CudnnDescriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, int64_t(uids.size()), uids.data())
+      .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, int64_t(ptrs.size()), ptrs.data())
+      .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+  pack.finalize("variant pack");
+  SD_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn(), plan.plan.get(), pack.get()));
+}
+
+// Milliseconds of one execution: a warm-up, then the mean of three.
+float Conv2d::time_plan(Context& ctx, const Plan& plan, const Operands& ops) const {
+  execute(ctx, plan, ops);
+  cudaEvent_t start, stop;
+  SD_CUDA_CHECK(cudaEventCreate(&start));
+  SD_CUDA_CHECK(cudaEventCreate(&stop));
+  SD_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+  for (int i = 0; i < 3; ++i) execute(ctx, plan, ops);
+  SD_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+  SD_CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  SD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms / 3;
+}
+
 void ohwi_from_oihw(Context& ctx, const void* oihw, void* ohwi, int64_t out_channels, int64_t in_channels, int kh,
                     int kw, DType dt) {
   nchw_to_nhwc(ctx, oihw, ohwi, out_channels, in_channels, int64_t(kh) * kw, dt);
@@ -99,7 +146,7 @@ Conv2d::Conv2d(const void* weight, const void* bias, int64_t out_channels, int64
 
 Conv2d::~Conv2d() = default;
 
-Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key) {
+Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& operands) {
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
   const auto [n, h, w, act_i, residual, align_x, align_y, align_r] = key;
@@ -131,7 +178,9 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key) {
   conv.finalize("convolution descriptor");
 
   // Builds the graph conv [-> +bias] [-> act] [-> +residual] (fused) or the bare
-  // convolution, and the first execution plan an engine accepts; false when none does.
+  // convolution, and the fastest of the first execution plans engines accept, timed on
+  // this call's operands (the output is not an input, so running it again is harmless);
+  // false when no engine accepts the graph.
   auto build = [&](bool fused, Plan& out) {
     std::deque<CudnnDescriptor> tensors;  // stable addresses: ops refer to earlier tensors
     std::vector<CudnnDescriptor> ops;
@@ -212,19 +261,31 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key) {
     if (count > 0)
       SD_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                               count, &returned, raw_configs.data()));
-    for (int64_t i = 0; i < returned; ++i) {
-      CudnnDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-      plan.set_handle(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle).set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                                                         configs[i]);
-      if (!plan.try_finalize()) continue;
+    std::vector<Plan> candidates;
+    for (int64_t i = 0; i < returned && int(candidates.size()) < kTimedCandidates; ++i) {
+      Plan c;
+      c.plan = CudnnDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+      c.plan.set_handle(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle)
+          .set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[size_t(i)]);
+      if (!c.plan.try_finalize()) continue;
       int64_t got = 0;
-      SD_CUDNN_CHECK(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64,
-                                              1, &got, &out.workspace));
-      out.plan = std::move(plan);
-      out.fused = fused;
-      return true;
+      SD_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                              CUDNN_TYPE_INT64, 1, &got, &c.workspace));
+      c.fused = fused;
+      candidates.push_back(std::move(c));
     }
-    return false;
+    if (candidates.empty()) return false;
+    size_t best = 0;
+    if (candidates.size() > 1) {
+      const Operands bound{operands.x, operands.y, fused ? operands.residual : nullptr};
+      float best_ms = INFINITY;
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const float ms = time_plan(ctx, candidates[i], bound);
+        if (ms < best_ms) best_ms = ms, best = i;
+      }
+    }
+    out = std::move(candidates[best]);
+    return true;
   };
 
   // A fused graph cuDNN refuses at any step (an activation this version lacks, no engine)
@@ -254,25 +315,15 @@ void Conv2d::forward(Context& ctx, const void* x, int64_t n, int64_t h, int64_t 
   const bool in_place = residual != nullptr && residual == y;
   const Key key{n, h, w, int(act), residual != nullptr && !in_place, alignment_of(x), alignment_of(y),
                 alignment_of(in_place ? nullptr : residual)};
-  Plan& plan = plan_for(ctx, key);
-
   DeviceBuffer scratch;
   void* conv_out = y;
   if (in_place) {
     scratch = ctx.buffer(size_t(n * oh * ow * out_) * dtype_size(dt_));
     conv_out = scratch.get();
   }
-  std::vector<int64_t> uids{kX, kW, kY};
-  std::vector<void*> ptrs{const_cast<void*>(x), const_cast<void*>(weight_), conv_out};
-  if (plan.fused && bias_) uids.push_back(kBias), ptrs.push_back(const_cast<void*>(bias_));
-  if (plan.fused && residual && !in_place) uids.push_back(kResidual), ptrs.push_back(const_cast<void*>(residual));
-  void* workspace = plan.workspace > 0 ? ctx.workspace(size_t(plan.workspace)) : nullptr;
-  CudnnDescriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, int64_t(uids.size()), uids.data())
-      .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, int64_t(ptrs.size()), ptrs.data())
-      .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
-  pack.finalize("variant pack");
-  SD_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn(), plan.plan.get(), pack.get()));
+  const Operands operands{x, conv_out, in_place ? nullptr : residual};
+  const Plan& plan = plan_for(ctx, key, operands);
+  execute(ctx, plan, {x, conv_out, plan.fused ? operands.residual : nullptr});
   if (plan.fused) {
     if (in_place) bias_act_residual(ctx, conv_out, nullptr, residual, y, n * oh * ow, out_, dt_, Act::None);
   } else if (bias_ || act != Act::None || residual) {

@@ -2,8 +2,9 @@
 // 2-D convolution on cuDNN's graph API: channels-last activations and filters, float32
 // accumulation, and bias, activation and residual fused into the convolution's epilogue
 // as one operation graph (cuDNN's runtime fusion). The execution plan is chosen once per
-// input shape (the heuristic's best engine that accepts the graph) and reused; when no
-// engine accepts the fused graph, the plain convolution runs with the epilogue as a kernel.
+// input shape (the fastest, timed, of the heuristic's first engines that accept the
+// graph) and reused; when no engine accepts the fused graph, the plain convolution runs
+// with the epilogue as a kernel.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,9 +45,12 @@ class Conv2d {
 
  private:
   struct Plan;
+  struct Operands;
   // (n, h, w, act, residual, alignments of x, y, residual)
   using Key = std::tuple<int64_t, int64_t, int64_t, int, bool, int, int, int>;
-  Plan& plan_for(Context& ctx, const Key& key);
+  Plan& plan_for(Context& ctx, const Key& key, const Operands& operands);
+  void execute(Context& ctx, const Plan& plan, const Operands& operands) const;
+  float time_plan(Context& ctx, const Plan& plan, const Operands& operands) const;
 
   const void* weight_;
   const void* bias_;
