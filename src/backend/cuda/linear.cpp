@@ -3,6 +3,7 @@
 #include <cublasLt.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/eltwise.h"
@@ -13,6 +14,8 @@ namespace {
 
 // Hopper's recommended cuBLASLt workspace.
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+// How many of the heuristic's algorithms are timed before a shape's plan is chosen.
+constexpr int kTimedCandidates = 4;
 
 cudaDataType_t cuda_type(DType dt) {
   switch (dt) {
@@ -70,7 +73,31 @@ Linear::~Linear() = default;
 // cuBLASLt is column-major: the row-major y [rows, out] = x [rows, in] W^T is computed as
 // y^T (out x rows, ld y_row) = W (read as the transpose of a column-major in x out matrix,
 // ld in) times x^T (a column-major in x rows matrix, ld x_row).
-Linear::Plan& Linear::plan_for(Context& ctx, const Key& key) {
+void Linear::execute(Context& ctx, const Plan& plan, const Operands& ops) const {
+  void* workspace = plan.workspace ? ctx.workspace(plan.workspace) : nullptr;
+  const float alpha = 1.f, beta = ops.beta_one ? 1.f : 0.f;
+  SD_CUBLAS_CHECK(cublasLtMatmul(ctx.cublaslt(), plan.desc, &alpha, weight_, plan.a, ops.x, plan.b, &beta, ops.c, plan.c, ops.y, plan.d, &plan.algo, workspace,
+                                 plan.workspace, ctx.stream()));
+}
+
+// Milliseconds of one matmul: a warm-up, then the mean of three.
+float Linear::time_plan(Context& ctx, const Plan& plan, const Operands& ops) const {
+  execute(ctx, plan, ops);
+  cudaEvent_t start, stop;
+  SD_CUDA_CHECK(cudaEventCreate(&start));
+  SD_CUDA_CHECK(cudaEventCreate(&stop));
+  SD_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+  for (int i = 0; i < 3; ++i) execute(ctx, plan, ops);
+  SD_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+  SD_CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  SD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms / 3;
+}
+
+Linear::Plan& Linear::plan_for(Context& ctx, const Key& key, const Operands& operands) {
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
   const auto [rows, x_row, y_row, epi, residual_in_c, align_x, align_y, align_r] = key;
@@ -104,15 +131,26 @@ Linear::Plan& Linear::plan_for(Context& ctx, const Key& key) {
   SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b)));
   SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c)));
   SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof(al_d)));
-  cublasLtMatmulHeuristicResult_t result{};
+  cublasLtMatmulHeuristicResult_t results[kTimedCandidates] = {};
   int found = 0;
   SD_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), plan->desc, plan->a, plan->b, plan->c, plan->d, pref,
-                                                 1, &result, &found));
+                                                 kTimedCandidates, results, &found));
   if (found == 0)
     throw Error("cuBLASLt has no algorithm for a " + std::to_string(rows) + "x" + std::to_string(in_) + " by " +
                 std::to_string(in_) + "x" + std::to_string(out_) + " " + std::string(dtype_name(dt_)) + " matmul");
-  plan->algo = result.algo;
-  plan->workspace = result.workspaceSize;
+  int best = 0;
+  // Timing runs the matmul again: only when that leaves y as it was (C is not y itself).
+  if (found > 1 && !(residual_in_c && operands.c == operands.y)) {
+    float best_ms = INFINITY;
+    for (int i = 0; i < found; ++i) {
+      plan->algo = results[i].algo;
+      plan->workspace = results[i].workspaceSize;
+      const float ms = time_plan(ctx, *plan, operands);
+      if (ms < best_ms) best_ms = ms, best = i;
+    }
+  }
+  plan->algo = results[best].algo;
+  plan->workspace = results[best].workspaceSize;
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
@@ -126,16 +164,11 @@ void Linear::forward(Context& ctx, const void* x, int64_t x_row, int64_t rows, v
   const Act lib_act = fused_act(act) ? act : Act::None;
   const Key key{rows, x_row, y_row, int(epilogue_for(lib_act, bias_ != nullptr)), residual_in_c, alignment_of(x),
                 alignment_of(y), alignment_of(residual_in_c ? residual : nullptr)};
-  Plan& plan = plan_for(ctx, key);
-  void* workspace = plan.workspace ? ctx.workspace(plan.workspace) : nullptr;
-  const float alpha = 1.f, beta = residual_in_c ? 1.f : 0.f;
-  SD_CUBLAS_CHECK(cublasLtMatmul(ctx.cublaslt(), plan.desc, &alpha, weight_, plan.a, x, plan.b, &beta,
-                                 residual_in_c ? residual : y, plan.c, y, plan.d, &plan.algo, workspace,
-                                 plan.workspace, ctx.stream()));
-  if (!fused_act(act) || (residual && !residual_in_c)) {
-    SD_CHECK(y_row == out_, "an unfused activation or residual needs contiguous rows");
-    bias_act_residual(ctx, y, nullptr, residual, y, rows, out_, dt_, fused_act(act) ? Act::None : act);
-  }
+  const bool finish = !fused_act(act) || (residual && !residual_in_c);
+  SD_CHECK(!finish || y_row == out_, "an unfused activation or residual needs contiguous rows");
+  const Operands operands{x, residual_in_c ? residual : y, y, residual_in_c};
+  execute(ctx, plan_for(ctx, key, operands), operands);
+  if (finish) bias_act_residual(ctx, y, nullptr, residual, y, rows, out_, dt_, fused_act(act) ? Act::None : act);
 }
 
 }  // namespace sd::cuda

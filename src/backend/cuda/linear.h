@@ -1,8 +1,8 @@
 #pragma once
 // Linear layers on cuBLASLt: y = act(x W^T + bias) + residual with float32 accumulation,
 // bias and (tanh-)GELU/ReLU fused as cuBLASLt epilogues and the residual fused as its C
-// operand where the order of operations allows; one plan (layouts and the heuristic's
-// algorithm) per call shape, made once and reused.
+// operand where the order of operations allows; one plan per call shape (layouts and the
+// fastest of the heuristic's first four algorithms, timed on the first call), reused.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -34,9 +34,18 @@ class Linear {
 
  private:
   struct Plan;
+  // The pointers of one call: C (the residual, or y unread) and D = y.
+  struct Operands {
+    const void* x;
+    const void* c;
+    void* y;
+    bool beta_one;  // C is added
+  };
   // (rows, x row stride, y row stride, epilogue, residual in C, alignments of x, y, residual)
   using Key = std::tuple<int64_t, int64_t, int64_t, int, bool, int, int, int>;
-  Plan& plan_for(Context& ctx, const Key& key);
+  Plan& plan_for(Context& ctx, const Key& key, const Operands& operands);
+  void execute(Context& ctx, const Plan& plan, const Operands& operands) const;
+  float time_plan(Context& ctx, const Plan& plan, const Operands& operands) const;
 
   const void* weight_;
   const void* bias_;
