@@ -62,9 +62,12 @@ bool pointwise_mode(Act act, cudnnPointwiseMode_t* mode, float* swish_beta) {
   return false;
 }
 
+// The operation y = mode(x[, b]); its pointwise descriptor goes into `held`, which must
+// outlive the operation.
 CudnnDescriptor pointwise_op(cudnnPointwiseMode_t mode, float swish_beta, const CudnnDescriptor& x,
-                             const CudnnDescriptor* b, const CudnnDescriptor& y) {
-  CudnnDescriptor pw(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
+                             const CudnnDescriptor* b, const CudnnDescriptor& y, std::deque<CudnnDescriptor>& held) {
+  held.emplace_back(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
+  CudnnDescriptor& pw = held.back();
   pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode)
       .set_data_type(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT);
   if (mode == CUDNN_POINTWISE_SWISH_FWD) pw.set_float(CUDNN_ATTR_POINTWISE_SWISH_BETA, swish_beta);
@@ -84,6 +87,9 @@ struct Conv2d::Plan {
   CudnnDescriptor plan;
   int64_t workspace = 0;
   bool fused = false;  // bias, activation and residual are in the graph
+  // Every descriptor the plan was built from (tensors, operations, graph, engine
+  // configurations), kept alive as long as the plan.
+  std::shared_ptr<std::deque<CudnnDescriptor>> graph;
 };
 
 // The device pointers one execution binds to the graph's tensors.
@@ -154,9 +160,14 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
   const int64_t oh = out_height(h), ow = out_width(w);
   const cudnnDataType_t type = cudnn_type(dt_);
   cudnnHandle_t handle = ctx.cudnn();
+  auto held = std::make_shared<std::deque<CudnnDescriptor>>();  // a deque: stable addresses
+  auto keep = [&](CudnnDescriptor d) -> CudnnDescriptor& {
+    held->push_back(std::move(d));
+    return held->back();
+  };
 
-  const CudnnDescriptor x = nhwc_tensor(kX, n, in_, h, w, type, false, align_x);
-  const CudnnDescriptor wt = [&] {
+  const CudnnDescriptor& x = keep(nhwc_tensor(kX, n, in_, h, w, type, false, align_x));
+  const CudnnDescriptor& wt = keep([&] {
     CudnnDescriptor t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
     t.set_data_type(CUDNN_ATTR_TENSOR_DATA_TYPE, type)
         .set_int(CUDNN_ATTR_TENSOR_DIMENSIONS, {out_, in_, kh_, kw_})
@@ -165,8 +176,8 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
         .set_int(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, {int64_t(alignment_of(weight_))});
     t.finalize("filter descriptor");
     return t;
-  }();
-  CudnnDescriptor conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  }());
+  CudnnDescriptor& conv = keep(CudnnDescriptor(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR));
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
   conv.set_data_type(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_DATA_FLOAT)
       .set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode)
@@ -182,9 +193,9 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
   // this call's operands (the output is not an input, so running it again is harmless);
   // false when no engine accepts the graph.
   auto build = [&](bool fused, Plan& out) {
-    std::deque<CudnnDescriptor> tensors;  // stable addresses: ops refer to earlier tensors
-    std::vector<CudnnDescriptor> ops;
-    const CudnnDescriptor y = nhwc_tensor(kY, n, out_, oh, ow, type, false, align_y);
+    std::vector<cudnnBackendDescriptor_t> raw_ops;
+    auto add_op = [&](CudnnDescriptor op) { raw_ops.push_back(keep(std::move(op)).get()); };
+    const CudnnDescriptor& y = keep(nhwc_tensor(kY, n, out_, oh, ow, type, false, align_y));
     cudnnPointwiseMode_t act_mode{};
     float swish_beta = 1.f;
     const bool has_act = fused && pointwise_mode(act, &act_mode, &swish_beta);
@@ -193,8 +204,7 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
     // The output of the next stage: y for the last one, a float32 virtual tensor before.
     auto stage_out = [&](int remaining) -> const CudnnDescriptor& {
       if (remaining == 0) return y;
-      tensors.push_back(nhwc_tensor(next_virtual++, n, out_, oh, ow, CUDNN_DATA_FLOAT, true, 16));
-      return tensors.back();
+      return keep(nhwc_tensor(next_virtual++, n, out_, oh, ow, CUDNN_DATA_FLOAT, true, 16));
     };
     int remaining = stages;
     const CudnnDescriptor* cur = &stage_out(remaining);
@@ -206,9 +216,9 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
         .set_float(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 1.f)
         .set_float(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 0.f);
     conv_op.finalize("convolution operation");
-    ops.push_back(std::move(conv_op));
+    add_op(std::move(conv_op));
     if (fused && bias_) {
-      tensors.push_back([&] {
+      const CudnnDescriptor& b = keep([&] {
         CudnnDescriptor t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
         t.set_data_type(CUDNN_ATTR_TENSOR_DATA_TYPE, type)
             .set_int(CUDNN_ATTR_TENSOR_DIMENSIONS, {1, out_, 1, 1})
@@ -218,32 +228,28 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
         t.finalize("bias descriptor");
         return t;
       }());
-      const CudnnDescriptor& b = tensors.back();
       const CudnnDescriptor* in = cur;
       cur = &stage_out(--remaining);
-      ops.push_back(pointwise_op(CUDNN_POINTWISE_ADD, 1.f, *in, &b, *cur));
+      add_op(pointwise_op(CUDNN_POINTWISE_ADD, 1.f, *in, &b, *cur, *held));
     }
     if (has_act) {
       const CudnnDescriptor* in = cur;
       cur = &stage_out(--remaining);
-      ops.push_back(pointwise_op(act_mode, swish_beta, *in, nullptr, *cur));
+      add_op(pointwise_op(act_mode, swish_beta, *in, nullptr, *cur, *held));
     }
     if (fused && residual) {
-      tensors.push_back(nhwc_tensor(kResidual, n, out_, oh, ow, type, false, align_r));
-      const CudnnDescriptor& z = tensors.back();
+      const CudnnDescriptor& z = keep(nhwc_tensor(kResidual, n, out_, oh, ow, type, false, align_r));
       const CudnnDescriptor* in = cur;
       cur = &stage_out(--remaining);
-      ops.push_back(pointwise_op(CUDNN_POINTWISE_ADD, 1.f, *in, &z, *cur));
+      add_op(pointwise_op(CUDNN_POINTWISE_ADD, 1.f, *in, &z, *cur, *held));
     }
 
-    std::vector<cudnnBackendDescriptor_t> raw_ops;
-    for (const auto& op : ops) raw_ops.push_back(op.get());
-    CudnnDescriptor graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+    CudnnDescriptor& graph = keep(CudnnDescriptor(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
     graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, int64_t(raw_ops.size()), raw_ops.data())
         .set_handle(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle);
     if (!graph.try_finalize()) return false;
 
-    CudnnDescriptor heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    CudnnDescriptor& heur = keep(CudnnDescriptor(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
     const cudnnBackendHeurMode_t heur_mode = CUDNN_HEUR_MODE_A;
     heur.set_desc(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph)
         .set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode);
@@ -251,11 +257,11 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
     int64_t count = 0;
     SD_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                             0, &count, nullptr));
-    std::vector<CudnnDescriptor> configs;
+    std::vector<const CudnnDescriptor*> configs;
     std::vector<cudnnBackendDescriptor_t> raw_configs;
     for (int64_t i = 0; i < count; ++i) {
-      configs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-      raw_configs.push_back(configs.back().get());
+      configs.push_back(&keep(CudnnDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR)));
+      raw_configs.push_back(configs.back()->get());
     }
     int64_t returned = 0;
     if (count > 0)
@@ -266,12 +272,13 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
       Plan c;
       c.plan = CudnnDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
       c.plan.set_handle(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle)
-          .set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[size_t(i)]);
+          .set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, *configs[size_t(i)]);
       if (!c.plan.try_finalize()) continue;
       int64_t got = 0;
       SD_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                               CUDNN_TYPE_INT64, 1, &got, &c.workspace));
       c.fused = fused;
+      c.graph = held;
       candidates.push_back(std::move(c));
     }
     if (candidates.empty()) return false;
