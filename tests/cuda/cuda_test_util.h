@@ -19,19 +19,21 @@
 
 namespace sd::test {
 
-// The context for device 0, or null with `reason` set when there is no usable GPU.
+// The context for device 0, or null with `reason` set when there is no usable GPU. It
+// lives as long as the process and is never destroyed: at exit the CUDA libraries may
+// already have torn themselves down.
 inline cuda::Context* gpu(std::string* reason) {
   static std::string why;
-  static std::unique_ptr<cuda::Context> ctx = [] {
+  static cuda::Context* const ctx = []() -> cuda::Context* {
     try {
-      return std::make_unique<cuda::Context>(0);
+      return new cuda::Context(0);
     } catch (const Error& e) {
       why = e.what();
-      return std::unique_ptr<cuda::Context>();
+      return nullptr;
     }
   }();
   *reason = why;
-  return ctx.get();
+  return ctx;
 }
 
 #define SD_CUDA_CONTEXT_OR_SKIP(ctx)                       \
