@@ -6,6 +6,9 @@
 include(ExternalProject)
 find_program(SD_FUZZ_CLANGXX NAMES clang++ clang++-14)
 find_program(SD_FUZZ_CLANG NAMES clang clang-14)
+if(NOT SD_FUZZ_CLANGXX OR NOT SD_FUZZ_CLANG)
+  message(WARNING "clang not found (scripts/setup.sh installs it): the fuzz.* tests will fail")
+endif()
 set(sd_fuzz_main_libs sd_pipeline sd_models sd_ops sd_backend_cpu sd_sampling sd_core)
 # Lists cross into the external project '|'-separated (LIST_SEPARATOR).
 set(sd_fuzz_lib_files "")
@@ -40,7 +43,7 @@ foreach(src ${sd_fuzz_harnesses})
   if(NOT target STREQUAL "support")
     add_test(NAME fuzz.${target}
       COMMAND bash ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --no-build --build-dir ${CMAKE_BINARY_DIR}
-              --min-runs 10000 ${target} 60)
+              --min-runs 10000 ${target} 120)
     # 77: the CLIP vocabulary is missing on a developer's machine (in CI, a failure).
     set_tests_properties(fuzz.${target} PROPERTIES FIXTURES_REQUIRED sd_fuzzers SKIP_RETURN_CODE 77 TIMEOUT 300)
   endif()
