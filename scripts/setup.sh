@@ -7,6 +7,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   libspng-dev libjpeg-dev uuid-dev
   libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev  # libFuzzer with ASan/UBSan for tests/fuzz
 )
 missing=()
 for p in "${packages[@]}"; do

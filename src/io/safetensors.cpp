@@ -131,6 +131,9 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     const bool utf8 = std::string_view(e.what()).find("UTF-8") != std::string_view::npos;
     throw fail(std::string(utf8 ? "header has invalid UTF-8" : "header is not valid JSON") +
                " at byte " + std::to_string(e.byte) + " of the header");
+  } catch (const json::out_of_range&) {
+    // A number beyond double's range (1e400) is nlohmann's out_of_range, not a parse_error.
+    throw fail("header has a number too large for a double");
   }
   if (!header.is_object()) throw fail("header is not a JSON object");
   if (!duplicate.empty()) {
@@ -144,7 +147,10 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   f.data_ = hend;
   const uint64_t data_size = file_size - 8 - header_len;
 
-  for (auto& [name, entry] : header.items()) {
+  // Not a structured binding: clang before 16 (the fuzz build) cannot capture one in `bad`.
+  for (auto& item : header.items()) {
+    const std::string& name = item.key();
+    const json& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) throw fail("__metadata__ is not an object");
       for (auto& [k, v] : entry.items()) {

@@ -318,6 +318,9 @@ json parse_job_body(std::string_view text) {
     // "[json.exception.parse_error.101] parse error at line 1, ..." -> "parse error at line 1, ..."
     if (auto at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
     throw InvalidArgument("body", "the request body is not valid JSON: " + what);
+  } catch (const json::out_of_range&) {
+    // A number beyond double's range (1e400) is nlohmann's out_of_range, not a parse_error.
+    throw InvalidArgument("body", "the request body holds a number too large for a double");
   }
 }
 
