@@ -4,13 +4,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <random>
 
 #include "core/error.h"
 #include "io/image.h"
+#include "pipeline/lora_location.h"
 #include "pipeline/preview_decoder.h"
 #include "sampling/scheduler_factory.h"
 
@@ -19,7 +19,6 @@ namespace sd::server {
 namespace {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
 using pipeline::Operation;
 
 constexpr int kMaxSteps = 150;
@@ -206,23 +205,17 @@ std::vector<pipeline::LoraSpec> parse_loras(const json& body, const RequestPolic
     if (!item.is_object()) throw InvalidArgument(at, at + " must be an object, got " + describe(item));
     pipeline::LoraSpec spec;
     spec.strength = float(get_number(item, "strength", at + ".strength", -10, 10, 1.0));
-    if (auto path = get_string(item, "path", at + ".path")) {
-      spec.path = *path;
-    } else if (auto name = get_string(item, "name", at + ".name")) {
-      if (policy.lora_dir.empty())
-        throw InvalidArgument(at + ".name", at + ".name needs a lora folder on the worker (--lora-dir); pass \"path\"");
-      if (name->empty() || name->find('/') != std::string::npos || name->find("..") != std::string::npos)
-        throw InvalidArgument(at + ".name", at + ".name must be a file name inside the lora folder, got " +
-                                                describe(item["name"]));
-      fs::path p = fs::path(policy.lora_dir) / *name;
-      if (p.extension() != ".safetensors") p += ".safetensors";
-      spec.path = p.string();
-    } else {
-      throw InvalidArgument(at, at + " needs \"path\" or \"name\"");
+    auto path = get_string(item, "path", at + ".path");
+    auto name = path ? std::nullopt : get_string(item, "name", at + ".name");
+    if (!path && !name) throw InvalidArgument(at, at + " needs \"path\" or \"name\"");
+    const std::string key = at + (path ? ".path" : ".name");
+    try {
+      spec.path = pipeline::resolve_lora_reference(path ? *path : *name,
+                                                   path ? pipeline::LoraReference::Path : pipeline::LoraReference::Name,
+                                                   policy.lora_dirs);
+    } catch (const Error& e) {
+      throw InvalidArgument(key, key + ": " + e.what());
     }
-    std::error_code ec;
-    if (!fs::is_regular_file(spec.path, ec))
-      throw InvalidArgument(at, at + ": no lora file " + spec.path);
     out.push_back(std::move(spec));
   }
   return out;
@@ -231,6 +224,16 @@ std::vector<pipeline::LoraSpec> parse_loras(const json& body, const RequestPolic
 int size_from_image(int image_size) { return std::clamp(image_size / 8 * 8, kMinSize, kMaxSize); }
 
 }  // namespace
+
+RequestPolicy request_policy(const WorkerConfig& cfg) {
+  RequestPolicy p;
+  p.lora_dirs = cfg.lora_dirs;
+  p.preview = cfg.preview;
+  p.preview_every = cfg.preview_every;
+  p.vae_tiling = cfg.vae_tiling;
+  p.vae_tile_size = cfg.vae_tile_size;
+  return p;
+}
 
 JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, const RequestPolicy& policy) {
   if (!body.is_object()) throw InvalidArgument("body", "the request body must be a JSON object, got " + describe(body));

@@ -6,9 +6,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/pipeline.h"
 #include "pipeline/request.h"
+#include "server/worker_config.h"
 
 namespace sd::server {
 
@@ -24,7 +26,7 @@ class InvalidArgument : public std::runtime_error {
 
 // Worker settings that shape every request.
 struct RequestPolicy {
-  std::string lora_dir;   // where {"name": ...} loras are looked up; empty = names refused
+  std::vector<std::string> lora_dirs;  // the only folders loras are read from; none = loras refused
   pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews
   bool vae_tiling = false;
@@ -39,6 +41,9 @@ struct JobSpec {
 
 // The body text as JSON; throws InvalidArgument("body", ...) for malformed or absurdly deep JSON.
 nlohmann::json parse_job_body(std::string_view text);
+
+// The policy a worker started with `cfg` applies to every job.
+RequestPolicy request_policy(const WorkerConfig& cfg);
 
 JobSpec parse_job_request(const nlohmann::json& body, const pipeline::ModelInfo& model,
                           const RequestPolicy& policy);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "pipeline/pipeline.h"
@@ -25,7 +26,7 @@ struct WorkerConfig {
   std::string config_dir;     // configs for a single-file checkpoint
   std::string tokenizer_dir;  // vocab.json/merges.txt override
   std::string taesd_path;     // TAESD for full-size previews (optional)
-  std::string lora_dir;       // where loras given by "name" are looked up
+  std::vector<std::string> lora_dirs;  // the only folders jobs may read loras from
   int device_index = 0;
   DType dtype = DType::F32;
   bool flash_attention = true;

@@ -88,7 +88,9 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("SD_CONFIG_DIR");
   app.add_option("--tokenizer-dir", cfg.tokenizer_dir, "Folder with the CLIP vocab.json and merges.txt, when the model lacks them")
       ->envname("SD_TOKENIZER_DIR");
-  app.add_option("--lora-dir", cfg.lora_dir, "Folder where loras requested by \"name\" are looked up")->envname("SD_LORA_DIR");
+  app.add_option("--lora-dir", cfg.lora_dirs,
+                 "Folder jobs may read loras from (repeatable, or a ':'-separated list); without it loras are refused")
+      ->envname("SD_LORA_DIR")->delimiter(':')->check(CLI::ExistingDirectory);
   app.add_option("--device,--cuda-device", cfg.device_index, "GPU index (cuda binary)")
       ->envname("CUDA_DEVICE")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--dtype", dtype_name, "Compute dtype; auto = bf16 on CPUs that have it, else f32; f16 on GPU")

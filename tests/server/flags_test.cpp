@@ -188,12 +188,16 @@ TEST(WorkerFlags, PreviewsFollowTaesd) {
   args = base;
   args.insert(args.end(), {"--preview-every", "0"});
   expect_usage_error(parse(args), "--preview-every");
+  args = base;
+  args.insert(args.end(), {"--lora-dir", "/no/such/lora/folder"});
+  expect_usage_error(parse(args), "--lora-dir");
 }
 
 TEST(WorkerFlags, WorkerSettings) {
+  const std::string lora_a = sd::test::temp_dir("flags-lora-a"), lora_b = sd::test::temp_dir("flags-lora-b");
   auto o = parse({"--worker-id", "w1", "--port", "1", "--model-path", model_dir(), "--queue-capacity", "3",
                   "--preview", "none", "--preview-every", "2", "--job-retention", "60", "--on-shutdown", "finish", "--dtype", "f32",
-                  "--threads", "2", "--tokenizer-dir", "/tok", "--lora-dir", "/loras", "--keepalive-interval-ms",
+                  "--threads", "2", "--tokenizer-dir", "/tok", "--lora-dir", lora_a, "--lora-dir", lora_b + ":" + lora_a, "--keepalive-interval-ms",
                   "50", "--heartbeat-interval-ms", "100", "--no-use-flash-attn", "--vae-tiling", "--vae-tile-size", "256"});
   ASSERT_TRUE(o.config) << o.message;
   const auto& c = *o.config;
@@ -210,7 +214,7 @@ TEST(WorkerFlags, WorkerSettings) {
   EXPECT_EQ(load.tokenizer_dir, "/tok");
   EXPECT_EQ(load.threads, 2);
   EXPECT_EQ(load.dtype, DType::F32);
-  EXPECT_EQ(c.lora_dir, "/loras");
+  EXPECT_EQ(c.lora_dirs, (std::vector<std::string>{lora_a, lora_b, lora_a}));
   EXPECT_EQ(c.keepalive_interval, std::chrono::milliseconds(50));
   EXPECT_EQ(c.heartbeat_interval, std::chrono::milliseconds(100));
   EXPECT_FALSE(c.flash_attention);
