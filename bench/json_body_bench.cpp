@@ -39,14 +39,18 @@ std::vector<Case> cases() {
       {"array of \"\"", [](size_t n) { return repeated("[", "\"\",", "]", n); }},
       {"object of short keys", [](size_t n) {
          std::string s = "{";
-         for (size_t i = 0; s.size() < n; ++i) s += "\"" + std::to_string(i) + "\":0,";
+         for (size_t i = 0; s.size() < n; ++i) s.append(1, '"').append(std::to_string(i)).append("\":0,");
          s.back() = '}';
          return s;
        }},
       {"[[[...]]] at depth 32, repeated", [](size_t n) {
          return repeated("[", std::string(31, '[') + std::string(31, ']') + ",", "]", n);
        }},
-      {"one long string", [](size_t n) { return "{\"prompt\":\"" + std::string(n - 14, 'a') + "\"}"; }},
+      {"one long string", [](size_t n) {
+         std::string s = "{\"prompt\":\"";
+         s.append(n - 14, 'a');
+         return s.append("\"}");
+       }},
       {"1e400 after 0s", [](size_t n) { return repeated("[", "0,", ",1e400]", n); }},
   };
 }

@@ -10,8 +10,10 @@
 
 #include "core/error.h"
 #include "io/image.h"
+#include "io/json_bounded.h"
 #include "pipeline/lora_location.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
 
 namespace sd::server {
@@ -24,10 +26,6 @@ using pipeline::Operation;
 constexpr int kMaxSteps = 150;
 constexpr int kMinSize = 64, kMaxSize = 2048;
 constexpr size_t kMaxLoras = 16;
-// Long prompts are encoded in 75-token chunks, each widening the UNet's cross-attention;
-// this bounds the cost one request can ask for (about 2500 tokens, 35 chunks) while
-// leaving room for any prompt a person writes.
-constexpr size_t kMaxPromptChars = 10000;
 constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
 
 // How a value appears in an error message: short, JSON-spelled.
@@ -134,10 +132,12 @@ std::string one_of(const json& body, const char* key, const std::vector<std::str
   throw InvalidArgument(key, std::string(key) + " must be one of " + list + ", got " + describe(*body.find(key)));
 }
 
-void check_prompt_length(const std::string& name, const std::string& text) {
-  if (text.size() > kMaxPromptChars)
-    throw InvalidArgument(name, name + " must be at most " + std::to_string(kMaxPromptChars) + " characters, got " +
-                                    std::to_string(text.size()));
+void check_prompt(const std::string& name, const std::string& text) {
+  try {
+    pipeline::check_prompt(name, text);
+  } catch (const Error& e) {
+    throw InvalidArgument(name, e.what());
+  }
 }
 
 // Some samplers have fewer schedules than the model lists (pndm: default only).
@@ -174,9 +174,9 @@ io::Image decode_field_image(const std::string& name, const std::string& text, i
     throw InvalidArgument(name, name + " is not valid base64: " + e.what());
   }
   try {
-    return io::decode_image(bytes.data(), bytes.size(), channels);
+    return pipeline::decode_input_image(name, bytes, channels);
   } catch (const Error& e) {
-    throw InvalidArgument(name, name + " is not a PNG or JPEG image: " + e.what());
+    throw InvalidArgument(name, e.what());
   }
 }
 
@@ -246,8 +246,8 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   if (prompt->empty()) throw InvalidArgument("prompt", "prompt must not be empty");
   r.prompt = *prompt;
   r.negative_prompt = get_string(body, "negative_prompt", "negative_prompt").value_or("");
-  check_prompt_length("prompt", r.prompt);
-  check_prompt_length("negative_prompt", r.negative_prompt);
+  check_prompt("prompt", r.prompt);
+  check_prompt("negative_prompt", r.negative_prompt);
 
   r.steps = get_int(body, "steps", 1, kMaxSteps, model.default_steps);
   r.guidance_scale = float(get_number(body, "guidance_scale", "guidance_scale", 0, 30, model.default_guidance));
@@ -308,19 +308,10 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
 }
 
 json parse_job_body(std::string_view text) {
-  constexpr int kMaxDepth = 32;  // requests are shallow; deep nesting is an attack on the stack
-  auto limit_depth = [](int depth, json::parse_event_t, json&) {
-    if (depth > kMaxDepth)
-      throw InvalidArgument("body", "the request body nests deeper than " + std::to_string(kMaxDepth) + " levels");
-    return true;
-  };
   try {
-    return json::parse(text, limit_depth);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    // "[json.exception.parse_error.101] parse error at line 1, ..." -> "parse error at line 1, ..."
-    if (auto at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
-    throw InvalidArgument("body", "the request body is not valid JSON: " + what);
+    return io::parse_json_bounded(text);
+  } catch (const Error& e) {
+    throw InvalidArgument("body", std::string("the request body: ") + e.what());
   }
 }
 

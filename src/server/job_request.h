@@ -39,7 +39,8 @@ struct JobSpec {
   nlohmann::json echo;    // hive_id, model, worker_id exactly as sent (an object, maybe empty)
 };
 
-// The body text as JSON; throws InvalidArgument("body", ...) for malformed or absurdly deep JSON.
+// The body text as JSON within io::JsonLimits' bounds (depth, value count, numbers a
+// double holds); throws InvalidArgument("body", ...) naming what is wrong.
 nlohmann::json parse_job_body(std::string_view text);
 
 // The policy a worker started with `cfg` applies to every job.

@@ -117,7 +117,15 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
       {"null prompt", with(txt2img(), "prompt", nullptr), "prompt", "prompt is required"},
       {"empty prompt", with(txt2img(), "prompt", ""), "prompt", "must not be empty"},
       {"prompt a number", with(txt2img(), "prompt", 5), "prompt", "must be a string, got 5"},
-      {"prompt too long", with(txt2img(), "prompt", std::string(10001, 'a')), "prompt", "at most 10000 characters"},
+      {"prompt too long", with(txt2img(), "prompt", std::string(10001, 'a')), "prompt", "at most 10000 bytes"},
+      {"prompt with NUL", with(txt2img(), "prompt", std::string("a fox\0", 6)), "prompt",
+       "must not contain control characters; found U+0000 at byte 5"},
+      {"negative prompt with ESC", with(txt2img(), "negative_prompt", "blur\x1b[2J"), "negative_prompt", "found U+001B"},
+      {"prompt with a C1 control", with(txt2img(), "prompt", "a\xc2\x85" "b"), "prompt", "found U+0085"},
+      {"tall thin image", with(with(txt2img(), "operation", "image_transform"), "input_image", png_base64(2, 9000)),
+       "input_image", "is 2x9000; its sides must be at most 8192 pixels"},
+      {"image of extreme aspect", with(with(txt2img(), "operation", "image_transform"), "input_image", png_base64(2, 200)),
+       "input_image", "aspect ratio must be at most 32:1"},
       {"negative prompt a list", with(txt2img(), "negative_prompt", {"a"}), "negative_prompt", "must be a string"},
       {"steps 0", with(txt2img(), "steps", 0), "steps", "between 1 and 150, got 0"},
       {"steps 1000", with(txt2img(), "steps", 1000), "steps", "between 1 and 150, got 1000"},
@@ -190,6 +198,24 @@ TEST(JobRequest, BodyTextErrors) {
       ADD_FAILURE() << "accepted: " << text.substr(0, 20);
     } catch (const InvalidArgument& e) {
       EXPECT_EQ(e.field(), "body");
+    }
+  }
+  // Hostile bodies: a number no double holds in a field nobody reads, a body of tiny values.
+  std::string tiny_values = "{\"operation\":\"image_generation\",\"prompt\":\"x\",\"junk\":[";
+  for (int i = 0; i < 100000; ++i) tiny_values += "0,";
+  tiny_values += "0]}";
+  const std::vector<std::pair<std::string, std::string>> hostile = {
+      {R"({"operation":"image_generation","prompt":"x","extra":{"deep":[1e400]}})", "number out of range"},
+      {R"({"operation":"image_generation","prompt":"x","steps":)" + std::string(400, '9') + "}", "number out of range"},
+      {tiny_values, "has more than 10000 values"},
+  };
+  for (const auto& [text, says] : hostile) {
+    try {
+      parse_job_body(text);
+      ADD_FAILURE() << "accepted: " << text.substr(0, 60);
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "body");
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
     }
   }
 }

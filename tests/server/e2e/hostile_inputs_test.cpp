@@ -1,9 +1,12 @@
-// What the real worker does with requests built to hurt it: files outside its folders.
+// What the real worker does with requests built to hurt it: files outside its folders,
+// bodies that are cheap to send and expensive to hold, inputs that cost far more to
+// process than to send, jobs that would not fit in memory, weights changed under it.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "io/image.h"
 #include "server/e2e/worker_process.h"
 #include "server/loopback.h"
 #include "support/test_support.h"
@@ -65,6 +68,67 @@ TEST(WorkerHostileInputs, LorasAreReadOnlyFromTheLoraFolderAndRefusalsRevealNoth
     ASSERT_FALSE(id.empty());
     EXPECT_EQ(outcome(c, id).first, "complete") << lora.dump();
   }
+}
+
+// Bodies and fields that cost far more to process than to send are refused with a 400
+// naming the problem, before any work, and the worker keeps serving.
+TEST(WorkerHostileInputs, ExpensiveBodiesAndInputsAreRefusedUpFront) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  WorkerProcess worker(tiny_model_flags());
+  ASSERT_TRUE(worker.wait_ready(60s)) << worker.log();
+  auto c = worker.client();
+
+  std::string tiny_values = R"({"operation":"image_generation","prompt":"a fox","junk":[)";
+  for (int i = 0; i < 3000000; ++i) tiny_values += "{},";
+  tiny_values += "{}]}";
+  io::Image thin{2, 2, 3, std::vector<uint8_t>(12, 7)};
+  std::vector<uint8_t> bomb = io::encode_png(thin);
+  bomb[20] = 0x00, bomb[21] = 0x1E, bomb[22] = 0x84, bomb[23] = 0x80;  // IHDR height: 2,000,000
+  const std::vector<std::tuple<std::string, std::string, std::string, std::string>> cases = {
+      {"1e400 in an ignored field", R"({"operation":"image_generation","prompt":"a fox","extra":[1e400]})", "body",
+       "number out of range"},
+      {"an integer of 400 digits", R"({"operation":"image_generation","prompt":"a fox","seed":)" + std::string(400, '7') + "}",
+       "body", "number out of range"},
+      {"9 MB of empty objects", tiny_values, "body", "more than 10000 values"},
+      {"nested 100 deep", std::string(100, '[') + std::string(100, ']'), "body", "nests deeper than 32 levels"},
+      {"NUL in the prompt", job({{"prompt", std::string("a fox\0", 6)}}).dump(), "prompt", "control characters"},
+      {"2 x 2,000,000 PNG", job({{"operation", "image_transform"}, {"input_image", io::base64_encode(bomb)}}).dump(),
+       "input_image", "its sides must be at most 8192 pixels"},
+  };
+  for (const auto& [name, body, field, says] : cases) {
+    auto r = c.Post("/v1/jobs", body, "application/json");
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(r->status, 400) << name << ": " << r->body.substr(0, 300);
+    json err = json::parse(r->body, nullptr, false);
+    ASSERT_FALSE(err.is_discarded()) << name;
+    EXPECT_EQ(err["error"]["field"], field) << name;
+    EXPECT_NE(err["error"]["message"].get<std::string>().find(says), std::string::npos) << name << ": " << r->body;
+  }
+  const std::string id = submit_job(c, job());
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(outcome(c, id).first, "complete");
+}
+
+// A worker whose weight files are cut to nothing after it loaded them keeps serving.
+TEST(WorkerHostileInputs, WeightFilesTruncatedUnderTheWorker) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string copy = temp_dir("e2e-truncated") + "/tiny-sd15";
+  fs::copy(fixtures_dir() + "/tiny-sd15", copy, fs::copy_options::recursive);
+  auto flags = tiny_model_flags();
+  flags[1] = copy;  // --model-path
+  WorkerProcess worker(flags);
+  ASSERT_TRUE(worker.wait_ready(60s)) << worker.log();
+  auto c = worker.client();
+  const std::string first = submit_job(c, job({{"seed", 5}}));
+  auto [kind, before] = outcome(c, first);
+  ASSERT_EQ(kind, "complete");
+  for (const auto& e : fs::recursive_directory_iterator(copy))
+    if (e.path().extension() == ".safetensors") fs::resize_file(e.path(), 0);
+  const std::string second = submit_job(c, job({{"seed", 5}}));
+  auto [kind2, after] = outcome(c, second);
+  ASSERT_EQ(kind2, "complete") << worker.log();
+  EXPECT_EQ(after["image"], before["image"]);
+  EXPECT_TRUE(worker.running());
 }
 
 }  // namespace
