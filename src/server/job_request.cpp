@@ -12,6 +12,7 @@
 #include "io/image.h"
 #include "io/json_bounded.h"
 #include "pipeline/lora_location.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
@@ -232,6 +233,7 @@ RequestPolicy request_policy(const WorkerConfig& cfg) {
   p.preview_every = cfg.preview_every;
   p.vae_tiling = cfg.vae_tiling;
   p.vae_tile_size = cfg.vae_tile_size;
+  p.max_memory = cfg.max_memory;
   return p;
 }
 
@@ -300,6 +302,13 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
                                                                    : pipeline::FinalDecoder::Vae;
   r.vae_tiling = policy.vae_tiling;
   r.vae_tile_size = policy.vae_tile_size;
+
+  // Last: the estimate depends on everything above.
+  try {
+    pipeline::admit_job_memory(r, model, pipeline::memory_available_to_process(policy.max_memory));
+  } catch (const pipeline::MemoryRefused& e) {
+    throw InvalidArgument("memory", e.what());
+  }
 
   spec.echo = json::object();
   for (const char* key : {"hive_id", "model", "worker_id"})

@@ -2,6 +2,7 @@
 // Turns the JSON body of POST /v1/jobs into a GenerationRequest, checking every field
 // against worker-api.md section 2 and the loaded model, so bad input never reaches the
 // engine. The first problem found is thrown as InvalidArgument naming the field.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,7 @@ struct RequestPolicy {
   int preview_every = 5;  // steps between previews
   bool vae_tiling = false;
   int vae_tile_size = 0;
+  uint64_t max_memory = 0;  // bytes a job may bring the process to; 0 = what the system allows
 };
 
 struct JobSpec {

@@ -4,6 +4,7 @@
 // concrete dtype).
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@ struct WorkerConfig {
   int preview_every = 5;      // steps between previews
   bool vae_tiling = false;    // VAE in tiles (bounded memory for large images)
   int vae_tile_size = 0;      // tile edge in pixels; 0 = the VAE's sample_size
+  uint64_t max_memory = 0;    // bytes the process may grow to with a job; 0 = cgroup/system limit
   std::chrono::seconds job_retention{600};
   bool finish_running_on_shutdown = false;
   size_t max_body_bytes = size_t(32) << 20;

@@ -1,5 +1,5 @@
 // The pipeline under inputs built to hurt it: weight files changed after loading, input
-// images far from the generation size, prompts with control characters.
+// images far from the generation size, jobs measured against a memory budget.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "pipeline/image_inputs.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/request_limits.h"
 #include "support/tiny_pipeline.h"
 
@@ -114,6 +115,44 @@ TEST(PipelineHostile, PromptsWithControlCharactersAreRefused) {
   EXPECT_NE(error_of([&] { pipeline::check_prompt("p", "\x7f"); }).find("U+007F"), std::string::npos);
   EXPECT_NE(error_of([&] { pipeline::check_prompt("p", std::string(10001, 'a')); }).find("at most 10000 bytes"),
             std::string::npos);
+}
+
+// The estimate grows with the size and the batch, tiling bounds the VAE's part, and
+// admission either fits a job, tiles its VAE, or refuses it naming both numbers.
+TEST(PipelineHostile, MemoryAdmission) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  auto pipe = pipeline::Pipeline::load(tiny_load_options());
+  const pipeline::ModelInfo& info = pipe->info();
+  ASSERT_GT(info.memory.resident_bytes, 0u);
+  auto req = tiny_ddim_request();
+  req.width = req.height = 1024;
+  const auto big = pipeline::estimate_job_memory(info, req);
+  req.width = req.height = 512;
+  const auto small = pipeline::estimate_job_memory(info, req);
+  EXPECT_EQ(big.resident, small.resident);
+  EXPECT_GT(big.activations, 3 * small.activations);
+  req.guidance_scale = 1.0f;
+  EXPECT_LT(pipeline::estimate_job_memory(info, req).activations, small.activations);
+  // Without CFG the tiny model's VAE outweighs its UNet (its VAE upsamples only 2x).
+  req.width = req.height = 2048;
+  const auto untiled = pipeline::estimate_job_memory(info, req);
+  req.vae_tiling = true;
+  const auto tiled = pipeline::estimate_job_memory(info, req);
+  EXPECT_LT(tiled.activations, untiled.activations);
+
+  req.vae_tiling = false;
+  auto fits = req;
+  pipeline::admit_job_memory(fits, info, untiled.total());
+  EXPECT_FALSE(fits.vae_tiling);
+  auto tiles = req;
+  pipeline::admit_job_memory(tiles, info, tiled.total());
+  EXPECT_TRUE(tiles.vae_tiling);
+  auto refused = req;
+  const std::string e = error_of([&] { pipeline::admit_job_memory(refused, info, tiled.total() - 1); });
+  EXPECT_NE(e.find("a 2048x2048 job needs about"), std::string::npos) << e;
+  EXPECT_NE(e.find("is available to the worker"), std::string::npos) << e;
+  EXPECT_GT(pipeline::memory_available_to_process(0), info.memory.resident_bytes);
+  EXPECT_EQ(pipeline::memory_available_to_process(12345), 12345u);
 }
 
 }  // namespace

@@ -109,6 +109,30 @@ TEST(WorkerHostileInputs, ExpensiveBodiesAndInputsAreRefusedUpFront) {
   EXPECT_EQ(outcome(c, id).first, "complete");
 }
 
+// With --max-memory below what a large job needs, the job is refused with the numbers
+// before it is queued; one whose only excess is the VAE runs with the VAE in tiles; a
+// small one runs as asked.
+TEST(WorkerHostileInputs, JobsThatDoNotFitTheMemoryBudgetAreRefusedWithTheNumbers) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  auto flags = tiny_model_flags();
+  // The tiny model's worker is a few hundred MB; a 2048x2048 job's activations are more.
+  flags.insert(flags.end(), {"--max-memory", "1GiB"});
+  WorkerProcess worker(flags);
+  ASSERT_TRUE(worker.wait_ready(60s)) << worker.log();
+  auto c = worker.client();
+  auto r = c.Post("/v1/jobs", job({{"width", 2048}, {"height", 2048}, {"guidance_scale", 7.5}}).dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  json err = json::parse(r->body)["error"];
+  EXPECT_EQ(err["field"], "memory");
+  const std::string m = err["message"];
+  EXPECT_NE(m.find("a 2048x2048 job needs about"), std::string::npos) << m;
+  EXPECT_NE(m.find("1024 MiB is available to the worker"), std::string::npos) << m;
+  const std::string id = submit_job(c, job());
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(outcome(c, id).first, "complete");
+}
+
 // A worker whose weight files are cut to nothing after it loaded them keeps serving.
 TEST(WorkerHostileInputs, WeightFilesTruncatedUnderTheWorker) {
   SD_SKIP_WITHOUT_DATA("clip");
