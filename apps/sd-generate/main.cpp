@@ -13,6 +13,7 @@
 #include "pipeline/model_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
 
 namespace {
@@ -179,6 +180,12 @@ int main(int argc, char** argv) {
   if (!preview_dir.empty() && !std::filesystem::is_directory(preview_dir))
     return usage_error("--preview-dir: directory does not exist: " + preview_dir);
   if (preview_name == "taesd" && load.taesd_path.empty()) return usage_error("--preview taesd needs --taesd");
+  try {
+    sd::pipeline::check_prompt("--prompt", req.prompt);
+    sd::pipeline::check_prompt("--negative-prompt", req.negative_prompt);
+  } catch (const sd::Error& e) {
+    return usage_error(e.what());
+  }
   for (const auto& arg : lora_args) {
     sd::pipeline::LoraSpec spec;
     if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
@@ -191,7 +198,11 @@ int main(int argc, char** argv) {
   if (!init_image.empty()) {
     try {
       req.init_image = sd::io::read_image_file(init_image);
-      if (!mask_image.empty()) req.mask_image = sd::io::read_image_file(mask_image, 1);
+      sd::pipeline::check_input_image_size("--init-image", req.init_image->width, req.init_image->height);
+      if (!mask_image.empty()) {
+        req.mask_image = sd::io::read_image_file(mask_image, 1);
+        sd::pipeline::check_input_image_size("--mask-image", req.mask_image->width, req.mask_image->height);
+      }
     } catch (const sd::Error& e) {
       return usage_error(e.what());
     }

@@ -78,6 +78,22 @@ Image decode_image(const uint8_t* data, size_t size, int channels, size_t max_pi
   return channels == 1 ? to_luminance(rgb) : rgb;
 }
 
+ImageSize read_image_size(const uint8_t* data, size_t size) {
+  if (starts_with(data, size, kPngSignature, sizeof(kPngSignature))) {
+    // The first chunk after the signature must be IHDR: length 13, then width and height
+    // as 32-bit big-endian numbers.
+    if (size < 24 || !starts_with(data, size, "IHDR", 4, 12)) throw Error("PNG image: no IHDR chunk at its start");
+    auto be32 = [&](size_t at) {
+      return int64_t(uint32_t(data[at]) << 24 | uint32_t(data[at + 1]) << 16 | uint32_t(data[at + 2]) << 8 |
+                     uint32_t(data[at + 3]));
+    };
+    return {be32(16), be32(20)};
+  }
+  if (starts_with(data, size, "\xFF\xD8\xFF", 3)) return detail::jpeg_image_size(data, size);
+  if (size == 0) throw Error("image data is empty");
+  throw Error("image data is not PNG or JPEG: " + describe_unknown(data, size));
+}
+
 Image read_image_file(const std::string& path, int channels) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))

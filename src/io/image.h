@@ -53,6 +53,14 @@ inline Image decode_image(const std::vector<uint8_t>& bytes, int channels = 3,
   return decode_image(bytes.data(), bytes.size(), channels, max_pixels);
 }
 
+struct ImageSize {
+  int64_t width = 0;
+  int64_t height = 0;
+};
+// The dimensions a PNG or JPEG header states, read without decoding any pixel, so that a
+// caller can refuse an image before it costs anything. Throws sd::Error for other data.
+ImageSize read_image_size(const uint8_t* data, size_t size);
+
 // Errors name the file.
 Image read_image_file(const std::string& path, int channels = 3);
 void write_png_file(const std::string& path, const Image& img, const TextChunks& text = {});

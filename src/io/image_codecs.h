@@ -13,6 +13,9 @@ namespace sd::io::detail {
 Image decode_png_rgb(const uint8_t* data, size_t size, size_t max_pixels);
 Image decode_jpeg_rgb(const uint8_t* data, size_t size, size_t max_pixels);
 
+// The image_width and image_height of a JPEG's frame header.
+ImageSize jpeg_image_size(const uint8_t* data, size_t size);
+
 // Throws sd::Error "<format> image of WxH is ..." for empty or too large images.
 void check_image_size(const char* format, uint64_t width, uint64_t height, size_t max_pixels);
 

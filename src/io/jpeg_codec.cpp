@@ -104,6 +104,12 @@ bool read_pixels(Decoder& d, uint8_t* out, size_t row_bytes) {
 
 }  // namespace
 
+ImageSize jpeg_image_size(const uint8_t* data, size_t size) {
+  Decoder d;
+  if (!read_header(d, data, size)) throw Error(std::string("JPEG image: ") + d.err.message);
+  return {int64_t(d.cinfo.image_width), int64_t(d.cinfo.image_height)};
+}
+
 Image decode_jpeg_rgb(const uint8_t* data, size_t size, size_t max_pixels) {
   Decoder d;
   if (!read_header(d, data, size)) throw Error(std::string("JPEG image: ") + d.err.message);

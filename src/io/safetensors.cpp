@@ -1,7 +1,6 @@
 #include "io/safetensors.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,53 +55,60 @@ const char* file_dtype_name(DType t) {
 
 }  // namespace
 
-struct SafetensorsFile::Mapping {
-  void* addr = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr && addr != MAP_FAILED) munmap(addr, size);
+struct SafetensorsFile::Handle {
+  int fd = -1;
+  ~Handle() {
+    if (fd >= 0) ::close(fd);
   }
 };
+
+namespace {
+
+// Reads exactly `size` bytes at `offset`; false when the file ends first (it shrank).
+bool read_at(int fd, void* out, size_t size, uint64_t offset) {
+  char* p = static_cast<char*>(out);
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, p, size, off_t(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= size_t(n);
+    offset += uint64_t(n);
+  }
+  return true;
+}
+
+}  // namespace
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   auto fail = [&](const std::string& why) -> Error { return Error(path + ": " + why); };
 
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw fail(std::strerror(errno));
+  auto handle = std::make_shared<Handle>();
+  handle->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (handle->fd < 0) throw fail(std::strerror(errno));
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw fail(std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (fstat(handle->fd, &st) != 0) throw fail(std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
     throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a safetensors file" : "not a regular file");
-  }
   const uint64_t file_size = uint64_t(st.st_size);
-  if (file_size < 8) {
-    ::close(fd);
+  if (file_size < 8)
     throw fail("not a safetensors file: " + std::to_string(file_size) +
                " bytes, shorter than the 8-byte header length");
-  }
-  auto map = std::make_shared<Mapping>();
-  map->size = size_t(file_size);
-  map->addr = mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
-  int map_errno = errno;
-  ::close(fd);
-  if (map->addr == MAP_FAILED) throw fail(std::string("mmap failed: ") + std::strerror(map_errno));
 
-  const char* base = static_cast<const char*>(map->addr);
+  uint8_t len_bytes[8];
+  if (!read_at(handle->fd, len_bytes, 8, 0)) throw fail("cannot read the header length");
   uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | uint8_t(base[i]);
-  if (header_len > kMaxHeaderBytes)
-    throw fail("header length " + std::to_string(header_len) + " exceeds the 100 MB limit");
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
+  // The length is not quoted: in a file that is not safetensors it is 8 bytes of content.
+  if (header_len > kMaxHeaderBytes) throw fail("not a safetensors file: its header length exceeds the 100 MB limit");
   if (header_len > file_size - 8)
-    throw fail("header length " + std::to_string(header_len) + " runs past the end of the " +
-               std::to_string(file_size) + "-byte file");
+    throw fail("not a safetensors file: its header length runs past the end of the " + std::to_string(file_size) +
+               "-byte file");
   if (header_len < 2) throw fail("header of " + std::to_string(header_len) + " bytes is too short");
+  std::string header_text(size_t(header_len), '\0');
+  if (!read_at(handle->fd, header_text.data(), header_text.size(), 8)) throw fail("the file ended inside its header");
 
-  const char* hbeg = base + 8;
+  const char* hbeg = header_text.data();
   const char* hend = hbeg + header_len;
   // A JSON object with a repeated key keeps only one of the values; a repeated tensor
   // name (or field) would silently shadow the other, so it is an error.
@@ -143,8 +149,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 
   SafetensorsFile f;
   f.path_ = path;
-  f.map_ = map;
-  f.data_ = hend;
+  f.file_ = handle;
+  f.data_offset_ = 8 + header_len;
   const uint64_t data_size = file_size - 8 - header_len;
 
   // Not a structured binding: clang before 16 (the fuzz build) cannot capture one in `bad`.
@@ -246,10 +252,13 @@ Tensor SafetensorsFile::view(const std::string& name) const {
   if (!t.dtype)
     throw Error(path_ + ": tensor \"" + name + "\" has dtype " + t.dtype_name +
                 ", which the engine does not support");
-  const char* p = data_ + t.begin;
-  if (reinterpret_cast<uintptr_t>(p) % dtype_size(*t.dtype) == 0)
-    return Tensor::wrap(p, t.shape, *t.dtype, map_);
-  return Tensor::copy_of(p, t.shape, *t.dtype);  // misaligned data: copy once
+  Tensor out = Tensor::empty(t.shape, *t.dtype);
+  const size_t bytes = t.end - t.begin;
+  if (!read_at(file_->fd, out.raw_data(), bytes, data_offset_ + t.begin))
+    throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
+  // The bytes are the process's own now; the page cache need not keep a second copy.
+  posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(bytes), POSIX_FADV_DONTNEED);
+  return out;
 }
 
 Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {

@@ -1,9 +1,10 @@
 #pragma once
 // Reader for the safetensors format: an 8-byte little-endian header length, a JSON header
-// describing each tensor (dtype, shape, byte range), then the raw data. The file is
-// mmapped; tensors are zero-copy views when the stored dtype is the one asked for, and
-// converted copies otherwise. Every structural problem of an untrusted file is reported
-// as sd::Error naming the file and the problem.
+// describing each tensor (dtype, shape, byte range), then the raw data. Tensors are read
+// with pread into memory the process owns, never mapped: a file truncated or rewritten
+// while the process runs then fails a read cleanly (sd::Error) instead of killing the
+// process with SIGBUS, and tensors already read do not change. Every structural problem
+// of an untrusted file is reported as sd::Error naming the file and the problem.
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,16 +36,17 @@ class SafetensorsFile {
   const std::vector<std::string>& names() const { return order_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-  // The tensor in its stored dtype: zero-copy when the data is suitably aligned.
+  // The tensor in its stored dtype, read from the file now (its page-cache pages are
+  // released after the read).
   Tensor view(const std::string& name) const;
-  // The tensor converted to `dtype` (a view when no conversion is needed).
+  // The tensor converted to `dtype`.
   Tensor load(const std::string& name, DType dtype) const;
 
  private:
-  struct Mapping;
+  struct Handle;
   std::string path_;
-  std::shared_ptr<const Mapping> map_;
-  const char* data_ = nullptr;  // start of the data section
+  std::shared_ptr<const Handle> file_;  // open for the file's lifetime: renames do not matter
+  uint64_t data_offset_ = 0;            // where the data section starts
   std::map<std::string, size_t> index_;
   std::vector<TensorInfo> tensors_;
   std::vector<std::string> order_;

@@ -26,7 +26,7 @@ struct LoraLayer {
   std::string name;      // the layer's name in the file without the tensor suffix
   std::string down_key;  // full tensor names, for messages
   std::string up_key;
-  Tensor down;        // [r, in] or [r, in, kh, kw], as stored (a view of the mapped file)
+  Tensor down;        // [r, in] or [r, in, kh, kw], as stored
   Tensor up;          // [out, r] or [out, r, 1, 1]
   float scale = 1.f;  // alpha / rank (alpha / sqrt(rank) for rank-stabilised PEFT files)
   int64_t rank() const { return down.size(0); }

@@ -33,8 +33,8 @@ class WeightSource {
   virtual Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const = 0;
 };
 
-// Safetensors files (one, or the shards of a `*.safetensors.index.json`); tensors are
-// zero-copy views of the mapped file when no conversion is needed.
+// Safetensors files (one, or the shards of a `*.safetensors.index.json`); each tensor is
+// read into memory the process owns as it is fetched.
 class SafetensorsWeights : public WeightSource {
  public:
   explicit SafetensorsWeights(const std::vector<std::string>& paths);

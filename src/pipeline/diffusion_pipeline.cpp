@@ -10,6 +10,7 @@
 #include "ops/ops.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/model_set.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
@@ -69,6 +70,7 @@ class DiffusionPipeline : public Pipeline {
     info_.schedules = sampling::schedule_names();
     info_.preview_modes = preview_.preview_modes();
     info_.decoders = preview_.decoders();
+    info_.memory = memory_profile(opt.dtype);
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -145,6 +147,25 @@ class DiffusionPipeline : public Pipeline {
   }
 
  private:
+  // The sizes a job's activations grow with (memory_admission.h); the resident part is
+  // measured once the whole model set is loaded.
+  MemoryProfile memory_profile(DType dtype) const {
+    const auto& uc = m_.unet->config();
+    const auto& vc = m_.vae->config();
+    MemoryProfile p;
+    p.resident_bytes = process_rss_bytes();
+    p.activation_bytes = int(dtype_size(dtype));
+    p.latent_factor = m_.vae->scale_factor();
+    p.unet_channels = uc.block_out_channels.front();
+    p.unet_skip_channels = uc.block_out_channels.front();
+    for (size_t l = 0; l < uc.block_out_channels.size(); ++l)
+      p.unet_skip_channels += int64_t(uc.layers_per_block[l] + 1) * uc.block_out_channels[l] >> (2 * l);
+    p.vae_top_channels = vc.block_out_channels.front();
+    p.vae_next_channels = vc.block_out_channels.size() > 1 ? vc.block_out_channels[1] : vc.block_out_channels[0];
+    p.vae_tile_pixels = m_.vae->resolve_tile_size(0);
+    return p;
+  }
+
   // diffusers' retrieve_latents(vae.encode(image), generator): a sample of the latent
   // distribution (one generator draw), in UNet space.
   Tensor encode_latents(const Tensor& image, const GenerationRequest& req, sampling::NoiseGenerator& gen) const {

@@ -56,30 +56,37 @@ io::Image resize_lanczos(const io::Image& img, int width, int height) {
   if (img.width == width && img.height == height) return img;
   const int C = img.channels;
   const Taps tx = make_taps(img.width, width), ty = make_taps(img.height, height);
-  // Horizontal pass into floats, then vertical pass with rounding, as PIL does.
-  std::vector<float> mid(size_t(width) * img.height * C);
-  for (int y = 0; y < img.height; ++y)
-    for (int x = 0; x < width; ++x)
+  // Horizontal pass into floats, then vertical pass with rounding, as PIL does; streamed
+  // one input row at a time into the output rows whose filter covers it, so the memory
+  // is the output's whatever the input's shape. Each output sums its taps in input order,
+  // the same arithmetic as a full intermediate image.
+  const size_t row = size_t(width) * C;
+  std::vector<float> mid(row);
+  std::vector<double> acc(row * size_t(height), 0.0);
+  int open = 0;  // the first output row that later input rows still reach
+  for (int y = 0; y < img.height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      const auto& w = tx.weights[size_t(x)];
+      const int first = tx.first[size_t(x)];
       for (int c = 0; c < C; ++c) {
-        double acc = 0;
-        const auto& w = tx.weights[size_t(x)];
-        for (size_t k = 0; k < w.size(); ++k) acc += w[k] * img.at(tx.first[size_t(x)] + int(k), y, c);
-        mid[(size_t(y) * width + x) * C + c] = float(acc);
+        double a = 0;
+        for (size_t k = 0; k < w.size(); ++k) a += w[k] * img.at(first + int(k), y, c);
+        mid[size_t(x) * C + c] = float(a);
       }
+    }
+    while (open < height && ty.first[size_t(open)] + int(ty.weights[size_t(open)].size()) <= y) ++open;
+    for (int o = open; o < height && ty.first[size_t(o)] <= y; ++o) {
+      const double w = ty.weights[size_t(o)][size_t(y - ty.first[size_t(o)])];
+      double* out_row = &acc[size_t(o) * row];
+      for (size_t i = 0; i < row; ++i) out_row[i] += w * mid[i];
+    }
+  }
   io::Image out;
   out.width = width;
   out.height = height;
   out.channels = C;
-  out.pixels.resize(size_t(width) * height * C);
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < C; ++c) {
-        double acc = 0;
-        const auto& w = ty.weights[size_t(y)];
-        for (size_t k = 0; k < w.size(); ++k)
-          acc += w[k] * mid[(size_t(ty.first[size_t(y)] + int(k)) * width + x) * C + c];
-        out.pixels[(size_t(y) * width + x) * C + c] = uint8_t(std::clamp(std::lround(acc), 0L, 255L));
-      }
+  out.pixels.resize(acc.size());
+  for (size_t i = 0; i < acc.size(); ++i) out.pixels[i] = uint8_t(std::clamp(std::lround(acc[i]), 0L, 255L));
   return out;
 }
 

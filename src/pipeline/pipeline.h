@@ -24,6 +24,18 @@ struct LoadOptions {
   std::string taesd_path;
 };
 
+// What a job's memory grows with, taken from the loaded model (memory_admission.h).
+struct MemoryProfile {
+  uint64_t resident_bytes = 0;       // process RSS right after loading; 0 = not measured
+  int activation_bytes = 4;          // bytes per activation element in the compute dtype
+  int latent_factor = 8;             // image pixels per latent pixel, each way
+  int unet_channels = 0;             // the UNet's first (widest-resolution) block width
+  int64_t unet_skip_channels = 0;    // channels of every skip connection kept, per latent pixel
+  int vae_top_channels = 0;          // the VAE's full-resolution block width
+  int vae_next_channels = 0;         // the width of the block feeding it (upsampled)
+  int vae_tile_pixels = 0;           // default tile edge for --vae-tiling
+};
+
 // What the loaded model is and what it accepts, for /info and request defaults.
 struct ModelInfo {
   std::string version;         // "v1-5", "v2-1", "xl", ...
@@ -44,6 +56,7 @@ struct ModelInfo {
   // "taesd" when loaded).
   std::vector<std::string> preview_modes;
   std::vector<std::string> decoders;
+  MemoryProfile memory;
 };
 
 // bf16 where the CPU computes it natively (AVX512_BF16), else f32: the "auto" dtype.

@@ -4,14 +4,17 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <random>
 
 #include "core/error.h"
 #include "io/image.h"
+#include "io/json_bounded.h"
+#include "pipeline/lora_location.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
 
 namespace sd::server {
@@ -19,16 +22,11 @@ namespace sd::server {
 namespace {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
 using pipeline::Operation;
 
 constexpr int kMaxSteps = 150;
 constexpr int kMinSize = 64, kMaxSize = 2048;
 constexpr size_t kMaxLoras = 16;
-// Long prompts are encoded in 75-token chunks, each widening the UNet's cross-attention;
-// this bounds the cost one request can ask for (about 2500 tokens, 35 chunks) while
-// leaving room for any prompt a person writes.
-constexpr size_t kMaxPromptChars = 10000;
 constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
 
 // How a value appears in an error message: short, JSON-spelled.
@@ -135,10 +133,12 @@ std::string one_of(const json& body, const char* key, const std::vector<std::str
   throw InvalidArgument(key, std::string(key) + " must be one of " + list + ", got " + describe(*body.find(key)));
 }
 
-void check_prompt_length(const std::string& name, const std::string& text) {
-  if (text.size() > kMaxPromptChars)
-    throw InvalidArgument(name, name + " must be at most " + std::to_string(kMaxPromptChars) + " characters, got " +
-                                    std::to_string(text.size()));
+void check_prompt(const std::string& name, const std::string& text) {
+  try {
+    pipeline::check_prompt(name, text);
+  } catch (const Error& e) {
+    throw InvalidArgument(name, e.what());
+  }
 }
 
 // Some samplers have fewer schedules than the model lists (pndm: default only).
@@ -175,9 +175,9 @@ io::Image decode_field_image(const std::string& name, const std::string& text, i
     throw InvalidArgument(name, name + " is not valid base64: " + e.what());
   }
   try {
-    return io::decode_image(bytes.data(), bytes.size(), channels);
+    return pipeline::decode_input_image(name, bytes, channels);
   } catch (const Error& e) {
-    throw InvalidArgument(name, name + " is not a PNG or JPEG image: " + e.what());
+    throw InvalidArgument(name, e.what());
   }
 }
 
@@ -206,23 +206,17 @@ std::vector<pipeline::LoraSpec> parse_loras(const json& body, const RequestPolic
     if (!item.is_object()) throw InvalidArgument(at, at + " must be an object, got " + describe(item));
     pipeline::LoraSpec spec;
     spec.strength = float(get_number(item, "strength", at + ".strength", -10, 10, 1.0));
-    if (auto path = get_string(item, "path", at + ".path")) {
-      spec.path = *path;
-    } else if (auto name = get_string(item, "name", at + ".name")) {
-      if (policy.lora_dir.empty())
-        throw InvalidArgument(at + ".name", at + ".name needs a lora folder on the worker (--lora-dir); pass \"path\"");
-      if (name->empty() || name->find('/') != std::string::npos || name->find("..") != std::string::npos)
-        throw InvalidArgument(at + ".name", at + ".name must be a file name inside the lora folder, got " +
-                                                describe(item["name"]));
-      fs::path p = fs::path(policy.lora_dir) / *name;
-      if (p.extension() != ".safetensors") p += ".safetensors";
-      spec.path = p.string();
-    } else {
-      throw InvalidArgument(at, at + " needs \"path\" or \"name\"");
+    auto path = get_string(item, "path", at + ".path");
+    auto name = path ? std::nullopt : get_string(item, "name", at + ".name");
+    if (!path && !name) throw InvalidArgument(at, at + " needs \"path\" or \"name\"");
+    const std::string key = at + (path ? ".path" : ".name");
+    try {
+      spec.path = pipeline::resolve_lora_reference(path ? *path : *name,
+                                                   path ? pipeline::LoraReference::Path : pipeline::LoraReference::Name,
+                                                   policy.lora_dirs);
+    } catch (const Error& e) {
+      throw InvalidArgument(key, key + ": " + e.what());
     }
-    std::error_code ec;
-    if (!fs::is_regular_file(spec.path, ec))
-      throw InvalidArgument(at, at + ": no lora file " + spec.path);
     out.push_back(std::move(spec));
   }
   return out;
@@ -231,6 +225,17 @@ std::vector<pipeline::LoraSpec> parse_loras(const json& body, const RequestPolic
 int size_from_image(int image_size) { return std::clamp(image_size / 8 * 8, kMinSize, kMaxSize); }
 
 }  // namespace
+
+RequestPolicy request_policy(const WorkerConfig& cfg) {
+  RequestPolicy p;
+  p.lora_dirs = cfg.lora_dirs;
+  p.preview = cfg.preview;
+  p.preview_every = cfg.preview_every;
+  p.vae_tiling = cfg.vae_tiling;
+  p.vae_tile_size = cfg.vae_tile_size;
+  p.max_memory = cfg.max_memory;
+  return p;
+}
 
 JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, const RequestPolicy& policy) {
   if (!body.is_object()) throw InvalidArgument("body", "the request body must be a JSON object, got " + describe(body));
@@ -243,8 +248,8 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   if (prompt->empty()) throw InvalidArgument("prompt", "prompt must not be empty");
   r.prompt = *prompt;
   r.negative_prompt = get_string(body, "negative_prompt", "negative_prompt").value_or("");
-  check_prompt_length("prompt", r.prompt);
-  check_prompt_length("negative_prompt", r.negative_prompt);
+  check_prompt("prompt", r.prompt);
+  check_prompt("negative_prompt", r.negative_prompt);
 
   r.steps = get_int(body, "steps", 1, kMaxSteps, model.default_steps);
   r.guidance_scale = float(get_number(body, "guidance_scale", "guidance_scale", 0, 30, model.default_guidance));
@@ -298,6 +303,13 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   r.vae_tiling = policy.vae_tiling;
   r.vae_tile_size = policy.vae_tile_size;
 
+  // Last: the estimate depends on everything above.
+  try {
+    pipeline::admit_job_memory(r, model, pipeline::memory_available_to_process(policy.max_memory));
+  } catch (const pipeline::MemoryRefused& e) {
+    throw InvalidArgument("memory", e.what());
+  }
+
   spec.echo = json::object();
   for (const char* key : {"hive_id", "model", "worker_id"})
     if (auto v = get_string(body, key, key)) spec.echo[key] = *v;
@@ -305,22 +317,10 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
 }
 
 json parse_job_body(std::string_view text) {
-  constexpr int kMaxDepth = 32;  // requests are shallow; deep nesting is an attack on the stack
-  auto limit_depth = [](int depth, json::parse_event_t, json&) {
-    if (depth > kMaxDepth)
-      throw InvalidArgument("body", "the request body nests deeper than " + std::to_string(kMaxDepth) + " levels");
-    return true;
-  };
   try {
-    return json::parse(text, limit_depth);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    // "[json.exception.parse_error.101] parse error at line 1, ..." -> "parse error at line 1, ..."
-    if (auto at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
-    throw InvalidArgument("body", "the request body is not valid JSON: " + what);
-  } catch (const json::out_of_range&) {
-    // A number beyond double's range (1e400) is nlohmann's out_of_range, not a parse_error.
-    throw InvalidArgument("body", "the request body holds a number too large for a double");
+    return io::parse_json_bounded(text);
+  } catch (const Error& e) {
+    throw InvalidArgument("body", std::string("the request body: ") + e.what());
   }
 }
 

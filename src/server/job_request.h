@@ -2,13 +2,16 @@
 // Turns the JSON body of POST /v1/jobs into a GenerationRequest, checking every field
 // against worker-api.md section 2 and the loaded model, so bad input never reaches the
 // engine. The first problem found is thrown as InvalidArgument naming the field.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/pipeline.h"
 #include "pipeline/request.h"
+#include "server/worker_config.h"
 
 namespace sd::server {
 
@@ -24,11 +27,12 @@ class InvalidArgument : public std::runtime_error {
 
 // Worker settings that shape every request.
 struct RequestPolicy {
-  std::string lora_dir;   // where {"name": ...} loras are looked up; empty = names refused
+  std::vector<std::string> lora_dirs;  // the only folders loras are read from; none = loras refused
   pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews
   bool vae_tiling = false;
   int vae_tile_size = 0;
+  uint64_t max_memory = 0;  // bytes a job may bring the process to; 0 = what the system allows
 };
 
 struct JobSpec {
@@ -37,8 +41,12 @@ struct JobSpec {
   nlohmann::json echo;    // hive_id, model, worker_id exactly as sent (an object, maybe empty)
 };
 
-// The body text as JSON; throws InvalidArgument("body", ...) for malformed or absurdly deep JSON.
+// The body text as JSON within io::JsonLimits' bounds (depth, value count, numbers a
+// double holds); throws InvalidArgument("body", ...) naming what is wrong.
 nlohmann::json parse_job_body(std::string_view text);
+
+// The policy a worker started with `cfg` applies to every job.
+RequestPolicy request_policy(const WorkerConfig& cfg);
 
 JobSpec parse_job_request(const nlohmann::json& body, const pipeline::ModelInfo& model,
                           const RequestPolicy& policy);

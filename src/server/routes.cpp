@@ -120,7 +120,7 @@ class Routes {
     }
     JobSpec spec;
     try {
-      spec = parse_job_request(parse_job_body(req.body), *model, {cfg_.lora_dir, cfg_.preview, cfg_.preview_every, cfg_.vae_tiling, cfg_.vae_tile_size});
+      spec = parse_job_request(parse_job_body(req.body), *model, request_policy(cfg_));
     } catch (const InvalidArgument& e) {
       send_error(res, {400, "invalid_argument", e.what(), e.field()});
       return;

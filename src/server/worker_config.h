@@ -4,7 +4,9 @@
 // concrete dtype).
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "pipeline/pipeline.h"
@@ -25,7 +27,7 @@ struct WorkerConfig {
   std::string config_dir;     // configs for a single-file checkpoint
   std::string tokenizer_dir;  // vocab.json/merges.txt override
   std::string taesd_path;     // TAESD for full-size previews (optional)
-  std::string lora_dir;       // where loras given by "name" are looked up
+  std::vector<std::string> lora_dirs;  // the only folders jobs may read loras from
   int device_index = 0;
   DType dtype = DType::F32;
   bool flash_attention = true;
@@ -36,6 +38,7 @@ struct WorkerConfig {
   int preview_every = 5;      // steps between previews
   bool vae_tiling = false;    // VAE in tiles (bounded memory for large images)
   int vae_tile_size = 0;      // tile edge in pixels; 0 = the VAE's sample_size
+  uint64_t max_memory = 0;    // bytes the process may grow to with a job; 0 = cgroup/system limit
   std::chrono::seconds job_retention{600};
   bool finish_running_on_shutdown = false;
   size_t max_body_bytes = size_t(32) << 20;

@@ -88,7 +88,9 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("SD_CONFIG_DIR");
   app.add_option("--tokenizer-dir", cfg.tokenizer_dir, "Folder with the CLIP vocab.json and merges.txt, when the model lacks them")
       ->envname("SD_TOKENIZER_DIR");
-  app.add_option("--lora-dir", cfg.lora_dir, "Folder where loras requested by \"name\" are looked up")->envname("SD_LORA_DIR");
+  app.add_option("--lora-dir", cfg.lora_dirs,
+                 "Folder jobs may read loras from (repeatable, or a ':'-separated list); without it loras are refused")
+      ->envname("SD_LORA_DIR")->delimiter(':')->check(CLI::ExistingDirectory);
   app.add_option("--device,--cuda-device", cfg.device_index, "GPU index (cuda binary)")
       ->envname("CUDA_DEVICE")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--dtype", dtype_name, "Compute dtype; auto = bf16 on CPUs that have it, else f32; f16 on GPU")
@@ -117,6 +119,10 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   app.add_option("--vae-tile-size", cfg.vae_tile_size,
                  "Tile edge in pixels for --vae-tiling (default: the VAE's sample_size)")
       ->envname("SD_WORKER_VAE_TILE_SIZE")->needs(tiling)->check(CLI::Range(64, 8192));
+  app.add_option("--max-memory", cfg.max_memory,
+                 "Memory the worker may grow to with a job (bytes, or with a unit: 6GB, 512MiB); jobs that would "
+                 "need more are refused. Default: the cgroup's limit or the system's available memory")
+      ->envname("SD_WORKER_MAX_MEMORY")->transform(CLI::AsSizeValue(false));
   app.add_option("--job-retention", retention_s, "Seconds a finished job's events and result are kept")
       ->envname("SD_WORKER_JOB_RETENTION")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--on-shutdown", on_shutdown, "What SIGINT/SIGTERM does to the running job")

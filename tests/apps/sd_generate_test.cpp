@@ -257,7 +257,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"init_image_not_an_image", {"--init-image", SD_SOURCE_DIR "/README.md"}, "README.md"},
                       BadCall{"mask_without_init_image", {"--mask-image", SD_SOURCE_DIR "/README.md"}, "--init-image"},
                       BadCall{"strength_above_one", {"--strength", "1.5"}, "--strength"},
-                      BadCall{"tile_size_without_tiling", {"--vae-tile-size", "32"}, "--vae-tiling"}),
+                      BadCall{"tile_size_without_tiling", {"--vae-tile-size", "32"}, "--vae-tiling"},
+                      BadCall{"prompt_with_escape", {"--prompt", "a fox\x1b[2J"}, "--prompt must not contain control characters"},
+                      BadCall{"negative_prompt_with_bell", {"--negative-prompt", "\a"}, "--negative-prompt"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -188,13 +188,21 @@ TEST(WorkerFlags, PreviewsFollowTaesd) {
   args = base;
   args.insert(args.end(), {"--preview-every", "0"});
   expect_usage_error(parse(args), "--preview-every");
+  args = base;
+  args.insert(args.end(), {"--lora-dir", "/no/such/lora/folder"});
+  expect_usage_error(parse(args), "--lora-dir");
+  args = base;
+  args.insert(args.end(), {"--max-memory", "lots"});
+  expect_usage_error(parse(args), "--max-memory");
 }
 
 TEST(WorkerFlags, WorkerSettings) {
+  const std::string lora_a = sd::test::temp_dir("flags-lora-a"), lora_b = sd::test::temp_dir("flags-lora-b");
   auto o = parse({"--worker-id", "w1", "--port", "1", "--model-path", model_dir(), "--queue-capacity", "3",
                   "--preview", "none", "--preview-every", "2", "--job-retention", "60", "--on-shutdown", "finish", "--dtype", "f32",
-                  "--threads", "2", "--tokenizer-dir", "/tok", "--lora-dir", "/loras", "--keepalive-interval-ms",
-                  "50", "--heartbeat-interval-ms", "100", "--no-use-flash-attn", "--vae-tiling", "--vae-tile-size", "256"});
+                  "--threads", "2", "--tokenizer-dir", "/tok", "--lora-dir", lora_a, "--lora-dir", lora_b + ":" + lora_a, "--keepalive-interval-ms",
+                  "50", "--heartbeat-interval-ms", "100", "--no-use-flash-attn", "--vae-tiling", "--vae-tile-size", "256",
+                  "--max-memory", "3GiB"});
   ASSERT_TRUE(o.config) << o.message;
   const auto& c = *o.config;
   EXPECT_EQ(c.queue_capacity, 3u);
@@ -210,12 +218,13 @@ TEST(WorkerFlags, WorkerSettings) {
   EXPECT_EQ(load.tokenizer_dir, "/tok");
   EXPECT_EQ(load.threads, 2);
   EXPECT_EQ(load.dtype, DType::F32);
-  EXPECT_EQ(c.lora_dir, "/loras");
+  EXPECT_EQ(c.lora_dirs, (std::vector<std::string>{lora_a, lora_b, lora_a}));
   EXPECT_EQ(c.keepalive_interval, std::chrono::milliseconds(50));
   EXPECT_EQ(c.heartbeat_interval, std::chrono::milliseconds(100));
   EXPECT_FALSE(c.flash_attention);
   EXPECT_TRUE(c.vae_tiling);
   EXPECT_EQ(c.vae_tile_size, 256);
+  EXPECT_EQ(c.max_memory, uint64_t(3) << 30);
 }
 
 TEST(WorkerFlags, HelpExitsWithZeroAndListsTheFlags) {

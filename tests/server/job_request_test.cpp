@@ -68,7 +68,7 @@ TEST(JobRequest, AllFieldsTaken) {
   body.update({{"negative_prompt", "blurry"}, {"steps", 4}, {"guidance_scale", 0}, {"seed", 42}, {"width", 64},
                {"height", 128}, {"sampler", "Euler_A"}, {"schedule", "karras"}, {"clip_skip", 2},
                {"hive_id", "hive-1"}, {"model", "v1-5"}, {"worker_id", "w1"}, {"unknown_field", {1, 2}}});
-  auto spec = parse(body, {"", pipeline::PreviewMode::None, 5});
+  auto spec = parse(body, {{}, pipeline::PreviewMode::None, 5});
   const auto& r = spec.request;
   EXPECT_EQ(r.negative_prompt, "blurry");
   EXPECT_EQ(r.steps, 4);
@@ -117,7 +117,15 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
       {"null prompt", with(txt2img(), "prompt", nullptr), "prompt", "prompt is required"},
       {"empty prompt", with(txt2img(), "prompt", ""), "prompt", "must not be empty"},
       {"prompt a number", with(txt2img(), "prompt", 5), "prompt", "must be a string, got 5"},
-      {"prompt too long", with(txt2img(), "prompt", std::string(10001, 'a')), "prompt", "at most 10000 characters"},
+      {"prompt too long", with(txt2img(), "prompt", std::string(10001, 'a')), "prompt", "at most 10000 bytes"},
+      {"prompt with NUL", with(txt2img(), "prompt", std::string("a fox\0", 6)), "prompt",
+       "must not contain control characters; found U+0000 at byte 5"},
+      {"negative prompt with ESC", with(txt2img(), "negative_prompt", "blur\x1b[2J"), "negative_prompt", "found U+001B"},
+      {"prompt with a C1 control", with(txt2img(), "prompt", "a\xc2\x85" "b"), "prompt", "found U+0085"},
+      {"tall thin image", with(with(txt2img(), "operation", "image_transform"), "input_image", png_base64(2, 9000)),
+       "input_image", "is 2x9000; its sides must be at most 8192 pixels"},
+      {"image of extreme aspect", with(with(txt2img(), "operation", "image_transform"), "input_image", png_base64(2, 200)),
+       "input_image", "aspect ratio must be at most 32:1"},
       {"negative prompt a list", with(txt2img(), "negative_prompt", {"a"}), "negative_prompt", "must be a string"},
       {"steps 0", with(txt2img(), "steps", 0), "steps", "between 1 and 150, got 0"},
       {"steps 1000", with(txt2img(), "steps", 1000), "steps", "between 1 and 150, got 1000"},
@@ -146,8 +154,8 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
       {"lora without path", with(txt2img(), "loras", json::array({{{"strength", 1}}})), "loras[0]", "needs \"path\" or \"name\""},
       {"lora strength 11", with(txt2img(), "loras", json::array({{{"path", "/x"}, {"strength", 11}}})), "loras[0].strength",
        "between -10 and 10"},
-      {"lora file missing", with(txt2img(), "loras", json::array({{{"path", "/no/such.safetensors"}}})), "loras[0]",
-       "no lora file /no/such.safetensors"},
+      {"lora without a lora folder", with(txt2img(), "loras", json::array({{{"path", "/no/such.safetensors"}}})),
+       "loras[0].path", "LoRAs are disabled on this worker"},
       {"lora name without folder", with(txt2img(), "loras", json::array({{{"name", "style"}}})), "loras[0].name",
        "--lora-dir"},
       {"hive_id an object", with(txt2img(), "hive_id", {{"a", 1}}), "hive_id", "must be a string"},
@@ -192,6 +200,24 @@ TEST(JobRequest, BodyTextErrors) {
       ADD_FAILURE() << "accepted: " << text.substr(0, 20);
     } catch (const InvalidArgument& e) {
       EXPECT_EQ(e.field(), "body");
+    }
+  }
+  // Hostile bodies: a number no double holds in a field nobody reads, a body of tiny values.
+  std::string tiny_values = "{\"operation\":\"image_generation\",\"prompt\":\"x\",\"junk\":[";
+  for (int i = 0; i < 100000; ++i) tiny_values += "0,";
+  tiny_values += "0]}";
+  const std::vector<std::pair<std::string, std::string>> hostile = {
+      {R"({"operation":"image_generation","prompt":"x","extra":{"deep":[1e400]}})", "number out of range"},
+      {R"({"operation":"image_generation","prompt":"x","steps":)" + std::string(400, '9') + "}", "number out of range"},
+      {tiny_values, "has more than 10000 values"},
+  };
+  for (const auto& [text, says] : hostile) {
+    try {
+      parse_job_body(text);
+      ADD_FAILURE() << "accepted: " << text.substr(0, 60);
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "body");
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
     }
   }
 }
@@ -241,16 +267,66 @@ TEST(JobRequest, LorasByPathOrByNameInTheLoraFolder) {
   namespace fs = std::filesystem;
   std::string dir = sd::test::temp_dir("loras");
   std::ofstream(dir + "/style.safetensors") << "x";
+  fs::create_directories(dir + "/sub");
+  std::ofstream(dir + "/sub/detail.safetensors") << "x";
   json body = with(txt2img(), "loras", json::array({{{"name", "style"}, {"strength", -0.5}},
-                                                    {{"path", dir + "/style.safetensors"}}}));
-  auto spec = parse(body, {dir, pipeline::PreviewMode::Taesd, 3});
-  ASSERT_EQ(spec.request.loras.size(), 2u);
-  EXPECT_EQ(fs::path(spec.request.loras[0].path), fs::path(dir) / "style.safetensors");
+                                                    {{"path", dir + "/style.safetensors"}},
+                                                    {{"path", "sub/detail.safetensors"}}}));
+  auto spec = parse(body, {{dir}, pipeline::PreviewMode::Taesd, 3});
+  ASSERT_EQ(spec.request.loras.size(), 3u);
+  EXPECT_EQ(fs::path(spec.request.loras[0].path), fs::canonical(fs::path(dir) / "style.safetensors"));
+  EXPECT_EQ(fs::path(spec.request.loras[1].path), fs::canonical(fs::path(dir) / "style.safetensors"));
+  EXPECT_EQ(fs::path(spec.request.loras[2].path), fs::canonical(fs::path(dir) / "sub/detail.safetensors"));
   EXPECT_FLOAT_EQ(spec.request.loras[0].strength, -0.5f);
   EXPECT_FLOAT_EQ(spec.request.loras[1].strength, 1.f);
   EXPECT_EQ(spec.request.preview, pipeline::PreviewMode::Taesd);
   EXPECT_EQ(spec.request.preview_every, 3);
-  EXPECT_THROW(parse(with(txt2img(), "loras", json::array({{{"name", "../style"}}})), {dir}), InvalidArgument);
+}
+
+// Nothing outside the LoRA folders is read, and a refusal is the same whether or not the
+// file exists, so a client cannot probe the file system.
+TEST(JobRequest, LorasOutsideTheLoraFoldersAreRefusedAlike) {
+  namespace fs = std::filesystem;
+  const std::string root = sd::test::temp_dir("lora-escape");
+  const std::string dir = root + "/loras", other = root + "/other";
+  fs::create_directories(dir);
+  fs::create_directories(other);
+  std::ofstream(other + "/secret.safetensors") << "secret bytes";
+  std::ofstream(dir + "/ok.safetensors") << "x";
+  fs::create_symlink(other + "/secret.safetensors", dir + "/link.safetensors");
+  fs::create_symlink(other, dir + "/linked-dir");
+  fs::create_directories(dir + "/folder.safetensors");
+  auto refusal = [&](const json& lora) {
+    try {
+      parse(with(txt2img(), "loras", json::array({lora})), {{dir}});
+    } catch (const InvalidArgument& e) {
+      std::string m = e.what();
+      EXPECT_EQ(m.find("secret bytes"), std::string::npos);
+      return m;
+    }
+    ADD_FAILURE() << lora.dump() << " was accepted";
+    return std::string();
+  };
+  const std::vector<std::pair<json, json>> existing_and_missing = {
+      {{{"path", other + "/secret.safetensors"}}, {{"path", other + "/nothing.safetensors"}}},
+      {{{"path", "../other/secret.safetensors"}}, {{"path", "../other/nothing.safetensors"}}},
+      {{{"path", "link.safetensors"}}, {{"path", "nolink.safetensors"}}},
+      {{{"path", "linked-dir/secret.safetensors"}}, {{"path", "linked-dir/nothing.safetensors"}}},
+      {{{"path", dir + "/../other/secret.safetensors"}}, {{"path", dir + "/../other/nothing.safetensors"}}},
+      {{{"name", "link"}}, {{"name", "nolink"}}},
+      {{{"name", "../other/secret"}}, {{"name", "../other/nothing"}}},
+      {{{"path", "folder.safetensors"}}, {{"path", "nofolder.safetensors"}}},
+      {{{"path", "/dev/zero"}}, {{"path", "/dev/nothing"}}},
+  };
+  for (const auto& [existing, missing] : existing_and_missing) {
+    std::string a = refusal(existing), b = refusal(missing);
+    EXPECT_NE(a.find("in the worker's LoRA folders"), std::string::npos) << a;
+    // The same words, only the quoted reference differs.
+    auto strip = [](std::string m) { return m.substr(0, m.find('"')) + m.substr(m.rfind('"')); };
+    EXPECT_EQ(strip(a), strip(b)) << a << " vs " << b;
+  }
+  EXPECT_NO_THROW(parse(with(txt2img(), "loras", json::array({{{"path", "ok.safetensors"}}})), {{dir}}));
+  EXPECT_NO_THROW(parse(with(txt2img(), "loras", json::array({{{"path", "ok.safetensors"}}})), {{other, dir}}));
 }
 
 TEST(JobRequest, WorkerVaeTilingAppliesToEveryJob) {

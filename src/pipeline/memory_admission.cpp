@@ -1,0 +1,151 @@
+#include "pipeline/memory_admission.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace sd::pipeline {
+
+namespace {
+
+// Allocator slack, the pool's rounding and what the formulas below leave out (the text
+// encoder, the scheduler's copies of the latents, the PNG) on top of the counted tensors.
+constexpr double kMargin = 1.25;
+// The transformer block at the UNet's first level holds about this many tensors of its
+// width at once: GEGLU's doubled 4x projection (8), its output (4), q/k/v, attention
+// output, norm and residual (6), and the resnet around it (2).
+constexpr int64_t kUnetWorkingTensors = 20;
+// What the first job adds whatever its size, measured on the tiny model (a 128x128 job
+// grew the worker by 54 MB, a 256x256 one by 137 MB: 26 MB more than the per-pixel slope
+// explains): oneDNN's generated kernels and primitive caches, thread stacks, the encoded
+// images held for the job's events.
+constexpr uint64_t kRuntimeOverhead = uint64_t(32) << 20;
+// TAESD's decoder runs 64 channels at full resolution.
+constexpr int64_t kTaesdChannels = 64;
+
+uint64_t read_number(const std::string& path) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word == "max") return 0;
+  try {
+    return std::stoull(word);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+uint64_t meminfo_bytes(const std::string& key) {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0) {
+      std::istringstream s(line.substr(key.size() + 1));
+      uint64_t kb = 0;
+      s >> kb;
+      return kb * 1024;
+    }
+  return 0;
+}
+
+// This process's cgroup (v2) folder, empty when there is none.
+std::string cgroup_dir() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("0::", 0) == 0) return "/sys/fs/cgroup" + line.substr(3);
+  return "";
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f MiB", double(bytes) / (1 << 20));
+  return buf;
+}
+
+// Bytes of the untiled (or one tile of the tiled) VAE at an image of `pixels`.
+uint64_t vae_bytes(const MemoryProfile& m, uint64_t pixels, bool decode) {
+  const int64_t channels = decode ? 2 * int64_t(m.vae_next_channels) + 3 * int64_t(m.vae_top_channels)
+                                  : 3 * int64_t(m.vae_top_channels);
+  return pixels * uint64_t(channels) * uint64_t(m.activation_bytes);
+}
+
+struct Phases {
+  uint64_t unet = 0, vae = 0, image = 0;
+};
+
+Phases phases(const MemoryProfile& m, const GenerationRequest& req, bool tiled) {
+  const uint64_t pixels = uint64_t(req.width) * uint64_t(req.height);
+  const uint64_t latent = pixels / uint64_t(m.latent_factor * m.latent_factor);
+  const uint64_t batch = req.guidance_scale > 1.0f ? 2 : 1;
+  Phases p;
+  p.unet = batch * latent * uint64_t(m.unet_skip_channels + kUnetWorkingTensors * m.unet_channels) *
+           uint64_t(m.activation_bytes);
+  const int tile = req.vae_tile_size > 0 ? req.vae_tile_size : m.vae_tile_pixels;
+  const uint64_t vae_pixels = tiled && tile > 0 ? std::min(pixels, uint64_t(tile) * uint64_t(tile)) : pixels;
+  const bool encodes = req.operation != Operation::Txt2Img;
+  const uint64_t decode = req.decoder == FinalDecoder::Taesd
+                              ? pixels * 3 * kTaesdChannels * uint64_t(m.activation_bytes)
+                              : vae_bytes(m, vae_pixels, true);
+  p.vae = std::max(decode, encodes ? vae_bytes(m, vae_pixels, false) : 0);
+  // The float image the VAE writes (and blends tiles into) and its 8-bit copy.
+  p.image = pixels * (3 * 4 * (tiled ? 2 : 1) + 3);
+  return p;
+}
+
+uint64_t with_margin(uint64_t bytes) { return uint64_t(double(bytes) * kMargin); }
+
+MemoryEstimate estimate(const ModelInfo& model, const GenerationRequest& req, bool tiled) {
+  const MemoryProfile& m = model.memory;
+  if (m.resident_bytes == 0) return {};
+  const Phases p = phases(m, req, tiled);
+  return {m.resident_bytes, with_margin(std::max(p.unet, p.vae) + p.image) + kRuntimeOverhead};
+}
+
+}  // namespace
+
+uint64_t process_rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * uint64_t(sysconf(_SC_PAGESIZE));
+}
+
+MemoryEstimate estimate_job_memory(const ModelInfo& model, const GenerationRequest& req) {
+  return estimate(model, req, req.vae_tiling);
+}
+
+uint64_t memory_available_to_process(uint64_t max_memory) {
+  uint64_t limit = max_memory > 0 ? max_memory : std::numeric_limits<uint64_t>::max();
+  const uint64_t rss = process_rss_bytes();
+  if (const uint64_t avail = meminfo_bytes("MemAvailable"); avail > 0) limit = std::min(limit, rss + avail);
+  const std::string cg = cgroup_dir();
+  if (!cg.empty()) {
+    if (const uint64_t cg_max = read_number(cg + "/memory.max"); cg_max > 0) {
+      const uint64_t used = read_number(cg + "/memory.current");
+      const uint64_t others = used > rss ? used - rss : 0;
+      limit = std::min(limit, cg_max > others ? cg_max - others : 0);
+    }
+  }
+  return limit;
+}
+
+void admit_job_memory(GenerationRequest& req, const ModelInfo& model, uint64_t available) {
+  const MemoryEstimate as_asked = estimate(model, req, req.vae_tiling);
+  if (as_asked.total() <= available) return;
+  if (!req.vae_tiling && model.memory.vae_tile_pixels > 0 && estimate(model, req, true).total() <= available) {
+    req.vae_tiling = true;
+    return;
+  }
+  const MemoryEstimate tiled = estimate(model, req, true);
+  std::string need = "a " + std::to_string(req.width) + "x" + std::to_string(req.height) + " job needs about " +
+                     mib(as_asked.total()) + " of memory (" + mib(as_asked.resident) + " for the model, " +
+                     mib(as_asked.activations) + " while it runs)";
+  if (!req.vae_tiling && tiled.total() < as_asked.total()) need += ", " + mib(tiled.total()) + " with the VAE in tiles";
+  throw MemoryRefused(need + "; " + mib(available) + " is available to the worker");
+}
+
+}  // namespace sd::pipeline

@@ -1,0 +1,159 @@
+// The pipeline under inputs built to hurt it: weight files changed after loading, input
+// images far from the generation size, jobs measured against a memory budget.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "pipeline/image_inputs.h"
+#include "pipeline/memory_admission.h"
+#include "pipeline/request_limits.h"
+#include "support/tiny_pipeline.h"
+
+namespace sd::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Weights are the process's own once loaded: cutting every weight file of the model to
+// nothing under a loaded pipeline (a mapped file would raise SIGBUS on the next access)
+// leaves the next job's image exactly what it was.
+TEST(PipelineHostile, WeightFilesTruncatedAfterLoadingChangeNothing) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string copy = temp_dir("truncated-model") + "/tiny-sd15";
+  fs::copy(fixtures_dir() + "/tiny-sd15", copy, fs::copy_options::recursive);
+  auto opt = tiny_load_options();
+  opt.model_path = copy;
+  opt.threads = 1;
+  auto pipe = pipeline::Pipeline::load(opt);
+  auto req = tiny_ddim_request();
+  req.steps = 2;
+  req.keep_latents = false;
+  const io::Image before = pipe->generate(req, {}).image;
+  int cut = 0;
+  for (const auto& e : fs::recursive_directory_iterator(copy))
+    if (e.path().extension() == ".safetensors") {
+      fs::resize_file(e.path(), 0);
+      ++cut;
+    }
+  ASSERT_GE(cut, 3);
+  const io::Image after = pipe->generate(req, {}).image;
+  EXPECT_EQ(after.pixels, before.pixels);
+}
+
+// Lanczos as a full intermediate image computes it (PIL's two passes), for comparison
+// with the streamed resize.
+io::Image two_pass_lanczos(const io::Image& img, int width, int height) {
+  auto taps = [](int in, int out, int o, std::vector<double>& w) {
+    const double scale = double(in) / out, support = 3.0 * std::max(scale, 1.0), fs = std::max(scale, 1.0);
+    const double center = (o + 0.5) * scale;
+    const int lo = std::max(0, int(std::floor(center - support))), hi = std::min(in, int(std::ceil(center + support)));
+    w.clear();
+    double sum = 0;
+    for (int i = lo; i < hi; ++i) {
+      const double x = std::fabs((i + 0.5 - center) / fs);
+      const double v = x < 1e-12 ? 1.0 : x >= 3.0 ? 0.0 : 3.0 * std::sin(M_PI * x) * std::sin(M_PI * x / 3.0) / (M_PI * M_PI * x * x);
+      w.push_back(v);
+      sum += v;
+    }
+    for (double& v : w) v /= sum;
+    return lo;
+  };
+  const int C = img.channels;
+  std::vector<float> mid(size_t(width) * img.height * C);
+  std::vector<double> w;
+  for (int x = 0; x < width; ++x) {
+    const int lo = taps(img.width, width, x, w);
+    for (int y = 0; y < img.height; ++y)
+      for (int c = 0; c < C; ++c) {
+        double a = 0;
+        for (size_t k = 0; k < w.size(); ++k) a += w[k] * img.at(lo + int(k), y, c);
+        mid[(size_t(y) * width + x) * C + c] = float(a);
+      }
+  }
+  io::Image out{width, height, C, std::vector<uint8_t>(size_t(width) * height * C)};
+  for (int y = 0; y < height; ++y) {
+    const int lo = taps(img.height, height, y, w);
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < C; ++c) {
+        double a = 0;
+        for (size_t k = 0; k < w.size(); ++k) a += w[k] * mid[(size_t(lo + int(k)) * width + x) * C + c];
+        out.at(x, y, c) = uint8_t(std::clamp(std::lround(a), 0L, 255L));
+      }
+  }
+  return out;
+}
+
+TEST(PipelineHostile, StreamedResizeIsTheTwoPassLanczos) {
+  for (auto [w, h, ow, oh] : std::vector<std::array<int, 4>>{
+           {2, 3000, 64, 96}, {3000, 2, 96, 64}, {37, 53, 64, 64}, {200, 120, 64, 72}, {64, 64, 200, 136}, {9, 7, 64, 64}}) {
+    io::Image img{w, h, 3, std::vector<uint8_t>(size_t(w) * h * 3)};
+    for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t((i * 2654435761u) >> 13);
+    EXPECT_EQ(pipeline::resize_lanczos(img, ow, oh).pixels, two_pass_lanczos(img, ow, oh).pixels)
+        << w << "x" << h << " -> " << ow << "x" << oh;
+  }
+}
+
+// A few kilobytes of PNG claiming 2 x 2,000,000 pixels is refused from its header.
+TEST(PipelineHostile, InputImagesAreCheckedByTheirHeaderFirst) {
+  io::Image thin{2, 2, 3, std::vector<uint8_t>(12, 7)};
+  std::vector<uint8_t> png = io::encode_png(thin);
+  png[20] = 0x00, png[21] = 0x1E, png[22] = 0x84, png[23] = 0x80;  // IHDR height: 2,000,000
+  const std::string e = error_of([&] { pipeline::decode_input_image("input_image", png, 3); });
+  EXPECT_EQ(e, "input_image is 2x2000000; its sides must be at most 8192 pixels");
+  EXPECT_NE(error_of([&] { pipeline::check_input_image_size("x", 8192, 8192); }).find("over the limit"), std::string::npos);
+  EXPECT_NE(error_of([&] { pipeline::check_input_image_size("x", 64, 2049 * 2); }).find("aspect ratio"), std::string::npos);
+  EXPECT_NO_THROW(pipeline::check_input_image_size("x", 64, 2048));
+  EXPECT_EQ(pipeline::decode_input_image("x", io::encode_png(thin), 3).pixels, thin.pixels);
+}
+
+TEST(PipelineHostile, PromptsWithControlCharactersAreRefused) {
+  EXPECT_NO_THROW(pipeline::check_prompt("prompt", "a fox,\tin the snow\r\n(best:1.2) \xc3\xa9\xe2\x82\xac"));
+  EXPECT_EQ(error_of([&] { pipeline::check_prompt("prompt", std::string("a\0b", 3)); }),
+            "prompt must not contain control characters; found U+0000 at byte 1");
+  EXPECT_NE(error_of([&] { pipeline::check_prompt("p", "\x7f"); }).find("U+007F"), std::string::npos);
+  EXPECT_NE(error_of([&] { pipeline::check_prompt("p", std::string(10001, 'a')); }).find("at most 10000 bytes"),
+            std::string::npos);
+}
+
+// The estimate grows with the size and the batch, tiling bounds the VAE's part, and
+// admission either fits a job, tiles its VAE, or refuses it naming both numbers.
+TEST(PipelineHostile, MemoryAdmission) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  auto pipe = pipeline::Pipeline::load(tiny_load_options());
+  const pipeline::ModelInfo& info = pipe->info();
+  ASSERT_GT(info.memory.resident_bytes, 0u);
+  auto req = tiny_ddim_request();
+  req.width = req.height = 1024;
+  const auto big = pipeline::estimate_job_memory(info, req);
+  req.width = req.height = 512;
+  const auto small = pipeline::estimate_job_memory(info, req);
+  EXPECT_EQ(big.resident, small.resident);
+  EXPECT_GT(big.activations, 3 * small.activations);
+  req.guidance_scale = 1.0f;
+  EXPECT_LT(pipeline::estimate_job_memory(info, req).activations, small.activations);
+  // Without CFG the tiny model's VAE outweighs its UNet (its VAE upsamples only 2x).
+  req.width = req.height = 2048;
+  const auto untiled = pipeline::estimate_job_memory(info, req);
+  req.vae_tiling = true;
+  const auto tiled = pipeline::estimate_job_memory(info, req);
+  EXPECT_LT(tiled.activations, untiled.activations);
+
+  req.vae_tiling = false;
+  auto fits = req;
+  pipeline::admit_job_memory(fits, info, untiled.total());
+  EXPECT_FALSE(fits.vae_tiling);
+  auto tiles = req;
+  pipeline::admit_job_memory(tiles, info, tiled.total());
+  EXPECT_TRUE(tiles.vae_tiling);
+  auto refused = req;
+  const std::string e = error_of([&] { pipeline::admit_job_memory(refused, info, tiled.total() - 1); });
+  EXPECT_NE(e.find("a 2048x2048 job needs about"), std::string::npos) << e;
+  EXPECT_NE(e.find("is available to the worker"), std::string::npos) << e;
+  EXPECT_GT(pipeline::memory_available_to_process(0), info.memory.resident_bytes);
+  EXPECT_EQ(pipeline::memory_available_to_process(12345), 12345u);
+}
+
+}  // namespace
+}  // namespace sd::test
