@@ -16,8 +16,10 @@ namespace sd::test {
 std::string fixtures_dir();
 // Third-party data (CLIP vocabulary, TAESD weights): SD_TEST_DATA, default ../shared/data.
 std::string data_dir();
-// True when data_dir()/<sub> exists; tests that need it call GTEST_SKIP otherwise.
+// True when data_dir()/<sub> exists; tests that need it use SD_SKIP_WITHOUT_DATA.
 bool has_data(const std::string& sub);
+// True when the environment says CI=true: missing test data is then a failure.
+bool in_ci();
 // Directory of the built programs (sd-generate, sd-worker-cpu...).
 std::string bin_dir();
 // A fresh empty directory under the system temp dir, removed by the OS eventually.
@@ -45,9 +47,15 @@ double max_abs(const Tensor& a);
 
 }  // namespace sd::test
 
-#define SD_SKIP_WITHOUT_DATA(sub)                                                    \
-  do {                                                                               \
-    if (!::sd::test::has_data(sub))                                                  \
-      GTEST_SKIP() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)  \
-                   << " not found (set SD_TEST_DATA)";                               \
+// A test that needs data_dir()/<sub> skips without it on a developer's machine and fails
+// in CI (CI=true), where a skip would let ctest report success for tests that never ran.
+#define SD_SKIP_WITHOUT_DATA(sub)                                                              \
+  do {                                                                                         \
+    if (!::sd::test::has_data(sub)) {                                                          \
+      if (::sd::test::in_ci())                                                                 \
+        GTEST_FAIL() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)          \
+                     << " not found, and CI=true forbids skipping (set SD_TEST_DATA)";         \
+      GTEST_SKIP() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)            \
+                   << " not found (set SD_TEST_DATA)";                                         \
+    }                                                                                          \
   } while (0)
