@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/image.h"
 #include "io/safetensors.h"
 
 namespace sd::test {
@@ -41,6 +42,12 @@ std::string error_of(Fn fn) {
 // max |a - b| over all elements (shapes must match).
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double max_abs(const Tensor& a);
+
+// PSNR in dB of `actual` against `expected` for values spanning `peak` (+inf when equal).
+// Throws sd::Error when the shapes differ: a wrong-sized result must never score.
+double psnr(const Tensor& actual, const Tensor& expected, double peak);
+// The same for 8-bit images (peak 255); throws unless size and channels match.
+double psnr(const io::Image& actual, const io::Image& expected);
 
 // Asserts shapes are equal and max|a-b| <= tol, reporting the worst element.
 ::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected, double tol);
