@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "pipeline/model_source.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
   app.add_option("--guidance", guidance, "classifier-free guidance scale (model default)")
       ->check(CLI::Range(0.0, 30.0));
   app.add_option("--seed", seed, "random seed (default: random)");
+  std::string rng = sd::pipeline::noise_source_name(req.rng);
+  app.add_option("--rng", rng, "noise the seed selects: cpu (torch CPU, diffusers) or gpu (torch CUDA, A1111/ComfyUI)")
+      ->check(CLI::IsMember(sd::pipeline::noise_source_names()));
   app.add_option("--width", width, "image width, a multiple of 8 (model native size)")
       ->check(CLI::Range(64, 2048));
   app.add_option("--height", height, "image height, a multiple of 8 (model native size)")
@@ -231,6 +235,7 @@ int main(int argc, char** argv) {
   req.sampler = sampler.value_or(info.default_sampler);
   if (auto bad = sampler_problem(req.sampler, req.schedule)) return usage_error(*bad);
   req.clip_skip = clip_skip.value_or(1);
+  req.rng = *sd::pipeline::parse_noise_source(rng);
   req.seed = seed ? *seed : std::random_device{}() * 0x100000000ull + std::random_device{}();
   if (preview_name.empty()) preview_name = load.taesd_path.empty() ? "latent" : "taesd";
   req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);

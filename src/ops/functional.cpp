@@ -26,7 +26,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   check_float(k, "attention");
   check_float(v, "attention");
   // q k^T and p v: 2 FLOP per multiply-add each, over every (query, key, channel).
-  count_flops(4.0 * double(q.size(0)) * double(q.size(1)) * double(k.size(1)) * double(q.size(2)));
+  count_flops(4.0 * double(q.size(0)) * double(q.size(1)) * double(k.size(1)) * double(q.size(2)),
+              q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16 ? DType::BF16
+                                                                                                  : DType::F32);
   return cpu::attention(q, k, v, heads, causal, scale);
 }
 

@@ -12,6 +12,13 @@ void check_weight_dtype(const Tensor& w, const char* what) {
   SD_CHECK(is_floating(w.dtype()),
            std::string(what) + " weight must be a float tensor, got " + w.desc());
 }
+
+// What the FLOP count attributes the op to: BF16 when weights, input and output all were
+// (a model's first op, fed float32 latents, counts as float32).
+DType compute_dtype(DType weights, const Tensor& x, const Tensor& y) {
+  const bool bf16 = weights == DType::BF16 && x.dtype() == DType::BF16 && y.dtype() == DType::BF16;
+  return bf16 ? DType::BF16 : DType::F32;
+}
 }  // namespace
 
 struct Conv2d::Cache {
@@ -44,7 +51,8 @@ Tensor Conv2d::forward(const Tensor& x, const Tensor* residual, Activation act) 
                           opt_.pad_right})});
   Tensor y = cache_->conv.forward(x, residual, to_cpu(act));
   weight_ = Tensor();  // the backend keeps the one copy
-  count_flops(2.0 * double(y.numel()) * double(wshape_[1] * wshape_[2] * wshape_[3]));
+  count_flops(2.0 * double(y.numel()) * double(wshape_[1] * wshape_[2] * wshape_[3]),
+              compute_dtype(cache_->conv.dtype(), x, y));
   return y;
 }
 
@@ -83,7 +91,7 @@ Tensor Linear::forward(const Tensor& x, const Tensor* residual, Activation act) 
   if (!cache_) cache_.reset(new Cache{cpu::Matmul(weight_, bias_)});
   Tensor y = cache_->mm.forward(x, residual, to_cpu(act));
   weight_ = Tensor();
-  count_flops(2.0 * double(y.numel()) * double(wshape_[1]));
+  count_flops(2.0 * double(y.numel()) * double(wshape_[1]), compute_dtype(cache_->mm.dtype(), x, y));
   return y;
 }
 

@@ -60,7 +60,9 @@ Tensor UpsampleConv2d::forward(const Tensor& x) const {
     }
   // The phases counted 4 of the 9 taps; the rest is counted as well so that, as with
   // Winograd, a benchmark relates time to the arithmetic of the operation it replaces.
-  count_flops(2.0 * double(out.numel()) * double(phases_[0][0].in_channels() * 5));
+  // Attributed like the phases' own count (all of them ran in one dtype).
+  const bool bf16 = x.dtype() == DType::BF16 && out.dtype() == DType::BF16;
+  count_flops(2.0 * double(out.numel()) * double(phases_[0][0].in_channels() * 5), bf16 ? DType::BF16 : DType::F32);
   return out;
 }
 

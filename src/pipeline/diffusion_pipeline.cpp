@@ -12,12 +12,12 @@
 #include "pipeline/image_inputs.h"
 #include "pipeline/memory_admission.h"
 #include "pipeline/model_set.h"
+#include "pipeline/noise_source.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/text_conditioning.h"
 #include "sampling/scheduler_factory.h"
-#include "sampling/torch_cpu_generator.h"
 
 namespace sd::pipeline {
 
@@ -94,7 +94,8 @@ class DiffusionPipeline : public Pipeline {
     result.timings["text_encoder"] = seconds_since(t);
 
     t = Clock::now();
-    sampling::TorchCpuGenerator gen(req.seed);
+    const auto generator = make_noise_generator(req.rng, req.seed);
+    sampling::NoiseGenerator& gen = *generator;
     scheduler->set_timesteps(req.steps);
     const int first = req.operation == Operation::Txt2Img ? 0 : scheduler->start_index(req.strength);
     InpaintLatents inpaint;

@@ -20,6 +20,8 @@ std::string parameters_text(const GenerationRequest& req, const std::string& mod
   if (req.schedule != "default") s += ", Schedule type: " + req.schedule;
   s += ", CFG scale: " + number(req.guidance_scale);
   s += ", Seed: " + std::to_string(req.seed);
+  // A1111's infotext key; its default is GPU, so the CPU stream must be named too.
+  s += std::string(", RNG: ") + (req.rng == NoiseSource::Philox ? "GPU" : "CPU");
   s += ", Size: " + std::to_string(req.width) + "x" + std::to_string(req.height);
   s += ", Model: " + model_version;
   if (req.clip_skip > 1) s += ", Clip skip: " + std::to_string(req.clip_skip);

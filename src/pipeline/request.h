@@ -28,6 +28,10 @@ enum class PreviewMode { None, LatentRgb, Taesd };
 // quality; needs LoadOptions::taesd_path, else the request is refused).
 enum class FinalDecoder { Vae, Taesd };
 
+// The random stream a seed selects (names: noise_source.h): torch's CPU generator, as
+// diffusers, or the CUDA Philox stream of A1111's and ComfyUI's GPU seeds.
+enum class NoiseSource { TorchCpu, Philox };
+
 struct GenerationRequest {
   Operation operation = Operation::Txt2Img;
   std::string prompt;
@@ -35,6 +39,7 @@ struct GenerationRequest {
   int steps = 20;
   float guidance_scale = 7.5f;
   uint64_t seed = 0;
+  NoiseSource rng = NoiseSource::TorchCpu;
   int width = 512;
   int height = 512;
   std::string sampler = "ddim";

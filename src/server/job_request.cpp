@@ -13,6 +13,7 @@
 #include "io/json_bounded.h"
 #include "pipeline/lora_location.h"
 #include "pipeline/memory_admission.h"
+#include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
@@ -254,6 +255,8 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   r.steps = get_int(body, "steps", 1, kMaxSteps, model.default_steps);
   r.guidance_scale = float(get_number(body, "guidance_scale", "guidance_scale", 0, 30, model.default_guidance));
   r.seed = get_seed(body);
+  r.rng = *pipeline::parse_noise_source(
+      one_of(body, "rng", pipeline::noise_source_names(), pipeline::noise_source_name(r.rng)));
   std::vector<std::string> samplers = model.samplers;
   if (samplers.empty()) samplers.push_back(model.default_sampler);
   r.sampler = one_of(body, "sampler", samplers, model.default_sampler);

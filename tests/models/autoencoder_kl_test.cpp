@@ -93,13 +93,7 @@ TEST(AutoencoderKL, TiledDecodeBlendsNeighbouringTilesAsDiffusers) {
   // Per-tile group norm statistics make tiles differ from the whole decode a little; the
   // blends keep that from showing as seams.
   const Tensor whole = vae->decode(z);
-  double se = 0, range = 0;
-  for (int64_t i = 0; i < whole.numel(); ++i) {
-    const double d = double(tiled.data<float>()[i]) - double(whole.data<float>()[i]);
-    se += d * d;
-    range = std::max(range, std::abs(double(whole.data<float>()[i])));
-  }
-  const double psnr = 10 * std::log10(range * range / (se / double(whole.numel())));
+  const double psnr = test::psnr(tiled, whole, test::max_abs(whole));
   EXPECT_GT(psnr, 20.0) << "tiled vs whole decode";
   std::printf("tiled decode (32-pixel tiles) vs whole: PSNR %.1f dB\n", psnr);
 }

@@ -10,6 +10,7 @@
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/unet_2d_condition.h"
+#include "ops/flop_count.h"
 #include "reference.h"
 
 namespace sd::models {
@@ -23,12 +24,15 @@ using test::open_reference;
   return test::tensors_close(bf16_out, f32_out, 3e-2 * test::max_abs(f32_out));
 }
 
-// PSNR of an image in [-1, 1] (peak-to-peak 2).
-double psnr(const Tensor& a, const Tensor& b) {
-  const auto x = a.to_floats(), y = b.to_floats();
-  double se = 0;
-  for (size_t i = 0; i < x.size(); ++i) se += double(x[i] - y[i]) * double(x[i] - y[i]);
-  return 10 * std::log10(4.0 / (se / double(x.size())));
+// The share of the matrix arithmetic (ops' FLOP count) `run` did with bf16 weights and
+// bf16 activations. A model that silently ran float32 would score 0 here; only the first
+// op, fed float32 latents, may count as float32.
+template <class Fn>
+double bf16_share(Fn run) {
+  ops::reset_flop_count();
+  run();
+  EXPECT_GT(ops::flops_counted(), 0.0);
+  return ops::bf16_flops_counted() / ops::flops_counted();
 }
 
 TEST(Bf16, ClipTextModelsFollowF32) {
@@ -66,9 +70,40 @@ TEST(Bf16, VaeFollowsF32) {
   const auto bf16 = AutoencoderKL::load(fixture_path("tiny-sd15/vae"), DType::BF16);
   const Tensor z = ref.view("vae.decode.latents");
   const Tensor image = f32->decode(z);
-  EXPECT_GT(psnr(bf16->decode(z), image), 40.0);
+  EXPECT_GT(test::psnr(bf16->decode(z), image, 2.0), 40.0);  // an image in [-1, 1]
   const Tensor x = ref.view("vae.encode.image");
   EXPECT_TRUE(close_to_f32(bf16->encode(x).mean, f32->encode(x).mean));
+}
+
+// bf16 is in effect, not only requested: every model reports it and does (nearly) all
+// its arithmetic with bf16 weights and activations; the float32 models do none.
+TEST(Bf16, ModelsComputeInBf16) {
+  const auto ref = open_reference("tiny-sdxl");
+  const UNetAddedCond added{ref.view("unet.text_embeds"), ref.view("unet.time_ids")};
+  for (DType dtype : {DType::BF16, DType::F32}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const double want = dtype == DType::BF16 ? 0.95 : 0.0;
+    const auto te = ClipTextModel::load(fixture_path("tiny-sdxl/text_encoder"), dtype);
+    const auto unet = UNet2DConditionModel::load(fixture_path("tiny-sdxl/unet"), dtype);
+    const auto vae = AutoencoderKL::load(fixture_path("tiny-sd15/vae"), dtype);
+    EXPECT_EQ(te->dtype(), dtype);
+    EXPECT_EQ(unet->dtype(), dtype);
+    EXPECT_EQ(vae->dtype(), dtype);
+    const double shares[] = {
+        bf16_share([&] { te->forward(ref.view("te1.input_ids")); }),
+        bf16_share([&] {
+          unet->forward(ref.view("unet.sample"), {981.f}, ref.view("unet.encoder_hidden_states"), &added);
+        }),
+        bf16_share([&] { vae->decode(open_reference("tiny-sd15").view("vae.decode.latents")); }),
+        bf16_share([&] { vae->encode(open_reference("tiny-sd15").view("vae.encode.image")); })};
+    for (double share : shares) {
+      std::printf("%s: %.4f of the FLOPs in bf16\n", std::string(dtype_name(dtype)).c_str(), share);
+      if (dtype == DType::BF16)
+        EXPECT_GE(share, want);
+      else
+        EXPECT_EQ(share, 0.0);
+    }
+  }
 }
 
 }  // namespace

@@ -174,10 +174,7 @@ TEST(TaesdTaef2, Bf16StaysCloseToF32) {
   ASSERT_EQ(bf16.dtype(), DType::F32);
   // PSNR over the [0,1] image (measured: 55 dB); bf16 weights and activations keep 8
   // mantissa bits, and a structural bf16 problem would drop it far below.
-  double se = 0;
-  const auto a = f32.to_floats(), b = bf16.to_floats();
-  for (size_t i = 0; i < a.size(); ++i) se += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-  const double psnr = 10 * std::log10(1.0 / (se / double(a.size())));
+  const double psnr = test::psnr(bf16, f32, 1.0);
   EXPECT_GT(psnr, 45.0) << "PSNR " << psnr << " dB";
 }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -12,10 +14,21 @@
 namespace sd::cpu {
 namespace {
 
+// The kernel tables this CPU runs. Without AVX-512 only the baseline is tested, and every
+// test says so in its output (and Simd.Avx512KernelsAreTested shows as skipped).
 std::vector<const Kernels*> tables() {
   std::vector<const Kernels*> t{&baseline_kernels()};
-  if (avx512_kernels()) t.push_back(avx512_kernels());
+  if (avx512_kernels())
+    t.push_back(avx512_kernels());
+  else
+    std::printf("[   NOTE   ] no AVX-512 on this CPU: the AVX-512 kernels are not tested\n");
   return t;
+}
+
+TEST(Simd, Avx512KernelsAreTested) {
+  if (!avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU: its kernels are not tested here";
+  EXPECT_EQ(tables().size(), 2u);
+  EXPECT_NE(std::string(avx512_kernels()->isa), std::string(baseline_kernels().isa));
 }
 
 std::vector<float> inputs(int64_t n, uint32_t seed, float lo, float hi) {
@@ -122,7 +135,10 @@ TEST(Simd, GemmMatchesLoops) {
         for (int64_t p = 0; p < kk; ++p) r += double(a[size_t(i * kk + p)]) * b[size_t(p * n + j)];
         ASSERT_NEAR(c[size_t(i * n + j)], r, 1e-5) << k->isa;
       }
-    if (!k->gemm_bf16) continue;
+    if (!k->gemm_bf16) {
+      std::printf("[   NOTE   ] the %s kernels have no bf16 GEMM: not tested\n", k->isa);
+      continue;
+    }
     // bf16 pairs: A [m][2*k2], B packed [k2][n][2]; values exact in bf16.
     const int64_t k2 = 10;
     std::vector<uint16_t> ab(static_cast<size_t>(m * 2 * k2)), bb(static_cast<size_t>(k2 * n * 2));

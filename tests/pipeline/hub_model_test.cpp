@@ -76,7 +76,7 @@ class ScopedEnv {
 class HubModel : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!test::has_data("clip")) GTEST_SKIP() << "needs the CLIP vocabulary in " << test::data_dir() << "/clip";
+    SD_SKIP_WITHOUT_DATA("clip");
     const FakeRepo repo = tiny_repo();
     hub_.emplace(std::map<std::string, FakeRepo>{{kRepo, repo}, {"stable-diffusion-v1-5/stable-diffusion-v1-5", repo}});
     home_ = test::temp_dir("hub_model");

@@ -15,19 +15,25 @@ namespace {
 using namespace test_util;
 
 struct Case {
-  const char* model;
+  const char* model;     // whose scheduler_config.json is the base config
   const char* key;       // sched.<key>.*
   const char* sampler;
   const char* schedule;
+  bool extra = false;    // in extra-references.safetensors rather than the model's reference
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.model << "/" << c.key; }
+
+io::SafetensorsFile trajectories(const Case& c) {
+  return c.extra ? io::SafetensorsFile::open(sd::test::fixtures_dir() + "/extra-references.safetensors")
+                 : reference(c.model);
+}
 
 class SchedulerTrajectory : public ::testing::TestWithParam<Case> {};
 
 // Runs the fixture's fake-model loop on `config` and compares everything stored.
 void check_trajectory(const Case& c, const SchedulerConfig& config) {
-  auto f = reference(c.model);
+  auto f = trajectories(c);
   const std::string p = std::string("sched.") + c.key + ".";
   auto sched = make_scheduler(c.sampler, c.schedule, config);
   sched->set_timesteps(10);
@@ -98,7 +104,7 @@ TEST_P(SchedulerTrajectory, MatchesDiffusersFromTheModelConfig) {
 // gives the same trajectory as the bare model config with class defaults.
 TEST_P(SchedulerTrajectory, MatchesDiffusersFromTheEffectiveConfig) {
   const Case& c = GetParam();
-  auto meta = metadata_json(reference(c.model), std::string("sched.") + c.key + ".config");
+  auto meta = metadata_json(trajectories(c), std::string("sched.") + c.key + ".config");
   check_trajectory(c, parse_scheduler_config(meta.at("effective_config")));
 }
 
@@ -111,10 +117,18 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"tiny-sd15", "lcm", "lcm", "default"}, Case{"tiny-sd15", "pndm", "pndm", "default"},
                       Case{"tiny-sd15", "heun", "heun", "default"}, Case{"tiny-sd15", "lms", "lms", "default"},
                       Case{"tiny-sd21v", "ddim_v", "ddim", "default"},
-                      Case{"tiny-sd21v", "euler_v", "euler", "default"}),
+                      Case{"tiny-sd21v", "euler_v", "euler", "default"},
+                      Case{"tiny-sd15", "unipc", "unipc", "default", true},
+                      Case{"tiny-sd15", "unipc_karras", "unipc", "karras", true},
+                      Case{"tiny-sd21v", "unipc_v", "unipc", "default", true},
+                      Case{"tiny-sd15", "dpmpp_2m_sde", "dpmpp_2m_sde", "default", true},
+                      Case{"tiny-sd21v", "dpmpp_2m_sde_v", "dpmpp_2m_sde", "default", true},
+                      Case{"tiny-sd15", "euler_karras", "euler", "karras", true},
+                      Case{"tiny-sd15", "lms_karras", "lms", "karras", true},
+                      Case{"tiny-sd15", "heun_karras", "heun", "karras", true},
+                      Case{"tiny-sd15", "euler_exponential", "euler", "exponential", true}),
     [](const ::testing::TestParamInfo<Case>& info) {
-      return std::string(info.param.model[5] == 's' && info.param.model[7] == '2' ? "sd21v_" : "sd15_") +
-             info.param.key;
+      return std::string(info.param.model == std::string("tiny-sd21v") ? "sd21v_" : "sd15_") + info.param.key;
     });
 
 // The training schedule itself: diffusers' float32 betas and alphas_cumprod, bit for bit.

@@ -1,5 +1,5 @@
 #pragma once
-// Test helpers for HTTP on loopback: a free port, a cpp-httplib server on a free port in
+// Test helpers for HTTP on loopback: a reserved port, a cpp-httplib server on a free port in
 // this process (a fake hive, or the worker's routes), and a reader for Server-Sent Events.
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,19 +20,43 @@ namespace sd::test {
 // code in the test process, not SIGPIPE.
 inline void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
-// A loopback TCP port nothing listens on right now: bound once without listening, then
-// released (for a child process to listen on, or for a connection that must fail).
-inline int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+// A loopback TCP port held for this object's lifetime: bound (with SO_REUSEPORT) and not
+// listening, so connections to it are refused at once and the system hands it to nobody
+// else. A server that sets SO_REUSEPORT as well (cpp-httplib does, in this process or a
+// child) can still bind it and listen: the port is bound once and handed over, never free
+// in between, unlike a port number read back from a socket closed before use.
+class ReservedPort {
+ public:
+  ReservedPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    if (fd_ < 0) throw std::runtime_error("socket() failed");
+    const int yes = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      close(fd_);
+      throw std::runtime_error("cannot bind a loopback port");
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ReservedPort() { close(fd_); }
+  ReservedPort(const ReservedPort&) = delete;
+  ReservedPort& operator=(const ReservedPort&) = delete;
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // Accepts connections into the backlog and never serves them: a peer that hangs.
+  void listen_without_serving() {
+    if (::listen(fd_, 16) != 0) throw std::runtime_error("listen() failed");
+  }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
 
 struct LoopbackServer {
   httplib::Server svr;

@@ -26,6 +26,11 @@ std::string data_dir() {
 
 bool has_data(const std::string& sub) { return fs::exists(fs::path(data_dir()) / sub); }
 
+bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
 std::string bin_dir() { return std::string(SD_BINARY_DIR) + "/bin"; }
 
 std::string temp_dir(const std::string& tag) {
@@ -59,6 +64,37 @@ double max_abs(const Tensor& a) {
   double m = 0;
   for (float v : a.to_floats()) m = std::max(m, double(std::fabs(v)));
   return m;
+}
+
+namespace {
+double psnr_of(double squared_error_sum, size_t count, double peak) {
+  const double mse = squared_error_sum / double(count);
+  return mse == 0 ? INFINITY : 10 * std::log10(peak * peak / mse);
+}
+}  // namespace
+
+double psnr(const Tensor& actual, const Tensor& expected, double peak) {
+  SD_CHECK(actual.shape() == expected.shape() && actual.numel() > 0,
+           "psnr of " + actual.shape().str() + " against " + expected.shape().str());
+  const auto x = actual.to_floats(), y = expected.to_floats();
+  double se = 0;
+  for (size_t i = 0; i < x.size(); ++i) se += (double(x[i]) - double(y[i])) * (double(x[i]) - double(y[i]));
+  return psnr_of(se, x.size(), peak);
+}
+
+double psnr(const io::Image& actual, const io::Image& expected) {
+  SD_CHECK(actual.width == expected.width && actual.height == expected.height &&
+               actual.channels == expected.channels && actual.pixels.size() == expected.pixels.size() &&
+               !actual.pixels.empty(),
+           "psnr of a " + std::to_string(actual.width) + "x" + std::to_string(actual.height) + "x" +
+               std::to_string(actual.channels) + " image against " + std::to_string(expected.width) + "x" +
+               std::to_string(expected.height) + "x" + std::to_string(expected.channels));
+  double se = 0;
+  for (size_t i = 0; i < actual.pixels.size(); ++i) {
+    const double d = double(actual.pixels[i]) - double(expected.pixels[i]);
+    se += d * d;
+  }
+  return psnr_of(se, actual.pixels.size(), 255.0);
 }
 
 ::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected, double tol) {

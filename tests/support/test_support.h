@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/image.h"
 #include "io/safetensors.h"
 
 namespace sd::test {
@@ -16,8 +17,10 @@ namespace sd::test {
 std::string fixtures_dir();
 // Third-party data (CLIP vocabulary, TAESD weights): SD_TEST_DATA, default ../shared/data.
 std::string data_dir();
-// True when data_dir()/<sub> exists; tests that need it call GTEST_SKIP otherwise.
+// True when data_dir()/<sub> exists; tests that need it use SD_SKIP_WITHOUT_DATA.
 bool has_data(const std::string& sub);
+// True when the environment says CI=true: missing test data is then a failure.
+bool in_ci();
 // Directory of the built programs (sd-generate, sd-worker-cpu...).
 std::string bin_dir();
 // A fresh empty directory under the system temp dir, removed by the OS eventually.
@@ -40,14 +43,26 @@ std::string error_of(Fn fn) {
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double max_abs(const Tensor& a);
 
+// PSNR in dB of `actual` against `expected` for values spanning `peak` (+inf when equal).
+// Throws sd::Error when the shapes differ: a wrong-sized result must never score.
+double psnr(const Tensor& actual, const Tensor& expected, double peak);
+// The same for 8-bit images (peak 255); throws unless size and channels match.
+double psnr(const io::Image& actual, const io::Image& expected);
+
 // Asserts shapes are equal and max|a-b| <= tol, reporting the worst element.
 ::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected, double tol);
 
 }  // namespace sd::test
 
-#define SD_SKIP_WITHOUT_DATA(sub)                                                    \
-  do {                                                                               \
-    if (!::sd::test::has_data(sub))                                                  \
-      GTEST_SKIP() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)  \
-                   << " not found (set SD_TEST_DATA)";                               \
+// A test that needs data_dir()/<sub> skips without it on a developer's machine and fails
+// in CI (CI=true), where a skip would let ctest report success for tests that never ran.
+#define SD_SKIP_WITHOUT_DATA(sub)                                                              \
+  do {                                                                                         \
+    if (!::sd::test::has_data(sub)) {                                                          \
+      if (::sd::test::in_ci())                                                                 \
+        GTEST_FAIL() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)          \
+                     << " not found, and CI=true forbids skipping (set SD_TEST_DATA)";         \
+      GTEST_SKIP() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)            \
+                   << " not found (set SD_TEST_DATA)";                                         \
+    }                                                                                          \
   } while (0)

@@ -147,7 +147,8 @@ TEST(WorkerLifecycle, HiveGetsStartingReadyBusyReadyAndStopping) {
 TEST(WorkerLifecycle, WorkerServesWithTheHiveDown) {
   SD_SKIP_WITHOUT_DATA("clip");
   auto flags = tiny_model_flags();
-  flags.insert(flags.end(), {"--callback-url", "http://127.0.0.1:" + std::to_string(free_port())});
+  ReservedPort hive_down;  // connections refused for the whole test
+  flags.insert(flags.end(), {"--callback-url", hive_down.url()});
   WorkerProcess worker(flags);
   ASSERT_TRUE(worker.wait_ready()) << worker.log();
   auto c = worker.client();

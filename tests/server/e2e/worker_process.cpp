@@ -17,15 +17,15 @@ std::vector<std::string> tiny_model_flags() {
 }
 
 WorkerProcess::WorkerProcess(const std::vector<std::string>& flags, const std::vector<std::string>& env)
-    : port_(free_port()), log_path_(temp_dir("worker") + "/worker.log") {
+    : port_(std::make_unique<ReservedPort>()), log_path_(temp_dir("worker") + "/worker.log") {
   ignore_sigpipe();
-  std::vector<std::string> argv = {bin_dir() + "/sd-worker-cpu", "--worker-id", "w-e2e", "--port", std::to_string(port_)};
+  std::vector<std::string> argv = {bin_dir() + "/sd-worker-cpu", "--worker-id", "w-e2e", "--port", std::to_string(port())};
   argv.insert(argv.end(), flags.begin(), flags.end());
   process_ = std::make_unique<ChildProcess>(argv, log_path_, env);
 }
 
 httplib::Client WorkerProcess::client(const std::string& token) const {
-  httplib::Client c("127.0.0.1", port_);
+  httplib::Client c("127.0.0.1", port());
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(60, 0);
   if (!token.empty()) c.set_bearer_token_auth(token.c_str());

@@ -1,5 +1,5 @@
 #pragma once
-// sd-worker-cpu as a child process on a free loopback port, with helpers to drive it.
+// sd-worker-cpu as a child process on a loopback port reserved for it, with helpers to drive it.
 #include <httplib.h>
 
 #include <chrono>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/loopback.h"
 #include "support/process.h"
 
 namespace sd::test {
@@ -18,10 +19,12 @@ std::vector<std::string> tiny_model_flags();
 
 class WorkerProcess {
  public:
-  // Starts sd-worker-cpu --worker-id w-e2e --port <free> <flags>.
+  // Starts sd-worker-cpu --worker-id w-e2e --port <reserved> <flags>. The port stays
+  // reserved (loopback.h) while this object lives, so no other program takes it before the
+  // worker binds it (its server shares it through SO_REUSEPORT).
   explicit WorkerProcess(const std::vector<std::string>& flags, const std::vector<std::string>& env = {});
 
-  int port() const { return port_; }
+  int port() const { return port_->port(); }
   httplib::Client client(const std::string& token = "") const;
   // Polls /ready until it answers 200; false if the process exits or the time runs out.
   bool wait_ready(std::chrono::milliseconds limit = std::chrono::seconds(60), const std::string& token = "");
@@ -32,7 +35,7 @@ class WorkerProcess {
   std::string log() const;  // everything the worker wrote to stdout and stderr
 
  private:
-  int port_;
+  std::unique_ptr<ReservedPort> port_;
   std::string log_path_;
   std::unique_ptr<ChildProcess> process_;
 };
