@@ -1,0 +1,27 @@
+#include "server/web_assets.h"
+
+namespace sd::server {
+
+const WebAsset* find_web_asset(std::string_view path) {
+  for (const auto& asset : web_assets())
+    if (asset.path == path) return &asset;
+  return nullptr;
+}
+
+bool accepts_html(std::string_view accept_header) {
+  return accept_header.find("text/html") != std::string_view::npos;
+}
+
+bool is_public_asset_path(std::string_view path) {
+  constexpr std::string_view kPrefix = "/assets/";
+  return path.starts_with(kPrefix) && path.find('/', kPrefix.size()) == std::string_view::npos;
+}
+
+bool etag_matches(std::string_view if_none_match, const WebAsset& asset) {
+  if (if_none_match.empty()) return false;
+  if (if_none_match == "*") return true;
+  // A list of quoted tags, maybe weak (W/"..."); the content is the same either way.
+  return if_none_match.find(asset.etag) != std::string_view::npos;
+}
+
+}  // namespace sd::server
