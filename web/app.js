@@ -1,7 +1,7 @@
 // The page: connects to the worker (asking for the token when it needs one), runs the
 // form's jobs one after another, and keeps the results in this browser.
 import { ApiError, cancelJob, getInfo, getJob, storedToken, storeToken, streamJob, submitJob } from './api.js';
-import { bindForm, fillForm, imageCount, markInvalid, mode, readJob, rememberSeed, setMode, setupForm } from './form.js';
+import { bindForm, fillForm, imageCount, markInvalid, mode, readJob, rememberSeed, saveForm, setMode, setupForm } from './form.js';
 import { renderGallery } from './gallery_view.js';
 import { addImage } from './gallery_store.js';
 import { JobView } from './job_view.js';
@@ -204,6 +204,7 @@ async function generate() {
   }
   const inputs = op === 'image_generation' ? {} : { image: input.image, mask: op === 'image_inpaint' ? mask.toBase64Png() : '' };
   const count = imageCount();
+  saveForm();
   $('generate').disabled = true;
   try {
     for (let i = 0; i < count; i++) {

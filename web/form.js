@@ -95,9 +95,38 @@ export function setupForm(info) {
   renderLoras(info.loras || []);
   syncPreset();
   syncSeed();
+  restoreForm();
+}
+
+const SAVED_KEY = 'sd-worker.form';
+
+// The settings of the last job (no images), restored when the page opens again.
+export function saveForm() {
+  const { input_image, mask_image, ...settings } = readJob(0, {});
+  settings.seed_mode = $('seed-mode').value;
+  settings.seed = $('seed').value;
+  settings.count = $('count').value;
+  localStorage.setItem(SAVED_KEY, JSON.stringify(settings));
+}
+
+function restoreForm() {
+  let saved;
+  try {
+    saved = JSON.parse(localStorage.getItem(SAVED_KEY) || 'null');
+  } catch {
+    return;
+  }
+  if (!saved || typeof saved !== 'object') return;
+  const { seed, seed_mode, count, ...params } = saved;
+  fillForm(params);
+  if (['random', 'fixed', 'last'].includes(seed_mode)) $('seed-mode').value = seed_mode;
+  syncSeed();
+  if (seed_mode === 'fixed') $('seed').value = seed;
+  if (count) $('count').value = count;
 }
 
 export function bindForm() {
+  document.addEventListener('input', (e) => e.target.removeAttribute('aria-invalid'));
   $('size-preset').addEventListener('change', () => {
     const m = /^(\d+)x(\d+)$/.exec($('size-preset').value);
     if (!m) return;

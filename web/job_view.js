@@ -34,6 +34,7 @@ export class JobView {
     this.progress.value = 0;
     this.progress.removeAttribute('value'); // indeterminate until the first step
     this.error.hidden = true;
+    this.preview.hidden = true;
     this.#state('submitting', `${label}: submitting…`);
   }
 

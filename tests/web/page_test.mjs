@@ -72,10 +72,11 @@ async function startWorker(name, extra = []) {
     '--worker-id', name, '--port', String(port),
     '--model-path', path.join(sourceDir, 'tests/fixtures/tiny-sd15'),
     '--tokenizer-dir', path.join(dataDir, 'clip'),
-    '--lora-dir', loraDir, '--preview-every', '1', '--threads', '2', '--dtype', 'f32',
+    '--lora-dir', loraDir, '--preview-every', '1', '--threads', '1', '--dtype', 'f32',
     ...extra,
   ];
-  const child = spawn(workerBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // One thread that sleeps when idle: ctest runs other tests beside this one on 2 cores.
+  const child = spawn(workerBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, OMP_WAIT_POLICY: 'passive' } });
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
@@ -124,8 +125,10 @@ async function newPage(viewport = { width: 1280, height: 900 }) {
   });
   const p = context.pages()[0] || (await context.newPage());
   const problems = [];
-  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  p.on('console', (m) => m.type() === 'error' && !/status of (400|401|404|409)/.test(m.text()) && problems.push(`console: ${m.text()}`));
+  const note = (text) => problems.push(text.slice(0, 300));
+  p.on('pageerror', (e) => note(`page error: ${e.message}`));
+  // The 400 and 401 answers the tests provoke are logged by the browser as failed loads.
+  p.on('console', (m) => m.type() === 'error' && !/status of (400|401)/.test(m.text()) && note(`console: ${m.text()}`));
   p.problems = problems;
   return p;
 }
@@ -148,7 +151,7 @@ async function recordJobStates(p = page) {
 }
 
 const jobState = (p = page) => p.locator('#job').getAttribute('data-state');
-async function waitForState(state, p = page, timeout = 60_000) {
+async function waitForState(state, p = page, timeout = 240_000) {
   await p.waitForFunction((s) => document.getElementById('job').dataset.state === s, state, { timeout });
 }
 
@@ -194,9 +197,9 @@ test('the page loads from the worker and fills its choices from /info', async ()
 test('Ctrl+Enter generates: queue, progress, live previews, the final image at its size, kept in the gallery', async () => {
   await page.fill('#prompt', 'a red fox in the snow, (golden light:1.2)');
   await page.fill('#negative_prompt', 'blurry');
-  await page.fill('#width', '128');
-  await page.fill('#height', '96');
-  await page.fill('#steps', '12');
+  await page.fill('#width', '96');
+  await page.fill('#height', '64');
+  await page.fill('#steps', '3');
   await page.selectOption('#sampler', 'euler_a');
   await page.selectOption('#seed-mode', 'fixed');
   await page.fill('#seed', '1234');
@@ -217,18 +220,18 @@ test('Ctrl+Enter generates: queue, progress, live previews, the final image at i
   assert.ok(states.includes('running'), `states: ${states}`);
   assert.ok((await page.evaluate(() => window.__previews)) >= 1, 'no live preview was shown');
   assert.equal(await page.locator('#job-preview').getAttribute('data-kind'), 'final');
-  assert.deepEqual(await decodedSize(page, '#job-preview'), [128, 96]);
-  assert.match(await page.locator('#job-detail').textContent(), /128 × 96, seed 1234/);
+  assert.deepEqual(await decodedSize(page, '#job-preview'), [96, 64]);
+  assert.match(await page.locator('#job-detail').textContent(), /96 × 64, seed 1234/);
   assert.equal(await page.locator('#gallery li').count(), 1);
-  assert.deepEqual(await decodedSize(page, '#gallery li img'), [128, 96]);
-  assert.match(await page.locator('#gallery li .params').textContent(), /a red fox.*seed 1234.*12 steps.*euler_a.*LoRA tiny-lora/s);
+  assert.deepEqual(await decodedSize(page, '#gallery li img'), [96, 64]);
+  assert.match(await page.locator('#gallery li .params').textContent(), /a red fox.*seed 1234.*3 steps.*euler_a.*LoRA tiny-lora/s);
   await shot('03-done');
 });
 
 test('a long job shows its progress and is cancelled by the Cancel button', async () => {
   await page.uncheck('#lora-0');
-  await page.fill('#width', '512');
-  await page.fill('#height', '512');
+  await page.fill('#width', '128');
+  await page.fill('#height', '128');
   await page.fill('#steps', '150');
   await recordJobStates();
   await page.click('#generate');
@@ -252,8 +255,8 @@ test("a bad request shows the worker's 400 message and marks the field", async (
   assert.equal(await page.locator('#width').getAttribute('aria-invalid'), 'true');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'width');
   await shot('06-bad-request');
-  await page.fill('#width', '128');
-  await page.fill('#height', '96');
+  await page.fill('#width', '96');
+  await page.fill('#height', '64');
 });
 
 test('an image from the gallery becomes the input of an inpaint job with a painted mask', async () => {
@@ -296,12 +299,12 @@ test('an image from the gallery becomes the input of an inpaint job with a paint
     const at = (x, y) => px[(y * c.width + x) * 4];
     return { size: [c.width, c.height], white, black, left: at(Math.round(c.width * 0.2), Math.round(c.height * 0.45)), right: at(c.width - 2, 2) };
   }, body.mask_image);
-  assert.deepEqual(mask.size, [128, 96]);
-  assert.ok(mask.white > 200 && mask.black > 200, JSON.stringify(mask));
+  assert.deepEqual(mask.size, [96, 64]);
+  assert.ok(mask.white > 100 && mask.black > 100, JSON.stringify(mask));
   assert.equal(mask.left, 255);
   assert.equal(mask.right, 0);
   await waitForState('done');
-  assert.deepEqual(await decodedSize(page, '#job-preview'), [128, 96]);
+  assert.deepEqual(await decodedSize(page, '#job-preview'), [96, 64]);
   assert.equal(await page.locator('#gallery li').count(), 2);
   assert.match(await page.locator('#gallery li .params').first().textContent(), /inpaint/);
   await shot('08-inpaint-done');
@@ -311,10 +314,18 @@ test('the gallery survives a reload, and a dropped PNG fills the form from its p
   await page.reload();
   await page.waitForFunction(() => document.getElementById('worker-info').textContent.includes('web-test'));
   await page.waitForFunction(() => document.querySelectorAll('#gallery li').length === 2);
+  // The last job's settings come back with the page.
+  assert.equal(await page.inputValue('#prompt'), 'a red fox in the snow, (golden light:1.2)');
+  assert.equal(await page.inputValue('#strength'), '0.9');
+  assert.equal(await page.inputValue('#seed'), '1234');
+  for (const id of ['#prompt', '#negative_prompt', '#seed']) await page.fill(id, '');
+  await page.fill('#steps', '20');
+  await page.fill('#width', '64');
+  await page.uncheck('#lora-0');
   // The first image (the fox) dropped onto the page, as a file from the desktop would be.
   await page.evaluate(async () => {
     const img = document.querySelectorAll('#gallery li img')[1];
-    const bytes = await (await fetch(img.src)).arrayBuffer();
+    const bytes = Uint8Array.from(atob(img.src.split(',')[1]), (c) => c.charCodeAt(0));
     const dt = new DataTransfer();
     dt.items.add(new File([bytes], 'fox.png', { type: 'image/png' }));
     document.querySelector('.results').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
@@ -322,11 +333,11 @@ test('the gallery survives a reload, and a dropped PNG fills the form from its p
   await page.waitForFunction(() => document.getElementById('prompt').value.includes('red fox'));
   assert.equal(await page.inputValue('#prompt'), 'a red fox in the snow, (golden light:1.2)');
   assert.equal(await page.inputValue('#negative_prompt'), 'blurry');
-  assert.equal(await page.inputValue('#steps'), '12');
+  assert.equal(await page.inputValue('#steps'), '3');
   assert.equal(await page.inputValue('#sampler'), 'euler_a');
   assert.equal(await page.inputValue('#seed'), '1234');
-  assert.equal(await page.inputValue('#width'), '128');
-  assert.equal(await page.inputValue('#height'), '96');
+  assert.equal(await page.inputValue('#width'), '96');
+  assert.equal(await page.inputValue('#height'), '64');
   assert.ok(await page.isChecked('#lora-0'), 'the LoRA of the PNG is selected');
   await shot('09-reloaded-settings-from-png');
 });
