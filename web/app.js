@@ -26,6 +26,7 @@ function describeWorker(info) {
 }
 
 function askForToken(message) {
+  $('worker-info').textContent = 'Waiting for the API token';
   $('token-message').textContent = message;
   $('token-input').value = '';
   if (!$('token-dialog').open) $('token-dialog').showModal();

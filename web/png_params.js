@@ -82,7 +82,7 @@ function number(text) {
 // <lora:name:weight> tags in an A1111 prompt become loras; the prompt keeps the rest.
 function extractLoraTags(prompt, loras) {
   return prompt
-    .replace(/<lora:([^:>]+)(?::([-\d.]+))?>/g, (_, name, weight) => {
+    .replace(/,?[ \t]*<lora:([^:>]+)(?::([-\d.]+))?>/g, (_, name, weight) => {
       loras.push({ name: name.trim(), strength: number(weight) ?? 1 });
       return '';
     })

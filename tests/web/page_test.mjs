@@ -228,21 +228,36 @@ test('Ctrl+Enter generates: queue, progress, live previews, the final image at i
   await shot('03-done');
 });
 
-test('a long job shows its progress and is cancelled by the Cancel button', async () => {
+test('a job waits behind other clients\' jobs showing its place, then runs, and Cancel stops it', async () => {
+  // Two jobs of another client: one holds the engine, one waits; ours is third.
+  const others = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await fetch(`${worker.url}v1/jobs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ operation: 'image_generation', prompt: 'another client', steps: 150, width: 128, height: 128 }),
+    });
+    assert.equal(r.status, 200);
+    others.push((await r.json()).job_id);
+  }
   await page.uncheck('#lora-0');
   await page.fill('#width', '128');
   await page.fill('#height', '128');
   await page.fill('#steps', '150');
   await recordJobStates();
   await page.click('#generate');
+  await page.waitForFunction(() => document.getElementById('job-detail').textContent === 'Position 2 in the queue');
+  assert.equal(await jobState(), 'queued');
+  await shot('04-queued');
+  for (const id of others) assert.equal((await fetch(`${worker.url}v1/jobs/${id}`, { method: 'DELETE' })).status, 200);
   await waitForState('running');
   await page.waitForFunction(() => /Step \d+ of 150/.test(document.getElementById('job-detail').textContent));
-  await shot('04-long-job-running');
+  await shot('05-long-job-running');
   await page.click('#cancel');
   await waitForState('cancelled');
   assert.equal(await page.locator('#gallery li').count(), 1);
   assert.ok(await page.locator('#generate').isEnabled());
-  await shot('05-cancelled');
+  await shot('06-cancelled');
 });
 
 test("a bad request shows the worker's 400 message and marks the field", async () => {
@@ -254,7 +269,7 @@ test("a bad request shows the worker's 400 message and marks the field", async (
   assert.equal(message, 'width must be a multiple of 8, got 100');
   assert.equal(await page.locator('#width').getAttribute('aria-invalid'), 'true');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'width');
-  await shot('06-bad-request');
+  await shot('07-bad-request');
   await page.fill('#width', '96');
   await page.fill('#height', '64');
 });
@@ -273,7 +288,7 @@ test('an image from the gallery becomes the input of an inpaint job with a paint
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.4, { steps: 5 });
   await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.6, { steps: 5 });
   await page.mouse.up();
-  await shot('07-inpaint-mask');
+  await shot('08-inpaint-mask');
   await page.fill('#strength', '0.9');
   await recordJobStates();
   const submitted = page.waitForRequest((r) => r.url().endsWith('/v1/jobs') && r.method() === 'POST');
@@ -307,7 +322,7 @@ test('an image from the gallery becomes the input of an inpaint job with a paint
   assert.deepEqual(await decodedSize(page, '#job-preview'), [96, 64]);
   assert.equal(await page.locator('#gallery li').count(), 2);
   assert.match(await page.locator('#gallery li .params').first().textContent(), /inpaint/);
-  await shot('08-inpaint-done');
+  await shot('09-inpaint-done');
 });
 
 test('the gallery survives a reload, and a dropped PNG fills the form from its parameters', async () => {
@@ -339,18 +354,18 @@ test('the gallery survives a reload, and a dropped PNG fills the form from its p
   assert.equal(await page.inputValue('#width'), '96');
   assert.equal(await page.inputValue('#height'), '64');
   assert.ok(await page.isChecked('#lora-0'), 'the LoRA of the PNG is selected');
-  await shot('09-reloaded-settings-from-png');
+  await shot('10-reloaded-settings-from-png');
 });
 
 test('phone width and the dark colour scheme', async () => {
   await page.emulateMedia({ colorScheme: 'dark' });
-  await shot('10-dark');
+  await shot('11-dark');
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
-  await shot('11-phone-dark');
+  await shot('12-phone-dark');
   await page.emulateMedia({ colorScheme: 'light' });
-  await shot('12-phone-light');
+  await shot('13-phone-light');
 });
 
 test('with --api-token the page asks for the token and works once it is entered', async () => {
@@ -359,7 +374,7 @@ test('with --api-token the page asks for the token and works once it is entered'
   try {
     await p.goto(tokenWorker.url);
     await p.locator('#token-dialog').waitFor({ state: 'visible' });
-    await shot('13-token-asked', p);
+    await shot('14-token-asked', p);
     await p.fill('#token-input', 'wrong');
     await p.press('#token-input', 'Enter');
     await p.waitForFunction(() => document.getElementById('token-dialog').open && document.getElementById('token-input').value === '');
@@ -377,7 +392,7 @@ test('with --api-token the page asks for the token and works once it is entered'
     await p.reload();
     await p.waitForFunction(() => document.getElementById('worker-info').textContent.includes('web-token'));
     assert.equal(await p.locator('#token-dialog').isVisible(), false, 'the token is kept in the browser');
-    await shot('14-token-accepted', p);
+    await shot('15-token-accepted', p);
     assert.deepEqual(p.problems, []);
   } finally {
     await p.context().close();

@@ -12,3 +12,7 @@ set_tests_properties(web_page PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 900
   PROCESSORS 2)
+
+# The page's PNG-parameters reader on its own (no browser needed).
+add_test(NAME web_png_params COMMAND ${NODE_EXECUTABLE} --test ${CMAKE_CURRENT_LIST_DIR}/png_params_test.mjs
+         WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
