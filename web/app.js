@@ -153,7 +153,7 @@ async function runOne(body, label) {
   const { job_id } = await submitJob(body);
   const job = { id: job_id, started: false, ended: false, cancelled: false, complete: null, error: '' };
   running = job;
-  view.queued(1);
+  view.queued(0);
   watchQueue(job);
   const marker = await streamJob(job_id, (event) => {
     const type = event.type || event.event;

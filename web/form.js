@@ -71,7 +71,7 @@ function renderLoras(names) {
       const li = document.createElement('li');
       li.dataset.name = name;
       li.innerHTML = `<label><input type="checkbox" id="lora-${i}"> <span></span></label>
-        <input type="number" id="lora-${i}-strength" step="0.05" value="1" aria-label="strength">`;
+        <input type="number" id="lora-${i}-strength" step="0.05" value="1">`;
       li.querySelector('span').textContent = name;
       li.querySelector('input[type=number]').setAttribute('aria-label', `${name} strength`);
       return li;

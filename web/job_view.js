@@ -38,9 +38,11 @@ export class JobView {
     this.#state('submitting', `${label}: submitting…`);
   }
 
+  // `position` from GET /v1/jobs/{id}: 1 runs next; 0 before the first answer.
   queued(position) {
     if (this.section.dataset.state === 'running') return;
-    this.#state('queued', `${this.label}: queued`, position > 1 ? `Position ${position} in the queue` : 'Next in the queue');
+    const detail = position > 1 ? `Position ${position} in the queue` : position === 1 ? 'Next in the queue' : '';
+    this.#state('queued', `${this.label}: queued`, detail);
   }
 
   // A progress or preview event.

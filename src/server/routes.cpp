@@ -182,24 +182,15 @@ class Routes {
       health(req, res);
   }
 
-  // A file of the embedded web page (web_assets.h), revalidated by ETag.
+  // A file of the embedded web page (web_assets.h).
   void web_asset(const httplib::Request& req, httplib::Response& res) const {
-    const WebAsset* asset = find_web_asset(req.path);
-    if (!asset) {
-      send_error(res, {404, "not_found", "no file " + req.path});
-      return;
-    }
-    res.set_header("ETag", std::string(asset->etag));
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Content-Security-Policy",
-                   "default-src 'self'; img-src 'self' data: blob:; base-uri 'none'; frame-ancestors 'none'");
-    if (etag_matches(req.get_header_value("If-None-Match"), *asset)) {
-      res.status = 304;
-      return;
-    }
-    res.set_content(reinterpret_cast<const char*>(asset->bytes.data()), asset->bytes.size(),
-                    std::string(asset->content_type));
+    auto answer = answer_web_request(req.path, req.get_header_value("If-None-Match"));
+    if (!answer) return send_error(res, {404, "not_found", "no file " + req.path});
+    for (const auto& [name, value] : answer->headers) res.set_header(std::string(name), std::string(value));
+    res.status = answer->status;
+    if (!answer->body.empty())
+      res.set_content(reinterpret_cast<const char*>(answer->body.data()), answer->body.size(),
+                      std::string(answer->content_type));
   }
 
   // Fills in a JSON body for answers httplib makes itself (unknown route, body too large).

@@ -24,4 +24,22 @@ bool etag_matches(std::string_view if_none_match, const WebAsset& asset) {
   return if_none_match.find(asset.etag) != std::string_view::npos;
 }
 
+std::optional<WebAnswer> answer_web_request(std::string_view path, std::string_view if_none_match) {
+  const WebAsset* asset = find_web_asset(path);
+  if (!asset) return std::nullopt;
+  WebAnswer answer;
+  answer.content_type = asset->content_type;
+  // Revalidated on every load, so a new worker binary's page is never mixed with an old one's.
+  answer.headers = {{"ETag", asset->etag},
+                    {"Cache-Control", "no-cache"},
+                    {"X-Content-Type-Options", "nosniff"},
+                    {"Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data: blob:; base-uri 'none'; frame-ancestors 'none'"}};
+  if (etag_matches(if_none_match, *asset))
+    answer.status = 304;
+  else
+    answer.body = asset->bytes;
+  return answer;
+}
+
 }  // namespace sd::server

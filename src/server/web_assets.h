@@ -3,8 +3,11 @@
 // cmake/embed_web_assets.cmake: its files by URL path, with content type and ETag.
 // Serving them is the routes' business; these are the bytes and the rules for when a
 // request wants them.
+#include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sd::server {
 
@@ -31,5 +34,15 @@ bool is_public_asset_path(std::string_view path);
 
 // An If-None-Match header that names the asset's ETag (or "*").
 bool etag_matches(std::string_view if_none_match, const WebAsset& asset);
+
+// The answer to GET `path` of the page, independent of the HTTP library: 200 with the
+// file, or 304 when `if_none_match` names its ETag; nullopt when there is no such file.
+struct WebAnswer {
+  int status = 200;
+  std::string_view content_type;
+  std::span<const unsigned char> body;  // empty for 304
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+};
+std::optional<WebAnswer> answer_web_request(std::string_view path, std::string_view if_none_match);
 
 }  // namespace sd::server

@@ -155,6 +155,8 @@ async function waitForState(state, p = page, timeout = 240_000) {
   await p.waitForFunction((s) => document.getElementById('job').dataset.state === s, state, { timeout });
 }
 
+const horizontalOverflow = (p = page) => p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
 async function decodedSize(p, selector) {
   return p.locator(selector).evaluate(async (img) => {
     await img.decode();
@@ -288,6 +290,7 @@ test('an image from the gallery becomes the input of an inpaint job with a paint
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.4, { steps: 5 });
   await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.6, { steps: 5 });
   await page.mouse.up();
+  assert.equal(await horizontalOverflow(), 0, 'the input image section widens the page');
   await shot('08-inpaint-mask');
   await page.fill('#strength', '0.9');
   await recordJobStates();
@@ -361,9 +364,11 @@ test('phone width and the dark colour scheme', async () => {
   await page.emulateMedia({ colorScheme: 'dark' });
   await shot('11-dark');
   await page.setViewportSize({ width: 390, height: 844 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
+  assert.equal(await horizontalOverflow(), 0, 'the page is wider than a phone screen');
   await shot('12-phone-dark');
+  await page.check('input[name=mode][value=image_inpaint]');
+  assert.equal(await horizontalOverflow(), 0, 'the inpaint tools are wider than a phone screen');
+  await page.check('input[name=mode][value=image_generation]');
   await page.emulateMedia({ colorScheme: 'light' });
   await shot('13-phone-light');
 });
