@@ -291,6 +291,19 @@ test('an image from the gallery becomes the input of an inpaint job with a paint
   await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.6, { steps: 5 });
   await page.mouse.up();
   assert.equal(await horizontalOverflow(), 0, 'the input image section widens the page');
+  // Invert swaps painted and unpainted pixels; twice gives the mask back.
+  const maskAt = () =>
+    page.evaluate(() => {
+      const c = document.getElementById('mask-canvas');
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const alpha = (x, y) => px[(Math.round(y * c.height) * c.width + Math.round(x * c.width)) * 4 + 3];
+      return [alpha(0.2, 0.45) > 0, alpha(0.95, 0.05) > 0];
+    });
+  assert.deepEqual(await maskAt(), [true, false]);
+  await page.click('#mask-invert');
+  assert.deepEqual(await maskAt(), [false, true]);
+  await page.click('#mask-invert');
+  assert.deepEqual(await maskAt(), [true, false]);
   await shot('08-inpaint-mask');
   await page.fill('#strength', '0.9');
   await recordJobStates();
@@ -391,9 +404,17 @@ test('with --api-token the page asks for the token and works once it is entered'
     await p.fill('#width', '64');
     await p.fill('#height', '64');
     await p.fill('#steps', '2');
+    await p.fill('#count', '2');
+    await p.selectOption('#seed-mode', 'fixed');
+    await p.fill('#seed', '7');
     await p.click('#generate');
+    // Two images, one job each, fixed seeds counting up.
+    await p.waitForFunction(() => document.querySelectorAll('#gallery li').length === 2, null, { timeout: 240_000 });
     await waitForState('done', p);
     assert.deepEqual(await decodedSize(p, '#job-preview'), [64, 64]);
+    assert.match(await p.locator('#job-status').textContent(), /Image 2 of 2: done/);
+    const seeds = await p.locator('#gallery li .params').allTextContents();
+    assert.ok(/seed 8 /.test(seeds[0]) && /seed 7 /.test(seeds[1]), seeds.join(' | '));
     await p.reload();
     await p.waitForFunction(() => document.getElementById('worker-info').textContent.includes('web-token'));
     assert.equal(await p.locator('#token-dialog').isVisible(), false, 'the token is kept in the browser');
