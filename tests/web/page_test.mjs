@@ -77,6 +77,8 @@ async function startWorker(name, extra = []) {
   ];
   // One thread that sleeps when idle: ctest runs other tests beside this one on 2 cores.
   const child = spawn(workerBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, OMP_WAIT_POLICY: 'passive' } });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
@@ -96,6 +98,18 @@ async function startWorker(name, extra = []) {
   }
   return { url, child, loraDir, log: () => log };
 }
+
+// Workers still running when this process is stopped (a timeout, Ctrl+C) die with it.
+const children = new Set();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(1);
+  });
+}
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 function stopWorker(w) {
   if (!w) return;
