@@ -8,16 +8,24 @@ packages=(
   libspng-dev libjpeg-dev uuid-dev
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev  # libFuzzer with ASan/UBSan for tests/fuzz
+  chromium
 )
+# The web page's browser test runs on node (Debian 12's is 18 with npm 9); a node that
+# is already there (another packaging) is used as it is.
+if ! command -v node >/dev/null; then packages+=(nodejs npm); fi
+cd "$(dirname "$0")/.."
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# playwright-core for tests/web, exactly as locked; again only when the lock changed.
+if [ ! -d tests/web/node_modules/playwright-core ] || [ tests/web/package-lock.json -nt tests/web/node_modules/.package-lock.json ]; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
+fi

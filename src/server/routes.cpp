@@ -11,9 +11,11 @@
 #include "server/auth.h"
 #include "server/job_registry.h"
 #include "server/job_request.h"
+#include "server/lora_names.h"
 #include "server/sse_stream.h"
 #include "server/timestamp.h"
 #include "server/version.h"
+#include "server/web_assets.h"
 #include "server/worker_config.h"
 #include "server/worker_state.h"
 
@@ -56,7 +58,8 @@ class Routes {
       : cfg_(cfg), registry_(registry), state_(state) {}
 
   httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res) const {
-    if (cfg_.api_token.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (cfg_.api_token.empty() || req.path == "/health" || is_public_page_request(req))
+      return httplib::Server::HandlerResponse::Unhandled;
     if (bearer_token_matches(req.get_header_value("Authorization"), cfg_.api_token))
       return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer");
@@ -97,6 +100,7 @@ class Routes {
                 {"schedules", model ? model->schedules : std::vector<std::string>{}},
                 {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
                 {"decoders", model ? model->decoders : std::vector<std::string>{}},
+                {"loras", lora_names(cfg_.lora_dir)},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};
@@ -169,6 +173,26 @@ class Routes {
     }
   }
 
+  // GET /: the page for browsers, the health JSON for everyone else.
+  void root(const httplib::Request& req, httplib::Response& res) const {
+    res.set_header("Vary", "Accept");
+    if (wants_page(req))
+      web_asset(req, res);
+    else
+      health(req, res);
+  }
+
+  // A file of the embedded web page (web_assets.h).
+  void web_asset(const httplib::Request& req, httplib::Response& res) const {
+    auto answer = answer_web_request(req.path, req.get_header_value("If-None-Match"));
+    if (!answer) return send_error(res, {404, "not_found", "no file " + req.path});
+    for (const auto& [name, value] : answer->headers) res.set_header(std::string(name), std::string(value));
+    res.status = answer->status;
+    if (!answer->body.empty())
+      res.set_content(reinterpret_cast<const char*>(answer->body.data()), answer->body.size(),
+                      std::string(answer->content_type));
+  }
+
   // Fills in a JSON body for answers httplib makes itself (unknown route, body too large).
   void error_body(const httplib::Request& req, httplib::Response& res) const {
     if (!res.body.empty() || res.is_chunked_content_provider_) return;
@@ -182,6 +206,13 @@ class Routes {
   }
 
  private:
+  static bool wants_page(const httplib::Request& req) {
+    return req.path == "/" && accepts_html(req.get_header_value("Accept"));
+  }
+  static bool is_public_page_request(const httplib::Request& req) {
+    return wants_page(req) || is_public_asset_path(req.path);
+  }
+
   std::shared_ptr<Job> find(const httplib::Request& req, httplib::Response& res) const {
     std::string id = req.matches[1];
     auto job = registry_.find(id);
@@ -202,7 +233,8 @@ void install_routes(httplib::Server& svr, const WorkerConfig& cfg, JobRegistry& 
   auto routes = std::make_shared<Routes>(cfg, registry, state);
   svr.set_payload_max_length(cfg.max_body_bytes);
   svr.set_pre_routing_handler([routes](Req req, Res res) { return routes->authorize(req, res); });
-  svr.Get("/", [routes](Req req, Res res) { routes->health(req, res); });
+  svr.Get("/", [routes](Req req, Res res) { routes->root(req, res); });
+  svr.Get("/assets/[^/]+", [routes](Req req, Res res) { routes->web_asset(req, res); });
   svr.Get("/health", [routes](Req req, Res res) { routes->health(req, res); });
   svr.Get("/ready", [routes](Req req, Res res) { routes->ready(req, res); });
   svr.Get("/info", [routes](Req req, Res res) { routes->info(req, res); });
