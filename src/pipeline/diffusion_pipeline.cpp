@@ -6,11 +6,11 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "models/lora_merge.h"
+#include "loaders/lora_merge.h"
 #include "ops/ops.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"

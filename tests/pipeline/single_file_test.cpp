@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 #include "pipeline/pipeline.h"
 #include "support/test_support.h"
 #include "support/tiny_pipeline.h"

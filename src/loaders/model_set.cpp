@@ -1,10 +1,10 @@
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 
 #include <filesystem>
 
 #include "core/error.h"
 #include "core/log.h"
-#include "pipeline/model_source.h"
+#include "loaders/model_source.h"
 
 namespace sd::pipeline {
 
