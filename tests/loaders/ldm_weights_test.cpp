@@ -16,7 +16,7 @@
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/unet_2d_condition.h"
-include "models/reference.h"
+#include "models/reference.h"
 #include "support/test_support.h"
 
 namespace sd::models {

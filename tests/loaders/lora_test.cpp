@@ -17,7 +17,7 @@
 #include "loaders/lora_merge.h"
 #include "loaders/lora_targets.h"
 #include "models/unet_2d_condition.h"
-include "models/reference.h"
+#include "models/reference.h"
 
 namespace sd::models {
 namespace {

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "models/unet_2d_condition.h"
-include "models/reference.h"
+#include "models/reference.h"
 
 namespace sd::models {
 namespace {
