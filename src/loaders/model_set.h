@@ -12,7 +12,7 @@
 #include "loaders/ldm_weights.h"
 #include "models/unet_2d_condition.h"
 #include "loaders/model_version.h"
-#include "pipeline/pipeline.h"
+#include "loaders/load_options.h"
 #include "sampling/scheduler_config.h"
 #include "text/clip_tokenizer.h"
 

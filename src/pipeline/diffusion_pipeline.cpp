@@ -59,6 +59,7 @@ class DiffusionPipeline : public Pipeline {
     info_.version = m_.version.name;
     info_.model_path = m_.source;
     info_.dtype = opt.dtype;
+    info_.device = opt.device.str();
     info_.native_width = info_.native_height = native;
     info_.default_steps = m_.version.steps;
     info_.default_guidance = m_.version.guidance;
