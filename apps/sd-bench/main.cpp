@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
-#include "models/random_weights.h"
+#include "loaders/random_weights.h"
 #include "models/unet_2d_condition.h"
 #include "ops/flop_count.h"
 #include "ops/ops.h"

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
-#include "pipeline/model_source.h"
+#include "loaders/model_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"

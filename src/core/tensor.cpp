@@ -10,7 +10,9 @@
 namespace sd {
 
 Storage::~Storage() {
-  if (!owner && ptr) BufferPool::instance().release(ptr, capacity);
+  if (owner || !ptr) return;
+  if (device.is_cpu()) BufferPool::instance().release(ptr, capacity);
+  else device_memory(device).release(ptr, capacity);
 }
 
 Strides contiguous_strides(const Shape& shape) {
@@ -30,27 +32,30 @@ Strides channels_last_strides(const Shape& shape) {
 }
 
 namespace {
-std::shared_ptr<Storage> new_storage(size_t bytes) {
+std::shared_ptr<Storage> new_storage(size_t bytes, Device device) {
   auto s = std::make_shared<Storage>();
-  s->ptr = BufferPool::instance().acquire(bytes, &s->capacity);
+  if (device.is_cpu()) s->ptr = BufferPool::instance().acquire(bytes, &s->capacity);
+  else s->ptr = device_memory(device).acquire(bytes, &s->capacity);
+  s->device = device;
   return s;
 }
 }  // namespace
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, MemoryFormat fmt) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, MemoryFormat fmt, Device device) {
   for (int64_t d : shape) SD_CHECK(d >= 0, "negative dimension in " + shape.str());
   Tensor t;
   t.shape_ = shape;
   t.strides_ = fmt == MemoryFormat::ChannelsLast ? channels_last_strides(shape)
                                                  : contiguous_strides(shape);
   t.dtype_ = dtype;
-  t.storage_ = new_storage(t.nbytes());
+  t.storage_ = new_storage(t.nbytes(), device);
   return t;
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype, MemoryFormat fmt) {
-  Tensor t = empty(shape, dtype, fmt);
-  std::memset(t.raw_data(), 0, t.nbytes());
+Tensor Tensor::zeros(const Shape& shape, DType dtype, MemoryFormat fmt, Device device) {
+  Tensor t = empty(shape, dtype, fmt, device);
+  if (device.is_cpu()) std::memset(t.raw_data(), 0, t.nbytes());
+  else if (t.nbytes()) device_memory(device).set_zero(t.device_data(), t.nbytes());
   return t;
 }
 
@@ -91,6 +96,11 @@ int Tensor::norm_dim(int d) const {
   if (d < 0) d += n;
   SD_CHECK(d >= 0 && d < n, "dimension " + std::to_string(d) + " out of range for " + desc());
   return d;
+}
+
+void Tensor::throw_not_host() const {
+  throw Error("tensor " + desc() + " is in " + device().str() +
+              " memory, not the host's: move it with to(Device::cpu()) or use ops");
 }
 
 void Tensor::check_dtype(DType want) const {
@@ -220,6 +230,24 @@ Tensor Tensor::to(DType dtype) const {
                                       ? MemoryFormat::ChannelsLast
                                       : MemoryFormat::Contiguous);
   t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::to(Device device) const {
+  if (!defined() || device == this->device()) return *this;
+  const bool dense = is_contiguous() || is_channels_last();
+  if (!dense) {
+    SD_CHECK(on_host(), "to(" + device.str() + ") of a strided view " + desc() +
+                            ": make it dense with ops::to_layout first");
+    return contiguous().to(device);
+  }
+  // Between two GPUs: through the host, which this rare path can afford.
+  if (!on_host() && !device.is_cpu()) return to(Device::cpu()).to(device);
+  Tensor t = empty(shape_, dtype_,
+                   is_contiguous() ? MemoryFormat::Contiguous : MemoryFormat::ChannelsLast, device);
+  if (nbytes() == 0) return t;
+  if (on_host()) device_memory(device).copy_from_host(t.device_data(), device_data(), nbytes());
+  else device_memory(this->device()).copy_to_host(t.device_data(), device_data(), nbytes());
   return t;
 }
 
@@ -357,6 +385,7 @@ void Tensor::fill(float value) {
 }
 
 std::vector<float> Tensor::to_floats() const {
+  if (!on_host()) return to(Device::cpu()).to_floats();
   std::vector<float> v(static_cast<size_t>(numel()));
   if (v.empty()) return v;
   Tensor dst = Tensor::empty(shape_, DType::F32);
@@ -371,7 +400,8 @@ float Tensor::item() const {
 }
 
 std::string Tensor::desc() const {
-  return std::string(dtype_name(dtype_)) + shape_.str();
+  std::string d = std::string(dtype_name(dtype_)) + shape_.str();
+  return on_host() ? d : d + "@" + device().str();
 }
 
 }  // namespace sd

@@ -119,8 +119,10 @@ LatentDistribution AutoencoderKL::encode(const Tensor& image) const {
 LatentDistribution AutoencoderKL::distribution(const Tensor& moments) const {
   const int64_t lc = config_.latent_channels;
   LatentDistribution d;
-  d.mean = moments.narrow(1, 0, lc).contiguous();
-  d.logvar = moments.narrow(1, lc, lc).contiguous();
+  // On the host, where the pipeline samples it with its noise generator.
+  const Tensor m = moments.to(Device::cpu());
+  d.mean = m.narrow(1, 0, lc).contiguous();
+  d.logvar = m.narrow(1, lc, lc).contiguous();
   float* lv = d.logvar.data<float>();
   for (int64_t i = 0; i < d.logvar.numel(); ++i) lv[i] = std::clamp(lv[i], -30.f, 20.f);
   return d;

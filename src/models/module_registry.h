@@ -27,6 +27,11 @@ class ModuleRef {
     if (conv_) conv_->set_weight(std::move(w));
     else linear_->set_weight(std::move(w));
   }
+  // Prepares the layer on `device` (its weight uploaded once), see ops::Conv2d::to.
+  void to(Device device) const {
+    if (conv_) conv_->to(device);
+    else linear_->to(device);
+  }
 
  private:
   ops::Linear* linear_ = nullptr;

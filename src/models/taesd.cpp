@@ -27,9 +27,7 @@ Tensor to_f32_nchw(const Tensor& x) { return ops::to_layout(ops::to_dtype(x, DTy
 
 // a*x + b element-wise, float32 contiguous (the [-1,1] <-> [0,1] image maps).
 Tensor affine(const Tensor& x, float a, float b) {
-  Tensor y = to_f32_nchw(x).clone();
-  for (float *p = y.data<float>(), *e = p + y.numel(); p != e; ++p) *p = *p * a + b;
-  return y;
+  return ops::add(ops::scale(to_f32_nchw(x), a), Tensor::full(Shape{1}, b).to(x.device()));
 }
 
 // The taef2 branch sits in the blocks at latent resolution.

@@ -73,7 +73,9 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
   // 1. time, plus SDXL's added text/size conditioning
   std::vector<float> t(size_t(batch), timesteps[0]);
   if (timesteps.size() > 1) t = timesteps;
-  const Tensor t_emb = timestep_embedding(t, c.block_out_channels[0], c.flip_sin_to_cos, float(c.freq_shift));
+  // Embeddings of a few scalars are made on the host and join the sample's device.
+  const Tensor t_emb =
+      timestep_embedding(t, c.block_out_channels[0], c.flip_sin_to_cos, float(c.freq_shift)).to(sample.device());
   emit("time_proj", t_emb);
   Tensor emb = time_embedding_.forward(t_emb);
   emit("time_embedding", emb);
@@ -102,7 +104,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
       std::copy(te_v.begin() + b * te_w, te_v.begin() + (b + 1) * te_w, dst + b * width);
       std::copy(tv + b * tv_w, tv + (b + 1) * tv_w, dst + b * width + te_w);
     }
-    const Tensor aug_emb = add_embedding_.forward(add_embeds);
+    const Tensor aug_emb = add_embedding_.forward(add_embeds.to(sample.device()));
     emit("add_embedding", aug_emb);
     emb = ops::add(emb, aug_emb);
   } else if (added && (added->text_embeds.defined() || added->time_ids.defined())) {
@@ -113,10 +115,10 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
   // 2. pre-process
   Tensor x = sample;
   if (c.center_input_sample) {
-    x = sample.to(DType::F32).contiguous();
-    x = ops::add(ops::scale(x, 2.f), Tensor::full(Shape{1}, -1.f));
+    x = ops::to_layout(ops::to_dtype(sample, DType::F32), MemoryFormat::Contiguous);
+    x = ops::add(ops::scale(x, 2.f), Tensor::full(Shape{1}, -1.f).to(x.device()));
   }
-  const Tensor context = ops::to_dtype(ehs.contiguous(), dtype_);
+  const Tensor context = ops::to_dtype(ops::to_layout(ehs, MemoryFormat::Contiguous), dtype_);
   Tensor h = conv_in_.forward(x);
   emit("conv_in", h);
 

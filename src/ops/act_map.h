@@ -1,19 +1,19 @@
 #pragma once
-#include "backend/cpu/act.h"
+#include "backend/backend.h"
 #include "ops/ops.h"
 
 namespace sd::ops {
 
-inline cpu::Act to_cpu(Activation a) {
+inline backend::Act to_backend(Activation a) {
   switch (a) {
-    case Activation::None: return cpu::Act::None;
-    case Activation::SiLU: return cpu::Act::SiLU;
-    case Activation::GELU: return cpu::Act::GELU;
-    case Activation::QuickGELU: return cpu::Act::QuickGELU;
-    case Activation::ReLU: return cpu::Act::ReLU;
-    case Activation::Tanh: return cpu::Act::Tanh;
+    case Activation::None: return backend::Act::None;
+    case Activation::SiLU: return backend::Act::SiLU;
+    case Activation::GELU: return backend::Act::GELU;
+    case Activation::QuickGELU: return backend::Act::QuickGELU;
+    case Activation::ReLU: return backend::Act::ReLU;
+    case Activation::Tanh: return backend::Act::Tanh;
   }
-  return cpu::Act::None;
+  return backend::Act::None;
 }
 
 }  // namespace sd::ops

@@ -1,7 +1,7 @@
-// Conv2d and Linear: argument checks here, computation in the CPU backend.
-#include "backend/cpu/convolution.h"
-#include "backend/cpu/matmul.h"
+// Conv2d and Linear: argument checks here, computation in the backend of the device the
+// layer is prepared on.
 #include "ops/act_map.h"
+#include "ops/dispatch.h"
 #include "ops/flop_count.h"
 #include "ops/ops.h"
 
@@ -22,7 +22,8 @@ DType compute_dtype(DType weights, const Tensor& x, const Tensor& y) {
 }  // namespace
 
 struct Conv2d::Cache {
-  cpu::Convolution conv;
+  Device device;
+  std::unique_ptr<backend::PreparedConv> conv;
 };
 
 Conv2d::Conv2d(Tensor weight, Tensor bias, Conv2dOptions opt)
@@ -44,20 +45,30 @@ Conv2d& Conv2d::operator=(Conv2d&&) noexcept = default;
 
 Tensor Conv2d::forward(const Tensor& x, const Tensor* residual, Activation act) const {
   SD_CHECK(defined(), "Conv2d used before it was given weights");
-  if (!cache_)
-    cache_.reset(new Cache{cpu::Convolution(
-        weight_, bias_,
-        cpu::ConvGeometry{opt_.stride, opt_.pad_top, opt_.pad_left, opt_.pad_bottom,
-                          opt_.pad_right})});
-  Tensor y = cache_->conv.forward(x, residual, to_cpu(act));
+  if (!cache_) to(x.device());
+  SD_CHECK(x.device() == cache_->device, "Conv2d on " + cache_->device.str() + " got " + x.desc());
+  if (residual)
+    SD_CHECK(residual->device() == cache_->device, "Conv2d residual " + residual->desc());
+  Tensor y = cache_->conv->forward(x, residual, to_backend(act));
   weight_ = Tensor();  // the backend keeps the one copy
   count_flops(2.0 * double(y.numel()) * double(wshape_[1] * wshape_[2] * wshape_[3]),
               compute_dtype(cache_->conv.dtype(), x, y));
   return y;
 }
 
+void Conv2d::to(Device device) const {
+  SD_CHECK(defined(), "Conv2d used before it was given weights");
+  if (cache_ && cache_->device == device) return;
+  const Tensor w = weight();
+  backend::Backend& b = backend::backend_for(device);
+  const backend::ConvGeometry g{opt_.stride, opt_.pad_top, opt_.pad_left, opt_.pad_bottom,
+                                opt_.pad_right};
+  cache_.reset(new Cache{device, b.prepare_conv(w, bias_.defined() ? bias_.to(device) : bias_, g)});
+  weight_ = Tensor();  // the backend keeps the one copy
+}
+
 const Tensor& Conv2d::weight() const {
-  if (!weight_.defined() && cache_) weight_ = cache_->conv.weight();
+  if (!weight_.defined() && cache_) weight_ = cache_->conv->weight();
   return weight_;
 }
 
@@ -70,7 +81,8 @@ void Conv2d::set_weight(Tensor weight) {
 }
 
 struct Linear::Cache {
-  cpu::Matmul mm;
+  Device device;
+  std::unique_ptr<backend::PreparedMatmul> mm;
 };
 
 Linear::Linear(Tensor weight, Tensor bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
@@ -88,15 +100,27 @@ Linear& Linear::operator=(Linear&&) noexcept = default;
 
 Tensor Linear::forward(const Tensor& x, const Tensor* residual, Activation act) const {
   SD_CHECK(defined(), "Linear used before it was given weights");
-  if (!cache_) cache_.reset(new Cache{cpu::Matmul(weight_, bias_)});
-  Tensor y = cache_->mm.forward(x, residual, to_cpu(act));
+  if (!cache_) to(x.device());
+  SD_CHECK(x.device() == cache_->device, "Linear on " + cache_->device.str() + " got " + x.desc());
+  if (residual)
+    SD_CHECK(residual->device() == cache_->device, "Linear residual " + residual->desc());
+  Tensor y = cache_->mm->forward(x, residual, to_backend(act));
   weight_ = Tensor();
   count_flops(2.0 * double(y.numel()) * double(wshape_[1]), compute_dtype(cache_->mm.dtype(), x, y));
   return y;
 }
 
+void Linear::to(Device device) const {
+  SD_CHECK(defined(), "Linear used before it was given weights");
+  if (cache_ && cache_->device == device) return;
+  const Tensor w = weight();
+  cache_.reset(new Cache{device, backend::backend_for(device).prepare_matmul(
+                                     w, bias_.defined() ? bias_.to(device) : bias_)});
+  weight_ = Tensor();
+}
+
 const Tensor& Linear::weight() const {
-  if (!weight_.defined() && cache_) weight_ = cache_->mm.weight();
+  if (!weight_.defined() && cache_) weight_ = cache_->mm->weight();
   return weight_;
 }
 

@@ -1,5 +1,5 @@
 // GroupNorm and LayerNorm modules: parameters kept in float32, kernels in the backend.
-#include "backend/cpu/norm.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace sd::ops {
@@ -10,7 +10,11 @@ Tensor affine_param(const Tensor& t, const char* what) {
   SD_CHECK(t.ndim() == 1, std::string(what) + " must be 1-D, got " + t.desc());
   return t.to(DType::F32).contiguous();
 }
-const float* ptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+// The parameters on x's device, moved there (once) when the module is used on another.
+void follow_device(const Tensor& x, Tensor& gamma, Tensor& beta) {
+  gamma = gamma.to(x.device());
+  beta = beta.to(x.device());
+}
 }  // namespace
 
 GroupNorm::GroupNorm(int groups, Tensor gamma, Tensor beta, float eps)
@@ -36,15 +40,18 @@ void GroupNorm::check_input(const Tensor& x) const {
 
 Tensor GroupNorm::forward(const Tensor& x, bool silu) const {
   check_input(x);
-  return cpu::group_norm(x, groups_, ptr(gamma_), ptr(beta_), eps_, silu);
+  follow_device(x, gamma_, beta_);
+  return backend_of(x).group_norm(x, groups_, gamma_, beta_, eps_, silu);
 }
 
 void GroupNorm::forward_(Tensor& x, bool silu) const {
   check_input(x);
+  follow_device(x, gamma_, beta_);
+  backend::Backend& b = backend_of(x);
   if (x.is_sole_owner())
-    cpu::group_norm_(x, groups_, ptr(gamma_), ptr(beta_), eps_, silu);
+    b.group_norm_(x, groups_, gamma_, beta_, eps_, silu);
   else
-    x = cpu::group_norm(x, groups_, ptr(gamma_), ptr(beta_), eps_, silu);
+    x = b.group_norm(x, groups_, gamma_, beta_, eps_, silu);
 }
 
 LayerNorm::LayerNorm(Tensor gamma, Tensor beta, float eps)
@@ -61,7 +68,8 @@ Tensor LayerNorm::forward(const Tensor& x) const {
   if (p.defined())
     SD_CHECK(x.size(-1) == p.numel(),
              "LayerNorm over " + std::to_string(p.numel()) + " features got " + x.desc());
-  return cpu::layer_norm(x, ptr(gamma_), ptr(beta_), eps_);
+  follow_device(x, gamma_, beta_);
+  return backend_of(x).layer_norm(x, gamma_, beta_, eps_);
 }
 
 }  // namespace sd::ops

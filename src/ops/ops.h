@@ -1,7 +1,9 @@
 #pragma once
 // The op API the models call. It hides the backend: tensors come in with any layout the
 // core Tensor can describe, and 4-D activations come out channels-last (NHWC in memory),
-// the layout the CPU backend keeps between layers so no op has to reorder.
+// the layout the backends keep between layers so no op has to reorder. Each op runs on
+// the backend of its inputs' device (src/backend/backend.h); inputs on two devices are
+// an sd::Error.
 //
 // Conventions:
 // - Activations are F32 or BF16. An op's output has the dtype of its main input unless the
@@ -11,7 +13,8 @@
 // - "Token" tensors are [B, L, C] with a contiguous last dimension. A channels-last image
 //   [B,C,H,W] *is* a token tensor [B,H*W,C] in memory: see as_tokens()/from_tokens().
 // - Modules cache backend state (primitives, reordered weights) per input shape; they are
-//   not safe to call from two threads at once.
+//   not safe to call from two threads at once. A module's weights live on the device of
+//   its first input (uploaded then, once), or where to(Device) put them.
 #include <memory>
 #include <vector>
 
@@ -55,6 +58,9 @@ class Conv2d {
   const Tensor& bias() const { return bias_; }
   // Replaces the weights (LoRA merge and unmerge); drops prepared backend state.
   void set_weight(Tensor weight);
+  // Prepares the layer on `device` now (the backend uploads the weight once and keeps the
+  // one copy), instead of at the first forward(). The layer then takes inputs on `device`.
+  void to(Device device) const;
   int out_channels() const { return int(wshape_[0]); }
   int in_channels() const { return int(wshape_[1]); }
   bool defined() const { return wshape_.size() == 4; }
@@ -103,6 +109,7 @@ class Linear {
   const Shape& weight_shape() const { return wshape_; }
   const Tensor& bias() const { return bias_; }
   void set_weight(Tensor weight);
+  void to(Device device) const;  // as Conv2d::to
   int out_features() const { return int(wshape_[0]); }
   int in_features() const { return int(wshape_[1]); }
   bool defined() const { return wshape_.size() == 2; }
@@ -130,7 +137,7 @@ class GroupNorm {
  private:
   void check_input(const Tensor& x) const;
   int groups_ = 0;
-  Tensor gamma_, beta_;  // kept in float32
+  mutable Tensor gamma_, beta_;  // float32, on the device of the latest input
   float eps_ = 1e-5f;
 };
 
@@ -142,7 +149,7 @@ class LayerNorm {
   Tensor forward(const Tensor& x) const;
 
  private:
-  Tensor gamma_, beta_;  // float32
+  mutable Tensor gamma_, beta_;  // float32, on the device of the latest input
   float eps_ = 1e-5f;
 };
 
@@ -172,6 +179,9 @@ Tensor scale(const Tensor& a, float s);
 // out = a * sa + b * sb, element-wise (same shapes): the sampler's workhorse.
 Tensor axpby(const Tensor& a, float sa, const Tensor& b, float sb);
 void add_(Tensor& a, const Tensor& b);  // in place
+// Element-wise copy of src into dst (same shape, any layouts and dtypes, one device).
+void copy(const Tensor& src, Tensor& dst);
+void fill(Tensor& t, float value);  // every element of t (any view)
 
 // Nearest-neighbour 2x upsampling of [N,C,H,W].
 Tensor upsample_nearest2x(const Tensor& x);

@@ -5,8 +5,8 @@
 // input rows (i-1, i) with kernel rows (w0, w1+w2), padded one row on top, and the odd
 // rows see (i, i+1) with (w0+w1, w2), padded one row below; columns likewise. The zero
 // padding of the upsampled image is exactly the zero padding of the input.
-#include "backend/cpu/layout.h"
 #include "core/error.h"
+#include "ops/dispatch.h"
 #include "ops/flop_count.h"
 #include "ops/ops.h"
 
@@ -55,8 +55,8 @@ Tensor UpsampleConv2d::forward(const Tensor& x) const {
       const Tensor y = phases_[dy][dx].forward(x);
       if (!out.defined())
         out = Tensor::empty({y.size(0), y.size(1), 2 * y.size(2), 2 * y.size(3)}, y.dtype(),
-                            MemoryFormat::ChannelsLast);
-      cpu::write_phase(y, out, dy, dx);
+                            MemoryFormat::ChannelsLast, y.device());
+      backend_of(y).write_phase(y, out, dy, dx);
     }
   // The phases counted 4 of the 9 taps; the rest is counted as well so that, as with
   // Winograd, a benchmark relates time to the arithmetic of the operation it replaces.

@@ -6,12 +6,12 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "models/lora_merge.h"
+#include "loaders/lora_merge.h"
 #include "ops/ops.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
+#include "loaders/model_set.h"
 #include "pipeline/memory_admission.h"
-#include "pipeline/model_set.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
@@ -60,6 +60,7 @@ class DiffusionPipeline : public Pipeline {
     info_.version = m_.version.name;
     info_.model_path = m_.source;
     info_.dtype = opt.dtype;
+    info_.device = opt.device.str();
     info_.native_width = info_.native_height = native;
     info_.default_steps = m_.version.steps;
     info_.default_guidance = m_.version.guidance;

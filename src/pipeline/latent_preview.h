@@ -4,7 +4,7 @@
 // resolution. It costs microseconds where a VAE decode costs seconds.
 #include "core/tensor.h"
 #include "io/image.h"
-#include "pipeline/model_version.h"
+#include "loaders/model_version.h"
 
 namespace sd::pipeline {
 

@@ -6,23 +6,10 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "loaders/load_options.h"
 #include "pipeline/request.h"
 
 namespace sd::pipeline {
-
-struct LoadOptions {
-  // Exactly one of model_path / model, or neither with sd_version (model_source.h).
-  std::string model_path;      // diffusers folder or single-file checkpoint; no download
-  std::string model;           // a local path, a version string or a Hugging Face repo id
-  std::string config_dir;      // configs/tokenizer/scheduler for a single file (optional)
-  std::string tokenizer_dir;   // overrides vocab.json/merges.txt location (optional)
-  std::string sd_version;      // expected version; empty = detect
-  DType dtype = DType::F32;    // compute dtype
-  int threads = 0;             // 0 = all cores
-  // TAESD for previews and the fast final decode (optional): a diffusers AutoencoderTiny
-  // folder or a bare taesd_decoder .safetensors; its latents must be the UNet's.
-  std::string taesd_path;
-};
 
 // What a job's memory grows with, taken from the loaded model (memory_admission.h).
 struct MemoryProfile {
@@ -40,7 +27,7 @@ struct MemoryProfile {
 struct ModelInfo {
   std::string version;         // "v1-5", "v2-1", "xl", ...
   std::string model_path;
-  std::string device = "cpu";
+  std::string device = "cpu";  // LoadOptions::device, as Device::str() writes it
   DType dtype = DType::F32;
   int native_width = 512;
   int native_height = 512;

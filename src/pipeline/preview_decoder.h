@@ -20,7 +20,7 @@
 #include "core/tensor.h"
 #include "io/image.h"
 #include "models/taesd.h"
-#include "pipeline/model_version.h"
+#include "loaders/model_version.h"
 #include "pipeline/request.h"
 
 namespace sd::pipeline {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 
 namespace sd::pipeline {
 

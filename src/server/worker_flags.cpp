@@ -4,8 +4,8 @@
 
 #include "core/log.h"
 #include "core/error.h"
-#include "pipeline/model_source.h"
-#include "pipeline/model_version.h"
+#include "loaders/model_source.h"
+#include "loaders/model_version.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/pipeline.h"
 

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "fuzz_support.h"
-#include "models/ldm_names.h"
+#include "loaders/ldm_names.h"
 
 namespace {
 

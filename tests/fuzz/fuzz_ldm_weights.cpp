@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "fuzz_support.h"
 #include "models/clip_text_model.h"
-#include "models/ldm_weights.h"
+#include "loaders/ldm_weights.h"
 
 namespace {
 

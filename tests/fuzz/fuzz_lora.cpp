@@ -7,9 +7,9 @@
 #include "core/log.h"
 #include "fuzz_support.h"
 #include "models/clip_text_model.h"
-#include "models/lora_file.h"
-#include "models/lora_merge.h"
-#include "models/lora_targets.h"
+#include "loaders/lora_file.h"
+#include "loaders/lora_merge.h"
+#include "loaders/lora_targets.h"
 #include "models/unet_2d_condition.h"
 
 namespace {

@@ -9,7 +9,7 @@ find_program(SD_FUZZ_CLANG NAMES clang clang-14)
 if(NOT SD_FUZZ_CLANGXX OR NOT SD_FUZZ_CLANG)
   message(WARNING "clang not found (scripts/setup.sh installs it): the fuzz.* tests will fail")
 endif()
-set(sd_fuzz_main_libs sd_pipeline sd_models sd_ops sd_backend_cpu sd_sampling sd_core)
+set(sd_fuzz_main_libs sd_pipeline sd_loaders sd_models sd_ops sd_backend sd_backend_cpu sd_sampling sd_core)
 # Lists cross into the external project '|'-separated (LIST_SEPARATOR).
 set(sd_fuzz_lib_files "")
 foreach(lib ${sd_fuzz_main_libs})

@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
-#include "models/random_weights.h"
+#include "loaders/random_weights.h"
 #include "support/test_support.h"
 
 namespace sd::models {

@@ -1,7 +1,7 @@
 // The real diffusers configs of every version (SD_TEST_DATA/model-configs and
 // sd15-diffusers-configs) parse, are detected as the right version, and the built-in
 // configs single-file checkpoints use parse to exactly the same settings.
-#include "pipeline/builtin_configs.h"
+#include "loaders/builtin_configs.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "models/clip_config.h"
 #include "models/unet_config.h"
 #include "models/vae_config.h"
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 #include "sampling/scheduler_config.h"
 #include "support/test_support.h"
 #include "text/tokenizer_config.h"

@@ -1,7 +1,7 @@
 // What the load options name: a local folder or single file, a version's repository or
 // a repo id on the Hub; and the one-line errors for combinations that name nothing, or
 // two things.
-#include "pipeline/model_source.h"
+#include "loaders/model_source.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "io/image.h"
 #include "io/json_file.h"
-#include "models/random_weights.h"
+#include "loaders/random_weights.h"
 #include "models/taesd.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/pipeline.h"

@@ -1,13 +1,13 @@
 // The tiny-sd15 fixture as an LDM single-file checkpoint, with its configs from the
 // diffusers folder (--config), generates diffusers' txt2img image (that its models equal
-// the folder's bit for bit is tests/models/ldm_weights_test.cpp); the version of a
+// the folder's bit for bit is tests/loaders/ldm_weights_test.cpp); the version of a
 // single file comes from its layout, --sd-version picks among versions of the same
 // architecture, and mismatches are refused with messages that say what to pass.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 #include "pipeline/pipeline.h"
 #include "support/test_support.h"
 #include "support/tiny_pipeline.h"

@@ -1,8 +1,9 @@
 #pragma once
+#include "backend/backend.h"
 
 namespace sd::cpu {
 
-// Element-wise activations the backend fuses into other ops.
-enum class Act { None, SiLU, GELU, QuickGELU, ReLU, Tanh };
+// Element-wise activations the backend fuses into other ops (the interface's own).
+using Act = backend::Act;
 
 }  // namespace sd::cpu

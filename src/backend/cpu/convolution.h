@@ -11,10 +11,7 @@
 
 namespace sd::cpu {
 
-struct ConvGeometry {
-  int stride = 1;
-  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-};
+using ConvGeometry = backend::ConvGeometry;
 
 // Whether float32 Winograd (with its reorders) beats direct convolution for a 3x3
 // stride-1 convolution of this size; see convolution.cpp for the measurements.

@@ -13,7 +13,7 @@ Tensor activation(const Tensor& x, Act act);
 // x [..., 2F] -> x[..., :F] * gelu(x[..., F:]).
 Tensor geglu(const Tensor& x);
 
-enum class BinaryOp { Add, Mul };
+using BinaryOp = backend::BinaryOp;
 // a op b with b broadcast to a's shape; the result has a's dtype and layout.
 Tensor binary(const Tensor& a, const Tensor& b, BinaryOp op);
 void binary_(Tensor& a, const Tensor& b, BinaryOp op);  // in place into a

@@ -1,13 +1,13 @@
 // Seeded random weights: reproducible per tensor name, scaled by role, and good enough to
 // run a model end to end.
-#include "models/random_weights.h"
+#include "loaders/random_weights.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "models/unet_2d_condition.h"
-#include "reference.h"
+#include "models/reference.h"
 
 namespace sd::models {
 namespace {

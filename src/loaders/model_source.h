@@ -12,7 +12,7 @@
 
 #include "core/dtype.h"
 #include "io/hub.h"
-#include "pipeline/pipeline.h"
+#include "loaders/load_options.h"
 
 namespace sd::pipeline {
 

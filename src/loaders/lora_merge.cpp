@@ -1,4 +1,4 @@
-#include "models/lora_merge.h"
+#include "loaders/lora_merge.h"
 
 #include <cmath>
 #include <map>

@@ -1,10 +1,12 @@
-#include "pipeline/model_set.h"
+#include "loaders/model_set.h"
 
 #include <filesystem>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "pipeline/model_source.h"
+#include "loaders/device_placement.h"
+#include "loaders/model_source.h"
 
 namespace sd::pipeline {
 
@@ -42,9 +44,12 @@ ModelSet load_model_set(const LoadOptions& opt) {
   LoadOptions o = opt;
   o.model_path = src.location;
   o.sd_version = src.version;
-  if (src.kind == ModelSource::Kind::SingleFile) return load_single_file(o);
+  // A device this build or machine lacks is refused before anything is read.
+  backend::backend_for(opt.device);
   if (src.kind == ModelSource::Kind::HubRepo) o.model_path = fetch_hub_model(src.location, opt.dtype);
-  return load_diffusers_folder(o);
+  ModelSet m = src.kind == ModelSource::Kind::SingleFile ? load_single_file(o) : load_diffusers_folder(o);
+  place_on_device(m, opt.device);
+  return m;
 }
 
 ModelSet load_diffusers_folder(const LoadOptions& opt) {

@@ -19,7 +19,7 @@
 
 #include "io/safetensors.h"
 #include "models/clip_config.h"
-#include "models/ldm_names.h"
+#include "loaders/ldm_names.h"
 #include "models/weight_source.h"
 
 namespace sd::models {

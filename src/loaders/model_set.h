@@ -9,10 +9,10 @@
 
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
-#include "models/ldm_weights.h"
+#include "loaders/ldm_weights.h"
 #include "models/unet_2d_condition.h"
-#include "pipeline/model_version.h"
-#include "pipeline/pipeline.h"
+#include "loaders/model_version.h"
+#include "loaders/load_options.h"
 #include "sampling/scheduler_config.h"
 #include "text/clip_tokenizer.h"
 

@@ -1,11 +1,11 @@
-#include "pipeline/model_source.h"
+#include "loaders/model_source.h"
 
 #include <filesystem>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "io/diffusers_files.h"
-#include "pipeline/model_version.h"
+#include "loaders/model_version.h"
 
 namespace sd::pipeline {
 

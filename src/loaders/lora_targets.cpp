@@ -1,9 +1,9 @@
-#include "models/lora_targets.h"
+#include "loaders/lora_targets.h"
 
 #include <algorithm>
 
 #include "core/error.h"
-#include "models/ldm_names.h"
+#include "loaders/ldm_names.h"
 
 namespace sd::models {
 

@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "models/lora_file.h"
-#include "models/lora_targets.h"
+#include "loaders/lora_file.h"
+#include "loaders/lora_targets.h"
 
 namespace sd::models {
 

@@ -1,4 +1,4 @@
-#include "models/ldm_names.h"
+#include "loaders/ldm_names.h"
 
 #include <cstring>
 #include <utility>

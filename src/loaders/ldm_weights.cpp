@@ -1,4 +1,4 @@
-#include "models/ldm_weights.h"
+#include "loaders/ldm_weights.h"
 
 #include <algorithm>
 

@@ -3,9 +3,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "models/ldm_weights.h"
-#include "pipeline/builtin_configs.h"
-#include "pipeline/model_set.h"
+#include "loaders/ldm_weights.h"
+#include "loaders/builtin_configs.h"
+#include "loaders/model_set.h"
 
 namespace sd::pipeline {
 

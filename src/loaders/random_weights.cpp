@@ -1,4 +1,4 @@
-#include "models/random_weights.h"
+#include "loaders/random_weights.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "models/lora_file.h"
+#include "loaders/lora_file.h"
 
 #include <cmath>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "pipeline/builtin_configs.h"
+#include "loaders/builtin_configs.h"
 
 #include "core/error.h"
 

@@ -1,4 +1,4 @@
-#include "pipeline/model_version.h"
+#include "loaders/model_version.h"
 
 #include <algorithm>
 #include <cctype>

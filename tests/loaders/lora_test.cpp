@@ -13,11 +13,11 @@
 #include "core/error.h"
 #include "io/json_file.h"
 #include "models/clip_text_model.h"
-#include "models/lora_file.h"
-#include "models/lora_merge.h"
-#include "models/lora_targets.h"
+#include "loaders/lora_file.h"
+#include "loaders/lora_merge.h"
+#include "loaders/lora_targets.h"
 #include "models/unet_2d_condition.h"
-#include "reference.h"
+#include "models/reference.h"
 
 namespace sd::models {
 namespace {

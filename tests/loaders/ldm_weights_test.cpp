@@ -3,7 +3,7 @@
 // at full size against keys of the published checkpoints; OpenCLIP's fused q/k/v and
 // transposed projection from a file written here in OpenCLIP naming; layout detection;
 // and the unused-tensor check.
-#include "models/ldm_weights.h"
+#include "loaders/ldm_weights.h"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/unet_2d_condition.h"
-#include "reference.h"
+#include "models/reference.h"
 #include "support/test_support.h"
 
 namespace sd::models {

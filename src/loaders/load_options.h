@@ -1,0 +1,27 @@
+#pragma once
+// What to load and how: the model, its helpers (configs, tokenizer, TAESD), the compute
+// dtype and the device. The pipeline's front ends fill it in; the loaders read it.
+#include <string>
+
+#include "core/device.h"
+#include "core/dtype.h"
+
+namespace sd::pipeline {
+
+struct LoadOptions {
+  // Exactly one of model_path / model, or neither with sd_version (model_source.h).
+  std::string model_path;      // diffusers folder or single-file checkpoint; no download
+  std::string model;           // a local path, a version string or a Hugging Face repo id
+  std::string config_dir;      // configs/tokenizer/scheduler for a single file (optional)
+  std::string tokenizer_dir;   // overrides vocab.json/merges.txt location (optional)
+  std::string sd_version;      // expected version; empty = detect
+  DType dtype = DType::F32;    // compute dtype
+  // Where the networks run: their layers' weights are uploaded there once, at load.
+  Device device = Device::cpu();
+  int threads = 0;             // 0 = all cores
+  // TAESD for previews and the fast final decode (optional): a diffusers AutoencoderTiny
+  // folder or a bare taesd_decoder .safetensors; its latents must be the UNet's.
+  std::string taesd_path;
+};
+
+}  // namespace sd::pipeline

@@ -1,0 +1,39 @@
+// LoadOptions::device: where the networks are placed, reported by ModelInfo, and refused
+// with one line on a build or machine without it.
+#include <gtest/gtest.h>
+
+#include "backend/backend.h"
+#include "pipeline/pipeline.h"
+#include "support/test_support.h"
+#include "support/tiny_pipeline.h"
+
+namespace sd {
+namespace {
+
+bool has_device(Device d) {
+  for (Device a : backend::available_devices())
+    if (a == d) return true;
+  return false;
+}
+
+TEST(PipelineDevice, CpuIsTheDefaultAndIsReported) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const auto p = pipeline::Pipeline::load(test::tiny_load_options());
+  EXPECT_EQ(p->info().device, "cpu");
+}
+
+TEST(PipelineDevice, AGpuIsUsedWhenPresentAndRefusedOtherwise) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  pipeline::LoadOptions opt = test::tiny_load_options();
+  opt.device = Device::cuda(0);
+  if (has_device(opt.device)) {
+    EXPECT_EQ(pipeline::Pipeline::load(opt)->info().device, "cuda:0");
+    return;
+  }
+  const std::string err = test::error_of([&] { pipeline::Pipeline::load(opt); });
+  EXPECT_NE(err.find("cuda:0"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace sd
