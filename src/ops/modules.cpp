@@ -52,7 +52,7 @@ Tensor Conv2d::forward(const Tensor& x, const Tensor* residual, Activation act) 
   Tensor y = cache_->conv->forward(x, residual, to_backend(act));
   weight_ = Tensor();  // the backend keeps the one copy
   count_flops(2.0 * double(y.numel()) * double(wshape_[1] * wshape_[2] * wshape_[3]),
-              compute_dtype(cache_->conv.dtype(), x, y));
+              compute_dtype(cache_->conv->dtype(), x, y));
   return y;
 }
 
@@ -106,7 +106,7 @@ Tensor Linear::forward(const Tensor& x, const Tensor* residual, Activation act) 
     SD_CHECK(residual->device() == cache_->device, "Linear residual " + residual->desc());
   Tensor y = cache_->mm->forward(x, residual, to_backend(act));
   weight_ = Tensor();
-  count_flops(2.0 * double(y.numel()) * double(wshape_[1]), compute_dtype(cache_->mm.dtype(), x, y));
+  count_flops(2.0 * double(y.numel()) * double(wshape_[1]), compute_dtype(cache_->mm->dtype(), x, y));
   return y;
 }
 
