@@ -1,7 +1,5 @@
 #include "server/routes.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -25,11 +23,12 @@ using nlohmann::json;
 
 constexpr int kLoadingRetryAfterS = 5;
 constexpr int kQueueFullRetryAfterS = 5;
-constexpr const char* kJobPath = R"(/v1/jobs/([^/]+))";
-constexpr const char* kJobStreamPath = R"(/v1/jobs/([^/]+)/stream)";
 
-bool is_json_content_type(const httplib::Request& req) {
-  std::string type = req.get_header_value("Content-Type");
+using http::Request;
+using http::Response;
+
+bool is_json_content_type(const Request& req) {
+  std::string type = req.header("Content-Type");
   type = type.substr(0, type.find(';'));
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   while (!type.empty() && type.back() == ' ') type.pop_back();
@@ -55,33 +54,32 @@ class Routes {
   Routes(const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state)
       : cfg_(cfg), registry_(registry), state_(state) {}
 
-  httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res) const {
-    if (cfg_.api_token.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (bearer_token_matches(req.get_header_value("Authorization"), cfg_.api_token))
-      return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    // The body (if any) is left unread, so the connection cannot carry another request.
-    res.set_header("Connection", "close");
+  // Sees the headers only: a request without the token is refused before its body is read.
+  std::optional<Response> authorize(const Request& req) const {
+    if (cfg_.api_token.empty() || req.path == "/health") return std::nullopt;
+    if (bearer_token_matches(req.header("Authorization"), cfg_.api_token)) return std::nullopt;
+    Response res;
+    res.headers.set("WWW-Authenticate", "Bearer");
     send_error(res, {401, "unauthorized", "missing or invalid bearer token"});
-    return httplib::Server::HandlerResponse::Handled;
+    return res;
   }
 
-  void health(const httplib::Request&, httplib::Response& res) const {
+  void health(const Request&, Response& res) const {
     send_json(res, 200, {{"status", "healthy"}, {"timestamp", rfc3339()}});
   }
 
-  void ready(const httplib::Request&, httplib::Response& res) const {
+  void ready(const Request&, Response& res) const {
     Phase phase = state_.phase();
     if (phase == Phase::Ready) {
       send_json(res, 200, {{"ready", true}, {"worker_id", cfg_.worker_id}, {"model", cfg_.model_id()},
                            {"queue_length", registry_.queue_length()}});
       return;
     }
-    res.set_header("Retry-After", std::to_string(kLoadingRetryAfterS));
+    res.headers.set("Retry-After", std::to_string(kLoadingRetryAfterS));
     send_json(res, 503, {{"ready", false}, {"reason", not_ready_reason(phase)}});
   }
 
-  void info(const httplib::Request&, httplib::Response& res) const {
+  void info(const Request&, Response& res) const {
     auto model = state_.model();
     json out = {{"worker_id", cfg_.worker_id},
                 {"implementation", kImplementation},
@@ -107,7 +105,7 @@ class Routes {
     send_json(res, 200, out);
   }
 
-  void submit(const httplib::Request& req, httplib::Response& res) const {
+  void submit(const Request& req, Response& res) const {
     if (!is_json_content_type(req)) {
       send_error(res, {415, "unsupported_media_type", "Content-Type must be application/json"});
       return;
@@ -143,15 +141,15 @@ class Routes {
     send_json(res, 200, out);
   }
 
-  void status(const httplib::Request& req, httplib::Response& res) const {
+  void status(const Request& req, Response& res) const {
     if (auto job = find(req, res)) send_json(res, 200, registry_.status_json(*job));
   }
 
-  void stream(const httplib::Request& req, httplib::Response& res) const {
+  void stream(const Request& req, Response& res) const {
     if (auto job = find(req, res)) stream_job_events(res, registry_, job, cfg_.keepalive_interval);
   }
 
-  void cancel(const httplib::Request& req, httplib::Response& res) const {
+  void cancel(const Request& req, Response& res) const {
     auto job = find(req, res);
     if (!job) return;
     switch (registry_.cancel(*job)) {
@@ -169,21 +167,9 @@ class Routes {
     }
   }
 
-  // Fills in a JSON body for answers httplib makes itself (unknown route, body too large).
-  void error_body(const httplib::Request& req, httplib::Response& res) const {
-    if (!res.body.empty() || res.is_chunked_content_provider_) return;
-    if (res.status == 404)
-      send_error(res, {404, "not_found", "no route for " + req.method + " " + req.path});
-    else if (res.status == 413)
-      send_error(res, {413, "payload_too_large",
-                       "the request body is over the limit of " + std::to_string(cfg_.max_body_bytes) + " bytes"});
-    else
-      send_error(res, {res.status, "http_error", "HTTP " + std::to_string(res.status)});
-  }
-
  private:
-  std::shared_ptr<Job> find(const httplib::Request& req, httplib::Response& res) const {
-    std::string id = req.matches[1];
+  std::shared_ptr<Job> find(const Request& req, Response& res) const {
+    std::string id = req.param("id");
     auto job = registry_.find(id);
     if (!job) send_error(res, {404, "not_found", "no job " + id});
     return job;
@@ -196,32 +182,20 @@ class Routes {
 
 }  // namespace
 
-void install_routes(httplib::Server& svr, const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state) {
-  using Req = const httplib::Request&;
-  using Res = httplib::Response&;
+void install_routes(http::Router& router, const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state) {
   auto routes = std::make_shared<Routes>(cfg, registry, state);
-  svr.set_payload_max_length(cfg.max_body_bytes);
-  svr.set_pre_routing_handler([routes](Req req, Res res) { return routes->authorize(req, res); });
-  svr.Get("/", [routes](Req req, Res res) { routes->health(req, res); });
-  svr.Get("/health", [routes](Req req, Res res) { routes->health(req, res); });
-  svr.Get("/ready", [routes](Req req, Res res) { routes->ready(req, res); });
-  svr.Get("/info", [routes](Req req, Res res) { routes->info(req, res); });
-  svr.Post("/v1/jobs", [routes](Req req, Res res) { routes->submit(req, res); });
-  svr.Get(kJobStreamPath, [routes](Req req, Res res) { routes->stream(req, res); });
-  svr.Get(kJobPath, [routes](Req req, Res res) { routes->status(req, res); });
-  svr.Delete(kJobPath, [routes](Req req, Res res) { routes->cancel(req, res); });
-  svr.set_error_handler([routes](Req req, Res res) { routes->error_body(req, res); });
-  svr.set_exception_handler([](Req req, Res res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_error(req.method + " " + req.path + ": " + what);
-    send_error(res, {500, "internal", what});
-  });
+  auto to = [routes](void (Routes::*method)(const Request&, Response&) const) {
+    return [routes, method](const Request& req, Response& res) { ((*routes).*method)(req, res); };
+  };
+  router.set_guard([routes](const Request& req) { return routes->authorize(req); });
+  router.add("GET", "/", to(&Routes::health));
+  router.add("GET", "/health", to(&Routes::health));
+  router.add("GET", "/ready", to(&Routes::ready));
+  router.add("GET", "/info", to(&Routes::info));
+  router.add("POST", "/v1/jobs", to(&Routes::submit));
+  router.add("GET", "/v1/jobs/{id}", to(&Routes::status));
+  router.add("GET", "/v1/jobs/{id}/stream", to(&Routes::stream));
+  router.add("DELETE", "/v1/jobs/{id}", to(&Routes::cancel));
 }
 
 }  // namespace sd::server
