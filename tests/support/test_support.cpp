@@ -26,6 +26,11 @@ std::string data_dir() {
 
 bool has_data(const std::string& sub) { return fs::exists(fs::path(data_dir()) / sub); }
 
+bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
 std::string bin_dir() { return std::string(SD_BINARY_DIR) + "/bin"; }
 
 std::string temp_dir(const std::string& tag) {

@@ -18,6 +18,8 @@ std::string fixtures_dir();
 std::string data_dir();
 // True when data_dir()/<sub> exists; tests that need it call GTEST_SKIP otherwise.
 bool has_data(const std::string& sub);
+// True when the environment says CI=true.
+bool in_ci();
 // Directory of the built programs (sd-generate, sd-worker-cpu...).
 std::string bin_dir();
 // A fresh empty directory under the system temp dir, removed by the OS eventually.
@@ -45,9 +47,14 @@ double max_abs(const Tensor& a);
 
 }  // namespace sd::test
 
-#define SD_SKIP_WITHOUT_DATA(sub)                                                    \
-  do {                                                                               \
-    if (!::sd::test::has_data(sub))                                                  \
-      GTEST_SKIP() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)  \
-                   << " not found (set SD_TEST_DATA)";                               \
+// In CI (CI=true) missing data is a failure: a skipped test there would hide a broken setup.
+#define SD_SKIP_WITHOUT_DATA(sub)                                                          \
+  do {                                                                                     \
+    if (!::sd::test::has_data(sub)) {                                                      \
+      if (::sd::test::in_ci())                                                             \
+        FAIL() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)            \
+               << " not found (set SD_TEST_DATA); CI=true makes this a failure";           \
+      GTEST_SKIP() << "third-party data " << ::sd::test::data_dir() << "/" << (sub)        \
+                   << " not found (set SD_TEST_DATA)";                                     \
+    }                                                                                      \
   } while (0)

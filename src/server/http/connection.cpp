@@ -133,6 +133,9 @@ void Connection::read_body() {
   body_parser_.emplace(std::move(*header_parser_));
   header_parser_.reset();
   body_parser_->body_limit(hub_.opt.max_body_bytes);
+  // A chunked body's size is unknown: room for the limit is reserved (address space only,
+  // pages are touched as data arrives), so the string never doubles past it while growing.
+  if (!body_parser_->content_length()) body_parser_->get().body().reserve(hub_.opt.max_body_bytes);
   stream_.expires_after(hub_.opt.body_timeout);
   bhttp::async_read(stream_, buffer_, *body_parser_,
                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
