@@ -171,10 +171,13 @@ void Connection::on_body(beast::error_code ec) {
 void Connection::handle() {
   phase_ = Phase::Handling;
   header_parser_.reset();
-  net::post(hub_.handlers, [self = shared_from_this(), req = std::move(req_)]() mutable {
-    Response res = self->hub_.router.handle(req);
-    net::post(self->stream_.get_executor(),
-              [self, res = std::move(res)]() mutable { self->on_answer(std::move(res)); });
+  // The connection goes back to the I/O thread with the answer, never staying behind on
+  // the pool: its last owner must release it on the I/O thread, whose state it updates.
+  auto io = stream_.get_executor();
+  const Router& router = hub_.router;
+  net::post(hub_.handlers, [self = shared_from_this(), io, &router, req = std::move(req_)]() mutable {
+    Response res = router.handle(req);
+    net::post(io, [self = std::move(self), res = std::move(res)]() mutable { self->on_answer(std::move(res)); });
   });
 }
 

@@ -32,12 +32,4 @@ std::string Request::param(const std::string& name) const {
   return it == params.end() ? std::string() : it->second;
 }
 
-Response Response::text(int status, std::string body, std::string content_type) {
-  Response r;
-  r.status = status;
-  r.headers.set("Content-Type", std::move(content_type));
-  r.body = std::move(body);
-  return r;
-}
-
 }  // namespace sd::server::http

@@ -5,7 +5,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,8 +63,6 @@ struct Response {
   std::string body;
   // When set, the body is this stream (chunked), and `body` is unused.
   std::shared_ptr<BodyStream> stream;
-
-  static Response text(int status, std::string body, std::string content_type);
 };
 
 }  // namespace sd::server::http
