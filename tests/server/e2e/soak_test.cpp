@@ -20,8 +20,8 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr int kClients = 32;
-constexpr int kJobsPerClient = 8;
+constexpr int kClients = 24;
+constexpr int kJobsPerClient = 9;
 // Memory the worker may keep after the soak beyond its warmed-up baseline (allocator slack).
 constexpr size_t kRssSlackKb = 48 * 1024;
 
