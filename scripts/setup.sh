@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libdnnl-dev libutf8proc-dev
-  libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
+  libboost-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   libspng-dev libjpeg-dev uuid-dev
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev  # libFuzzer with ASan/UBSan for tests/fuzz

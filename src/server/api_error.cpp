@@ -1,7 +1,5 @@
 #include "server/api_error.h"
 
-#include <httplib.h>
-
 namespace sd::server {
 
 nlohmann::json error_body(const ApiError& e) {
@@ -11,14 +9,15 @@ nlohmann::json error_body(const ApiError& e) {
   return {{"error", err}};
 }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
+void send_json(http::Response& res, int status, const nlohmann::json& body) {
   // Replace: invalid UTF-8 in an echoed value must not turn an answer into an exception.
-  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+  res.status = status;
+  res.headers.set("Content-Type", "application/json");
+  res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void send_error(httplib::Response& res, const ApiError& e) {
-  if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
+void send_error(http::Response& res, const ApiError& e) {
+  if (e.retry_after_s > 0) res.headers.set("Retry-After", std::to_string(e.retry_after_s));
   send_json(res, e.status, error_body(e));
 }
 

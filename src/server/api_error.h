@@ -4,9 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace httplib {
-struct Response;
-}
+#include "server/http/message.h"
 
 namespace sd::server {
 
@@ -22,7 +20,7 @@ struct ApiError {
 };
 
 nlohmann::json error_body(const ApiError& e);
-void send_error(httplib::Response& res, const ApiError& e);
-void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+void send_error(http::Response& res, const ApiError& e);
+void send_json(http::Response& res, int status, const nlohmann::json& body);
 
 }  // namespace sd::server

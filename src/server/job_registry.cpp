@@ -101,6 +101,18 @@ JobRegistry::EventBatch JobRegistry::read_events(Job& job, size_t from, std::chr
   return batch;
 }
 
+uint64_t JobRegistry::watch(Job& job, std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t id = next_watch_id_++;
+  job.watchers.emplace(id, std::move(wake));
+  return id;
+}
+
+void JobRegistry::unwatch(Job& job, uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  job.watchers.erase(id);
+}
+
 void JobRegistry::stream_opened(Job& job) {
   std::lock_guard<std::mutex> lock(mu_);
   ++job.open_streams;
@@ -137,7 +149,7 @@ std::shared_ptr<Job> JobRegistry::next_job() {
   queue_.pop_front();
   running_->state = JobState::Running;
   running_->total = running_->spec.request.steps;
-  running_->changed.notify_all();
+  notify_changed(*running_);
   return running_;
 }
 
@@ -201,7 +213,12 @@ size_t JobRegistry::job_count() const {
 
 void JobRegistry::append(Job& job, std::string text) {
   job.events.push_back(std::make_shared<const std::string>(std::move(text)));
+  notify_changed(job);
+}
+
+void JobRegistry::notify_changed(Job& job) {
   job.changed.notify_all();
+  for (auto& [id, wake] : job.watchers) wake();
 }
 
 void JobRegistry::end(Job& job, JobState state, std::string marker) {
@@ -213,7 +230,7 @@ void JobRegistry::end(Job& job, JobState state, std::string marker) {
   job.spec.request.init_image.reset();
   job.spec.request.mask_image.reset();
   if (running_.get() == &job) running_.reset();
-  job.changed.notify_all();
+  notify_changed(job);
 }
 
 void JobRegistry::purge_expired_locked() {

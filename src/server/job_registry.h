@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,7 @@ struct Job {
   bool ended = false;                    // the end marker is the last event
   std::chrono::steady_clock::time_point ended_at;
   std::condition_variable changed;       // any of the above changed
+  std::map<uint64_t, std::function<void()>> watchers;  // called on every change
 };
 
 class JobRegistry {
@@ -74,6 +76,10 @@ class JobRegistry {
   };
   // The events from index `from` on; when there are none yet, waits up to `wait` for more.
   EventBatch read_events(Job& job, size_t from, std::chrono::milliseconds wait);
+  // Calls `wake` after every change of the job's events, under the registry's lock (so it
+  // must only schedule work), until unwatch(). Returns the id for unwatch.
+  uint64_t watch(Job& job, std::function<void()> wake);
+  void unwatch(Job& job, uint64_t id);
   void stream_opened(Job& job);
   void stream_closed(Job& job);
   // Waits until no stream is open (each has sent its end marker or lost its client).
@@ -99,6 +105,7 @@ class JobRegistry {
 
  private:
   void append(Job& job, std::string text);
+  void notify_changed(Job& job);
   void end(Job& job, JobState state, std::string marker);
   void purge_expired_locked();
 
@@ -110,6 +117,7 @@ class JobRegistry {
   std::deque<std::shared_ptr<Job>> queue_;
   std::shared_ptr<Job> running_;
   int open_streams_ = 0;
+  uint64_t next_watch_id_ = 1;
   bool shutting_down_ = false;
 };
 

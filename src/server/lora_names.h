@@ -6,8 +6,9 @@
 namespace sd::server {
 
 // The names ("<name>" of "<dir>/<name>.safetensors") of the LoRA files directly inside
-// `dir`, sorted; empty when `dir` is empty or unreadable. At most kMaxListedLoras.
+// the operator's LoRA folders, sorted and unique; unreadable folders add nothing. At most
+// kMaxListedLoras.
 inline constexpr size_t kMaxListedLoras = 1000;
-std::vector<std::string> lora_names(const std::string& dir);
+std::vector<std::string> lora_names(const std::vector<std::string>& dirs);
 
 }  // namespace sd::server

@@ -1,7 +1,5 @@
 #include "server/routes.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -27,11 +25,12 @@ using nlohmann::json;
 
 constexpr int kLoadingRetryAfterS = 5;
 constexpr int kQueueFullRetryAfterS = 5;
-constexpr const char* kJobPath = R"(/v1/jobs/([^/]+))";
-constexpr const char* kJobStreamPath = R"(/v1/jobs/([^/]+)/stream)";
 
-bool is_json_content_type(const httplib::Request& req) {
-  std::string type = req.get_header_value("Content-Type");
+using http::Request;
+using http::Response;
+
+bool is_json_content_type(const Request& req) {
+  std::string type = req.header("Content-Type");
   type = type.substr(0, type.find(';'));
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   while (!type.empty() && type.back() == ' ') type.pop_back();
@@ -57,34 +56,32 @@ class Routes {
   Routes(const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state)
       : cfg_(cfg), registry_(registry), state_(state) {}
 
-  httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res) const {
-    if (cfg_.api_token.empty() || req.path == "/health" || is_public_page_request(req))
-      return httplib::Server::HandlerResponse::Unhandled;
-    if (bearer_token_matches(req.get_header_value("Authorization"), cfg_.api_token))
-      return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    // The body (if any) is left unread, so the connection cannot carry another request.
-    res.set_header("Connection", "close");
+  // Sees the headers only: a request without the token is refused before its body is read.
+  std::optional<Response> authorize(const Request& req) const {
+    if (cfg_.api_token.empty() || req.path == "/health" || is_public_page_request(req)) return std::nullopt;
+    if (bearer_token_matches(req.header("Authorization"), cfg_.api_token)) return std::nullopt;
+    Response res;
+    res.headers.set("WWW-Authenticate", "Bearer");
     send_error(res, {401, "unauthorized", "missing or invalid bearer token"});
-    return httplib::Server::HandlerResponse::Handled;
+    return res;
   }
 
-  void health(const httplib::Request&, httplib::Response& res) const {
+  void health(const Request&, Response& res) const {
     send_json(res, 200, {{"status", "healthy"}, {"timestamp", rfc3339()}});
   }
 
-  void ready(const httplib::Request&, httplib::Response& res) const {
+  void ready(const Request&, Response& res) const {
     Phase phase = state_.phase();
     if (phase == Phase::Ready) {
       send_json(res, 200, {{"ready", true}, {"worker_id", cfg_.worker_id}, {"model", cfg_.model_id()},
                            {"queue_length", registry_.queue_length()}});
       return;
     }
-    res.set_header("Retry-After", std::to_string(kLoadingRetryAfterS));
+    res.headers.set("Retry-After", std::to_string(kLoadingRetryAfterS));
     send_json(res, 503, {{"ready", false}, {"reason", not_ready_reason(phase)}});
   }
 
-  void info(const httplib::Request&, httplib::Response& res) const {
+  void info(const Request&, Response& res) const {
     auto model = state_.model();
     json out = {{"worker_id", cfg_.worker_id},
                 {"implementation", kImplementation},
@@ -100,7 +97,7 @@ class Routes {
                 {"schedules", model ? model->schedules : std::vector<std::string>{}},
                 {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
                 {"decoders", model ? model->decoders : std::vector<std::string>{}},
-                {"loras", lora_names(cfg_.lora_dir)},
+                {"loras", lora_names(cfg_.lora_dirs)},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};
@@ -111,7 +108,7 @@ class Routes {
     send_json(res, 200, out);
   }
 
-  void submit(const httplib::Request& req, httplib::Response& res) const {
+  void submit(const Request& req, Response& res) const {
     if (!is_json_content_type(req)) {
       send_error(res, {415, "unsupported_media_type", "Content-Type must be application/json"});
       return;
@@ -147,15 +144,15 @@ class Routes {
     send_json(res, 200, out);
   }
 
-  void status(const httplib::Request& req, httplib::Response& res) const {
+  void status(const Request& req, Response& res) const {
     if (auto job = find(req, res)) send_json(res, 200, registry_.status_json(*job));
   }
 
-  void stream(const httplib::Request& req, httplib::Response& res) const {
+  void stream(const Request& req, Response& res) const {
     if (auto job = find(req, res)) stream_job_events(res, registry_, job, cfg_.keepalive_interval);
   }
 
-  void cancel(const httplib::Request& req, httplib::Response& res) const {
+  void cancel(const Request& req, Response& res) const {
     auto job = find(req, res);
     if (!job) return;
     switch (registry_.cancel(*job)) {
@@ -174,47 +171,36 @@ class Routes {
   }
 
   // GET /: the page for browsers, the health JSON for everyone else.
-  void root(const httplib::Request& req, httplib::Response& res) const {
-    res.set_header("Vary", "Accept");
+  void root(const Request& req, Response& res) const {
     if (wants_page(req))
       web_asset(req, res);
     else
       health(req, res);
+    res.headers.set("Vary", "Accept");
   }
 
   // A file of the embedded web page (web_assets.h).
-  void web_asset(const httplib::Request& req, httplib::Response& res) const {
-    auto answer = answer_web_request(req.path, req.get_header_value("If-None-Match"));
+  void web_asset(const Request& req, Response& res) const {
+    auto answer = answer_web_request(req.path, req.header("If-None-Match"));
     if (!answer) return send_error(res, {404, "not_found", "no file " + req.path});
-    for (const auto& [name, value] : answer->headers) res.set_header(std::string(name), std::string(value));
+    for (const auto& [name, value] : answer->headers) res.headers.set(std::string(name), std::string(value));
     res.status = answer->status;
-    if (!answer->body.empty())
-      res.set_content(reinterpret_cast<const char*>(answer->body.data()), answer->body.size(),
-                      std::string(answer->content_type));
-  }
-
-  // Fills in a JSON body for answers httplib makes itself (unknown route, body too large).
-  void error_body(const httplib::Request& req, httplib::Response& res) const {
-    if (!res.body.empty() || res.is_chunked_content_provider_) return;
-    if (res.status == 404)
-      send_error(res, {404, "not_found", "no route for " + req.method + " " + req.path});
-    else if (res.status == 413)
-      send_error(res, {413, "payload_too_large",
-                       "the request body is over the limit of " + std::to_string(cfg_.max_body_bytes) + " bytes"});
-    else
-      send_error(res, {res.status, "http_error", "HTTP " + std::to_string(res.status)});
+    if (!answer->body.empty()) {
+      res.headers.set("Content-Type", std::string(answer->content_type));
+      res.body.assign(reinterpret_cast<const char*>(answer->body.data()), answer->body.size());
+    }
   }
 
  private:
-  static bool wants_page(const httplib::Request& req) {
-    return req.path == "/" && accepts_html(req.get_header_value("Accept"));
+  static bool wants_page(const Request& req) {
+    return req.path == "/" && accepts_html(req.header("Accept"));
   }
-  static bool is_public_page_request(const httplib::Request& req) {
+  static bool is_public_page_request(const Request& req) {
     return wants_page(req) || is_public_asset_path(req.path);
   }
 
-  std::shared_ptr<Job> find(const httplib::Request& req, httplib::Response& res) const {
-    std::string id = req.matches[1];
+  std::shared_ptr<Job> find(const Request& req, Response& res) const {
+    std::string id = req.param("id");
     auto job = registry_.find(id);
     if (!job) send_error(res, {404, "not_found", "no job " + id});
     return job;
@@ -227,33 +213,21 @@ class Routes {
 
 }  // namespace
 
-void install_routes(httplib::Server& svr, const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state) {
-  using Req = const httplib::Request&;
-  using Res = httplib::Response&;
+void install_routes(http::Router& router, const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state) {
   auto routes = std::make_shared<Routes>(cfg, registry, state);
-  svr.set_payload_max_length(cfg.max_body_bytes);
-  svr.set_pre_routing_handler([routes](Req req, Res res) { return routes->authorize(req, res); });
-  svr.Get("/", [routes](Req req, Res res) { routes->root(req, res); });
-  svr.Get("/assets/[^/]+", [routes](Req req, Res res) { routes->web_asset(req, res); });
-  svr.Get("/health", [routes](Req req, Res res) { routes->health(req, res); });
-  svr.Get("/ready", [routes](Req req, Res res) { routes->ready(req, res); });
-  svr.Get("/info", [routes](Req req, Res res) { routes->info(req, res); });
-  svr.Post("/v1/jobs", [routes](Req req, Res res) { routes->submit(req, res); });
-  svr.Get(kJobStreamPath, [routes](Req req, Res res) { routes->stream(req, res); });
-  svr.Get(kJobPath, [routes](Req req, Res res) { routes->status(req, res); });
-  svr.Delete(kJobPath, [routes](Req req, Res res) { routes->cancel(req, res); });
-  svr.set_error_handler([routes](Req req, Res res) { routes->error_body(req, res); });
-  svr.set_exception_handler([](Req req, Res res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_error(req.method + " " + req.path + ": " + what);
-    send_error(res, {500, "internal", what});
-  });
+  auto to = [routes](void (Routes::*method)(const Request&, Response&) const) {
+    return [routes, method](const Request& req, Response& res) { ((*routes).*method)(req, res); };
+  };
+  router.set_guard([routes](const Request& req) { return routes->authorize(req); });
+  router.add("GET", "/", to(&Routes::root));
+  router.add("GET", "/assets/{name}", to(&Routes::web_asset));
+  router.add("GET", "/health", to(&Routes::health));
+  router.add("GET", "/ready", to(&Routes::ready));
+  router.add("GET", "/info", to(&Routes::info));
+  router.add("POST", "/v1/jobs", to(&Routes::submit));
+  router.add("GET", "/v1/jobs/{id}", to(&Routes::status));
+  router.add("GET", "/v1/jobs/{id}/stream", to(&Routes::stream));
+  router.add("DELETE", "/v1/jobs/{id}", to(&Routes::cancel));
 }
 
 }  // namespace sd::server

@@ -1,34 +1,58 @@
 #include "server/sse_stream.h"
 
-#include <httplib.h>
-
 #include "server/job_registry.h"
 #include "server/sse_format.h"
 
 namespace sd::server {
 
-void stream_job_events(httplib::Response& res, JobRegistry& registry, std::shared_ptr<Job> job,
+namespace {
+
+class JobEventStream : public http::BodyStream {
+ public:
+  JobEventStream(JobRegistry& registry, std::shared_ptr<Job> job, std::chrono::milliseconds keepalive)
+      : registry_(registry), job_(std::move(job)), keepalive_(keepalive) {
+    registry_.stream_opened(*job_);
+  }
+  // After the end marker, or after the client left.
+  ~JobEventStream() override {
+    if (watch_id_) registry_.unwatch(*job_, watch_id_);
+    registry_.stream_closed(*job_);
+  }
+
+  void start(std::function<void()> wake) override {
+    watch_id_ = registry_.watch(*job_, wake);
+    wake();  // the events logged before the client came
+  }
+
+  Chunk pull() override {
+    auto batch = registry_.read_events(*job_, next_, std::chrono::milliseconds(0));
+    next_ = batch.next;
+    Chunk chunk;
+    for (const auto& text : batch.events) chunk.data += *text;
+    chunk.last = batch.ended;
+    return chunk;
+  }
+
+  std::string keepalive_text() const override { return sse_comment("keep-alive"); }
+  std::chrono::milliseconds keepalive_interval() const override { return keepalive_; }
+
+ private:
+  JobRegistry& registry_;
+  std::shared_ptr<Job> job_;
+  const std::chrono::milliseconds keepalive_;
+  uint64_t watch_id_ = 0;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+void stream_job_events(http::Response& res, JobRegistry& registry, std::shared_ptr<Job> job,
                        std::chrono::milliseconds keepalive_interval) {
-  registry.stream_opened(*job);
-  auto next = std::make_shared<size_t>(0);
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");  // proxies must not hold events back
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [&registry, job, next, keepalive_interval](size_t, httplib::DataSink& sink) {
-        auto batch = registry.read_events(*job, *next, keepalive_interval);
-        *next = batch.next;
-        if (batch.events.empty() && !batch.ended) {
-          static const std::string keepalive = sse_comment("keep-alive");
-          return sink.write(keepalive.data(), keepalive.size());
-        }
-        for (const auto& text : batch.events)
-          if (!sink.write(text->data(), text->size())) return false;  // the client went away
-        if (batch.ended) sink.done();
-        return true;
-      },
-      // Runs when the response is destroyed: after the end marker, or after the client left.
-      [&registry, job](bool) { registry.stream_closed(*job); });
+  res.status = 200;
+  res.headers.set("Content-Type", "text/event-stream");
+  res.headers.set("Cache-Control", "no-cache");
+  res.headers.set("X-Accel-Buffering", "no");  // proxies must not hold events back
+  res.stream = std::make_shared<JobEventStream>(registry, std::move(job), keepalive_interval);
 }
 
 }  // namespace sd::server

@@ -1,6 +1,5 @@
 #include "server/worker.h"
 
-#include <httplib.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -9,7 +8,9 @@
 
 #include "core/log.h"
 #include "server/engine.h"
+#include "server/fd_limit.h"
 #include "server/heartbeat.h"
+#include "server/http/server.h"
 #include "server/job_registry.h"
 #include "server/routes.h"
 #include "server/worker_state.h"
@@ -20,12 +21,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Each open event stream holds one HTTP thread; the rest answer everything else.
-constexpr size_t kHttpThreads = 32;
-// Idle keep-alive connections are dropped after this, so shutdown does not wait on them.
-constexpr time_t kKeepAliveTimeoutS = 2;
 // How long a stopping worker waits for its streams to send their end markers.
 constexpr auto kStreamDrainTimeout = 3s;
+// Then answers still being written get this long before every socket is closed.
+constexpr auto kHttpStopGrace = 500ms;
 
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -68,6 +67,9 @@ int run_worker(const WorkerConfig& cfg) {
     if (cfg.device_index != 0) log_info("--device applies to GPUs; the CPU worker ignores it");
   }
 
+  size_t fd_limit = raise_open_file_limit();
+  log_info("open file limit " + std::to_string(fd_limit));
+
   JobRegistry registry({cfg.queue_capacity, cfg.job_retention});
   WorkerState state;
   std::unique_ptr<Heartbeat> heartbeat;
@@ -78,15 +80,16 @@ int run_worker(const WorkerConfig& cfg) {
     heartbeat->set_status("starting");
   }
 
-  httplib::Server http;
-  http.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
-  http.set_keep_alive_timeout(kKeepAliveTimeoutS);
-  install_routes(http, cfg, registry, state);
-  if (!http.bind_to_port(cfg.host, cfg.port)) {
-    log_error("cannot listen on " + endpoint + " (address in use, or not allowed)");
-    return 1;
-  }
-  std::thread http_thread([&http] { http.listen_after_bind(); });
+  http::Router router;
+  install_routes(router, cfg, registry, state);
+  http::ServerOptions http_options;
+  http_options.max_body_bytes = cfg.max_body_bytes;
+  http_options.header_timeout = cfg.header_timeout;
+  http_options.body_timeout = cfg.body_timeout;
+  http_options.max_connections_per_client = cfg.max_connections_per_client;
+  http::Server http(router, http_options);
+  if (!http.listen(cfg.host, cfg.port)) return 1;
+  http.start();
   log_info("listening on " + endpoint);
 
   Engine engine(cfg.load_options(), registry, state);
@@ -117,8 +120,7 @@ int run_worker(const WorkerConfig& cfg) {
     engine.join();
     registry.wait_streams_closed(kStreamDrainTimeout);
   }
-  http.stop();
-  http_thread.join();
+  http.stop(kHttpStopGrace);
   if (heartbeat) heartbeat->stop();
   log_info(cfg.program + " " + cfg.worker_id + " stopped");
   if (loading) std::_Exit(0);

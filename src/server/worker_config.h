@@ -42,6 +42,10 @@ struct WorkerConfig {
   std::chrono::seconds job_retention{600};
   bool finish_running_on_shutdown = false;
   size_t max_body_bytes = size_t(32) << 20;
+  // HTTP limits against slow or greedy clients (src/server/http/server.h).
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{120000};
+  size_t max_connections_per_client = 256;
   std::chrono::milliseconds keepalive_interval{15000};
   std::chrono::milliseconds heartbeat_interval{30000};
 

@@ -70,6 +70,8 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   int retention_s = int(cfg.job_retention.count());
   int keepalive_ms = int(cfg.keepalive_interval.count());
   int heartbeat_ms = int(cfg.heartbeat_interval.count());
+  int header_timeout_s = int(cfg.header_timeout.count() / 1000);
+  int body_timeout_s = int(cfg.body_timeout.count() / 1000);
 
   CLI::App app{program + ": Stable Diffusion image worker (rbee worker protocol)", program};
   app.add_option("--worker-id", cfg.worker_id, "Identity in logs, heartbeats and /info")->required()->envname("WORKER_ID");
@@ -127,6 +129,14 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("SD_WORKER_JOB_RETENTION")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--on-shutdown", on_shutdown, "What SIGINT/SIGTERM does to the running job")
       ->envname("SD_WORKER_ON_SHUTDOWN")->check(CLI::IsMember({"cancel", "finish"}))->capture_default_str();
+  app.add_option("--header-timeout", header_timeout_s,
+                 "Seconds a client has to send a request's headers (from connecting, or from the previous answer)")
+      ->envname("SD_WORKER_HEADER_TIMEOUT")->check(CLI::Range(1, 3600))->capture_default_str();
+  app.add_option("--body-timeout", body_timeout_s, "Seconds a client has to send a request's body after its headers")
+      ->envname("SD_WORKER_BODY_TIMEOUT")->check(CLI::Range(1, 3600))->capture_default_str();
+  app.add_option("--max-connections-per-client", cfg.max_connections_per_client,
+                 "Open connections one source address may hold")
+      ->envname("SD_WORKER_MAX_CONNECTIONS_PER_CLIENT")->check(CLI::Range(1, 1000000))->capture_default_str();
   // Test hooks: tests cannot wait for the production intervals.
   app.add_option("--keepalive-interval-ms", keepalive_ms)->group("")->check(CLI::Range(10, 3600000));
   app.add_option("--heartbeat-interval-ms", heartbeat_ms)->group("")->check(CLI::Range(10, 3600000));
@@ -166,6 +176,8 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   cfg.finish_running_on_shutdown = on_shutdown == "finish";
   cfg.keepalive_interval = std::chrono::milliseconds(keepalive_ms);
   cfg.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  cfg.header_timeout = std::chrono::seconds(header_timeout_s);
+  cfg.body_timeout = std::chrono::seconds(body_timeout_s);
   out.config = std::move(cfg);
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Test helpers for HTTP on loopback: a reserved port, a cpp-httplib server on a free port in
-// this process (a fake hive, or the worker's routes), and a reader for Server-Sent Events.
+// this process (a fake hive), the worker's own HTTP server with a router, and a reader for
+// Server-Sent Events.
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -9,10 +10,13 @@
 
 #include <csignal>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "server/http/server.h"
 
 namespace sd::test {
 
@@ -74,6 +78,25 @@ struct LoopbackServer {
     if (thread.joinable()) thread.join();
   }
   ~LoopbackServer() { stop(); }
+};
+
+// The worker's HTTP server on a free loopback port in this process; install routes into
+// `router` before start().
+struct WorkerHttpServer {
+  sd::server::http::Router router;
+  std::unique_ptr<sd::server::http::Server> server;
+  int port = 0;
+
+  void start(sd::server::http::ServerOptions opt = {}) {
+    ignore_sigpipe();
+    server = std::make_unique<sd::server::http::Server>(router, opt);
+    if (!server->listen("127.0.0.1", 0)) throw std::runtime_error("cannot listen on loopback");
+    port = server->port();
+    server->start();
+  }
+  ~WorkerHttpServer() {
+    if (server) server->stop(std::chrono::milliseconds(0));
+  }
 };
 
 struct SseMessage {

@@ -26,8 +26,8 @@ class RoutesWhileLoading : public ::testing::Test {
     cfg.model_path = "/models/tiny";
     cfg.api_token = token;
     cfg.max_body_bytes = 1 << 20;
-    install_routes(server.svr, cfg, registry, state);
-    server.start();
+    install_routes(server.router, cfg, registry, state);
+    server.start({cfg.max_body_bytes});
   }
   httplib::Client client() {
     httplib::Client c("127.0.0.1", server.port);
@@ -47,7 +47,7 @@ class RoutesWhileLoading : public ::testing::Test {
   WorkerConfig cfg;
   JobRegistry registry{{16, 600s}};
   WorkerState state;
-  sd::test::LoopbackServer server;
+  sd::test::WorkerHttpServer server;
 };
 
 TEST_F(RoutesWhileLoading, HealthAnswersAtOnce) {

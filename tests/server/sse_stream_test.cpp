@@ -26,8 +26,8 @@ class EventStream : public ::testing::Test {
   void SetUp() override {
     cfg.worker_id = "w-test";
     cfg.keepalive_interval = 50ms;
-    install_routes(server.svr, cfg, registry, state);
-    server.start();
+    install_routes(server.router, cfg, registry, state);
+    server.start({cfg.max_body_bytes});
   }
   httplib::Client client() {
     httplib::Client c("127.0.0.1", server.port);
@@ -69,7 +69,7 @@ class EventStream : public ::testing::Test {
   WorkerConfig cfg;
   JobRegistry registry{{16, 600s}};
   WorkerState state;
-  sd::test::LoopbackServer server;
+  sd::test::WorkerHttpServer server;
 };
 
 TEST_F(EventStream, ClientAfterCompletionGetsEveryEventInOrder) {

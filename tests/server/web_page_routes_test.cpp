@@ -27,7 +27,7 @@ class WebPageRoutes : public ::testing::Test {
   void start() {
     cfg.worker_id = "w-web";
     cfg.model_path = "/models/tiny";
-    install_routes(server.svr, cfg, registry, state);
+    install_routes(server.router, cfg, registry, state);
     server.start();
   }
   httplib::Client client() {
@@ -39,7 +39,7 @@ class WebPageRoutes : public ::testing::Test {
   WorkerConfig cfg;
   JobRegistry registry{{16, 600s}};
   WorkerState state;
-  sd::test::LoopbackServer server;
+  sd::test::WorkerHttpServer server;
 };
 
 TEST_F(WebPageRoutes, RootIsThePageForBrowsersAndHealthForEveryoneElse) {

@@ -25,6 +25,7 @@ class WorkerProcess {
   explicit WorkerProcess(const std::vector<std::string>& flags, const std::vector<std::string>& env = {});
 
   int port() const { return port_->port(); }
+  pid_t pid() const { return process_->pid(); }
   httplib::Client client(const std::string& token = "") const;
   // Polls /ready until it answers 200; false if the process exits or the time runs out.
   bool wait_ready(std::chrono::milliseconds limit = std::chrono::seconds(60), const std::string& token = "");

@@ -1,0 +1,68 @@
+#include "server/http/router.h"
+
+#include "core/log.h"
+#include "server/api_error.h"
+
+namespace sd::server::http {
+
+namespace {
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 1;  // past the leading '/'
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    out.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+bool is_param(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+}  // namespace
+
+void Router::add(std::string method, const std::string& pattern, Handler handler) {
+  routes_.push_back({std::move(method), split_path(pattern), std::move(handler)});
+}
+
+bool Router::match(const Route& route, const std::string& path, std::map<std::string, std::string>& params) {
+  auto segments = split_path(path);
+  if (segments.size() != route.segments.size()) return false;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (is_param(want)) {
+      if (segments[i].empty()) return false;
+      found[want.substr(1, want.size() - 2)] = segments[i];
+    } else if (want != segments[i]) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+std::optional<Response> Router::check(const Request& headers_only) const {
+  return guard_ ? guard_(headers_only) : std::nullopt;
+}
+
+Response Router::handle(Request& req) const {
+  Response res;
+  for (const auto& route : routes_) {
+    if (route.method != req.method || !match(route, req.path, req.params)) continue;
+    try {
+      route.handler(req, res);
+    } catch (const std::exception& e) {
+      log_error(req.method + " " + req.path + ": " + e.what());
+      res = Response();
+      send_error(res, {500, "internal", e.what()});
+    }
+    return res;
+  }
+  send_error(res, {404, "not_found", "no route for " + req.method + " " + req.path});
+  return res;
+}
+
+}  // namespace sd::server::http

@@ -1,0 +1,40 @@
+#pragma once
+// Routes by method and path pattern. A pattern is literal segments and "{name}" segments
+// ("/v1/jobs/{id}/stream"); each "{name}" matches one non-empty segment and lands in
+// Request::params. Adding a route is one line: router.add("GET", "/health", handler).
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/http/message.h"
+
+namespace sd::server::http {
+
+using Handler = std::function<void(const Request&, Response&)>;
+// Sees a request whose headers are complete and whose body is not read yet; a response
+// refuses the request with it (the body is then never read).
+using Guard = std::function<std::optional<Response>(const Request&)>;
+
+class Router {
+ public:
+  void add(std::string method, const std::string& pattern, Handler handler);
+  void set_guard(Guard guard) { guard_ = std::move(guard); }
+
+  std::optional<Response> check(const Request& headers_only) const;
+  // Runs the matching handler (404 when none matches, 500 when it throws).
+  Response handle(Request& req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{name}" or a literal
+    Handler handler;
+  };
+  static bool match(const Route& route, const std::string& path, std::map<std::string, std::string>& params);
+
+  std::vector<Route> routes_;
+  Guard guard_;
+};
+
+}  // namespace sd::server::http
