@@ -120,7 +120,7 @@ TEST_F(WebPageRoutes, InfoListsTheLorasOfTheLoraFolder) {
   for (const char* name : {"zeta.safetensors", "alpha.safetensors", "notes.txt", "alpha.safetensors.bak"})
     std::ofstream(dir / name) << "x";
   fs::create_directory(dir / "folder.safetensors");
-  cfg.lora_dir = dir.string();
+  cfg.lora_dirs = {dir.string()};
   start();
   auto info = json::parse(client().Get("/info")->body);
   EXPECT_EQ(info["loras"], json({"alpha", "zeta"}));
