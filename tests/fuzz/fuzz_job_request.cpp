@@ -21,8 +21,8 @@ sd::pipeline::ModelInfo model() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const sd::pipeline::ModelInfo info = model();
-  // LoRAs named by "name" resolve in this folder; files that are not there are refused.
-  static const sd::server::RequestPolicy policy{.lora_dir = "/nonexistent-lora-dir"};
+  // LoRAs resolve only inside this folder list; files that are not there are refused.
+  static const sd::server::RequestPolicy policy{.lora_dirs = {"/nonexistent-lora-dir"}};
   try {
     const auto body = sd::server::parse_job_body(std::string_view(reinterpret_cast<const char*>(data), size));
     sd::server::parse_job_request(body, info, policy);
