@@ -54,4 +54,20 @@ void copy_on_device(Context& ctx, void* dst, const void* src, size_t bytes) {
   if (bytes) SD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx.stream()));
 }
 
+float mean_stream_ms(Context& ctx, const std::function<void()>& run, int reps) {
+  run();
+  cudaEvent_t start, stop;
+  SD_CUDA_CHECK(cudaEventCreate(&start));
+  SD_CUDA_CHECK(cudaEventCreate(&stop));
+  SD_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+  for (int i = 0; i < reps; ++i) run();
+  SD_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+  SD_CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  SD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms / float(reps);
+}
+
 }  // namespace sd::cuda

@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "backend/cuda/device_pool.h"
@@ -53,5 +54,9 @@ class Context {
 void copy_to_device(Context& ctx, void* dst, const void* src, size_t bytes);
 void copy_to_host(Context& ctx, void* dst, const void* src, size_t bytes);
 void copy_on_device(Context& ctx, void* dst, const void* src, size_t bytes);
+
+// Milliseconds one run() takes on the context's stream: once to warm up, then the mean of
+// `reps` runs between two events (how the matmul and convolution plans are chosen).
+float mean_stream_ms(Context& ctx, const std::function<void()>& run, int reps = 3);
 
 }  // namespace sd::cuda

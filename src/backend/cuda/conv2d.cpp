@@ -123,19 +123,7 @@ void Conv2d::execute(Context& ctx, const Plan& plan, const Operands& ops) const 
 
 // Milliseconds of one execution: a warm-up, then the mean of three.
 float Conv2d::time_plan(Context& ctx, const Plan& plan, const Operands& ops) const {
-  execute(ctx, plan, ops);
-  cudaEvent_t start, stop;
-  SD_CUDA_CHECK(cudaEventCreate(&start));
-  SD_CUDA_CHECK(cudaEventCreate(&stop));
-  SD_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-  for (int i = 0; i < 3; ++i) execute(ctx, plan, ops);
-  SD_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-  SD_CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  SD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ms / 3;
+  return mean_stream_ms(ctx, [&] { execute(ctx, plan, ops); });
 }
 
 void ohwi_from_oihw(Context& ctx, const void* oihw, void* ohwi, int64_t out_channels, int64_t in_channels, int kh,

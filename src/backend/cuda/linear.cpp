@@ -82,19 +82,7 @@ void Linear::execute(Context& ctx, const Plan& plan, const Operands& ops) const 
 
 // Milliseconds of one matmul: a warm-up, then the mean of three.
 float Linear::time_plan(Context& ctx, const Plan& plan, const Operands& ops) const {
-  execute(ctx, plan, ops);
-  cudaEvent_t start, stop;
-  SD_CUDA_CHECK(cudaEventCreate(&start));
-  SD_CUDA_CHECK(cudaEventCreate(&stop));
-  SD_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-  for (int i = 0; i < 3; ++i) execute(ctx, plan, ops);
-  SD_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-  SD_CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  SD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ms / 3;
+  return mean_stream_ms(ctx, [&] { execute(ctx, plan, ops); });
 }
 
 Linear::Plan& Linear::plan_for(Context& ctx, const Key& key, const Operands& operands) {
