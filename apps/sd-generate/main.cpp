@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "latent", "taesd"}))
       ->needs(preview_to);
   app.add_option("--preview-every", req.preview_every,
-                 "steps between previews (default 5; the last step always gets one)")
+                 "steps between previews (default 5; 0: the last step only, which always gets one)")
       ->needs(preview_to);
   app.add_flag("--fast-decode", fast_decode, "decode the final image with TAESD instead of the VAE (faster, rougher)")
       ->needs(taesd);
@@ -226,12 +226,6 @@ int main(int argc, char** argv) {
   if (!preview_dir.empty() && !std::filesystem::is_directory(preview_dir))
     return usage_error("--preview-dir: directory does not exist: " + preview_dir);
   if (preview_name == "taesd" && load.taesd_path.empty()) return usage_error("--preview taesd needs --taesd");
-  try {
-    sd::pipeline::check_prompt("prompt", req.prompt);
-    sd::pipeline::check_prompt("negative_prompt", req.negative_prompt);
-  } catch (const sd::pipeline::RequestError& e) {
-    return usage_error(flag_message(e));
-  }
   for (const auto& arg : lora_args) {
     sd::pipeline::LoraSpec spec;
     if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
@@ -244,18 +238,44 @@ int main(int argc, char** argv) {
   if (!init_image.empty()) {
     try {
       req.init_image = sd::io::read_image_file(init_image);
-      sd::pipeline::check_input_image_size("input_image", req.init_image->width, req.init_image->height);
-      if (!mask_image.empty()) {
-        req.mask_image = sd::io::read_image_file(mask_image, 1);
-        sd::pipeline::check_input_image_size("mask_image", req.mask_image->width, req.mask_image->height);
-      }
-    } catch (const sd::pipeline::RequestError& e) {
-      return usage_error(flag_message(e));
+      if (!mask_image.empty()) req.mask_image = sd::io::read_image_file(mask_image, 1);
     } catch (const sd::Error& e) {
       return usage_error(e.what());
     }
     req.operation = mask_image.empty() ? sd::pipeline::Operation::Img2Img : sd::pipeline::Operation::Inpaint;
     req.strength = strength.value_or(sd::pipeline::default_strength(req.operation));
+  }
+
+  // The request from the flags and a model's defaults and limits.
+  auto fill_request = [&](const sd::pipeline::ModelInfo& info) {
+    req.steps = steps.value_or(info.default_steps);
+    req.guidance_scale = guidance.value_or(info.default_guidance);
+    // img2img keeps the input's size unless told otherwise.
+    req.width = width.value_or(req.init_image ? sd::pipeline::size_from_input_image(req.init_image->width, info.limits)
+                                              : info.native_width);
+    req.height = height.value_or(
+        req.init_image ? sd::pipeline::size_from_input_image(req.init_image->height, info.limits) : info.native_height);
+    const sd::pipeline::SamplerChoice chosen =
+        sampler_choice.value_or(sd::pipeline::SamplerChoice{info.default_sampler, {}});
+    req.sampler = chosen.sampler;
+    req.schedule = *sd::pipeline::choose_schedule(chosen, schedule_choice);
+  };
+  req.clip_skip = clip_skip.value_or(1);
+  req.rng = *sd::pipeline::parse_noise_source(rng);
+  req.seed = *seed_value;
+  if (preview_name.empty()) preview_name = load.taesd_path.empty() ? "latent" : "taesd";
+  req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);
+  req.decoder = fast_decode ? sd::pipeline::FinalDecoder::Taesd : sd::pipeline::FinalDecoder::Vae;
+  req.keep_latents = !save_latents.empty();
+  // Checked against the contract's own limits before the (slow) load, then against the
+  // loaded model's (which may be narrower: clip_skip, the size multiple) after it.
+  try {
+    sd::pipeline::ModelInfo before_load;
+    before_load.decoders = {"vae", "taesd"};  // --fast-decode already needs --taesd
+    fill_request(before_load);
+    sd::pipeline::check_request(req, before_load);
+  } catch (const sd::pipeline::RequestError& e) {
+    return usage_error(flag_message(e));
   }
 
   std::unique_ptr<sd::pipeline::Pipeline> pipe;
@@ -264,25 +284,7 @@ int main(int argc, char** argv) {
   } catch (const sd::Error& e) {
     return usage_error(e.what());
   }
-  const auto& info = pipe->info();
-  req.steps = steps.value_or(info.default_steps);
-  req.guidance_scale = guidance.value_or(info.default_guidance);
-  // img2img keeps the input's size unless told otherwise.
-  const auto& limits = info.limits;
-  req.width = width.value_or(req.init_image ? sd::pipeline::size_from_input_image(req.init_image->width, limits)
-                                            : info.native_width);
-  req.height = height.value_or(req.init_image ? sd::pipeline::size_from_input_image(req.init_image->height, limits)
-                                              : info.native_height);
-  const sd::pipeline::SamplerChoice chosen = sampler_choice.value_or(sd::pipeline::SamplerChoice{info.default_sampler, {}});
-  req.sampler = chosen.sampler;
-  req.schedule = *sd::pipeline::choose_schedule(chosen, schedule_choice);
-  req.clip_skip = clip_skip.value_or(1);
-  req.rng = *sd::pipeline::parse_noise_source(rng);
-  req.seed = *seed_value;
-  if (preview_name.empty()) preview_name = load.taesd_path.empty() ? "latent" : "taesd";
-  req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);
-  req.decoder = fast_decode ? sd::pipeline::FinalDecoder::Taesd : sd::pipeline::FinalDecoder::Vae;
-  req.keep_latents = !save_latents.empty();
+  fill_request(pipe->info());
   try {
     pipe->validate(req);
   } catch (const sd::pipeline::RequestError& e) {

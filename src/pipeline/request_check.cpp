@@ -71,7 +71,8 @@ void check_request(const GenerationRequest& req, const ModelInfo& model) {
   check_size("width", req.width, l);
   check_size("height", req.height, l);
   check_images(req);
-  if (req.preview != PreviewMode::None) check_range("preview_every", req.preview_every, 1, l.max_steps);
+  // 0: a preview of the last step only.
+  if (req.preview != PreviewMode::None) check_range("preview_every", req.preview_every, 0, l.max_steps);
   if (req.decoder == FinalDecoder::Taesd &&
       std::find(model.decoders.begin(), model.decoders.end(), "taesd") == model.decoders.end())
     throw RequestError("decoder", "taesd needs TAESD weights, and none were loaded (--taesd)");

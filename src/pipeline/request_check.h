@@ -31,7 +31,8 @@ struct RequestLimits {
 
 // Throws RequestError naming the first field `req` breaks the contract with, checked in
 // the native API's field order: prompt, negative_prompt, steps, guidance_scale, sampler
-// and schedule, strength, clip_skip, loras, size, images, preview_every, decoder.
+// and schedule, strength, clip_skip, loras, size, images, preview_every (0..max_steps,
+// 0 = the last step only), decoder.
 void check_request(const GenerationRequest& req, const ModelInfo& model);
 
 // Throws RequestError("loras") for more LoRAs than the limits allow: for a front end to

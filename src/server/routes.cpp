@@ -78,6 +78,7 @@ json limits_json(const pipeline::RequestLimits& l) {
           {"clip_skip", {{"min", 1}, {"max", l.max_clip_skip}}},
           {"loras", {{"max", l.max_loras}, {"strength_min", -l.max_lora_strength}, {"strength_max", l.max_lora_strength}}},
           {"images", {{"min", 1}, {"max", l.max_images}}},
+          {"preview_every", {{"min", 0}, {"max", l.max_steps}}},
           {"prompt_bytes", {{"max", l.max_prompt_bytes}}}};
 }
 

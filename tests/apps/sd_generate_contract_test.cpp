@@ -96,8 +96,8 @@ struct Refusal {
 
 class SdGenerateRefusals : public ::testing::TestWithParam<Refusal> {};
 
-// Exit code 2, a last line naming the flag, no image. Refusals that depend on the model's
-// limits come after its load line.
+// Exit code 2, a last line naming the flag, no image. Refusals by the loaded model's own
+// limits (clip_skip: the tiny model has 5 layers) come after its load line.
 TEST_P(SdGenerateRefusals, ALineNamingTheFlag) {
   SD_SKIP_WITHOUT_DATA("clip");
   const std::string out = test::temp_dir("sdgen-refusal") + "/x.png";
@@ -117,7 +117,8 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"steps_over", {"--steps", "151"}, "sd-generate: --steps must be between 1 and 150, got 151"},
         Refusal{"guidance_over", {"--guidance", "31"}, "sd-generate: --guidance must be between 0 and 30, got 31"},
         Refusal{"width_small", {"--width", "32"}, "sd-generate: --width must be between 64 and 2048, got 32"},
-        Refusal{"clip_skip_over", {"--clip-skip", "40"}, "sd-generate: --clip-skip must be between 1 and"},
+        Refusal{"clip_skip_over", {"--clip-skip", "40"}, "sd-generate: --clip-skip must be between 1 and 12, got 40"},
+        Refusal{"clip_skip_over_the_model", {"--clip-skip", "6"}, "sd-generate: --clip-skip must be between 1 and 5, got 6"},
         Refusal{"schedule_sampler_lacks", {"--sampler", "PLMS", "--schedule", "Karras"},
                 "sd-generate: --schedule karras does not work with sampler pndm"},
         Refusal{"schedule_contradicts_name", {"--sampler", "DPM++ 2M Karras", "--schedule", "exponential"},

@@ -98,7 +98,8 @@ TEST(RequestCheck, EachBrokenRuleNamesItsField) {
       {"input image of extreme aspect",
        edited([](auto& r) { r.operation = Operation::Img2Img; r.init_image = image(4, 200); }), "input_image",
        "aspect ratio"},
-      {"preview_every 0", edited([](auto& r) { r.preview_every = 0; }), "preview_every", "between 1 and 150"},
+      {"preview_every -1", edited([](auto& r) { r.preview_every = -1; }), "preview_every", "between 0 and 150"},
+      {"preview_every 151", edited([](auto& r) { r.preview_every = 151; }), "preview_every", "got 151"},
       {"taesd decoder not loaded", edited([](auto& r) { r.decoder = FinalDecoder::Taesd; }), "decoder", "TAESD"},
   };
   for (const Case& c : cases) {
@@ -117,7 +118,8 @@ TEST(RequestCheck, TheModelsLimitsAreTheOnesApplied) {
   EXPECT_EQ(refusal(edited([](auto& r) { r.width = 72; }), m).second, "width must be a multiple of 16, got 72");
   EXPECT_EQ(refusal(edited([](auto& r) { r.decoder = FinalDecoder::Taesd; }), m).first, "");
   // Without previews, their cadence does not matter.
-  EXPECT_EQ(refusal(edited([](auto& r) { r.preview = PreviewMode::None; r.preview_every = 0; })).first, "");
+  EXPECT_EQ(refusal(edited([](auto& r) { r.preview = PreviewMode::None; r.preview_every = -1; })).first, "");
+  EXPECT_EQ(refusal(edited([](auto& r) { r.preview_every = 0; })).first, "");  // the last step only
 }
 
 TEST(RequestCheck, DefaultsForImageJobs) {
