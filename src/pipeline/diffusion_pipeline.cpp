@@ -1,8 +1,8 @@
 // The Pipeline implementation: text conditioning, the denoising loop with classifier-free
 // guidance as one batch of 2 (uncond first), and the VAE decode, with diffusers'
 // arithmetic at every step so a seed gives diffusers' image.
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 
