@@ -51,7 +51,7 @@ struct InpaintLatents {
 
 class DiffusionPipeline : public Pipeline {
  public:
-  explicit DiffusionPipeline(ModelSet m, const LoadOptions& opt)
+  DiffusionPipeline(ModelSet m, const LoadOptions& opt, CheckpointIdentity checkpoint)
       : m_(std::move(m)),
         preview_(m_.version.family, opt.taesd_path, opt.dtype, m_.unet->config().out_channels,
                  m_.vae->scale_factor()) {
@@ -59,6 +59,7 @@ class DiffusionPipeline : public Pipeline {
     const int native = uc.sample_size * m_.vae->scale_factor();
     info_.version = m_.version.name;
     info_.model_path = m_.source;
+    info_.checkpoint = std::move(checkpoint);
     info_.dtype = opt.dtype;
     info_.device = opt.device.str();
     info_.native_width = info_.native_height = native;
@@ -118,7 +119,9 @@ class DiffusionPipeline : public Pipeline {
       result.timings["vae_decode"] = seconds_since(t);
     }
 
-    result.parameters = parameters_text(req, m_.version.name);
+    std::vector<std::string> lora_hashes;
+    for (const LoraSpec& l : req.loras) lora_hashes.push_back(lora_hashes_.get(l.path));
+    result.parameters = parameters_text(req, info_.checkpoint, lora_hashes);
     if (req.keep_latents) {
       result.text_embeddings = cond.context;
       result.final_latents = latents;
@@ -298,6 +301,7 @@ class DiffusionPipeline : public Pipeline {
   PreviewDecoder preview_;
   ModelInfo info_;
   models::LoraFileCache lora_files_;
+  LoraHashCache lora_hashes_;
   std::unique_ptr<models::LoraTargets> lora_targets_;  // built on the first job with LoRAs
 };
 
@@ -305,7 +309,11 @@ class DiffusionPipeline : public Pipeline {
 
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);
-  return std::make_unique<DiffusionPipeline>(load_model_set(opt), opt);
+  ModelSet m = load_model_set(opt);
+  const auto t = Clock::now();
+  CheckpointIdentity checkpoint = identify_checkpoint(opt, m.source);
+  log_info("model hash " + checkpoint.hash + " (" + checkpoint.name + ") in " + std::to_string(seconds_since(t)) + " s");
+  return std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
 }
 
 }  // namespace sd::pipeline
