@@ -85,6 +85,9 @@ OutputPlan OutputPlan::make(const Options& o, int image_count) {
   const bool named = !o.format.empty();
   const io::ImageFormat format = io::image_format_from_name(o.format).value_or(io::ImageFormat::Png);
   p.format_ = format;
+  std::error_code ec;
+  if (!p.output_.empty() && fs::is_directory(p.output_, ec))
+    throw Error("--output " + p.output_ + " is a folder (use --output-dir to write numbered files into it)");
   if (!p.output_.empty()) {
     const auto by_extension = io::image_format_from_path(p.output_);
     if (!by_extension && !named)
@@ -103,9 +106,6 @@ OutputPlan OutputPlan::make(const Options& o, int image_count) {
     check_folder("--output-dir", p.dir_);
     return p;
   }
-  std::error_code ec;
-  if (fs::is_directory(p.output_, ec))
-    throw Error("--output " + p.output_ + " is a folder (use --output-dir to write numbered files into it)");
   const fs::path parent = fs::path(p.output_).parent_path();
   check_folder("--output", parent.empty() ? fs::path(".") : parent);
   if (fs::exists(p.output_, ec) && access(p.output_.c_str(), W_OK) != 0)

@@ -10,6 +10,7 @@
 #include "apps/usage_error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "pipeline/sampler_display_names.h"
 #include "sampling/scheduler_factory.h"
 #include "support/process.h"
 #include "support/test_support.h"
@@ -90,7 +91,7 @@ TEST_P(SdGenerateImage, WritesTheReferenceImage) {
     if (k == "parameters") {
       found = true;
       EXPECT_NE(v.find("a photo of a cat"), std::string::npos) << v;
-      EXPECT_NE(v.find("Steps: 4, Sampler: " + sampler), std::string::npos) << v;
+      EXPECT_NE(v.find("Steps: 4, Sampler: " + pipeline::sampler_display_name(sampler)), std::string::npos) << v;
       EXPECT_NE(v.find("Seed: 42"), std::string::npos) << v;
       EXPECT_NE(v.find("RNG: CPU"), std::string::npos) << v;
     }
@@ -321,7 +322,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"unknown_rng", {"--rng", "nv"}, "--rng"},
                       BadCall{"missing_model", {"--model-path", "/nonexistent/model"}, "/nonexistent/model"},
                       BadCall{"model_without_unet", {"--model-path", "/tmp"}, "unet/config.json"},
-                      BadCall{"output_dir_missing", {"--output", "/nonexistent/dir/x.png"}, "/nonexistent/dir"},
+                      BadCall{"output_folder_is_a_file", {"--output", SD_SOURCE_DIR "/README.md/x.png"}, "README.md"},
                       BadCall{"init_image_missing", {"--init-image", "/nonexistent/in.png"}, "/nonexistent/in.png"},
                       BadCall{"init_image_not_an_image", {"--init-image", SD_SOURCE_DIR "/README.md"}, "README.md"},
                       BadCall{"mask_without_init_image", {"--mask-image", SD_SOURCE_DIR "/README.md"}, "--init-image"},
