@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <optional>
@@ -38,15 +39,21 @@ struct Setting {
 
 // One match of A1111's re_param, \s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$),
 // at `at`, written out by hand: std::regex recurses per character and can overflow the
-// stack on a long hostile text.
-std::optional<Setting> setting_at(const std::string& s, size_t at) {
+// stack on a long hostile text. On failure `resume` is where the next attempt may start:
+// every start inside a run of key characters fails where the run ends, so the scan skips
+// the run instead of retrying each position (quadratic on a long word).
+std::optional<Setting> setting_at(const std::string& s, size_t at, size_t& resume) {
   size_t i = at;
+  resume = at + 1;
   while (i < s.size() && is_space(s[i])) ++i;
   const size_t key_start = i;
   if (i >= s.size() || !is_word(s[i])) return std::nullopt;
   ++i;
   while (i < s.size() && is_key_char(s[i])) ++i;
-  if (i - key_start < 2 || i >= s.size() || s[i] != ':') return std::nullopt;
+  if (i - key_start < 2 || i >= s.size() || s[i] != ':') {
+    resume = std::max(resume, i);
+    return std::nullopt;
+  }
   Setting m;
   m.key = s.substr(key_start, i - key_start);
   ++i;
@@ -71,9 +78,10 @@ std::vector<std::pair<std::string, std::string>> find_settings(const std::string
   std::vector<std::pair<std::string, std::string>> out;
   size_t at = 0;
   while (at < line.size()) {
-    auto m = setting_at(line, at);
+    size_t resume = at + 1;
+    auto m = setting_at(line, at, resume);
     if (!m) {
-      ++at;
+      at = resume;
       continue;
     }
     out.emplace_back(m->key, m->value);
