@@ -3,6 +3,7 @@
 // arithmetic at every step so a seed gives diffusers' image.
 #include <chrono>
 #include <cmath>
+#include <future>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -11,6 +12,7 @@
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
 #include "loaders/model_set.h"
+#include "loaders/model_source.h"
 #include "pipeline/memory_admission.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/parameters_text.h"
@@ -309,10 +311,19 @@ class DiffusionPipeline : public Pipeline {
 
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);
+  // The model hash streams the whole checkpoint (seconds for a few GB): on its own thread,
+  // while the load reads the same file, unless the file is still to be downloaded.
+  const ModelSource src = resolve_model_source(opt);
+  std::future<CheckpointIdentity> hashing;
+  if (src.kind != ModelSource::Kind::HubRepo)
+    hashing = std::async(std::launch::async, [&opt, location = src.location] {
+      const auto t = Clock::now();
+      CheckpointIdentity id = identify_checkpoint(opt, location);
+      log_info("model hash " + id.hash + " (" + id.name + ") in " + std::to_string(seconds_since(t)) + " s");
+      return id;
+    });
   ModelSet m = load_model_set(opt);
-  const auto t = Clock::now();
-  CheckpointIdentity checkpoint = identify_checkpoint(opt, m.source);
-  log_info("model hash " + checkpoint.hash + " (" + checkpoint.name + ") in " + std::to_string(seconds_since(t)) + " s");
+  CheckpointIdentity checkpoint = hashing.valid() ? hashing.get() : identify_checkpoint(opt, m.source);
   return std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
 }
 
