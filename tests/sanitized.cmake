@@ -1,8 +1,8 @@
 # The parsers of untrusted bytes (safetensors headers, JSON configs, images and their
 # metadata, base64, Hub answers, prompts) run their tests a second time under
-# AddressSanitizer+UBSan as test_asan, so "no crash or memory error on hostile input" is checked by every plain
-# `ctest` run. The program compiles the sources under test itself: linking the
-# uninstrumented libraries would leave them unchecked.
+# AddressSanitizer+UBSan as test_asan, so "no crash or memory error on hostile input" is
+# checked by every plain `ctest` run. The program compiles the sources under test itself:
+# linking the uninstrumented libraries would leave them unchecked.
 file(GLOB sd_asan_srcs CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/src/core/*.cpp
   ${CMAKE_SOURCE_DIR}/src/io/*.cpp
