@@ -5,7 +5,7 @@ packages=(
   build-essential cmake pkg-config
   libdnnl-dev libutf8proc-dev
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
-  libspng-dev libjpeg-dev uuid-dev
+  libspng-dev libjpeg-dev libwebp-dev libssl-dev uuid-dev
   libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev  # libFuzzer with ASan/UBSan for tests/fuzz
   chromium

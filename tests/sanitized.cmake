@@ -1,8 +1,8 @@
-# The parsers of untrusted bytes (safetensors headers, JSON configs, PNG/JPEG, base64, Hub
-# answers, prompts) run their tests a second time under AddressSanitizer+UBSan as
-# test_asan, so "no crash or memory error on hostile input" is checked by every plain
-# `ctest` run. The program compiles the sources under test itself: linking the
-# uninstrumented libraries would leave them unchecked.
+# The parsers of untrusted bytes (safetensors headers, JSON configs, images and their
+# metadata, base64, Hub answers, prompts) run their tests a second time under
+# AddressSanitizer+UBSan as test_asan, so "no crash or memory error on hostile input" is
+# checked by every plain `ctest` run. The program compiles the sources under test itself:
+# linking the uninstrumented libraries would leave them unchecked.
 file(GLOB sd_asan_srcs CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/src/core/*.cpp
   ${CMAKE_SOURCE_DIR}/src/io/*.cpp
@@ -17,6 +17,7 @@ target_include_directories(test_asan PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_CUR
 target_compile_definitions(test_asan PRIVATE
   SD_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SD_BINARY_DIR="${CMAKE_BINARY_DIR}")
 target_link_libraries(test_asan PRIVATE GTest::gtest_main nlohmann_json::nlohmann_json
-  ${SPNG_LIB} JPEG::JPEG CURL::libcurl ${UTF8PROC_LIB} Threads::Threads PkgConfig::HTTPLIB)
+  ${SPNG_LIB} JPEG::JPEG PkgConfig::WEBP OpenSSL::Crypto CURL::libcurl ${UTF8PROC_LIB} Threads::Threads
+  PkgConfig::HTTPLIB)
 gtest_discover_tests(test_asan TEST_PREFIX "asan." DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1")

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <future>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -13,6 +14,7 @@
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
 #include "loaders/model_set.h"
+#include "loaders/model_source.h"
 #include "pipeline/memory_admission.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/parameters_text.h"
@@ -54,7 +56,7 @@ struct InpaintLatents {
 
 class DiffusionPipeline : public Pipeline {
  public:
-  explicit DiffusionPipeline(ModelSet m, const LoadOptions& opt)
+  DiffusionPipeline(ModelSet m, const LoadOptions& opt, CheckpointIdentity checkpoint)
       : m_(std::move(m)),
         preview_(m_.version.family, opt.taesd_path, opt.dtype, m_.unet->config().out_channels,
                  m_.vae->scale_factor()) {
@@ -62,6 +64,7 @@ class DiffusionPipeline : public Pipeline {
     const int native = uc.sample_size * m_.vae->scale_factor();
     info_.version = m_.version.name;
     info_.model_path = m_.source;
+    info_.checkpoint = std::move(checkpoint);
     info_.dtype = opt.dtype;
     info_.device = opt.device.str();
     info_.native_width = info_.native_height = native;
@@ -125,7 +128,9 @@ class DiffusionPipeline : public Pipeline {
       result.timings["vae_decode"] = seconds_since(t);
     }
 
-    result.parameters = parameters_text(req, m_.version.name);
+    std::vector<std::string> lora_hashes;
+    for (const LoraSpec& l : req.loras) lora_hashes.push_back(lora_hashes_.get(l.path));
+    result.parameters = parameters_text(req, info_.checkpoint, lora_hashes);
     if (req.keep_latents) {
       result.text_embeddings = cond.context;
       result.final_latents = latents;
@@ -295,6 +300,7 @@ class DiffusionPipeline : public Pipeline {
   PreviewDecoder preview_;
   ModelInfo info_;
   models::LoraFileCache lora_files_;
+  LoraHashCache lora_hashes_;
   std::unique_ptr<models::LoraTargets> lora_targets_;  // built on the first job with LoRAs
 };
 
@@ -302,7 +308,20 @@ class DiffusionPipeline : public Pipeline {
 
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);
-  return std::make_unique<DiffusionPipeline>(load_model_set(opt), opt);
+  // The model hash streams the whole checkpoint (seconds for a few GB): on its own thread,
+  // while the load reads the same file, unless the file is still to be downloaded.
+  const ModelSource src = resolve_model_source(opt);
+  std::future<CheckpointIdentity> hashing;
+  if (src.kind != ModelSource::Kind::HubRepo)
+    hashing = std::async(std::launch::async, [&opt, location = src.location] {
+      const auto t = Clock::now();
+      CheckpointIdentity id = identify_checkpoint(opt, location);
+      log_info("model hash " + id.hash + " (" + id.name + ") in " + std::to_string(seconds_since(t)) + " s");
+      return id;
+    });
+  ModelSet m = load_model_set(opt);
+  CheckpointIdentity checkpoint = hashing.valid() ? hashing.get() : identify_checkpoint(opt, m.source);
+  return std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
 }
 
 }  // namespace sd::pipeline

@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "loaders/load_options.h"
+#include "pipeline/model_hashes.h"
 #include "pipeline/request.h"
 #include "pipeline/request_check.h"
 
@@ -28,6 +29,7 @@ struct MemoryProfile {
 struct ModelInfo {
   std::string version;         // "v1-5", "v2-1", "xl", ...
   std::string model_path;
+  CheckpointIdentity checkpoint;  // name and A1111 hash, for the images' parameters
   std::string device = "cpu";  // LoadOptions::device, as Device::str() writes it
   DType dtype = DType::F32;
   int native_width = 512;

@@ -323,7 +323,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"unknown_rng", {"--rng", "nv"}, "--rng"},
                       BadCall{"missing_model", {"--model-path", "/nonexistent/model"}, "/nonexistent/model"},
                       BadCall{"model_without_unet", {"--model-path", "/tmp"}, "unet/config.json"},
-                      BadCall{"output_dir_missing", {"--output", "/nonexistent/dir/x.png"}, "/nonexistent/dir"},
+                      BadCall{"output_folder_is_a_file", {"--output", SD_SOURCE_DIR "/README.md/x.png"}, "README.md"},
                       BadCall{"init_image_missing", {"--init-image", "/nonexistent/in.png"}, "/nonexistent/in.png"},
                       BadCall{"init_image_not_an_image", {"--init-image", SD_SOURCE_DIR "/README.md"}, "README.md"},
                       BadCall{"mask_without_init_image", {"--mask-image", SD_SOURCE_DIR "/README.md"}, "--init-image"},

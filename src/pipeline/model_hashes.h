@@ -1,0 +1,45 @@
+#pragma once
+// The names and short hashes that identify a checkpoint and its LoRAs in an image's
+// parameters, computed as AUTOMATIC1111 does, so that A1111, Civitai and other readers
+// link the image to the same files.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "loaders/load_options.h"
+
+namespace sd::pipeline {
+
+struct CheckpointIdentity {
+  std::string name;  // file name without extension, or the folder's (repo's) name; never a path
+  std::string hash;  // A1111's "Model hash": the first 10 hex digits of the file's SHA-256
+};
+
+// The checkpoint `opt` names: a single file is hashed whole; a diffusers folder (there is
+// no single file to hash) by its UNet weights file, the first shard when sharded. A Hub
+// repository takes its repo name. Streams the file once (about 1.5 s per GB where the
+// CPU has SHA extensions). Throws sd::Error naming a file it cannot read.
+CheckpointIdentity identify_checkpoint(const LoadOptions& opt, const std::string& loaded_from);
+
+// A1111's LoRA short hash: the first 12 hex digits of the SHA-256 of a safetensors file's
+// tensor data (everything after the header: kohya's "addnet" hash, which survives edits
+// to the metadata).
+std::string lora_short_hash(const std::string& path);
+
+// lora_short_hash, computed once per file while it keeps its size and modification time.
+class LoraHashCache {
+ public:
+  std::string get(const std::string& path);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::tuple<uint64_t, int64_t, std::string>> hashes_;  // size, mtime, hash
+};
+
+// A name without the characters that delimit A1111's parameters (':' and ','), as A1111
+// writes LoRA names; the file name without extension for a path.
+std::string parameters_name_of_file(const std::string& path);
+
+}  // namespace sd::pipeline
