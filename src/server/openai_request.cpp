@@ -139,7 +139,7 @@ void read_size(const json& body, json& job) {
 
 // Everything but the images, the same for both routes.
 OpenAiImageRequest read_request(const json& body, const std::vector<Field>& fields, const std::string& model_id,
-                                const char* operation) {
+                                const pipeline::RequestLimits& limits, const char* operation) {
   if (!body.is_object())
     throw invalid_openai_value("", "The request body must be a JSON object, got " + describe(body) + ".");
   for (const auto& [key, value] : body.items())
@@ -154,7 +154,7 @@ OpenAiImageRequest read_request(const json& body, const std::vector<Field>& fiel
     throw invalid_openai_value("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter");
 
   OpenAiImageRequest out;
-  out.n = int(get_bounded(body, "n", 1, kMaxOpenAiImages, 1));
+  out.n = int(get_bounded(body, "n", 1, limits.max_images, 1));
   if (get_one_of(body, "response_format", {"b64_json", "url"}).value_or("b64_json") == "url")
     out.response_format = ImageResponseFormat::Url;
   if (auto format = get_one_of(body, "output_format", {"png", "jpeg", "webp"}); format && *format != "png")
@@ -273,11 +273,13 @@ std::string openai_model_id(const std::string& model, const std::string& model_p
   return sd_version.empty() ? "stable-diffusion" : sd_version;
 }
 
-OpenAiImageRequest parse_openai_generation(const json& body, const std::string& model_id) {
-  return read_request(body, kGenerationFields, model_id, "image_generation");
+OpenAiImageRequest parse_openai_generation(const json& body, const std::string& model_id,
+                                           const pipeline::RequestLimits& limits) {
+  return read_request(body, kGenerationFields, model_id, limits, "image_generation");
 }
 
-OpenAiImageRequest parse_openai_edit(const std::vector<io::FormPart>& parts, const std::string& model_id) {
+OpenAiImageRequest parse_openai_edit(const std::vector<io::FormPart>& parts, const std::string& model_id,
+                                     const pipeline::RequestLimits& limits) {
   json fields = json::object();
   std::vector<const io::FormPart*> images;
   const io::FormPart* mask = nullptr;
@@ -304,7 +306,8 @@ OpenAiImageRequest parse_openai_edit(const std::vector<io::FormPart>& parts, con
     throw invalid_openai_value("image", "This worker edits one image per request; " + std::to_string(images.size()) +
                                             " were sent.");
   const bool inpaint = mask != nullptr;
-  OpenAiImageRequest out = read_request(fields, kEditFields, model_id, inpaint ? "image_inpaint" : "image_transform");
+  OpenAiImageRequest out =
+      read_request(fields, kEditFields, model_id, limits, inpaint ? "image_inpaint" : "image_transform");
   out.job["input_image"] = base64_of(images[0]->data);
   if (inpaint) {
     auto png = pipeline_mask(mask->data, images[0]->data);

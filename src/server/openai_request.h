@@ -17,9 +17,6 @@
 
 namespace sd::server {
 
-// Images per request (OpenAI's `n`).
-constexpr int kMaxOpenAiImages = 8;
-
 enum class ImageResponseFormat { B64Json, Url };
 
 struct OpenAiImageRequest {
@@ -33,9 +30,12 @@ struct OpenAiImageRequest {
 // name (a version or a Hugging Face repo id), else the model file's or folder's name.
 std::string openai_model_id(const std::string& model, const std::string& model_path, const std::string& sd_version);
 
-// Both throw OpenAiRequestError naming the field at fault.
-OpenAiImageRequest parse_openai_generation(const nlohmann::json& body, const std::string& model_id);
-OpenAiImageRequest parse_openai_edit(const std::vector<io::FormPart>& parts, const std::string& model_id);
+// Both throw OpenAiRequestError naming the field at fault; `n` is held to
+// limits.max_images here, everything else to the contract by openai_job_spec.
+OpenAiImageRequest parse_openai_generation(const nlohmann::json& body, const std::string& model_id,
+                                           const pipeline::RequestLimits& limits);
+OpenAiImageRequest parse_openai_edit(const std::vector<io::FormPart>& parts, const std::string& model_id,
+                                     const pipeline::RequestLimits& limits);
 
 // The native parse of `request.job`, its refusals reported with OpenAI's field names.
 JobSpec openai_job_spec(const OpenAiImageRequest& request, const pipeline::ModelInfo& model,

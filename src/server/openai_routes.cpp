@@ -70,12 +70,13 @@ class OpenAiRoutes {
       } catch (const Error& e) {
         throw invalid_openai_value("", std::string("The request body is not valid JSON: ") + e.what(), "");
       }
-      submit(req, res, parse_openai_generation(body, model_id_), *model);
+      submit(req, res, parse_openai_generation(body, model_id_, model->limits), *model);
     });
   }
 
   void edits(const Request& req, Response& res) const {
     answer_errors(res, [&] {
+      auto model = ready_model();
       std::vector<io::FormPart> parts;
       try {
         parts = io::parse_multipart_form(req.body, io::multipart_boundary(req.header("Content-Type")));
@@ -84,8 +85,7 @@ class OpenAiRoutes {
           throw OpenAiRequestError({415, "Content-Type must be multipart/form-data.", "invalid_request_error", "", ""});
         throw invalid_openai_value("", std::string("The multipart body cannot be read: ") + e.what(), "");
       }
-      auto model = ready_model();
-      submit(req, res, parse_openai_edit(parts, model_id_), *model);
+      submit(req, res, parse_openai_edit(parts, model_id_, model->limits), *model);
     });
   }
 

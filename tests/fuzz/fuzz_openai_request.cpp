@@ -16,8 +16,6 @@ namespace {
 sd::pipeline::ModelInfo model() {
   sd::pipeline::ModelInfo m;
   m.version = "v1-5";
-  m.samplers = {"ddim", "euler", "euler_a", "heun", "lms", "pndm", "dpmpp_2m", "dpmpp_2m_sde", "lcm", "unipc"};
-  m.schedules = {"default", "karras", "exponential"};
   m.preview_modes = {"none", "latent"};
   m.decoders = {"vae"};
   return m;
@@ -39,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const sd::Error&) {
         return 0;
       }
-      request = sd::server::parse_openai_generation(body, "tiny-sd15");
+      request = sd::server::parse_openai_generation(body, "tiny-sd15", info.limits);
     } else {
       const size_t newline = input.find('\n');
       if (newline == std::string_view::npos) return 0;
@@ -50,9 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const sd::Error&) {
         return 0;
       }
-      request = sd::server::parse_openai_edit(parts, "tiny-sd15");
+      request = sd::server::parse_openai_edit(parts, "tiny-sd15", info.limits);
     }
-    if (request.n < 1 || request.n > sd::server::kMaxOpenAiImages) std::abort();
+    if (request.n < 1 || request.n > info.limits.max_images) std::abort();
     const auto spec = sd::server::openai_job_spec(request, info, policy);
     if (spec.request.width < 64 || spec.request.height < 64) std::abort();
   } catch (const sd::server::OpenAiRequestError& e) {

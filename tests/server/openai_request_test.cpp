@@ -16,8 +16,6 @@ pipeline::ModelInfo tiny_model() {
   pipeline::ModelInfo m;
   m.version = "v1-5";
   m.native_width = m.native_height = 64;
-  m.samplers = {"ddim", "euler", "euler_a", "dpmpp_2m"};
-  m.schedules = {"default", "karras", "exponential"};
   m.preview_modes = {"none", "latent"};
   m.decoders = {"vae"};
   return m;
@@ -25,7 +23,7 @@ pipeline::ModelInfo tiny_model() {
 
 OpenAiError error_of_generation(const json& body) {
   try {
-    auto req = parse_openai_generation(body, "tiny-sd15");
+    auto req = parse_openai_generation(body, "tiny-sd15", tiny_model().limits);
     openai_job_spec(req, tiny_model(), RequestPolicy{});
   } catch (const OpenAiRequestError& e) {
     return e.error();
@@ -74,7 +72,7 @@ TEST(OpenAiRequest, GenerationBecomesANativeJob) {
                                       {"schedule", "karras"},
                                       {"negative_prompt", "blurry"},
                                       {"guidance_scale", 6.5}},
-                                     "tiny-sd15");
+                                     "tiny-sd15", tiny_model().limits);
   EXPECT_EQ(req.n, 3);
   EXPECT_EQ(req.response_format, ImageResponseFormat::Url);
   EXPECT_EQ(req.job, json({{"operation", "image_generation"},
@@ -90,9 +88,9 @@ TEST(OpenAiRequest, GenerationBecomesANativeJob) {
   JobSpec spec = openai_job_spec(req, tiny_model(), RequestPolicy{});
   EXPECT_EQ(spec.request.width, 96);
   EXPECT_EQ(spec.request.seed, 11u);
-  EXPECT_EQ(spec.request.sampler, "euler_a");
+  EXPECT_EQ(spec.request.sampler, pipeline::Sampler::EulerA);
 
-  auto defaults = parse_openai_generation({{"prompt", "a fox"}, {"size", "auto"}}, "tiny-sd15");
+  auto defaults = parse_openai_generation({{"prompt", "a fox"}, {"size", "auto"}}, "tiny-sd15", tiny_model().limits);
   EXPECT_EQ(defaults.n, 1);
   EXPECT_EQ(defaults.response_format, ImageResponseFormat::B64Json);
   EXPECT_FALSE(defaults.job.contains("width"));
@@ -147,7 +145,7 @@ TEST(OpenAiRequest, EditWithoutMaskIsImg2ImgWithTypedTextFields) {
                                      text_part("n", "2"),          text_part("strength", "0.25"),
                                      text_part("steps", "8"),      text_part("seed", "5"),
                                      text_part("stream", "false"), text_part("response_format", "url")};
-  auto req = parse_openai_edit(parts, "tiny-sd15");
+  auto req = parse_openai_edit(parts, "tiny-sd15", tiny_model().limits);
   EXPECT_EQ(req.n, 2);
   EXPECT_EQ(req.response_format, ImageResponseFormat::Url);
   EXPECT_EQ(req.job["operation"], "image_transform");
@@ -165,7 +163,7 @@ TEST(OpenAiRequest, TransparentMaskAreaIsWhatGetsRepainted) {
   const std::string image = png_bytes(64, 64, 3, 0, 0);
   const std::string mask = png_bytes(64, 64, 4, 0, 255);  // left half transparent
   auto req = parse_openai_edit({file_part("image[]", image), file_part("mask", mask), text_part("prompt", "a cat")},
-                               "tiny-sd15");
+                               "tiny-sd15", tiny_model().limits);
   EXPECT_EQ(req.job["operation"], "image_inpaint");
   JobSpec spec = openai_job_spec(req, tiny_model(), RequestPolicy{});
   ASSERT_TRUE(spec.request.mask_image);
@@ -184,7 +182,7 @@ TEST(OpenAiRequest, EditRefusals) {
   const std::string other_size = png_bytes(32, 64, 4, 0, 0);
   auto param_of = [](const std::vector<io::FormPart>& parts) {
     try {
-      auto req = parse_openai_edit(parts, "tiny-sd15");
+      auto req = parse_openai_edit(parts, "tiny-sd15", tiny_model().limits);
       openai_job_spec(req, tiny_model(), RequestPolicy{});
     } catch (const OpenAiRequestError& e) {
       EXPECT_EQ(e.error().status, 400) << e.what();
