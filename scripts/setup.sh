@@ -25,7 +25,10 @@ if [ ${#missing[@]} -ne 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# playwright-core for tests/web, exactly as locked; again only when the lock changed.
-if [ ! -d tests/web/node_modules/playwright-core ] || [ tests/web/package-lock.json -nt tests/web/node_modules/.package-lock.json ]; then
-  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# playwright-core for tests/web and the openai SDK for tests/openai, exactly as locked;
+# again only when a lock changed.
+for dir in tests/web tests/openai; do
+  if [ ! -f $dir/node_modules/.package-lock.json ] || [ $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]; then
+    (cd $dir && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -49,6 +49,20 @@ Image to_luminance(const Image& rgb) {
   return out;
 }
 
+Image to_opaque_rgba(const Image& rgb) {
+  Image out;
+  out.width = rgb.width;
+  out.height = rgb.height;
+  out.channels = 4;
+  const size_t n = size_t(rgb.width) * size_t(rgb.height);
+  out.pixels.resize(n * 4);
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(&out.pixels[i * 4], &rgb.pixels[i * 3], 3);
+    out.pixels[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace detail {
@@ -65,16 +79,15 @@ void check_image_size(const char* format, uint64_t width, uint64_t height, size_
 }  // namespace detail
 
 Image decode_image(const uint8_t* data, size_t size, int channels, size_t max_pixels) {
-  if (channels != 1 && channels != 3)
-    throw Error("decode_image: " + std::to_string(channels) + " channels asked for (1 or 3 supported)");
+  if (channels != 1 && channels != 3 && channels != 4)
+    throw Error("decode_image: " + std::to_string(channels) + " channels asked for (1, 3 or 4 supported)");
   if (size == 0) throw Error("image data is empty");
-  Image rgb;
-  if (starts_with(data, size, kPngSignature, sizeof(kPngSignature)))
-    rgb = detail::decode_png_rgb(data, size, max_pixels);
-  else if (starts_with(data, size, "\xFF\xD8\xFF", 3))
-    rgb = detail::decode_jpeg_rgb(data, size, max_pixels);
-  else
+  const bool png = starts_with(data, size, kPngSignature, sizeof(kPngSignature));
+  if (!png && !starts_with(data, size, "\xFF\xD8\xFF", 3))
     throw Error("image data is not PNG or JPEG: " + describe_unknown(data, size));
+  if (png && channels == 4) return detail::decode_png_rgba(data, size, max_pixels);
+  Image rgb = png ? detail::decode_png_rgb(data, size, max_pixels) : detail::decode_jpeg_rgb(data, size, max_pixels);
+  if (channels == 4) return to_opaque_rgba(rgb);
   return channels == 1 ? to_luminance(rgb) : rgb;
 }
 

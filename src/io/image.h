@@ -33,10 +33,11 @@ std::vector<uint8_t> encode_png(const Image& img, const TextChunks& text = {});
 TextChunks read_png_text(const uint8_t* data, size_t size, size_t max_pixels = size_t(1) << 28);
 inline TextChunks read_png_text(const std::vector<uint8_t>& png) { return read_png_text(png.data(), png.size()); }
 
-// PNG or JPEG, detected from the bytes, returned as RGB (channels 3) or, when
-// `channels` is 1, as luminance. Images above max_pixels are refused before decoding.
+// PNG or JPEG, detected from the bytes, returned as RGB (channels 3), luminance
+// (channels 1) or RGBA (channels 4: alpha from the PNG's alpha channel or tRNS chunk,
+// else opaque). Images above max_pixels are refused before decoding.
 // Conversions follow PIL's Image.convert("RGB") / convert("L"), which diffusers uses:
-// - alpha is dropped, not composited (RGBA, grey+alpha, palette with tRNS);
+// - alpha is dropped, not composited (RGBA, grey+alpha, palette with tRNS), unless asked for;
 // - palette and 1/2/4-bit grey are expanded; 16-bit samples keep their high byte;
 // - CMYK/YCCK JPEGs are read as Adobe's inverted CMYK and give R = (255-C)(255-K)/255
 //   (likewise G, B), as PIL does for every 4-component JPEG;

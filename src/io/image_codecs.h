@@ -1,6 +1,6 @@
 #pragma once
-// The format-specific decoders behind decode_image (internal to src/io). Both return
-// 8-bit RGB and check the dimensions in the header against max_pixels before they
+// The format-specific decoders behind decode_image (internal to src/io). They return
+// 8-bit RGB (or RGBA) and check the dimensions in the header against max_pixels before they
 // allocate the image.
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +11,7 @@
 namespace sd::io::detail {
 
 Image decode_png_rgb(const uint8_t* data, size_t size, size_t max_pixels);
+Image decode_png_rgba(const uint8_t* data, size_t size, size_t max_pixels);
 Image decode_jpeg_rgb(const uint8_t* data, size_t size, size_t max_pixels);
 
 // The image_width and image_height of a JPEG's frame header.

@@ -221,22 +221,34 @@ TextChunks read_png_text(const uint8_t* data, size_t size, size_t max_pixels) {
 
 namespace detail {
 
-Image decode_png_rgb(const uint8_t* data, size_t size, size_t max_pixels) {
+namespace {
+Image decode_png_as(const uint8_t* data, size_t size, size_t max_pixels, spng_format format, int channels) {
   SpngCtx ctx = open_decoder(data, size);
   const spng_ihdr ihdr = read_header(ctx.get(), max_pixels);
   size_t out_size = 0;
-  check(spng_decoded_image_size(ctx.get(), SPNG_FMT_RGB8, &out_size), "decoding");
+  check(spng_decoded_image_size(ctx.get(), format, &out_size), "decoding");
   Image img;
   img.width = int(ihdr.width);
   img.height = int(ihdr.height);
-  img.channels = 3;
+  img.channels = channels;
   img.pixels.resize(out_size);
-  // RGB8 drops alpha and takes the high byte of 16-bit samples, as PIL's convert("RGB").
-  check(spng_decode_image(ctx.get(), img.pixels.data(), out_size, SPNG_FMT_RGB8, 0), "decoding");
+  const int flags = channels == 4 ? SPNG_DECODE_TRNS : 0;
+  check(spng_decode_image(ctx.get(), img.pixels.data(), out_size, format, flags), "decoding");
   // Read on to IEND: a file cut after its image data is truncated too, and the checksum
   // of its last data chunk is still to be verified.
   check(spng_decode_chunks(ctx.get()), "reading chunks after the image");
   return img;
+}
+}  // namespace
+
+// RGB8 drops alpha and takes the high byte of 16-bit samples, as PIL's convert("RGB").
+Image decode_png_rgb(const uint8_t* data, size_t size, size_t max_pixels) {
+  return decode_png_as(data, size, max_pixels, SPNG_FMT_RGB8, 3);
+}
+
+// RGBA8 takes alpha from the alpha channel or a tRNS chunk, else opaque.
+Image decode_png_rgba(const uint8_t* data, size_t size, size_t max_pixels) {
+  return decode_png_as(data, size, max_pixels, SPNG_FMT_RGBA8, 4);
 }
 
 }  // namespace detail

@@ -12,6 +12,7 @@
 #include "server/heartbeat.h"
 #include "server/http/server.h"
 #include "server/job_registry.h"
+#include "server/openai_routes.h"
 #include "server/routes.h"
 #include "server/worker_state.h"
 
@@ -82,6 +83,7 @@ int run_worker(const WorkerConfig& cfg) {
 
   http::Router router;
   install_routes(router, cfg, registry, state);
+  install_openai_routes(router, cfg, registry, state);
   http::ServerOptions http_options;
   http_options.max_body_bytes = cfg.max_body_bytes;
   http_options.header_timeout = cfg.header_timeout;

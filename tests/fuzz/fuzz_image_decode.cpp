@@ -1,6 +1,6 @@
-// PNG and JPEG decoding of uploaded bytes, as RGB and as a luminance mask, and the PNG
-// text-chunk reader. A pixel limit of 2^20 keeps each run fast; the size checks against
-// the limit are what is exercised, not the limit's value.
+// PNG and JPEG decoding of uploaded bytes, as RGB, as a luminance mask and as RGBA (the
+// alpha of OpenAI edit masks), and the PNG text-chunk reader. A pixel limit of 2^20 keeps
+// each run fast; the size checks against the limit are what is exercised, not its value.
 #include <cstdlib>
 
 #include "core/error.h"
@@ -20,7 +20,7 @@ void check(const sd::io::Image& img, int channels) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  for (int channels : {3, 1}) {
+  for (int channels : {3, 1, 4}) {
     try {
       check(sd::io::decode_image(data, size, channels, kMaxPixels), channels);
     } catch (const sd::Error&) {

@@ -65,6 +65,36 @@ TEST(Png, RoundTripsRgbGreyAndRgba) {
   EXPECT_EQ(dropped.pixels, (Bytes{10, 20, 30, 200, 100, 50}));  // alpha dropped, not composited
 }
 
+TEST(Png, AlphaIsKeptWhenAskedFor) {
+  Image rgba;
+  rgba.width = 2;
+  rgba.height = 1;
+  rgba.channels = 4;
+  rgba.pixels = {10, 20, 30, 0, 200, 100, 50, 128};
+  Image kept = decode_image(encode_png(rgba), 4);
+  EXPECT_EQ(kept.channels, 4);
+  EXPECT_EQ(kept.pixels, rgba.pixels);
+
+  // No alpha in the file: opaque.
+  Image opaque = decode_image(encode_png(rgb_pattern(3, 2)), 4);
+  ASSERT_EQ(opaque.pixels.size(), 24u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(opaque.pixels[size_t(i) * 4 + 3], 255);
+  EXPECT_EQ(opaque.at(2, 1, 1), rgb_pattern(3, 2).at(2, 1, 1));
+
+  {  // A palette whose tRNS makes entry 1 transparent.
+    test::PngSpec s;
+    s.width = 2;
+    s.height = 1;
+    s.color_type = SPNG_COLOR_TYPE_INDEXED;
+    s.palette = {{255, 0, 0, 255}, {0, 255, 0, 255}};
+    s.trns_indexed = {255, 0};
+    s.samples = {0, 1};
+    Bytes png = test::make_png(s);
+    Image img = decode_image(png, 4);
+    EXPECT_EQ(img.pixels, (Bytes{255, 0, 0, 255, 0, 255, 0, 0}));
+  }
+}
+
 TEST(Png, LuminanceMatchesPil) {
   Image img;
   img.width = 5;

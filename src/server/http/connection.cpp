@@ -56,6 +56,7 @@ void Connection::close_if_idle() {
 
 void Connection::close_now() {
   phase_ = Phase::Closing;
+  deferred_.reset();  // a client that left gets no answer: whoever waited for it learns so
   keepalive_.cancel();
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -183,7 +184,9 @@ void Connection::handle() {
 
 void Connection::on_answer(Response res) {
   if (phase_ == Phase::Closing) return;
-  if (res.stream) {
+  if (res.deferred) {
+    wait_for_answer(std::move(res.deferred));
+  } else if (res.stream) {
     start_stream(std::move(res));
   } else {
     write_answer(std::move(res));
@@ -273,7 +276,7 @@ void Connection::start_stream(Response res) {
     self->writing_ = false;
     if (ec || self->phase_ == Phase::Closing) return self->close_now();
     self->stream_head_writer_.reset();
-    self->watch_stream_client();
+    self->watch_client(Phase::Streaming);
     std::weak_ptr<Connection> weak = self;
     auto executor = self->stream_.get_executor();
     self->body_stream_->start([weak, executor] {
@@ -284,12 +287,62 @@ void Connection::start_stream(Response res) {
   });
 }
 
-void Connection::watch_stream_client() {
+void Connection::watch_client(Phase phase) {
   // On the socket itself: the stream's write deadlines must not cut this read short.
-  stream_.socket().async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
-    if (self->phase_ != Phase::Streaming) return;
-    if (ec) return self->close_now();
-    self->watch_stream_client();
+  stream_.socket().async_read_some(net::buffer(discard_),
+                                   [self = shared_from_this(), phase](beast::error_code ec, size_t) {
+                                     if (self->phase_ != phase) return;
+                                     if (ec) return self->close_now();
+                                     self->watch_client(phase);
+                                   });
+}
+
+void Connection::wait_for_answer(std::shared_ptr<DeferredAnswer> deferred) {
+  phase_ = Phase::Waiting;
+  deferred_ = std::move(deferred);
+  // Like a stream, the connection's last answer: what the client sends meanwhile is not
+  // kept, so no request can be read after it.
+  keep_alive_ = false;
+  stream_.expires_never();
+  watch_client(Phase::Waiting);
+  std::weak_ptr<Connection> weak = weak_from_this();
+  auto executor = stream_.get_executor();
+  deferred_->start([weak, executor] {
+    net::post(executor, [weak] {
+      if (auto conn = weak.lock()) conn->on_deferred_wake();
+    });
+  });
+}
+
+void Connection::on_deferred_wake() {
+  wake_pending_ = true;
+  if (!polling_) poll_deferred();
+}
+
+void Connection::poll_deferred() {
+  if (phase_ != Phase::Waiting) return;
+  polling_ = true;
+  wake_pending_ = false;
+  auto io = stream_.get_executor();
+  net::post(hub_.handlers, [self = shared_from_this(), io, deferred = deferred_]() mutable {
+    std::optional<Response> res;
+    try {
+      res = deferred->ready();
+    } catch (const std::exception& e) {
+      res.emplace();
+      send_error(*res, {500, "internal", e.what()});
+    }
+    deferred.reset();  // released here, on the pool, should it be the last owner
+    net::post(io, [self = std::move(self), res = std::move(res)]() mutable {
+      self->polling_ = false;
+      if (self->phase_ != Phase::Waiting) return;
+      if (res) {
+        self->deferred_.reset();
+        self->write_answer(std::move(*res));
+      } else if (self->wake_pending_) {
+        self->poll_deferred();
+      }
+    });
   });
 }
 

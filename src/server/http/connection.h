@@ -52,7 +52,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_now();
 
  private:
-  enum class Phase { Reading, Handling, Writing, Streaming, Closing };
+  enum class Phase { Reading, Handling, Waiting, Writing, Streaming, Closing };
 
   void read_header();
   void on_header(beast::error_code ec);
@@ -69,12 +69,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void linger();
 
   void start_stream(Response res);
-  // Keeps a read pending while streaming: it holds the connection and sees the client leave.
-  void watch_stream_client();
+  // Keeps a read pending while streaming or waiting for a deferred answer: it holds the
+  // connection and sees the client leave.
+  void watch_client(Phase phase);
   void on_stream_wake();
   void pump_stream();
   void write_chunk(std::string data, bool last);
   void arm_keepalive();
+
+  void wait_for_answer(std::shared_ptr<DeferredAnswer> deferred);
+  void on_deferred_wake();
+  // Asks the deferred answer, on the handler pool, whether it is ready.
+  void poll_deferred();
 
   beast::tcp_stream stream_;
   ConnectionHub& hub_;
@@ -87,6 +93,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   Phase phase_ = Phase::Reading;
   bhttp::response<bhttp::string_body> out_;
+
+  std::shared_ptr<DeferredAnswer> deferred_;
+  bool polling_ = false;
 
   std::shared_ptr<BodyStream> body_stream_;
   bhttp::response<bhttp::empty_body> stream_head_;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,12 +58,28 @@ class BodyStream {
   virtual std::chrono::milliseconds keepalive_interval() const = 0;
 };
 
+struct Response;
+
+// An answer that is ready later (a synchronous API waiting for its job), so that no thread
+// is held meanwhile. The server calls start() once on its I/O thread, then ready() on the
+// handler pool whenever `wake` was called; `wake` may be called from any thread, any number
+// of times, until the object is destroyed. A client that leaves first destroys it unanswered.
+class DeferredAnswer {
+ public:
+  virtual ~DeferredAnswer() = default;
+  virtual void start(std::function<void()> wake) = 0;
+  // The answer once there is one (a whole body: neither a stream nor deferred), else nullopt.
+  virtual std::optional<Response> ready() = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   // When set, the body is this stream (chunked), and `body` is unused.
   std::shared_ptr<BodyStream> stream;
+  // When set, the answer is the one this gives later; everything else is unused.
+  std::shared_ptr<DeferredAnswer> deferred;
 };
 
 }  // namespace sd::server::http

@@ -18,6 +18,11 @@ std::vector<std::string> split_path(const std::string& path) {
   return out;
 }
 
+bool covers(const std::string& prefix, const std::string& path) {
+  if (prefix == "/") return true;
+  return path.compare(0, prefix.size(), prefix) == 0 && (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
 bool is_param(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
@@ -44,8 +49,24 @@ bool Router::match(const Route& route, const std::string& path, std::map<std::st
   return true;
 }
 
+void Router::set_guard(std::string prefix, Guard guard) {
+  for (auto& [p, g] : guards_)
+    if (p == prefix) {
+      g = std::move(guard);
+      return;
+    }
+  guards_.emplace_back(std::move(prefix), std::move(guard));
+}
+
 std::optional<Response> Router::check(const Request& headers_only) const {
-  return guard_ ? guard_(headers_only) : std::nullopt;
+  const Guard* best = nullptr;
+  size_t best_length = 0;
+  for (const auto& [prefix, guard] : guards_)
+    if (covers(prefix, headers_only.path) && (!best || prefix.size() > best_length)) {
+      best = &guard;
+      best_length = prefix.size();
+    }
+  return best && *best ? (*best)(headers_only) : std::nullopt;
 }
 
 Response Router::handle(Request& req) const {

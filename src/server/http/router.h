@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/http/message.h"
@@ -19,7 +20,11 @@ using Guard = std::function<std::optional<Response>(const Request&)>;
 class Router {
  public:
   void add(std::string method, const std::string& pattern, Handler handler);
-  void set_guard(Guard guard) { guard_ = std::move(guard); }
+  void set_guard(Guard guard) { set_guard("/", std::move(guard)); }
+  // The guard for the paths under `prefix` (whole segments: "/v1/models" covers
+  // "/v1/models/x", not "/v1/modelsx"), so each API refuses in its own error format. The
+  // longest prefix that covers a path decides alone.
+  void set_guard(std::string prefix, Guard guard);
 
   std::optional<Response> check(const Request& headers_only) const;
   // Runs the matching handler (404 when none matches, 500 when it throws).
@@ -34,7 +39,7 @@ class Router {
   static bool match(const Route& route, const std::string& path, std::map<std::string, std::string>& params);
 
   std::vector<Route> routes_;
-  Guard guard_;
+  std::vector<std::pair<std::string, Guard>> guards_;  // by prefix
 };
 
 }  // namespace sd::server::http

@@ -1,0 +1,212 @@
+#include "server/openai_routes.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/image.h"
+#include "io/json_bounded.h"
+#include "io/multipart_form.h"
+#include "server/api_error.h"
+#include "server/auth.h"
+#include "server/job_registry.h"
+#include "server/openai_answer.h"
+#include "server/openai_error.h"
+#include "server/openai_request.h"
+#include "server/worker_config.h"
+#include "server/worker_state.h"
+
+namespace sd::server {
+
+namespace {
+
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+constexpr int kRetryAfterS = 5;
+
+std::string media_type(const Request& req) {
+  std::string type = req.header("Content-Type");
+  type = type.substr(0, type.find(';'));
+  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  return type;
+}
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+class OpenAiRoutes {
+ public:
+  OpenAiRoutes(const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state)
+      : cfg_(cfg),
+        registry_(registry),
+        state_(state),
+        model_id_(openai_model_id(cfg.model, cfg.model_path, cfg.sd_version)),
+        started_(unix_seconds()) {}
+
+  // The same token rule as every route, refused in OpenAI's shape (the SDKs' AuthenticationError).
+  std::optional<Response> authorize(const Request& req) const {
+    if (cfg_.api_token.empty() || bearer_token_matches(req.header("Authorization"), cfg_.api_token)) return std::nullopt;
+    Response res;
+    res.headers.set("WWW-Authenticate", "Bearer");
+    send_openai_error(res, {401, "Incorrect API key provided: the worker's --api-token is expected as a bearer token.",
+                            "invalid_request_error", "", "invalid_api_key"});
+    return res;
+  }
+
+  void generations(const Request& req, Response& res) const {
+    answer_errors(res, [&] {
+      if (media_type(req) != "application/json")
+        throw OpenAiRequestError({415, "Content-Type must be application/json.", "invalid_request_error", "", ""});
+      auto model = ready_model();
+      json body;
+      try {
+        body = io::parse_json_bounded(req.body);
+      } catch (const Error& e) {
+        throw invalid_openai_value("", std::string("The request body is not valid JSON: ") + e.what(), "");
+      }
+      submit(req, res, parse_openai_generation(body, model_id_, model->limits), *model);
+    });
+  }
+
+  void edits(const Request& req, Response& res) const {
+    answer_errors(res, [&] {
+      auto model = ready_model();
+      std::vector<io::FormPart> parts;
+      try {
+        parts = io::parse_multipart_form(req.body, io::multipart_boundary(req.header("Content-Type")));
+      } catch (const Error& e) {
+        if (media_type(req) != "multipart/form-data")
+          throw OpenAiRequestError({415, "Content-Type must be multipart/form-data.", "invalid_request_error", "", ""});
+        throw invalid_openai_value("", std::string("The multipart body cannot be read: ") + e.what(), "");
+      }
+      submit(req, res, parse_openai_edit(parts, model_id_, model->limits), *model);
+    });
+  }
+
+  // GET /v1/images/files/{job id}.png
+  void image_file(const Request& req, Response& res) const {
+    const std::string name = req.param("name");
+    const std::string suffix = ".png";
+    std::shared_ptr<Job> job;
+    if (name.size() > suffix.size() && name.ends_with(suffix))
+      job = registry_.find(name.substr(0, name.size() - suffix.size()));
+    json status = job ? registry_.status_json(*job) : json::object();
+    if (status.value("status", "") != "completed" || !status.contains("image")) {
+      send_openai_error(res, {404,
+                              "No image " + name + ": images are kept for " +
+                                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg_.job_retention).count()) +
+                                  " s after they are made.",
+                              "invalid_request_error", "", "not_found"});
+      return;
+    }
+    const std::vector<uint8_t> png = io::base64_decode(status["image"].get<std::string>());
+    res.status = 200;
+    res.headers.set("Content-Type", "image/png");
+    res.headers.set("Cache-Control", "private");
+    res.body.assign(reinterpret_cast<const char*>(png.data()), png.size());
+  }
+
+  void models(const Request&, Response& res) const {
+    send_json(res, 200, {{"object", "list"}, {"data", json::array({model_object()})}});
+  }
+
+  // GET /v1/models/{id}; a Hugging Face repo id ("org/name") spans two segments.
+  void model(const Request& req, Response& res) const {
+    std::string id = req.param("id");
+    if (!req.param("name").empty()) id = req.param("org") + "/" + req.param("name");
+    if (id == model_id_) return send_json(res, 200, model_object());
+    send_openai_error(res, {404, "The model '" + id + "' does not exist on this worker; it serves '" + model_id_ + "'.",
+                            "invalid_request_error", "model", "model_not_found"});
+  }
+
+ private:
+  template <class Fn>
+  static void answer_errors(Response& res, Fn fn) {
+    try {
+      fn();
+    } catch (const OpenAiRequestError& e) {
+      res = Response();
+      send_openai_error(res, e.error());
+    }
+  }
+
+  json model_object() const {
+    return {{"id", model_id_}, {"object", "model"}, {"created", started_}, {"owned_by", "sd-worker"}};
+  }
+
+  std::shared_ptr<const pipeline::ModelInfo> ready_model() const {
+    auto model = state_.model();
+    if (state_.phase() != Phase::Ready || !model)
+      throw OpenAiRequestError({503, "The worker is not ready (its model is loading, failed to load, or it is stopping).",
+                                "server_error", "", "not_ready", kRetryAfterS});
+    return model;
+  }
+
+  // The URL the client reached the worker at, for `url` answers.
+  std::string base_url(const Request& req) const {
+    std::string host = req.header("Host");
+    const bool plausible = !host.empty() && host.size() <= 255 && std::all_of(host.begin(), host.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr(".-:[]_", c);
+    });
+    if (!plausible) host = cfg_.host + ":" + std::to_string(cfg_.port);
+    return (req.header("X-Forwarded-Proto") == "https" ? "https://" : "http://") + host;
+  }
+
+  // One job per image, seeds seed, seed+1, ... (as A1111 numbers a batch); all or none queued.
+  void submit(const Request& req, Response& res, const OpenAiImageRequest& request,
+              const pipeline::ModelInfo& model) const {
+    const JobSpec spec = openai_job_spec(request, model, request_policy(cfg_));
+    std::vector<std::shared_ptr<Job>> jobs;
+    for (int i = 0; i < request.n; ++i) {
+      JobSpec one = spec;
+      one.request.seed = spec.request.seed + uint64_t(i);
+      auto submitted = registry_.submit(std::move(one));
+      if (submitted.status != JobRegistry::SubmitStatus::Accepted) {
+        for (const auto& job : jobs) registry_.cancel(*job);
+        if (submitted.status == JobRegistry::SubmitStatus::QueueFull)
+          throw OpenAiRequestError({429,
+                                    "The worker's job queue is full (" + std::to_string(registry_.queue_capacity()) +
+                                        " jobs); retry later.",
+                                    "requests", "", "rate_limit_exceeded", kRetryAfterS});
+        throw OpenAiRequestError({503, "The worker is shutting down.", "server_error", "", "not_ready", kRetryAfterS});
+      }
+      log_info("job " + submitted.job->id + " queued (OpenAI " + spec.operation + ", image " + std::to_string(i + 1) +
+               " of " + std::to_string(request.n) + ")");
+      jobs.push_back(std::move(submitted.job));
+    }
+    res.deferred =
+        std::make_shared<OpenAiImagesAnswer>(registry_, std::move(jobs), request.response_format, base_url(req));
+  }
+
+  const WorkerConfig& cfg_;
+  JobRegistry& registry_;
+  WorkerState& state_;
+  const std::string model_id_;
+  const int64_t started_;
+};
+
+}  // namespace
+
+void install_openai_routes(http::Router& router, const WorkerConfig& cfg, JobRegistry& registry, WorkerState& state) {
+  auto routes = std::make_shared<OpenAiRoutes>(cfg, registry, state);
+  auto to = [routes](void (OpenAiRoutes::*method)(const Request&, Response&) const) {
+    return [routes, method](const Request& req, Response& res) { ((*routes).*method)(req, res); };
+  };
+  auto guard = [routes](const Request& req) { return routes->authorize(req); };
+  router.set_guard("/v1/images", guard);
+  router.set_guard("/v1/models", guard);
+  router.add("POST", "/v1/images/generations", to(&OpenAiRoutes::generations));
+  router.add("POST", "/v1/images/edits", to(&OpenAiRoutes::edits));
+  router.add("GET", "/v1/images/files/{name}", to(&OpenAiRoutes::image_file));
+  router.add("GET", "/v1/models", to(&OpenAiRoutes::models));
+  router.add("GET", "/v1/models/{id}", to(&OpenAiRoutes::model));
+  router.add("GET", "/v1/models/{org}/{name}", to(&OpenAiRoutes::model));
+}
+
+}  // namespace sd::server
