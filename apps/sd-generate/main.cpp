@@ -14,6 +14,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/prompt_loras.h"
 #include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
 
@@ -92,9 +93,13 @@ int main(int argc, char** argv) {
   app.add_option("--config,--config-dir", load.config_dir,
                  "diffusers folder whose configs, tokenizer and scheduler a single-file checkpoint uses "
                  "(default: built in for its version)");
+  app.add_option("--vae", load.vae_path,
+                 "VAE replacing the model's own: a diffusers VAE folder or a .safetensors file (LDM or diffusers "
+                 "names, e.g. vae-ft-mse-840000-ema-pruned.safetensors)")
+      ->check(CLI::ExistingPath);
   app.add_option("--tokenizer-dir", load.tokenizer_dir,
-                 "folder with the CLIP vocab.json and merges.txt (default: the model's tokenizer/; "
-                 "required for a single-file checkpoint without --config)");
+                 "folder with the CLIP vocab.json and merges.txt (default: the model's tokenizer/, "
+                 "else the vocabulary built in)");
   app.add_option("--prompt", req.prompt, "what to draw")->required();
   app.add_option("--negative-prompt", req.negative_prompt, "what to avoid");
   app.add_option("--steps", steps, "denoising steps (model default)")->check(CLI::Range(1, 150));
@@ -127,6 +132,12 @@ int main(int argc, char** argv) {
   app.add_option("--lora", lora_args,
                  "LoRA to merge for this image: PATH or PATH:STRENGTH (-10..10, default 1); repeatable")
       ->allow_extra_args(false);
+  app.add_option("--embeddings-dir", load.embeddings_dir,
+                 "folder of textual-inversion embeddings (.safetensors) the prompts may use by file name")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--lora-dir", load.lora_dirs,
+                 "folder the prompt's <lora:NAME:WEIGHT> tags name LoRA files in (repeatable)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--save-latents", save_latents,
                  "also write the text embeddings and final latents to this .safetensors file");
   std::string preview_name, preview_dir;
@@ -194,6 +205,11 @@ int main(int argc, char** argv) {
     sd::pipeline::LoraSpec spec;
     if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
     req.loras.push_back(spec);
+  }
+  try {
+    sd::pipeline::loras_with_tags(req.loras, sd::pipeline::extract_lora_tags(req.prompt), load.lora_dirs);
+  } catch (const sd::Error& e) {
+    return usage_error(e.what());
   }
   if (dtype == "bf16") load.dtype = sd::DType::BF16;
   else if (dtype == "f32") load.dtype = sd::DType::F32;

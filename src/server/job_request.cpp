@@ -15,6 +15,7 @@
 #include "pipeline/memory_admission.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/prompt_loras.h"
 #include "pipeline/request_limits.h"
 #include "sampling/scheduler_factory.h"
 
@@ -269,6 +270,11 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   r.strength = get_number(body, "strength", "strength", 0, 1, default_strength);
   r.clip_skip = get_int(body, "clip_skip", 1, std::min(12, model.max_clip_skip), r.clip_skip);
   r.loras = parse_loras(body, policy);
+  try {
+    pipeline::loras_with_tags(r.loras, pipeline::extract_lora_tags(r.prompt), policy.lora_dirs);
+  } catch (const Error& e) {
+    throw InvalidArgument("prompt", e.what());
+  }
 
   // Sizes given explicitly are checked before any image is decoded.
   std::optional<int> width, height;
