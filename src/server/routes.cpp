@@ -89,7 +89,7 @@ class Routes {
                 {"ready", state_.phase() == Phase::Ready},
                 {"model", cfg_.model_id()},
                 {"model_path", cfg_.model_path},
-                {"vae", cfg_.vae_path.empty() ? json(nullptr) : json(cfg_.vae_path)},
+                {"vae", cfg_.vae_path.empty() ? json(nullptr) : json(model ? model->vae_path : cfg_.vae_path)},
                 {"sd_version", model ? model->version : cfg_.sd_version},
                 {"device", model ? model->device : cfg_.device},
                 {"dtype", std::string(dtype_name(model ? model->dtype : cfg_.dtype))},

@@ -10,6 +10,7 @@
 #include "io/safetensors.h"
 #include "loaders/embedding_file.h"
 #include "loaders/model_set.h"
+#include "pipeline/text_conditioning.h"
 #include "pipeline/textual_inversion.h"
 #include "support/test_support.h"
 
@@ -55,6 +56,31 @@ TEST(TextualInversion, OffersWhatFitsTheModelAndSkipsTheRest) {
   EXPECT_EQ(enc.substitutions[2].replacement, (std::vector<int32_t>{49410, 49411}));
   EXPECT_EQ(enc.substitutions[2].match, tiny_sd15().tokenizer->encode("twovec"));
   EXPECT_EQ(enc.added_tokens.contiguous().data<float>()[32 * 3], 0.5f);
+}
+
+// The token embedding of "cat" as an embedding "mycat" conditions the UNet exactly as the
+// word does, in both SDXL encoders, pooled output included (added ids are never the EOS).
+TEST(TextualInversion, SdxlEmbeddingConditionsAsItsWord) {
+  LoadOptions opt;
+  opt.model_path = test::fixtures_dir() + "/tiny-sdxl";
+  const ModelSet m = load_model_set(opt);
+  const int64_t cat_id = 2368;
+  const auto row = [&](const std::string& encoder) {
+    const auto te = io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sdxl/" + encoder + "/model.safetensors");
+    return te.view("text_model.embeddings.token_embedding.weight").narrow(0, cat_id, 1).contiguous();
+  };
+  const std::string dir = test::temp_dir("ti-sdxl");
+  io::write_safetensors(dir + "/mycat.safetensors", {{"clip_l", row("text_encoder")}, {"clip_g", row("text_encoder_2")}});
+  io::write_safetensors(dir + "/sd1.safetensors", {{"emb_params", row("text_encoder")}});
+  const TextualInversions ti = TextualInversions::load(dir, m);
+  ASSERT_EQ(ti.names(), std::vector<std::string>{"mycat"});
+
+  const Conditioning word = encode_prompts(m, "a photo of a cat", "blurry", 1, true);
+  const Conditioning embedding = encode_prompts(m, "a photo of a mycat", "blurry", 1, true, ti);
+  const Conditioning plain = encode_prompts(m, "a photo of a mycat", "blurry", 1, true);
+  EXPECT_EQ(test::max_abs_diff(embedding.context, word.context), 0.0);
+  EXPECT_EQ(test::max_abs_diff(embedding.pooled, word.pooled), 0.0);
+  EXPECT_GT(test::max_abs_diff(plain.context, word.context), 1e-3);
 }
 
 TEST(TextualInversion, RefusesWhatIsNoEmbedding) {
