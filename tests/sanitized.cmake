@@ -9,7 +9,9 @@ file(GLOB sd_asan_srcs CONFIGURE_DEPENDS
   ${CMAKE_SOURCE_DIR}/src/text/*.cpp
   ${CMAKE_CURRENT_LIST_DIR}/io/*_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/text/*_test.cpp)
-add_executable(test_asan ${sd_asan_srcs} ${CMAKE_CURRENT_LIST_DIR}/support/test_support.cpp)
+# The built-in CLIP merges, generated for sd_text (../CMakeLists.txt).
+add_executable(test_asan ${sd_asan_srcs} ${clip_merges_cpp} ${CMAKE_CURRENT_LIST_DIR}/support/test_support.cpp)
+add_dependencies(test_asan sd_text)
 set(sd_asan_flags -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 target_compile_options(test_asan PRIVATE ${sd_asan_flags} -O1 -g)
 target_link_options(test_asan PRIVATE ${sd_asan_flags})

@@ -23,6 +23,7 @@
 #include "pipeline/noise_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/prompt_loras.h"
 #include "pipeline/request_check.h"
 #include "progress.h"
 #include "pipeline/sampler_names.h"
@@ -150,6 +151,13 @@ int main(int argc, char** argv) {
     sd::pipeline::LoraSpec spec;
     if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
     req.loras.push_back(spec);
+  }
+  for (const auto& p : prompts) {
+    try {
+      sd::pipeline::loras_with_tags(req.loras, sd::pipeline::extract_lora_tags(p), o.load.lora_dirs);
+    } catch (const sd::Error& e) {
+      return usage_error(std::string(o.prompt_file.empty() ? "--prompt: " : "--prompt-file: ") + e.what());
+    }
   }
   if (o.dtype == "bf16") o.load.dtype = sd::DType::BF16;
   else if (o.dtype == "f32") o.load.dtype = sd::DType::F32;

@@ -46,9 +46,22 @@ void add_model_options(CLI::App& app, Options& o) {
                  "diffusers folder whose configs, tokenizer and scheduler a single-file checkpoint uses "
                  "(default: built in for its version)")
       ->group(g);
+  app.add_option("--vae", o.load.vae_path,
+                 "VAE replacing the model's own: a diffusers VAE folder or a .safetensors file (LDM or diffusers "
+                 "names, e.g. vae-ft-mse-840000-ema-pruned.safetensors)")
+      ->check(CLI::ExistingPath)
+      ->group(g);
   app.add_option("--tokenizer-dir", o.load.tokenizer_dir,
-                 "folder with the CLIP vocab.json and merges.txt (default: the model's tokenizer/; "
-                 "required for a single-file checkpoint without --config)")
+                 "folder with the CLIP vocab.json and merges.txt (default: the model's tokenizer/, "
+                 "else the vocabulary built in)")
+      ->group(g);
+  app.add_option("--embeddings-dir", o.load.embeddings_dir,
+                 "folder of textual-inversion embeddings (.safetensors) the prompts may use by file name")
+      ->check(CLI::ExistingDirectory)
+      ->group(g);
+  app.add_option("--lora-dir", o.load.lora_dirs,
+                 "folder the prompt's <lora:NAME:WEIGHT> tags name LoRA files in (repeatable)")
+      ->check(CLI::ExistingDirectory)
       ->group(g);
   app.add_option("--lora", o.lora_args,
                  "LoRA to merge for these images: PATH or PATH:STRENGTH (-10..10, default 1); repeatable")

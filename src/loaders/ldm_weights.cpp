@@ -107,9 +107,20 @@ std::unique_ptr<LdmWeights> ldm_unet_weights(std::shared_ptr<const io::Safetenso
       std::move(file), kLdmUnetPrefix, "unet", [c](const std::string& n) { return ldm_unet_tensor(c, n); }, nullptr);
 }
 
-std::unique_ptr<LdmWeights> ldm_vae_weights(std::shared_ptr<const io::SafetensorsFile> file, const VaeConfig& c) {
+std::unique_ptr<LdmWeights> ldm_vae_weights(std::shared_ptr<const io::SafetensorsFile> file, const VaeConfig& c,
+                                            const std::string& prefix) {
+  const std::string checkpoint_prefix = kLdmVaePrefix;
   return std::make_unique<LdmWeights>(
-      std::move(file), kLdmVaePrefix, "vae", [c](const std::string& n) { return ldm_vae_tensor(c, n); }, nullptr);
+      std::move(file), prefix, "vae",
+      [c, prefix, checkpoint_prefix](const std::string& n) {
+        auto t = ldm_vae_tensor(c, n);
+        if (t) t->name = prefix + t->name.substr(checkpoint_prefix.size());
+        return t;
+      },
+      [](const std::string& key) {
+        // What A1111 leaves out of a VAE file: its training loss modules and EMA counters.
+        return key.compare(0, 5, "loss.") == 0 || key == "model_ema.decay" || key == "model_ema.num_updates";
+      });
 }
 
 std::unique_ptr<LdmWeights> ldm_clip_weights(std::shared_ptr<const io::SafetensorsFile> file,

@@ -68,7 +68,11 @@ class LdmWeights : public WeightSource {
 };
 
 std::unique_ptr<LdmWeights> ldm_unet_weights(std::shared_ptr<const io::SafetensorsFile> file, const UNetConfig& c);
-std::unique_ptr<LdmWeights> ldm_vae_weights(std::shared_ptr<const io::SafetensorsFile> file, const VaeConfig& c);
+// `prefix`: where the VAE's tensors are, kLdmVaePrefix in a whole checkpoint, "" in a
+// stand-alone LDM VAE file (such as vae-ft-mse-840000-ema-pruned.safetensors), whose
+// training leftovers (loss.*, model_ema.decay, model_ema.num_updates) are ignored.
+std::unique_ptr<LdmWeights> ldm_vae_weights(std::shared_ptr<const io::SafetensorsFile> file, const VaeConfig& c,
+                                            const std::string& prefix = kLdmVaePrefix);
 // `prefix`: kLdmSd1ClipPrefix or kLdmSdxlClipPrefix.
 std::unique_ptr<LdmWeights> ldm_clip_weights(std::shared_ptr<const io::SafetensorsFile> file,
                                              const std::string& prefix);

@@ -2,6 +2,7 @@
 // What to load and how: the model, its helpers (configs, tokenizer, TAESD), the compute
 // dtype and the device. The pipeline's front ends fill it in; the loaders read it.
 #include <string>
+#include <vector>
 
 #include "core/device.h"
 #include "core/dtype.h"
@@ -22,6 +23,13 @@ struct LoadOptions {
   // TAESD for previews and the fast final decode (optional): a diffusers AutoencoderTiny
   // folder or a bare taesd_decoder .safetensors; its latents must be the UNet's.
   std::string taesd_path;
+  // A VAE replacing the model's own (vae_file.h): a diffusers folder or a .safetensors file.
+  std::string vae_path;
+  // The only folders a job's LoRAs are read from: the "loras" of a request and the
+  // <lora:NAME:WEIGHT> tags of a prompt (prompt_loras.h). None: LoRAs named by a job are refused.
+  std::vector<std::string> lora_dirs;
+  // Textual-inversion embeddings prompts may use by name (textual_inversion.h); empty: none.
+  std::string embeddings_dir;
 };
 
 }  // namespace sd::pipeline

@@ -5,8 +5,11 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "loaders/builtin_configs.h"
 #include "loaders/device_placement.h"
 #include "loaders/model_source.h"
+#include "loaders/model_tokenizer.h"
+#include "loaders/vae_file.h"
 
 namespace sd::pipeline {
 
@@ -48,6 +51,11 @@ ModelSet load_model_set(const LoadOptions& opt) {
   backend::backend_for(opt.device);
   if (src.kind == ModelSource::Kind::HubRepo) o.model_path = fetch_hub_model(src.location, opt.dtype);
   ModelSet m = src.kind == ModelSource::Kind::SingleFile ? load_single_file(o) : load_diffusers_folder(o);
+  if (!opt.vae_path.empty()) {
+    log_info("VAE from " + opt.vae_path);
+    m.vae = load_vae_file(opt.vae_path, m.vae->config(), opt.dtype);
+    m.vae_source = opt.vae_path;
+  }
   place_on_device(m, opt.device);
   return m;
 }
@@ -71,10 +79,11 @@ ModelSet load_diffusers_folder(const LoadOptions& opt) {
 
   log_info("loading " + m.version.name + " model from " + opt.model_path + " (" +
            std::string(dtype_name(opt.dtype)) + ")");
-  m.tokenizer = text::ClipTokenizer::load((root / "tokenizer").string(), opt.tokenizer_dir);
+  const BuiltinConfigs builtin = builtin_configs(m.version.name);
+  m.tokenizer = load_model_tokenizer((root / "tokenizer").string(), opt.tokenizer_dir, builtin.tokenizer);
   m.text_encoder = models::ClipTextModel::load((root / "text_encoder").string(), opt.dtype);
   if (configs.evidence.has_text_encoder_2) {
-    m.tokenizer_2 = text::ClipTokenizer::load((root / "tokenizer_2").string(), opt.tokenizer_dir);
+    m.tokenizer_2 = load_model_tokenizer((root / "tokenizer_2").string(), opt.tokenizer_dir, builtin.tokenizer_2);
     m.text_encoder_2 = models::ClipTextModel::load((root / "text_encoder_2").string(), opt.dtype);
   }
   m.unet = models::UNet2DConditionModel::load((root / "unet").string(), opt.dtype);

@@ -30,6 +30,7 @@ struct ModelSet {
   // SDXL: an empty negative prompt means zero conditioning, not the encoding of "".
   bool force_zeros_for_empty_prompt = false;
   std::string source;  // the folder or file the weights came from
+  std::string vae_source;  // LoadOptions::vae_path when it replaced the model's VAE, else empty
 };
 
 // The configs of a diffusers folder, without its weights.
@@ -43,7 +44,8 @@ struct FolderConfigs {
 FolderConfigs read_folder_configs(const std::string& dir);
 
 // What Pipeline::load loads: resolves the options (resolve_model_source), downloads a
-// Hub repository if that is what they name, and loads the folder or file.
+// Hub repository if that is what they name, and loads the folder or file, with the VAE
+// of opt.vae_path instead of its own when given.
 ModelSet load_model_set(const LoadOptions& opt);
 
 // Loads the diffusers folder opt.model_path. Throws sd::Error naming the missing or bad
@@ -59,9 +61,10 @@ ModelSet load_diffusers_folder(const LoadOptions& opt);
 //   predicts epsilon) need opt.config_dir;
 // - with opt.config_dir, configs, tokenizers and scheduler come from that diffusers folder
 //   (any dimensions, e.g. the tiny test models), whose version must fit the weights;
-//   otherwise from the version's built-in configs (builtin_configs.h), with the CLIP
-//   vocabulary (vocab.json, merges.txt) from opt.tokenizer_dir, which is then required:
-//   a single file does not carry it.
+//   otherwise from the version's built-in configs (builtin_configs.h). The CLIP
+//   vocabulary comes from opt.tokenizer_dir, else the config folder's tokenizer, else the
+//   one built into the binary (a single file does not carry it), as for a diffusers
+//   folder without tokenizer files (model_tokenizer.h).
 ModelSet load_single_file(const LoadOptions& opt);
 
 // The version load_single_file runs a checkpoint of this layout as: the one its weights

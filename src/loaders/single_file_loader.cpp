@@ -6,6 +6,7 @@
 #include "loaders/ldm_weights.h"
 #include "loaders/builtin_configs.h"
 #include "loaders/model_set.h"
+#include "loaders/model_tokenizer.h"
 
 namespace sd::pipeline {
 
@@ -82,23 +83,16 @@ Configs builtin_configs_of(const VersionDefaults& version) {
           "built-in " + version.name};
 }
 
+// From --config's folder when given, else the version's built-in configs; the vocabulary
+// from --tokenizer-dir, that folder, or built in.
 void load_tokenizers(ModelSet& m, const LoadOptions& opt) {
-  if (!opt.config_dir.empty()) {
-    const fs::path root(opt.config_dir);
-    m.tokenizer = text::ClipTokenizer::load((root / "tokenizer").string(), opt.tokenizer_dir);
-    if (m.version.family == Family::SDXL)
-      m.tokenizer_2 = text::ClipTokenizer::load((root / "tokenizer_2").string(), opt.tokenizer_dir);
-    return;
-  }
-  if (opt.tokenizer_dir.empty())
-    throw Error(opt.model_path +
-                ": a single-file checkpoint carries no CLIP vocabulary; pass --tokenizer-dir DIR "
-                "(a folder with vocab.json and merges.txt) or --config DIR (a diffusers folder with tokenizer/)");
-  const fs::path dir(opt.tokenizer_dir);
-  const auto bpe = text::ClipBpe::load((dir / "vocab.json").string(), (dir / "merges.txt").string());
   const BuiltinConfigs b = builtin_configs(m.version.name);
-  m.tokenizer.emplace(bpe, b.tokenizer);
-  if (m.version.family == Family::SDXL) m.tokenizer_2.emplace(bpe, b.tokenizer_2);
+  const fs::path root(opt.config_dir);
+  const bool folder = !opt.config_dir.empty();
+  m.tokenizer = load_model_tokenizer(folder ? (root / "tokenizer").string() : "", opt.tokenizer_dir, b.tokenizer);
+  if (m.version.family == Family::SDXL)
+    m.tokenizer_2 =
+        load_model_tokenizer(folder ? (root / "tokenizer_2").string() : "", opt.tokenizer_dir, b.tokenizer_2);
 }
 
 }  // namespace

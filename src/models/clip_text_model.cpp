@@ -90,31 +90,42 @@ std::vector<int64_t> ids_of(const Tensor& input_ids) {
 
 }  // namespace
 
-Tensor ClipTextModel::embed(const Tensor& input_ids) const {
+Tensor ClipTextModel::embed(const Tensor& input_ids, const Tensor& extra_tokens) const {
   const int64_t batch = input_ids.size(0), len = input_ids.size(1);
   const std::vector<int64_t> ids = ids_of(input_ids);
   const int64_t d = config_.hidden_size;
+  Tensor extra;
+  if (extra_tokens.defined()) {
+    if (extra_tokens.ndim() != 2 || extra_tokens.size(1) != d)
+      throw Error("CLIP: extra token embeddings must be [N, " + std::to_string(d) + "], got " + extra_tokens.desc());
+    extra = extra_tokens.to(Device::cpu()).to(dtype_).contiguous();
+  }
+  const int64_t id_end = config_.vocab_size + (extra.defined() ? extra.size(0) : 0);
   const size_t row_bytes = size_t(d) * dtype_size(dtype_);
   Tensor tokens = Tensor::empty(Shape{batch, len, d}, dtype_);
   auto* dst = static_cast<char*>(tokens.raw_data());
   const auto* table = static_cast<const char*>(token_embedding_.raw_data());
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] < 0 || ids[i] >= config_.vocab_size)
+    if (ids[i] < 0 || ids[i] >= id_end)
       throw Error("CLIP: token id " + std::to_string(ids[i]) + " is outside the vocabulary of " +
-                  std::to_string(config_.vocab_size));
-    std::memcpy(dst + i * row_bytes, table + size_t(ids[i]) * row_bytes, row_bytes);
+                  std::to_string(config_.vocab_size) + " and the " + std::to_string(id_end - config_.vocab_size) +
+                  " added tokens");
+    const char* row = ids[i] < config_.vocab_size
+                          ? table + size_t(ids[i]) * row_bytes
+                          : static_cast<const char*>(extra.raw_data()) + size_t(ids[i] - config_.vocab_size) * row_bytes;
+    std::memcpy(dst + i * row_bytes, row, row_bytes);
   }
   return ops::add(tokens, position_embedding_.narrow(0, 0, len).unsqueeze(0));
 }
 
-ClipTextOutput ClipTextModel::forward(const Tensor& input_ids) const {
+ClipTextOutput ClipTextModel::forward(const Tensor& input_ids, const Tensor& extra_tokens) const {
   if (input_ids.ndim() != 2 || input_ids.size(1) < 1 || input_ids.size(1) > config_.max_position_embeddings)
     throw Error("CLIP: input_ids must be [B, L] with 1 <= L <= " + std::to_string(config_.max_position_embeddings) +
                 ", got " + input_ids.desc());
   auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32).contiguous(); };
 
   ClipTextOutput out;
-  Tensor h = embed(input_ids);
+  Tensor h = embed(input_ids, extra_tokens);
   out.hidden_states.push_back(f32(h));
   for (const auto& layer : layers_) {
     h = layer.forward(h);
@@ -134,7 +145,7 @@ ClipTextOutput ClipTextModel::forward(const Tensor& input_ids) const {
     int64_t pos = 0;
     if (config_.eos_token_id == 2) {
       for (int64_t i = 1; i < len; ++i)
-        if (row[i] > row[pos]) pos = i;
+        if (row[i] > row[pos] && row[i] < config_.vocab_size) pos = i;
     } else {
       for (int64_t i = len - 1; i >= 0; --i)
         if (row[i] == config_.eos_token_id) pos = i;

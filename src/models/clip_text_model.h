@@ -44,7 +44,9 @@ class ClipTextModel {
 
   // input_ids [B, L] int64 or int32, L <= max_position_embeddings. All outputs float32
   // contiguous. No attention mask beyond the causal one, as the SD pipelines call it.
-  ClipTextOutput forward(const Tensor& input_ids) const;
+  // extra_tokens [N, hidden] (optional): the embeddings of ids vocab_size .. vocab_size+N-1,
+  // tokens added for this call (textual inversion); they never count as the EOS.
+  ClipTextOutput forward(const Tensor& input_ids, const Tensor& extra_tokens = {}) const;
   // final_layer_norm applied to any hidden state (diffusers' clip_skip), float32 out.
   Tensor final_layer_norm(const Tensor& hidden) const;
   // Every Linear by transformers path ("text_model.encoder.layers.0.self_attn.q_proj",
@@ -55,7 +57,7 @@ class ClipTextModel {
   DType dtype() const { return dtype_; }
 
  private:
-  Tensor embed(const Tensor& input_ids) const;
+  Tensor embed(const Tensor& input_ids, const Tensor& extra_tokens) const;
 
   ClipTextConfig config_;
   DType dtype_;

@@ -21,6 +21,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/request_check.h"
+#include "pipeline/prompt_loras.h"
 #include "pipeline/text_conditioning.h"
 #include "sampling/scheduler_factory.h"
 
@@ -58,6 +59,8 @@ class DiffusionPipeline : public Pipeline {
  public:
   DiffusionPipeline(ModelSet m, const LoadOptions& opt, CheckpointIdentity checkpoint)
       : m_(std::move(m)),
+        lora_dirs_(opt.lora_dirs),
+        embeddings_(TextualInversions::load(opt.embeddings_dir, m_)),
         preview_(m_.version.family, opt.taesd_path, opt.dtype, m_.unet->config().out_channels,
                  m_.vae->scale_factor()) {
     const auto& uc = m_.unet->config();
@@ -65,6 +68,8 @@ class DiffusionPipeline : public Pipeline {
     info_.version = m_.version.name;
     info_.model_path = m_.source;
     info_.checkpoint = std::move(checkpoint);
+    info_.vae_path = m_.vae_source;
+    info_.embeddings = embeddings_.names();
     info_.dtype = opt.dtype;
     info_.device = opt.device.str();
     info_.native_width = info_.native_height = native;
@@ -94,14 +99,17 @@ class DiffusionPipeline : public Pipeline {
     result.seed = req.seed;
 
     auto t = Clock::now();
+    // The prompt's <lora:...> tags join the job's loras; the text encoder never sees them.
+    const PromptLoraTags tags = extract_lora_tags(req.prompt);
+    const std::vector<LoraSpec> lora_specs = loras_with_tags(req.loras, tags, lora_dirs_);
     // Merged for this job only: the patch puts the original weights back when generate()
     // returns or throws.
-    const models::LoraPatch loras = apply_loras(req.loras);
-    if (!req.loras.empty()) result.timings["lora"] = seconds_since(t);
+    const models::LoraPatch loras = apply_loras(lora_specs);
+    if (!lora_specs.empty()) result.timings["lora"] = seconds_since(t);
 
     const bool cfg = req.guidance_scale > 1.0f;
     t = Clock::now();
-    Conditioning cond = encode_prompts(m_, req.prompt, req.negative_prompt, req.clip_skip, cfg);
+    Conditioning cond = encode_prompts(m_, tags.text, req.negative_prompt, req.clip_skip, cfg, embeddings_);
     result.timings["text_encoder"] = seconds_since(t);
 
     t = Clock::now();
@@ -141,6 +149,13 @@ class DiffusionPipeline : public Pipeline {
 
   void validate(const GenerationRequest& req) const override {
     check_request(req, info_);
+    try {
+      loras_with_tags(req.loras, extract_lora_tags(req.prompt), lora_dirs_);
+    } catch (const RequestError&) {
+      throw;
+    } catch (const Error& e) {
+      throw RequestError("prompt", std::string("has a LoRA tag that cannot be used: ") + e.what());
+    }
     if (req.vae_tiling) {
       try {
         m_.vae->resolve_tile_size(req.vae_tile_size);
@@ -297,6 +312,8 @@ class DiffusionPipeline : public Pipeline {
   }
 
   ModelSet m_;
+  std::vector<std::string> lora_dirs_;
+  TextualInversions embeddings_;
   PreviewDecoder preview_;
   ModelInfo info_;
   models::LoraFileCache lora_files_;

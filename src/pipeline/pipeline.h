@@ -30,6 +30,7 @@ struct ModelInfo {
   std::string version;         // "v1-5", "v2-1", "xl", ...
   std::string model_path;
   CheckpointIdentity checkpoint;  // name and A1111 hash, for the images' parameters
+  std::string vae_path;        // the VAE replacing the model's own (--vae), empty for its own
   std::string device = "cpu";  // LoadOptions::device, as Device::str() writes it
   DType dtype = DType::F32;
   int native_width = 512;
@@ -44,6 +45,7 @@ struct ModelInfo {
   // "taesd" when loaded).
   std::vector<std::string> preview_modes;
   std::vector<std::string> decoders;
+  std::vector<std::string> embeddings;  // textual-inversion names prompts may use
   MemoryProfile memory;
 };
 

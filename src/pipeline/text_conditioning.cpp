@@ -39,9 +39,9 @@ void apply_weights(Tensor& z, const std::vector<float>& weights) {
 }
 
 // One chunk through one encoder: the hidden state the family conditions on.
-Tensor chunk_hidden(const models::ClipTextModel& enc, const PromptChunk& chunk, Family family, int clip_skip,
-                    Tensor* pooled) {
-  models::ClipTextOutput out = enc.forward(ids_tensor(chunk));
+Tensor chunk_hidden(const models::ClipTextModel& enc, const Tensor& added_tokens, const PromptChunk& chunk,
+                    Family family, int clip_skip, Tensor* pooled) {
+  models::ClipTextOutput out = enc.forward(ids_tensor(chunk), added_tokens);
   const int n = int(out.hidden_states.size());
   SD_CHECK(clip_skip >= 1 && clip_skip < n, "clip_skip " + std::to_string(clip_skip) + " out of range for a " +
                                                 std::to_string(n - 1) + "-layer text encoder");
@@ -51,12 +51,13 @@ Tensor chunk_hidden(const models::ClipTextModel& enc, const PromptChunk& chunk, 
   return enc.final_layer_norm(out.hidden_states[size_t(n - clip_skip)]);
 }
 
-Encoded encode_chunks(const models::ClipTextModel& enc, const std::vector<PromptChunk>& chunks, Family family,
-                      int clip_skip, bool want_pooled) {
+Encoded encode_chunks(const models::ClipTextModel& enc, const Tensor& added_tokens,
+                      const std::vector<PromptChunk>& chunks, Family family, int clip_skip, bool want_pooled) {
   std::vector<Tensor> parts;
   Encoded e;
   for (size_t i = 0; i < chunks.size(); ++i) {
-    Tensor h = chunk_hidden(enc, chunks[i], family, clip_skip, want_pooled && i == 0 ? &e.pooled : nullptr);
+    Tensor h =
+        chunk_hidden(enc, added_tokens, chunks[i], family, clip_skip, want_pooled && i == 0 ? &e.pooled : nullptr);
     apply_weights(h, chunks[i].weights);
     parts.push_back(h);
   }
@@ -71,25 +72,29 @@ void equalize(std::vector<PromptChunk>& a, std::vector<PromptChunk>& b, const te
   while (b.size() < a.size()) b.push_back(empty);
 }
 
-Encoded encode_row(const ModelSet& m, std::vector<PromptChunk>& c1, std::vector<PromptChunk>& c2, int clip_skip) {
+Encoded encode_row(const ModelSet& m, std::vector<PromptChunk>& c1, std::vector<PromptChunk>& c2, int clip_skip,
+                   const TextualInversions& ti) {
   const Family fam = m.version.family;
-  if (fam != Family::SDXL) return encode_chunks(*m.text_encoder, c1, fam, clip_skip, false);
-  Encoded a = encode_chunks(*m.text_encoder, c1, fam, clip_skip, false);
-  Encoded b = encode_chunks(*m.text_encoder_2, c2, fam, clip_skip, true);
+  const Tensor& added1 = ti.encoder(0).added_tokens;
+  if (fam != Family::SDXL) return encode_chunks(*m.text_encoder, added1, c1, fam, clip_skip, false);
+  Encoded a = encode_chunks(*m.text_encoder, added1, c1, fam, clip_skip, false);
+  Encoded b = encode_chunks(*m.text_encoder_2, ti.encoder(1).added_tokens, c2, fam, clip_skip, true);
   return {ops::concat({a.hidden, b.hidden}, 2), b.pooled};
 }
 
 }  // namespace
 
 Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const std::string& negative_prompt,
-                            int clip_skip, bool classifier_free_guidance) {
+                            int clip_skip, bool classifier_free_guidance, const TextualInversions& ti) {
   const bool xl = m.version.family == Family::SDXL;
-  auto pos1 = text::tokenize_weighted_prompt(*m.tokenizer, prompt);
-  auto neg1 = text::tokenize_weighted_prompt(*m.tokenizer, negative_prompt);
+  const auto& subst1 = ti.encoder(0).substitutions;
+  auto pos1 = text::tokenize_weighted_prompt(*m.tokenizer, prompt, subst1);
+  auto neg1 = text::tokenize_weighted_prompt(*m.tokenizer, negative_prompt, subst1);
   std::vector<PromptChunk> pos2, neg2;
   if (xl) {
-    pos2 = text::tokenize_weighted_prompt(*m.tokenizer_2, prompt);
-    neg2 = text::tokenize_weighted_prompt(*m.tokenizer_2, negative_prompt);
+    const auto& subst2 = ti.encoder(1).substitutions;
+    pos2 = text::tokenize_weighted_prompt(*m.tokenizer_2, prompt, subst2);
+    neg2 = text::tokenize_weighted_prompt(*m.tokenizer_2, negative_prompt, subst2);
     // Both encoders must see the same number of chunks to concatenate their states.
     equalize(pos1, pos2, *m.tokenizer);
     equalize(neg1, neg2, *m.tokenizer);
@@ -101,7 +106,7 @@ Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const 
     if (xl) equalize(pos2, neg2, *m.tokenizer_2);
   }
 
-  Encoded cond = encode_row(m, pos1, pos2, clip_skip);
+  Encoded cond = encode_row(m, pos1, pos2, clip_skip, ti);
   Conditioning out;
   if (!classifier_free_guidance) {
     out.context = cond.hidden;
@@ -113,7 +118,7 @@ Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const 
     uncond.hidden = Tensor::zeros(cond.hidden.shape(), DType::F32);
     uncond.pooled = Tensor::zeros(cond.pooled.shape(), DType::F32);
   } else {
-    uncond = encode_row(m, neg1, neg2, clip_skip);
+    uncond = encode_row(m, neg1, neg2, clip_skip, ti);
   }
   out.context = ops::concat({uncond.hidden, cond.hidden}, 0);
   if (xl) out.pooled = ops::concat({uncond.pooled, cond.pooled}, 0);

@@ -8,6 +8,7 @@
 
 #include "core/tensor.h"
 #include "loaders/model_set.h"
+#include "pipeline/textual_inversion.h"
 
 namespace sd::pipeline {
 
@@ -17,7 +18,9 @@ struct Conditioning {
 };
 
 // clip_skip uses A1111's numbering: 1 = the last layer, 2 = the one before, ...
+// `embeddings`: the textual-inversion names both prompts may use.
 Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const std::string& negative_prompt,
-                            int clip_skip, bool classifier_free_guidance);
+                            int clip_skip, bool classifier_free_guidance,
+                            const TextualInversions& embeddings = TextualInversions());
 
 }  // namespace sd::pipeline

@@ -16,6 +16,7 @@
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
 #include "pipeline/request_check.h"
+#include "pipeline/prompt_loras.h"
 #include "pipeline/request_limits.h"
 #include "pipeline/sampler_names.h"
 #include "server/ignored_fields.h"
@@ -277,6 +278,11 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   if (uses_image) r.strength = f.number("strength").value_or(pipeline::default_strength(r.operation));
   r.clip_skip = f.integer("clip_skip").value_or(r.clip_skip);
   r.loras = parse_loras(f, model, policy, spec.warnings, spec.operation);
+  try {
+    pipeline::loras_with_tags(r.loras, pipeline::extract_lora_tags(r.prompt), policy.lora_dirs);
+  } catch (const Error& e) {
+    throw InvalidArgument("prompt", e.what());
+  }
 
   const std::optional<int> width = f.integer("width"), height = f.integer("height");
   if (uses_image) {

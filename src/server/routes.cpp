@@ -135,6 +135,7 @@ class Routes {
                 {"ready", state_.phase() == Phase::Ready},
                 {"model", cfg_.model_id()},
                 {"model_path", cfg_.model_path},
+                {"vae", cfg_.vae_path.empty() ? json(nullptr) : json(model ? model->vae_path : cfg_.vae_path)},
                 {"sd_version", model ? model->version : cfg_.sd_version},
                 {"device", model ? model->device : cfg_.device},
                 {"dtype", std::string(dtype_name(model ? model->dtype : cfg_.dtype))},
@@ -146,6 +147,7 @@ class Routes {
                 {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
                 {"decoders", model ? model->decoders : std::vector<std::string>{}},
                 {"loras", lora_names(cfg_.lora_dirs)},
+                {"embeddings", model ? model->embeddings : std::vector<std::string>{}},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};

@@ -12,6 +12,9 @@ pipeline::LoadOptions WorkerConfig::load_options() const {
   load.dtype = dtype;
   load.threads = threads;
   load.taesd_path = taesd_path;
+  load.lora_dirs = lora_dirs;
+  load.vae_path = vae_path;
+  load.embeddings_dir = embeddings_dir;
   return load;
 }
 

@@ -27,6 +27,8 @@ struct WorkerConfig {
   std::string config_dir;     // configs for a single-file checkpoint
   std::string tokenizer_dir;  // vocab.json/merges.txt override
   std::string taesd_path;     // TAESD for full-size previews (optional)
+  std::string vae_path;       // a VAE replacing the model's own (optional)
+  std::string embeddings_dir; // textual-inversion embeddings prompts may name (optional)
   std::vector<std::string> lora_dirs;  // the only folders jobs may read loras from
   int device_index = 0;
   DType dtype = DType::F32;

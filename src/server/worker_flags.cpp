@@ -90,6 +90,12 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("SD_CONFIG_DIR");
   app.add_option("--tokenizer-dir", cfg.tokenizer_dir, "Folder with the CLIP vocab.json and merges.txt, when the model lacks them")
       ->envname("SD_TOKENIZER_DIR");
+  app.add_option("--vae", cfg.vae_path,
+                 "VAE replacing the model's own: a diffusers VAE folder or a .safetensors file (LDM or diffusers names)")
+      ->envname("SD_VAE_PATH")->check(CLI::ExistingPath);
+  app.add_option("--embeddings-dir", cfg.embeddings_dir,
+                 "Folder of textual-inversion embeddings (.safetensors) prompts may use by file name")
+      ->envname("SD_EMBEDDINGS_DIR")->check(CLI::ExistingDirectory);
   app.add_option("--lora-dir", cfg.lora_dirs,
                  "Folder jobs may read loras from (repeatable, or a ':'-separated list); without it loras are refused")
       ->envname("SD_LORA_DIR")->delimiter(':')->check(CLI::ExistingDirectory);

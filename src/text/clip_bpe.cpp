@@ -44,6 +44,29 @@ std::vector<std::string_view> split_ascii_whitespace(std::string_view line) {
   return parts;
 }
 
+// The merge pairs of merges.txt as the reference reads them:
+// open(...).read().strip().split("\n")[1:kMaxMerges + 1], each line two symbols.
+std::vector<std::pair<std::string_view, std::string_view>> merge_lines(std::string_view text,
+                                                                       const std::string& origin) {
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  std::string_view rest(text);
+  while (!rest.empty() && is_ascii_space(rest.front())) rest.remove_prefix(1);
+  while (!rest.empty() && is_ascii_space(rest.back())) rest.remove_suffix(1);
+  size_t line_no = 0;
+  while (!rest.empty() && pairs.size() < kMaxMerges) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (line_no++ == 0) continue;
+    const auto parts = split_ascii_whitespace(line);
+    if (parts.size() != 2)
+      throw Error(origin + ": line " + std::to_string(line_no) + ": expected two space-separated symbols");
+    pairs.emplace_back(parts[0], parts[1]);
+  }
+  if (pairs.empty()) throw Error(origin + ": no merges");
+  return pairs;
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open");
@@ -82,43 +105,55 @@ std::shared_ptr<const ClipBpe> ClipBpe::load(const std::string& vocab_json_path,
       throw Error(vocab_json_path + ": token \"" + it.key() + "\" has an id that is not a non-negative integer");
     bpe->vocab_.emplace(it.key(), int32_t(v.get<int64_t>()));
   }
-  const auto unk = bpe->token_id(kEndOfText);
-  if (!unk) throw Error(vocab_json_path + ": no \"<|endoftext|>\" token: not a CLIP vocabulary");
-  bpe->unk_id_ = *unk;
+  bpe->build_merges(read_text_file(merges_txt_path), merges_txt_path);
+  return bpe;
+}
 
-  bpe->symbol_ids_.reserve(2 * bpe->vocab_.size());
-  bpe->symbol_vocab_id_.reserve(2 * bpe->vocab_.size());
-  bpe->merges_.reserve(kMaxMerges);
+std::shared_ptr<const ClipBpe> ClipBpe::from_merges(std::string_view merges_text, const std::string& origin) {
+  std::shared_ptr<ClipBpe> bpe(new ClipBpe());
+  // The byte symbols in bytes_to_unicode's dict order: the bytes that stand for themselves
+  // (their code point equals the byte) first, then the others, each group in byte order.
+  std::vector<std::string> byte_symbols;
+  for (bool printable : {true, false})
+    for (int b = 0; b < 256; ++b)
+      if ((byte_to_unicode(uint8_t(b)) == char32_t(b)) == printable) {
+        std::string s;
+        append_utf8(s, byte_to_unicode(uint8_t(b)));
+        byte_symbols.push_back(std::move(s));
+      }
+  int32_t next_id = 0;
+  for (const char* suffix : {"", "</w>"})
+    for (const std::string& s : byte_symbols) bpe->vocab_.insert_or_assign(s + suffix, next_id++);
+  // As the reference's dict(zip(vocab, range(len(vocab)))): a repeated string keeps its last id.
+  for (const auto& [left, right] : merge_lines(merges_text, origin))
+    bpe->vocab_.insert_or_assign(std::string(left) + std::string(right), next_id++);
+  bpe->vocab_.insert_or_assign(std::string(kStartOfText), next_id++);
+  bpe->vocab_.insert_or_assign(std::string(kEndOfText), next_id++);
+  bpe->build_merges(merges_text, origin);
+  return bpe;
+}
+
+void ClipBpe::build_merges(std::string_view merges_text, const std::string& origin) {
+  const auto unk = token_id(kEndOfText);
+  if (!unk) throw Error(origin + ": no \"<|endoftext|>\" token: not a CLIP vocabulary");
+  unk_id_ = *unk;
+
+  symbol_ids_.reserve(2 * vocab_.size());
+  symbol_vocab_id_.reserve(2 * vocab_.size());
+  merges_.reserve(kMaxMerges);
   for (int b = 0; b < 256; ++b) {
     std::string s;
     append_utf8(s, byte_to_unicode(uint8_t(b)));
-    bpe->byte_symbol_[b][0] = bpe->intern(s);
-    bpe->byte_symbol_[b][1] = bpe->intern(s + std::string(kEndOfWord));
+    byte_symbol_[b][0] = intern(s);
+    byte_symbol_[b][1] = intern(s + std::string(kEndOfWord));
   }
-
-  // Python: open(...).read().strip().split("\n")[1:kMaxMerges + 1]
-  const std::string text = read_text_file(merges_txt_path);
-  std::string_view rest(text);
-  while (!rest.empty() && is_ascii_space(rest.front())) rest.remove_prefix(1);
-  while (!rest.empty() && is_ascii_space(rest.back())) rest.remove_suffix(1);
-  size_t line_no = 0;
   int32_t rank = 0;
-  while (!rest.empty() && size_t(rank) < kMaxMerges) {
-    const size_t nl = rest.find('\n');
-    const std::string_view line = rest.substr(0, nl);
-    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    if (line_no++ == 0) continue;
-    const auto parts = split_ascii_whitespace(line);
-    if (parts.size() != 2)
-      throw Error(merges_txt_path + ": line " + std::to_string(line_no) +
-                  ": expected two space-separated symbols");
-    const std::string left(parts[0]), right(parts[1]);
-    const int32_t l = bpe->intern(left), r = bpe->intern(right);
-    const int32_t merged = bpe->intern(left + right);
-    bpe->merges_[pair_key(l, r)] = Merge{rank++, merged};  // a repeated pair keeps its last rank
+  for (const auto& [left_text, right_text] : merge_lines(merges_text, origin)) {
+    const std::string left(left_text), right(right_text);
+    const int32_t l = intern(left), r = intern(right);
+    const int32_t merged = intern(left + right);
+    merges_[pair_key(l, r)] = Merge{rank++, merged};  // a repeated pair keeps its last rank
   }
-  if (rank == 0) throw Error(merges_txt_path + ": no merges");
-  return bpe;
 }
 
 int32_t ClipBpe::intern(const std::string& symbol) {

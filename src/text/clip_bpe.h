@@ -18,6 +18,10 @@ class ClipBpe {
   // Reads both files; throws sd::Error naming the file on anything malformed.
   static std::shared_ptr<const ClipBpe> load(const std::string& vocab_json_path,
                                              const std::string& merges_txt_path);
+  // From merges.txt text alone: CLIP's vocab.json is derived data, ids 0..255 the byte
+  // symbols, 256..511 the same with "</w>", then one id per merge in merge order, then
+  // <|startoftext|> and <|endoftext|>. `origin` names the text in error messages.
+  static std::shared_ptr<const ClipBpe> from_merges(std::string_view merges_text, const std::string& origin);
 
   // Appends the ids of one pre-tokenized word (UTF-8 bytes). The two special token texts
   // encode as their own ids, like the reference's pre-filled cache.
@@ -25,6 +29,7 @@ class ClipBpe {
 
   // The id of a token string as written in vocab.json (e.g. "<|endoftext|>", "!").
   std::optional<int32_t> token_id(std::string_view token) const;
+  size_t vocab_size() const { return vocab_.size(); }
 
  private:
   struct Merge {
@@ -33,6 +38,8 @@ class ClipBpe {
   };
 
   ClipBpe() = default;
+  // Sets the unknown-token id from the vocabulary, then reads the merges.
+  void build_merges(std::string_view merges_text, const std::string& origin);
   int32_t intern(const std::string& symbol);
   const Merge* find_merge(int32_t left, int32_t right) const;
   std::vector<int32_t> bpe(std::string_view word) const;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "text/builtin_clip_vocabulary.h"
 #include "text/clip_pretokenize.h"
 #include "text/utf8.h"
 
@@ -23,11 +24,21 @@ int32_t special_id(const ClipBpe& bpe, const TokenizerConfig& cfg, const std::st
 
 }  // namespace
 
-ClipTokenizer ClipTokenizer::load(const std::string& config_dir, const std::string& vocab_dir) {
+std::shared_ptr<const ClipBpe> ClipTokenizer::load_vocabulary(const std::string& config_dir,
+                                                              const std::string& vocab_dir) {
   const std::string dir = vocab_dir.empty() ? config_dir : vocab_dir;
-  if (dir.empty()) throw Error("tokenizer: no folder given for vocab.json and merges.txt");
-  auto bpe = ClipBpe::load((fs::path(dir) / "vocab.json").string(), (fs::path(dir) / "merges.txt").string());
-  return ClipTokenizer(std::move(bpe), read_tokenizer_config(config_dir));
+  const fs::path vocab = fs::path(dir) / "vocab.json", merges = fs::path(dir) / "merges.txt";
+  std::error_code ec;
+  const bool has_vocab = !dir.empty() && fs::exists(vocab, ec), has_merges = !dir.empty() && fs::exists(merges, ec);
+  // A folder the user named must hold the files; a model's own folder may lack both.
+  if (vocab_dir.empty() && !has_vocab && !has_merges) return builtin_clip_bpe();
+  if (!has_vocab || !has_merges)
+    throw Error((has_vocab ? merges : vocab).string() + ": missing (a CLIP vocabulary needs both vocab.json and merges.txt)");
+  return ClipBpe::load(vocab.string(), merges.string());
+}
+
+ClipTokenizer ClipTokenizer::load(const std::string& config_dir, const std::string& vocab_dir) {
+  return ClipTokenizer(load_vocabulary(config_dir, vocab_dir), read_tokenizer_config(config_dir));
 }
 
 ClipTokenizer::ClipTokenizer(std::shared_ptr<const ClipBpe> bpe, const TokenizerConfig& cfg)

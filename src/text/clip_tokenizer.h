@@ -20,9 +20,14 @@ namespace sd::text {
 class ClipTokenizer {
  public:
   // config_dir: the model's tokenizer folder (tokenizer_config.json, special_tokens_map.json),
-  // may be empty for the SD1 defaults. vocab_dir: where vocab.json and merges.txt are; empty
-  // means config_dir. Throws sd::Error naming the file on any problem.
+  // may be empty or absent for the SD1 defaults. vocab_dir: where vocab.json and merges.txt
+  // are; empty means config_dir, and when config_dir has neither file, the built-in CLIP
+  // vocabulary (builtin_clip_vocabulary.h). Throws sd::Error naming the file on any problem,
+  // including one of the two files without the other.
   static ClipTokenizer load(const std::string& config_dir, const std::string& vocab_dir = "");
+  // The vocabulary load() reads for these folders (the built-in one when they have none).
+  static std::shared_ptr<const ClipBpe> load_vocabulary(const std::string& config_dir,
+                                                        const std::string& vocab_dir = "");
   // SDXL's two tokenizers differ only in their config and can share one ClipBpe.
   ClipTokenizer(std::shared_ptr<const ClipBpe> bpe, const TokenizerConfig& config);
 

@@ -1,5 +1,7 @@
 #include "text/prompt_chunks.h"
 
+#include <algorithm>
+
 #include "text/prompt_attention.h"
 
 namespace sd::text {
@@ -45,6 +47,27 @@ class Chunker {
   std::vector<PromptChunk> chunks_;
 };
 
+std::vector<int32_t> substitute(const std::vector<int32_t>& ids, std::span<const TokenSubstitution> substitutions) {
+  if (substitutions.empty()) return ids;
+  std::vector<int32_t> out;
+  size_t i = 0;
+  while (i < ids.size()) {
+    const TokenSubstitution* best = nullptr;
+    for (const TokenSubstitution& s : substitutions)
+      if (!s.match.empty() && s.match.size() <= ids.size() - i &&
+          (!best || s.match.size() > best->match.size()) &&
+          std::equal(s.match.begin(), s.match.end(), ids.begin() + std::ptrdiff_t(i)))
+        best = &s;
+    if (best) {
+      out.insert(out.end(), best->replacement.begin(), best->replacement.end());
+      i += best->match.size();
+    } else {
+      out.push_back(ids[i++]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<PromptChunk> tokenize_prompt(const ClipTokenizer& tokenizer, std::string_view prompt) {
@@ -53,13 +76,14 @@ std::vector<PromptChunk> tokenize_prompt(const ClipTokenizer& tokenizer, std::st
   return chunker.finish();
 }
 
-std::vector<PromptChunk> tokenize_weighted_prompt(const ClipTokenizer& tokenizer, std::string_view prompt) {
+std::vector<PromptChunk> tokenize_weighted_prompt(const ClipTokenizer& tokenizer, std::string_view prompt,
+                                                  std::span<const TokenSubstitution> substitutions) {
   Chunker chunker(tokenizer);
   for (const PromptPiece& piece : parse_prompt_attention(prompt)) {
     if (piece.is_break) {
       chunker.close_chunk();
     } else {
-      chunker.add(tokenizer.encode(piece.text), float(piece.weight));
+      chunker.add(substitute(tokenizer.encode(piece.text), substitutions), float(piece.weight));
     }
   }
   return chunker.finish();
