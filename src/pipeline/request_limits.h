@@ -15,6 +15,9 @@ namespace sd::pipeline {
 // this bounds the cost one request can ask for (about 2500 tokens, 35 chunks) while
 // leaving room for any prompt a person writes.
 constexpr size_t kMaxPromptBytes = 10000;
+// Images one request may ask for (GenerationRequest::batch_size), as A1111's batch size
+// slider: a batch of 8 at 512x512 runs the UNet at batch 16 with CFG.
+constexpr int kMaxImagesPerRequest = 8;
 // Input images are resized to the generation size (at most 2048 a side, at least 64): a
 // longer side or a more extreme shape than that range allows only costs decoding time.
 constexpr int kMaxInputImageSide = 8192;
