@@ -255,6 +255,7 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   r.steps = get_int(body, "steps", 1, kMaxSteps, model.default_steps);
   r.guidance_scale = float(get_number(body, "guidance_scale", "guidance_scale", 0, 30, model.default_guidance));
   r.seed = get_seed(body);
+  r.batch_size = get_int(body, "num_images", 1, pipeline::kMaxImagesPerRequest, r.batch_size);
   r.rng = *pipeline::parse_noise_source(
       one_of(body, "rng", pipeline::noise_source_names(), pipeline::noise_source_name(r.rng)));
   std::vector<std::string> samplers = model.samplers;
