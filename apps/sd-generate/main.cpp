@@ -1,4 +1,4 @@
-// sd-generate: one image from the command line, with the same engine the worker uses.
+// sd-generate: images from the command line, with the same engine the worker uses.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +11,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "loaders/model_source.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
@@ -66,11 +67,19 @@ std::optional<std::string> parse_lora(const std::string& arg, sd::pipeline::Lora
   return std::nullopt;
 }
 
+// Image `index` of a batch of `count` is written to `path` with "-<index>" before the
+// extension (out.png -> out-0.png, out-1.png, ...); a batch of one to `path` itself.
+std::string batch_file(const std::string& path, int index, int count) {
+  if (count == 1) return path;
+  const std::filesystem::path p(path);
+  return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index) + p.extension().string())).string();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using sd::pipeline::GenerationRequest;
-  CLI::App app{"Generate one image with Stable Diffusion."};
+  CLI::App app{"Generate images with Stable Diffusion."};
   app.set_version_flag("--version", "sd-generate 0.1.0");
 
   sd::pipeline::LoadOptions load;
@@ -154,6 +163,10 @@ int main(int argc, char** argv) {
                  "tile edge in image pixels for --vae-tiling (default: the VAE's sample_size, 512 for SD1.5)")
       ->needs(tiling);
   app.add_option("--output", output, "PNG file to write")->required();
+  app.add_option("--batch-size", req.batch_size,
+                 "images in one batch through the networks, from seeds seed, seed+1, ...; with N > 1 each goes to "
+                 "--output with -<index> before the extension (out.png: out-0.png, out-1.png, ...)")
+      ->check(CLI::Range(1, sd::pipeline::kMaxImagesPerRequest));
 
   try {
     app.parse(argc, argv);
@@ -246,6 +259,12 @@ int main(int argc, char** argv) {
   } catch (const sd::Error& e) {
     return usage_error(e.what());
   }
+  // A batch too large for memory as one runs image by image; a single image runs as asked.
+  if (req.batch_size > 1) try {
+      sd::pipeline::admit_job_memory(req, info, sd::pipeline::memory_available_to_process(0));
+    } catch (const sd::pipeline::MemoryRefused&) {
+      req.batch_layout = sd::pipeline::BatchLayout::OneByOne;
+    }
 
   const auto t0 = std::chrono::steady_clock::now();
   sd::pipeline::GenerationCallbacks cb;
@@ -257,16 +276,19 @@ int main(int argc, char** argv) {
     std::snprintf(name, sizeof name, "preview-%03d.png", step);
     sd::io::write_png_file((std::filesystem::path(preview_dir) / name).string(), preview);
   };
-  try {
-    auto result = pipe->generate(req, cb);
-    sd::io::write_png_file(output, result.image, {{"parameters", result.parameters}});
+  cb.on_image = [&](int index, const sd::pipeline::GenerationResult& result) {
+    const std::string file = batch_file(output, index, req.batch_size);
+    sd::io::write_png_file(file, result.image, {{"parameters", result.parameters}});
     if (!save_latents.empty())
-      sd::io::write_safetensors(save_latents, {{"text_embeddings", result.text_embeddings},
-                                               {"latents", result.final_latents}},
+      sd::io::write_safetensors(batch_file(save_latents, index, req.batch_size),
+                                {{"text_embeddings", result.text_embeddings}, {"latents", result.final_latents}},
                                 {{"parameters", result.parameters}});
-    std::fprintf(stderr, "wrote %s (%dx%d, seed %llu, %.1fs)\n", output.c_str(), result.image.width,
+    std::fprintf(stderr, "wrote %s (%dx%d, seed %llu, %.1fs)\n", file.c_str(), result.image.width,
                  result.image.height, static_cast<unsigned long long>(result.seed),
                  result.timings.count("total") ? result.timings.at("total") : 0.0);
+  };
+  try {
+    pipe->generate_batch(req, cb);
   } catch (const sd::Error& e) {
     std::fprintf(stderr, "sd-generate: %s\n", e.what());
     return 1;

@@ -16,6 +16,15 @@ namespace {
 
 constexpr uint64_t kSeed = 1000;
 
+// One thread: the tests compare results, and on the shared 2-core machine one thread per
+// process is the fastest.
+std::unique_ptr<Pipeline> load_tiny(const std::string& model = "tiny-sd15", DType dtype = DType::F32) {
+  LoadOptions opt = test::tiny_load_options(model);
+  opt.threads = 1;
+  opt.dtype = dtype;
+  return Pipeline::load(opt);
+}
+
 io::Image image_from(const Tensor& u8 /* [1,H,W,C] or [1,H,W] */) {
   io::Image img;
   img.height = int(u8.size(1));
@@ -74,6 +83,7 @@ struct SamplerCase {
   const char* sampler;
   float guidance;
   int images;
+  DType dtype = DType::F32;
 };
 
 class BatchEqualsSingles : public ::testing::TestWithParam<SamplerCase> {};
@@ -81,7 +91,7 @@ class BatchEqualsSingles : public ::testing::TestWithParam<SamplerCase> {};
 TEST_P(BatchEqualsSingles, Txt2Img) {
   SD_SKIP_WITHOUT_DATA("clip");
   const SamplerCase c = GetParam();
-  auto pipe = Pipeline::load(test::tiny_load_options(c.model));
+  auto pipe = load_tiny(c.model, c.dtype);
   GenerationRequest req = test::tiny_ddim_request();
   req.sampler = c.sampler;
   req.guidance_scale = c.guidance;
@@ -90,15 +100,18 @@ TEST_P(BatchEqualsSingles, Txt2Img) {
 
 // DDIM with the batch of 4; samplers that draw noise at every step from each
 // image's own generator (ancestral; SDE, also multistep with per-image history); no CFG
-// (LCM); SDXL's added conditioning.
+// (LCM); SDXL's added conditioning; bf16 (equal too: the kernels compute each batch row
+// alone, in the same order).
 INSTANTIATE_TEST_SUITE_P(Tiny, BatchEqualsSingles,
                          ::testing::Values(SamplerCase{"tiny-sd15", "ddim", 7.5f, 4},
                                            SamplerCase{"tiny-sd15", "euler_a", 7.5f, 2},
                                            SamplerCase{"tiny-sd15", "dpmpp_2m_sde", 7.5f, 2},
                                            SamplerCase{"tiny-sd15", "lcm", 1.0f, 2},
-                                           SamplerCase{"tiny-sdxl", "euler_a", 5.0f, 2}),
+                                           SamplerCase{"tiny-sdxl", "euler_a", 5.0f, 2},
+                                           SamplerCase{"tiny-sd15", "euler_a", 7.5f, 3, DType::BF16}),
                          [](const auto& info) {
-                           std::string n = std::string(info.param.model) + "_" + info.param.sampler;
+                           std::string n = std::string(info.param.model) + "_" + info.param.sampler +
+                                           (info.param.dtype == DType::BF16 ? "_bf16" : "");
                            for (char& ch : n)
                              if (ch == '-') ch = '_';
                            return n;
@@ -106,7 +119,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, BatchEqualsSingles,
 
 TEST(Batch, Img2ImgEqualsSingles) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options());
+  auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request();
   req.sampler = "euler_a";
   add_input_images(req, Operation::Img2Img);
@@ -115,7 +128,7 @@ TEST(Batch, Img2ImgEqualsSingles) {
 
 TEST(Batch, InpaintEqualsSinglesWithAFourChannelModel) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options());
+  auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request();
   add_input_images(req, Operation::Inpaint);
   req.strength = 0.75;
@@ -124,7 +137,7 @@ TEST(Batch, InpaintEqualsSinglesWithAFourChannelModel) {
 
 TEST(Batch, InpaintEqualsSinglesWithANineChannelModel) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options("tiny-sd15-inpaint"));
+  auto pipe = load_tiny("tiny-sd15-inpaint");
   GenerationRequest req = test::tiny_ddim_request();
   add_input_images(req, Operation::Inpaint);
   expect_batch_equals_singles(*pipe, req, 2);
@@ -134,7 +147,7 @@ TEST(Batch, InpaintEqualsSinglesWithANineChannelModel) {
 // batch's steps, or every image's when they run one by one.
 TEST(Batch, EveryLayoutGivesTheSameImages) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options());
+  auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request(kSeed);
   req.sampler = "euler_a";
   req.steps = 2;
@@ -158,7 +171,7 @@ TEST(Batch, EveryLayoutGivesTheSameImages) {
 
 TEST(Batch, SizesOutsideOneToEightAreRefused) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options());
+  auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request();
   for (int n : {0, -1, kMaxImagesPerRequest + 1}) {
     req.batch_size = n;
@@ -172,7 +185,7 @@ TEST(Batch, SizesOutsideOneToEightAreRefused) {
 
 TEST(Batch, CancelMidBatchStopsBeforeTheNextStep) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options());
+  auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request();
   req.steps = 2;
   req.batch_size = 4;
@@ -191,7 +204,7 @@ TEST(Batch, CancelMidBatchStopsBeforeTheNextStep) {
 // before tiling the VAE, and refuses it only when nothing fits.
 TEST(Batch, MemoryAdmissionCountsTheBatch) {
   SD_SKIP_WITHOUT_DATA("clip");
-  auto pipe = Pipeline::load(test::tiny_load_options());
+  auto pipe = load_tiny();
   const ModelInfo& info = pipe->info();
   GenerationRequest req = test::tiny_ddim_request();
   req.width = req.height = 1024;
