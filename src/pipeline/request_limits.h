@@ -15,25 +15,22 @@ namespace sd::pipeline {
 // this bounds the cost one request can ask for (about 2500 tokens, 35 chunks) while
 // leaving room for any prompt a person writes.
 constexpr size_t kMaxPromptBytes = 10000;
-// Images one request may ask for (GenerationRequest::batch_size), as A1111's batch size
-// slider: a batch of 8 at 512x512 runs the UNet at batch 16 with CFG.
-constexpr int kMaxImagesPerRequest = 8;
 // Input images are resized to the generation size (at most 2048 a side, at least 64): a
 // longer side or a more extreme shape than that range allows only costs decoding time.
 constexpr int kMaxInputImageSide = 8192;
 constexpr size_t kMaxInputImagePixels = size_t(4096) * 4096;
 constexpr int kMaxInputImageAspect = 2048 / 64;
 
-// Throws sd::Error "<field> ..." for text over kMaxPromptBytes or holding a control
+// Throws RequestError (request_error.h) for text over kMaxPromptBytes or holding a control
 // character other than tab, newline and carriage return (NUL, ESC, DEL, C1 controls).
 void check_prompt(const std::string& field, const std::string& text);
 
-// Throws sd::Error "<field> ..." for an image of more than kMaxInputImageSide on a side,
+// Throws RequestError for an image of more than kMaxInputImageSide on a side,
 // kMaxInputImagePixels, or an aspect ratio beyond kMaxInputImageAspect : 1.
 void check_input_image_size(const std::string& field, int64_t width, int64_t height);
 
 // A PNG or JPEG input image, its header's dimensions checked before it is decoded;
-// channels 3 (RGB) or 1 (luminance). Throws sd::Error "<field> ...".
+// channels 3 (RGB) or 1 (luminance). Throws RequestError.
 io::Image decode_input_image(const std::string& field, const std::vector<uint8_t>& bytes, int channels);
 
 }  // namespace sd::pipeline

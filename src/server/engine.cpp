@@ -74,7 +74,8 @@ void Engine::run_job(pipeline::Pipeline& pipe, Job& job) {
 
   auto t0 = Clock::now();
   log_info("job " + job.id + " running: " + job.spec.operation + " " + std::to_string(req.width) + "x" +
-           std::to_string(req.height) + ", " + std::to_string(req.steps) + " steps, " + req.sampler +
+           std::to_string(req.height) + ", " + std::to_string(req.steps) + " steps, " +
+           pipeline::sampler_id(req.sampler) +
            (req.batch_size > 1 ? ", " + std::to_string(req.batch_size) + " images" : ""));
   try {
     if (job.cancel_requested) throw Cancelled();

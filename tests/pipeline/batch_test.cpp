@@ -7,7 +7,6 @@
 #include "io/safetensors.h"
 #include "pipeline/memory_admission.h"
 #include "pipeline/pipeline.h"
-#include "pipeline/request_limits.h"
 #include "support/test_support.h"
 #include "support/tiny_pipeline.h"
 
@@ -93,7 +92,7 @@ TEST_P(BatchEqualsSingles, Txt2Img) {
   const SamplerCase c = GetParam();
   auto pipe = load_tiny(c.model, c.dtype);
   GenerationRequest req = test::tiny_ddim_request();
-  req.sampler = c.sampler;
+  req.sampler = parse_sampler(c.sampler)->sampler;
   req.guidance_scale = c.guidance;
   expect_batch_equals_singles(*pipe, req, c.images);
 }
@@ -121,7 +120,7 @@ TEST(Batch, Img2ImgEqualsSingles) {
   SD_SKIP_WITHOUT_DATA("clip");
   auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request();
-  req.sampler = "euler_a";
+  req.sampler = Sampler::EulerA;
   add_input_images(req, Operation::Img2Img);
   expect_batch_equals_singles(*pipe, req, 2);
 }
@@ -149,7 +148,7 @@ TEST(Batch, EveryLayoutGivesTheSameImages) {
   SD_SKIP_WITHOUT_DATA("clip");
   auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request(kSeed);
-  req.sampler = "euler_a";
+  req.sampler = Sampler::EulerA;
   req.steps = 2;
   req.batch_size = 2;
   std::vector<std::vector<uint8_t>> first;
@@ -173,10 +172,11 @@ TEST(Batch, SizesOutsideOneToEightAreRefused) {
   SD_SKIP_WITHOUT_DATA("clip");
   auto pipe = load_tiny();
   GenerationRequest req = test::tiny_ddim_request();
-  for (int n : {0, -1, kMaxImagesPerRequest + 1}) {
+  EXPECT_EQ(pipe->info().limits.max_images, 8);
+  for (int n : {0, -1, 9}) {
     req.batch_size = n;
     EXPECT_EQ(test::error_of([&] { pipe->validate(req); }),
-              "batch_size must be 1..8, got " + std::to_string(n));
+              "num_images must be between 1 and 8, got " + std::to_string(n));
     EXPECT_THROW(pipe->generate_batch(req, {}), Error);
   }
   req.batch_size = 2;
