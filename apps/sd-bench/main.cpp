@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "models/unet_2d_condition.h"
 #include "ops/flop_count.h"
 #include "ops/ops.h"
+#include "pipeline/batch_rows.h"
 
 namespace {
 
@@ -96,7 +98,7 @@ Tensor prompt_ids() {
 int main(int argc, char** argv) {
   CLI::App app{"Benchmark full-size Stable Diffusion models built from their configs."};
   std::string config_dir, dtype_name = "bf16";
-  int width = 512, height = 512, repeat = 3, threads = 0;
+  int width = 512, height = 512, repeat = 3, threads = 0, batch = 1;
   app.add_option("--config", config_dir, "folder with unet/, vae/, text_encoder/ config.json")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -105,6 +107,10 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype_name, "compute dtype")->check(CLI::IsMember({"f32", "bf16"}));
   app.add_option("--repeat", repeat, "timed runs per phase (best is reported)")->check(CLI::Range(1, 100));
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  app.add_option("--batch", batch,
+                 "images per batch, as a request's batch_size: the UNet step runs 2N rows (CFG), the VAE decodes N "
+                 "latents; per-image times are reported beside the batch's")
+      ->check(CLI::Range(1, 8));
   bool vae_tiling = false;
   int vae_tile_size = 0;
   auto* tiling = app.add_flag("--vae-tiling", vae_tiling, "VAE decode in overlapping tiles, as sd-generate --vae-tiling");
@@ -166,24 +172,54 @@ int main(int argc, char** argv) {
     });
     report_memory("text encoder");
 
-    // One denoising step: the UNet on the CFG batch of 2.
-    const Tensor sample = random_tensor({2, unet_cfg.in_channels, h, w}, 1.0f, 3);
+    // One denoising step: the UNet on the CFG batch, every image's uncond row, then every
+    // image's cond row, as the pipeline runs a batch.
+    const int rows = 2 * batch;
+    const Tensor sample = random_tensor({rows, unet_cfg.in_channels, h, w}, 1.0f, 3);
+    const Tensor batch_context = sd::pipeline::repeat_each_row(context, batch);
     sd::models::UNetAddedCond added;
     if (unet_cfg.text_time_embedding) {
-      added.text_embeds = sd::ops::concat({pooled, pooled}, 0);
+      added.text_embeds = sd::pipeline::repeat_each_row(sd::ops::concat({pooled, pooled}, 0), batch);
       std::vector<float> ids6;
-      for (int r = 0; r < 2; ++r)
+      for (int r = 0; r < rows; ++r)
         for (int v : {height, width, 0, 0, height, width}) ids6.push_back(float(v));
-      added.time_ids = Tensor::from_floats(ids6, {2, 6});
+      added.time_ids = Tensor::from_floats(ids6, {rows, 6});
     }
     Phase step = measure(repeat, [&] {
-      unet.forward(sample, {500.0f}, context, unet_cfg.text_time_embedding ? &added : nullptr);
+      unet.forward(sample, {500.0f}, batch_context, unet_cfg.text_time_embedding ? &added : nullptr);
     });
     report_memory("unet step");
 
-    const Tensor z = random_tensor({1, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4);
+    // Whether a batch changes an image: the first image's rows of the batched step against
+    // the same rows run as a batch of one (0 when the kernels are batch-invariant).
+    double batch_max_abs_diff = 0;
+    if (batch > 1) {
+      const Tensor batched = unet.forward(sample, {500.0f}, batch_context, unet_cfg.text_time_embedding ? &added : nullptr);
+      sd::models::UNetAddedCond added_one;
+      if (unet_cfg.text_time_embedding) {
+        added_one.text_embeds = sd::ops::concat({sd::pipeline::row_of(added.text_embeds, 0),
+                                                 sd::pipeline::row_of(added.text_embeds, batch)}, 0);
+        added_one.time_ids = added.time_ids.narrow(0, 0, 2).contiguous();
+      }
+      const Tensor one = unet.forward(
+          sd::ops::concat({sd::pipeline::row_of(sample, 0), sd::pipeline::row_of(sample, batch)}, 0), {500.0f},
+          context, unet_cfg.text_time_embedding ? &added_one : nullptr);
+      for (auto [one_row, batch_row] : {std::pair<int64_t, int64_t>{0, 0}, {1, batch}}) {
+        const Tensor a = sd::pipeline::row_of(one, one_row), b = sd::pipeline::row_of(batched, batch_row);
+        for (int64_t i = 0; i < a.numel(); ++i)
+          batch_max_abs_diff = std::max(batch_max_abs_diff, double(std::fabs(a.data<float>()[i] - b.data<float>()[i])));
+      }
+      std::fprintf(stderr, "unet step: image 0 in the batch of %d against alone: max |difference| %g\n", batch,
+                   batch_max_abs_diff);
+    }
+
+    const Tensor z = random_tensor({batch, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4);
     if (vae_tiling) vae_tile_size = vae.resolve_tile_size(vae_tile_size);
-    Phase decode = measure(repeat, [&] { vae_tiling ? vae.decode_tiled(z, vae_tile_size) : vae.decode(z); });
+    // Tiles are decoded image by image, as the pipeline does.
+    Phase decode = measure(repeat, [&] {
+      if (!vae_tiling) return void(vae.decode(z));
+      for (int64_t k = 0; k < batch; ++k) vae.decode_tiled(sd::pipeline::row_of(z, k), vae_tile_size);
+    });
     report_memory("vae decode");
 
     nlohmann::ordered_json j;
@@ -192,17 +228,23 @@ int main(int argc, char** argv) {
     j["height"] = height;
     j["dtype"] = dtype_name;
     j["threads"] = threads;
+    j["batch"] = batch;
     if (vae_tiling) j["vae_tile_size"] = vae_tile_size;
     j["matmul_tflops"] = mm_tflops;
     nlohmann::ordered_json phases;
     for (auto& [name, p] : {std::pair<const char*, Phase&>{"text_encoder", text}, {"unet_step", step},
                             {"vae_decode", decode}}) {
       const double limit = p.tflop / mm_tflops;
-      phases[name] = {{"seconds", p.seconds}, {"tflop", p.tflop}, {"limit_ratio", limit > 0 ? p.seconds / limit : 0}};
-      std::fprintf(stderr, "%-13s %8.3f s  %7.3f TFLOP  %5.2fx the matmul-rate time\n", name, p.seconds, p.tflop,
-                   limit > 0 ? p.seconds / limit : 0.0);
+      // The text encoder runs once for the whole batch, so its per-image share shrinks too.
+      phases[name] = {{"seconds", p.seconds},
+                      {"per_image_seconds", p.seconds / batch},
+                      {"tflop", p.tflop},
+                      {"limit_ratio", limit > 0 ? p.seconds / limit : 0}};
+      std::fprintf(stderr, "%-13s %8.3f s (%.3f s per image)  %7.3f TFLOP  %5.2fx the matmul-rate time\n", name,
+                   p.seconds, p.seconds / batch, p.tflop, limit > 0 ? p.seconds / limit : 0.0);
     }
     j["phases"] = phases;
+    if (batch > 1) j["unet_batch_max_abs_diff"] = batch_max_abs_diff;
     j["peak_rss_mb"] = peak_rss_mb();
     std::printf("%s\n", j.dump().c_str());
   } catch (const sd::Error& e) {

@@ -20,6 +20,7 @@
 #include "loaders/model_source.h"
 #include "options.h"
 #include "output_plan.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
@@ -50,6 +51,7 @@ std::string flag_of(const std::string& field) {
       {"strength", "--strength"},       {"clip_skip", "--clip-skip"},             {"width", "--width"},
       {"height", "--height"},           {"input_image", "--init-image"},          {"mask_image", "--mask-image"},
       {"preview_every", "--preview-every"}, {"decoder", "--fast-decode"},         {"vae_tile_size", "--vae-tile-size"},
+      {"num_images", "--batch-size"},
   };
   if (field.rfind("loras", 0) == 0) return "--lora";
   auto it = flags.find(field);
@@ -133,7 +135,7 @@ int main(int argc, char** argv) {
   } catch (const sd::Error& e) {
     return usage_error(e.what());
   }
-  const int image_count = int(prompts.size()) * o.batch_count;
+  const int image_count = int(prompts.size()) * o.batch_count * req.batch_size;
   if (!o.save_latents.empty() && image_count > 1)
     return usage_error("--save-latents keeps one image's latents; it cannot be used with " +
                        std::to_string(image_count) + " images (--batch-count, --prompt-file)");
@@ -233,6 +235,12 @@ int main(int argc, char** argv) {
   } catch (const sd::Error& e) {
     return usage_error(e.what());
   }
+  // A batch too large for memory as one runs image by image; a single image runs as asked.
+  if (req.batch_size > 1) try {
+      sd::pipeline::admit_job_memory(req, pipe->info(), sd::pipeline::memory_available_to_process(0));
+    } catch (const sd::pipeline::MemoryRefused&) {
+      req.batch_layout = sd::pipeline::BatchLayout::OneByOne;
+    }
 
   sd::pipeline::GenerationCallbacks cb;
   cb.on_progress = [&](int step, int total) { progress.step(step, total); };
@@ -244,23 +252,25 @@ int main(int argc, char** argv) {
   int index = 0;
   try {
     for (const auto& p : prompts) {
-      for (int k = 0; k < o.batch_count; ++k, ++index) {
+      for (int k = 0; k < o.batch_count; ++k) {
         req.prompt = p;
-        req.seed = *seed_value + uint64_t(k);
+        req.seed = *seed_value + uint64_t(k) * uint64_t(req.batch_size);
         progress.start_steps(image_count > 1 ? "[" + std::to_string(index + 1) + "/" + std::to_string(image_count) + "]"
                                              : "");
-        auto result = pipe->generate(req, cb);
-        progress.image_phases(result.timings, req.steps);
-        const auto t_save = Clock::now();
-        const auto bytes = sd::io::encode_image(result.image, plan->format(), plan->quality(), result.parameters);
-        const std::string path = plan->write(index, result.seed, bytes);
-        if (!o.save_latents.empty())
-          sd::io::write_safetensors(o.save_latents, {{"text_embeddings", result.text_embeddings},
-                                                     {"latents", result.final_latents}},
-                                    {{"parameters", result.parameters}});
-        progress.phase("save", seconds_since(t_save),
-                       path + " (" + std::to_string(result.image.width) + "x" + std::to_string(result.image.height) +
-                           ", seed " + std::to_string(result.seed) + ")");
+        cb.on_image = [&](int, const sd::pipeline::GenerationResult& result) {
+          progress.image_phases(result.timings, req.steps);
+          const auto t_save = Clock::now();
+          const auto bytes = sd::io::encode_image(result.image, plan->format(), plan->quality(), result.parameters);
+          const std::string path = plan->write(index++, result.seed, bytes);
+          if (!o.save_latents.empty())
+            sd::io::write_safetensors(o.save_latents, {{"text_embeddings", result.text_embeddings},
+                                                       {"latents", result.final_latents}},
+                                      {{"parameters", result.parameters}});
+          progress.phase("save", seconds_since(t_save),
+                         path + " (" + std::to_string(result.image.width) + "x" +
+                             std::to_string(result.image.height) + ", seed " + std::to_string(result.seed) + ")");
+        };
+        pipe->generate_batch(req, cb);
       }
     }
   } catch (const sd::Error& e) {

@@ -107,6 +107,11 @@ void add_sampling_options(CLI::App& app, Options& o) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str()
       ->group(g);
+  app.add_option("--batch-size", o.req.batch_size,
+                 "images in one batch through the networks, from seeds seed, seed+1, ... (a batch too large for "
+                 "memory runs image by image); --batch-count batches follow with the next seeds")
+      ->capture_default_str()
+      ->group(g);
   o.rng = pipeline::noise_source_name(o.req.rng);
   app.add_option("--rng", o.rng, "noise the seed selects: cpu (torch CPU, diffusers) or gpu (torch CUDA, A1111/ComfyUI)")
       ->check(CLI::IsMember(pipeline::noise_source_names()))

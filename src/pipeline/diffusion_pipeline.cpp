@@ -1,16 +1,20 @@
 // The Pipeline implementation: text conditioning, the denoising loop with classifier-free
-// guidance as one batch of 2 (uncond first), and the VAE decode, with diffusers'
-// arithmetic at every step so a seed gives diffusers' image.
+// guidance in one UNet batch (every image's uncond row, then every image's cond row), and
+// the VAE decode, with diffusers' arithmetic at every step so a seed gives diffusers'
+// image, alone or in a batch.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
+#include <map>
+#include <memory>
 #include <future>
+#include <numeric>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "loaders/lora_merge.h"
 #include "ops/ops.h"
+#include "pipeline/batch_rows.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
 #include "loaders/model_set.h"
@@ -33,12 +37,13 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// noise_pred = uncond + g * (cond - uncond), on the two rows of a batch-2 output.
+// noise_pred = uncond + g * (cond - uncond) for each image of a CFG batch output
+// [2n, ...] (every uncond row, then every cond row) -> [n, ...].
 Tensor guide(const Tensor& eps, float g) {
   const Tensor e = eps.contiguous();
   const int64_t n = e.numel() / 2;
   Shape s = e.shape();
-  s[0] = 1;
+  s[0] /= 2;
   Tensor out = Tensor::empty(s, DType::F32);
   const float* u = e.data<float>();
   const float* c = u + n;
@@ -91,12 +96,12 @@ class DiffusionPipeline : public Pipeline {
 
   const ModelInfo& info() const override { return info_; }
 
-  GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) override {
+  std::vector<GenerationResult> generate_batch(const GenerationRequest& req, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
     validate(req);
-    auto scheduler = sampling::make_scheduler(sampler_id(req.sampler), schedule_id(req.schedule), m_.scheduler);
-    GenerationResult result;
-    result.seed = req.seed;
+    const int n = req.batch_size;
+    if (n > 1) log_info(batch_layout_text(req));
+    std::map<std::string, double> timings;
 
     auto t = Clock::now();
     // The prompt's <lora:...> tags join the job's loras; the text encoder never sees them.
@@ -105,46 +110,72 @@ class DiffusionPipeline : public Pipeline {
     // Merged for this job only: the patch puts the original weights back when generate()
     // returns or throws.
     const models::LoraPatch loras = apply_loras(lora_specs);
-    if (!lora_specs.empty()) result.timings["lora"] = seconds_since(t);
+    if (!lora_specs.empty()) timings["lora"] = seconds_since(t);
 
+    // One prompt for every image: encoded once, its rows repeated per UNet call.
     const bool cfg = req.guidance_scale > 1.0f;
     t = Clock::now();
     Conditioning cond = encode_prompts(m_, tags.text, req.negative_prompt, req.clip_skip, cfg, embeddings_);
-    result.timings["text_encoder"] = seconds_since(t);
+    timings["text_encoder"] = seconds_since(t);
 
     t = Clock::now();
-    const auto generator = make_noise_generator(req.rng, req.seed);
-    sampling::NoiseGenerator& gen = *generator;
-    scheduler->set_timesteps(req.steps);
-    const int first = req.operation == Operation::Txt2Img ? 0 : scheduler->start_index(req.strength);
-    InpaintLatents inpaint;
-    Tensor latents = initial_latents(req, *scheduler, first, gen, inpaint);
-    if (req.operation != Operation::Txt2Img) result.timings["vae_encode"] = seconds_since(t);
+    const ImageInputs inputs = encode_inputs(req);
+    std::vector<ImageRun> runs(static_cast<size_t>(n));
+    for (int k = 0; k < n; ++k) start_image(runs[size_t(k)], req, k, inputs);
+    if (req.operation != Operation::Txt2Img) timings["vae_encode"] = seconds_since(t);
 
-    t = Clock::now();
-    latents = denoise(*scheduler, latents, first, cond, inpaint, req, gen, cb);
-    result.timings["denoise"] = seconds_since(t);
-
-    t = Clock::now();
-    if (req.decoder == FinalDecoder::Taesd) {
-      result.image = preview_.decode(latents);
-      result.timings["taesd_decode"] = seconds_since(t);
-    } else {
-      const Tensor z = ops::scale(latents, 1.0f / m_.vae->scaling_factor());
-      Tensor decoded = req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z);
-      result.image = tensor_to_image(decoded);
-      result.timings["vae_decode"] = seconds_since(t);
-    }
-
+    GenerationRequest described = req;  // parameters_text's view of each image
+    described.init_image.reset();
+    described.mask_image.reset();
+    described.batch_size = 1;
     std::vector<std::string> lora_hashes;
     for (const LoraSpec& l : req.loras) lora_hashes.push_back(lora_hashes_.get(l.path));
-    result.parameters = parameters_text(req, info_.checkpoint, lora_hashes);
-    if (req.keep_latents) {
-      result.text_embeddings = cond.context;
-      result.final_latents = latents;
+    std::vector<GenerationResult> results;
+    auto finish = [&](ImageRun& run, int index, const std::map<std::string, double>& phase_times) {
+      GenerationResult r;
+      r.image = std::move(run.image);
+      r.seed = run.seed;
+      r.index = index;
+      r.timings = phase_times;
+      r.timings["total"] = seconds_since(t_start);
+      described.seed = run.seed;
+      r.parameters = parameters_text(described, info_.checkpoint, lora_hashes);
+      if (req.keep_latents) {
+        r.text_embeddings = cond.context;
+        r.final_latents = run.latents;
+      }
+      if (cb.on_image) cb.on_image(index, r);
+      results.push_back(std::move(r));
+    };
+
+    const int steps_each = runs.front().sched->num_steps() - runs.front().first;
+    if (req.batch_layout == BatchLayout::OneByOne) {
+      for (int k = 0; k < n; ++k) {
+        std::map<std::string, double> own = timings;
+        t = Clock::now();
+        denoise({&runs[size_t(k)]}, cond, req, cb, k * steps_each, n * steps_each);
+        own["denoise"] = seconds_since(t);
+        decode({&runs[size_t(k)]}, req, own);
+        finish(runs[size_t(k)], k, own);
+      }
+      return results;
     }
-    result.timings["total"] = seconds_since(t_start);
-    return result;
+    std::vector<ImageRun*> all;
+    for (ImageRun& run : runs) all.push_back(&run);
+    t = Clock::now();
+    denoise(all, cond, req, cb, 0, steps_each);
+    timings["denoise"] = seconds_since(t);
+    if (req.batch_layout == BatchLayout::Together) {
+      decode(all, req, timings);
+      for (int k = 0; k < n; ++k) finish(runs[size_t(k)], k, timings);
+    } else {
+      for (int k = 0; k < n; ++k) {
+        std::map<std::string, double> own = timings;
+        decode({&runs[size_t(k)]}, req, own);
+        finish(runs[size_t(k)], k, own);
+      }
+    }
+    return results;
   }
 
   void validate(const GenerationRequest& req) const override {
@@ -185,14 +216,48 @@ class DiffusionPipeline : public Pipeline {
     return p;
   }
 
+  // The input image and mask of img2img/inpainting, prepared and VAE-encoded once for
+  // every image of the batch (the encode is deterministic; each image samples its own
+  // latents from the distribution with its own generator).
+  struct ImageInputs {
+    Tensor mask;                            // [1,1,H,W] 0/1; undefined without one
+    bool from_image = false;                // start from the noised image, not pure noise
+    bool blend = false;                     // 4-channel inpainting: keep the unmasked latents
+    models::LatentDistribution image;       // of the input image, when from_image or blend
+    models::LatentDistribution masked;      // of the masked image, 9-channel UNets
+  };
+
+  ImageInputs encode_inputs(const GenerationRequest& req) const {
+    const bool nine_channels = m_.unet->config().in_channels == 9;
+    ImageInputs in;
+    Tensor image;
+    if (req.init_image) image = prepare_image(*req.init_image, req.width, req.height);
+    if (req.operation == Operation::Inpaint) in.mask = prepare_mask(*req.mask_image, req.width, req.height);
+    if (nine_channels && !in.mask.defined()) {
+      // An inpainting UNet asked for txt2img/img2img repaints everything.
+      in.mask = Tensor::full({1, 1, req.height, req.width}, 1.0f);
+      if (!image.defined()) image = Tensor::zeros({1, 3, req.height, req.width}, DType::F32);
+    }
+    in.blend = in.mask.defined() && !nine_channels;
+    // img2img always starts from the noised image; inpainting only below full strength.
+    in.from_image = req.operation == Operation::Img2Img ||
+                    (req.operation == Operation::Inpaint && req.strength < 1.0);
+    if (in.from_image || in.blend) in.image = encode_distribution(image, req);
+    if (in.mask.defined() && nine_channels) in.masked = encode_distribution(mask_out(image, in.mask), req);
+    return in;
+  }
+
+  models::LatentDistribution encode_distribution(const Tensor& image, const GenerationRequest& req) const {
+    return req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image);
+  }
+
   // diffusers' retrieve_latents(vae.encode(image), generator): a sample of the latent
   // distribution (one generator draw), in UNet space.
-  Tensor encode_latents(const Tensor& image, const GenerationRequest& req, sampling::NoiseGenerator& gen) const {
-    models::LatentDistribution d =
-        req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image);
+  Tensor sample_latents(const models::LatentDistribution& d, sampling::NoiseGenerator& gen) const {
     Tensor noise = gen.randn(d.mean.shape());
     Tensor out = Tensor::empty(d.mean.shape(), DType::F32);
-    const float *mean = d.mean.contiguous().data<float>(), *logvar = d.logvar.contiguous().data<float>();
+    const Tensor mean_c = d.mean.contiguous(), logvar_c = d.logvar.contiguous();
+    const float *mean = mean_c.data<float>(), *logvar = logvar_c.data<float>();
     const float* n = noise.data<float>();
     float* o = out.data<float>();
     const float k = m_.vae->scaling_factor();
@@ -200,88 +265,136 @@ class DiffusionPipeline : public Pipeline {
     return out;
   }
 
-  // The starting latents of each operation, drawing from the generator in diffusers'
-  // order: img2img samples the encoded image, then the noise; inpainting draws the noise
-  // first unless the original's latents are needed to start from or to blend with.
-  Tensor initial_latents(const GenerationRequest& req, sampling::Scheduler& sched, int first,
-                         sampling::NoiseGenerator& gen, InpaintLatents& inpaint) const {
+  // One image of a batch: its seed, generator, scheduler (multistep samplers keep a
+  // history per image) and latents.
+  struct ImageRun {
+    uint64_t seed = 0;
+    std::unique_ptr<sampling::NoiseGenerator> gen;
+    std::unique_ptr<sampling::Scheduler> sched;
+    int first = 0;  // index of the first step (img2img starts later)
+    Tensor latents;
+    InpaintLatents inpaint;
+    io::Image image;
+  };
+
+  // Image `index`'s starting latents, drawing from its own generator in diffusers' order:
+  // img2img samples the encoded image, then the noise; inpainting draws the noise first
+  // unless the original's latents are needed to start from or to blend with.
+  void start_image(ImageRun& run, const GenerationRequest& req, int index, const ImageInputs& in) const {
+    run.seed = req.seed + uint64_t(index);
+    run.gen = make_noise_generator(req.rng, run.seed);
+    run.sched = sampling::make_scheduler(sampler_id(req.sampler), schedule_id(req.schedule), m_.scheduler);
+    run.sched->set_timesteps(req.steps);
+    run.first = req.operation == Operation::Txt2Img ? 0 : run.sched->start_index(req.strength);
+    sampling::NoiseGenerator& gen = *run.gen;
     const int f = m_.vae->scale_factor();
     const int64_t h = req.height / f, w = req.width / f;
     const Shape shape{1, m_.unet->config().out_channels, h, w};
-    const bool nine_channels = m_.unet->config().in_channels == 9;
-
-    Tensor image, mask;
-    if (req.init_image) image = prepare_image(*req.init_image, req.width, req.height);
-    if (req.operation == Operation::Inpaint) mask = prepare_mask(*req.mask_image, req.width, req.height);
-    if (nine_channels && !mask.defined()) {
-      // An inpainting UNet asked for txt2img/img2img repaints everything.
-      mask = Tensor::full({1, 1, req.height, req.width}, 1.0f);
-      if (!image.defined()) image = Tensor::zeros({1, 3, req.height, req.width}, DType::F32);
-    }
-    const bool blend = mask.defined() && !nine_channels;
-    // img2img always starts from the noised image; inpainting only below full strength.
-    const bool from_image = req.operation == Operation::Img2Img ||
-                            (req.operation == Operation::Inpaint && req.strength < 1.0);
 
     Tensor image_latents;
-    if (from_image || blend) image_latents = encode_latents(image, req, gen);
+    if (in.from_image || in.blend) image_latents = sample_latents(in.image, gen);
     Tensor noise = gen.randn(shape);
-    Tensor latents = from_image ? sched.add_noise(image_latents, noise, first)
-                                : ops::scale(noise, sched.init_noise_sigma());
-    if (mask.defined()) {
-      inpaint.mask = mask_to_latent_size(mask, h, w);
-      if (nine_channels) {
-        inpaint.masked_image_latents = encode_latents(mask_out(image, mask), req, gen);
+    run.latents = in.from_image ? run.sched->add_noise(image_latents, noise, run.first)
+                                : ops::scale(noise, run.sched->init_noise_sigma());
+    if (in.mask.defined()) {
+      run.inpaint.mask = mask_to_latent_size(in.mask, h, w);
+      if (in.masked.mean.defined()) {
+        run.inpaint.masked_image_latents = sample_latents(in.masked, gen);
       } else {
-        inpaint.image_latents = image_latents;
-        inpaint.noise = noise;
+        run.inpaint.image_latents = image_latents;
+        run.inpaint.noise = noise;
       }
     }
-    return latents;
   }
 
-  // Runs steps [first, num_steps) from `latents`, reporting progress and previews and
-  // stopping with sd::Cancelled between steps when asked.
-  Tensor denoise(sampling::Scheduler& sched, Tensor latents, int first, const Conditioning& cond,
-                 const InpaintLatents& inpaint, const GenerationRequest& req, sampling::NoiseGenerator& gen,
-                 const GenerationCallbacks& cb) {
+  // Runs the remaining steps of `group` (images at the same step) as one UNet batch of
+  // their rows (every uncond row, then every cond row, with CFG), each image stepped by its
+  // own scheduler and generator. Progress counts from `steps_before` of `steps_total`;
+  // previews show the group's first image. Stops with sd::Cancelled between steps when asked.
+  void denoise(const std::vector<ImageRun*>& group, const Conditioning& cond, const GenerationRequest& req,
+               const GenerationCallbacks& cb, int steps_before, int steps_total) {
+    const int n = int(group.size());
     const bool cfg = cond.context.size(0) == 2;
+    const Tensor context = repeat_each_row(cond.context, n);
     // 9-channel UNets see [latents | mask | masked-image latents], per batch row.
     Tensor extra_channels;
-    if (inpaint.masked_image_latents.defined()) {
-      extra_channels = ops::concat({inpaint.mask, inpaint.masked_image_latents}, 1);
+    if (group.front()->inpaint.masked_image_latents.defined()) {
+      std::vector<Tensor> rows;
+      for (const ImageRun* run : group)
+        rows.push_back(ops::concat({run->inpaint.mask, run->inpaint.masked_image_latents}, 1));
+      extra_channels = stack_rows(rows);
       if (cfg) extra_channels = ops::concat({extra_channels, extra_channels}, 0);
     }
     models::UNetAddedCond added;
     const bool xl = m_.unet->config().text_time_embedding;
     if (xl) {
-      added.text_embeds = cond.pooled;
-      const int64_t rows = cond.context.size(0);
+      added.text_embeds = repeat_each_row(cond.pooled, n);
+      const int64_t rows = context.size(0);
       std::vector<float> ids;
       for (int64_t r = 0; r < rows; ++r)
         for (int v : {req.height, req.width, 0, 0, req.height, req.width}) ids.push_back(float(v));
       added.time_ids = Tensor::from_floats(ids, {rows, 6});
     }
-    const int total = sched.num_steps() - first;
-    for (int i = first; i < sched.num_steps(); ++i) {
+    sampling::Scheduler& lead = *group.front()->sched;
+    for (int i = group.front()->first; i < lead.num_steps(); ++i) {
       if (cb.should_cancel && cb.should_cancel()) throw Cancelled();
-      Tensor x_in = sched.scale_model_input(latents, i);
+      std::vector<Tensor> inputs;
+      for (const ImageRun* run : group) inputs.push_back(run->sched->scale_model_input(run->latents, i));
+      Tensor x_in = stack_rows(inputs);
       if (cfg) x_in = ops::concat({x_in, x_in}, 0);
       if (extra_channels.defined()) x_in = ops::concat({x_in, extra_channels}, 1);
-      Tensor eps = m_.unet->forward(x_in, {sched.timesteps()[size_t(i)]}, cond.context, xl ? &added : nullptr);
+      Tensor eps = m_.unet->forward(x_in, {lead.timesteps()[size_t(i)]}, context, xl ? &added : nullptr);
       if (cfg) eps = guide(eps, req.guidance_scale);
-      sampling::StepResult r = sched.step(eps, i, latents, gen);
-      latents = r.prev_sample;
-      if (inpaint.image_latents.defined()) latents = keep_unmasked(sched, latents, inpaint, i);
-      const int step = i - first + 1;
-      if (cb.on_progress) cb.on_progress(step, total);
+      Tensor preview_latents;
+      for (int k = 0; k < n; ++k) {
+        ImageRun& run = *group[size_t(k)];
+        sampling::StepResult r = run.sched->step(n == 1 ? eps : row_of(eps, k), i, run.latents, *run.gen);
+        run.latents = r.prev_sample;
+        if (run.inpaint.image_latents.defined()) run.latents = keep_unmasked(*run.sched, run.latents, run.inpaint, i);
+        if (k == 0) preview_latents = r.denoised.defined() ? r.denoised : run.latents;
+      }
+      const int step = i - group.front()->first + 1;
+      if (cb.on_progress) cb.on_progress(steps_before + step, steps_total);
       const bool preview_due =
           req.preview != PreviewMode::None && cb.on_preview &&
-          (step == total || (req.preview_every > 0 && step % req.preview_every == 0));
-      if (preview_due)
-        cb.on_preview(step, total, preview_.preview(r.denoised.defined() ? r.denoised : latents, req.preview));
+          (steps_before + step == steps_total || (req.preview_every > 0 && step % req.preview_every == 0));
+      if (preview_due) cb.on_preview(steps_before + step, steps_total, preview_.preview(preview_latents, req.preview));
     }
-    return latents;
+  }
+
+  // The final images of `group`: one VAE call for the group when its layout is Together
+  // and the VAE runs whole, else image by image. Adds the decode time to `timings`.
+  void decode(const std::vector<ImageRun*>& group, const GenerationRequest& req,
+              std::map<std::string, double>& timings) const {
+    const auto t = Clock::now();
+    if (req.decoder == FinalDecoder::Taesd) {
+      for (ImageRun* run : group) run->image = preview_.decode(run->latents);
+      timings["taesd_decode"] = seconds_since(t);
+      return;
+    }
+    const float unscale = 1.0f / m_.vae->scaling_factor();
+    if (req.vae_tiling || group.size() == 1) {
+      for (ImageRun* run : group) {
+        const Tensor z = ops::scale(run->latents, unscale);
+        run->image = tensor_to_image(req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z));
+      }
+    } else {
+      std::vector<Tensor> rows;
+      for (const ImageRun* run : group) rows.push_back(run->latents);
+      const Tensor decoded = m_.vae->decode(ops::scale(stack_rows(rows), unscale));
+      for (size_t k = 0; k < group.size(); ++k) group[k]->image = tensor_to_image(row_of(decoded, int64_t(k)));
+    }
+    timings["vae_decode"] = seconds_since(t);
+  }
+
+  static std::string batch_layout_text(const GenerationRequest& req) {
+    const std::string n = std::to_string(req.batch_size);
+    switch (req.batch_layout) {
+      case BatchLayout::Together: return "batch of " + n + " images: UNet and VAE as one batch";
+      case BatchLayout::VaeOneByOne: return "batch of " + n + " images: UNet as one batch, VAE image by image";
+      case BatchLayout::OneByOne: return "batch of " + n + " images: image by image (memory)";
+    }
+    return "";
   }
 
   // 4-channel inpainting: outside the mask, the latents are the original's, noised to the
@@ -322,6 +435,12 @@ class DiffusionPipeline : public Pipeline {
 };
 
 }  // namespace
+
+GenerationResult Pipeline::generate(const GenerationRequest& req, const GenerationCallbacks& cb) {
+  if (req.batch_size != 1)
+    throw Error("generate() makes one image; a batch of " + std::to_string(req.batch_size) + " needs generate_batch()");
+  return std::move(generate_batch(req, cb).front());
+}
 
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);

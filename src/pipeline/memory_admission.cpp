@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 namespace sd::pipeline {
 
@@ -77,10 +78,15 @@ struct Phases {
   uint64_t unet = 0, vae = 0, image = 0;
 };
 
-Phases phases(const MemoryProfile& m, const GenerationRequest& req, bool tiled) {
+// A batch runs its UNet rows together unless image by image; its VAE whole only when
+// together and untiled (request.h: BatchLayout).
+Phases phases(const MemoryProfile& m, const GenerationRequest& req, bool tiled, BatchLayout layout) {
+  const uint64_t images = uint64_t(std::max(1, req.batch_size));
   const uint64_t pixels = uint64_t(req.width) * uint64_t(req.height);
   const uint64_t latent = pixels / uint64_t(m.latent_factor * m.latent_factor);
-  const uint64_t batch = req.guidance_scale > 1.0f ? 2 : 1;
+  const uint64_t unet_images = layout == BatchLayout::OneByOne ? 1 : images;
+  const uint64_t vae_images = layout == BatchLayout::Together && !tiled ? images : 1;
+  const uint64_t batch = (req.guidance_scale > 1.0f ? 2 : 1) * unet_images;
   Phases p;
   p.unet = batch * latent * uint64_t(m.unet_skip_channels + kUnetWorkingTensors * m.unet_channels) *
            uint64_t(m.activation_bytes);
@@ -89,19 +95,20 @@ Phases phases(const MemoryProfile& m, const GenerationRequest& req, bool tiled) 
   const bool encodes = req.operation != Operation::Txt2Img;
   const uint64_t decode = req.decoder == FinalDecoder::Taesd
                               ? pixels * 3 * kTaesdChannels * uint64_t(m.activation_bytes)
-                              : vae_bytes(m, vae_pixels, true);
+                              : vae_images * vae_bytes(m, vae_pixels, true);
+  // The input image is encoded once for the whole batch.
   p.vae = std::max(decode, encodes ? vae_bytes(m, vae_pixels, false) : 0);
-  // The float image the VAE writes (and blends tiles into) and its 8-bit copy.
-  p.image = pixels * (3 * 4 * (tiled ? 2 : 1) + 3);
+  // The float images the VAE writes (and blends tiles into) and the 8-bit copies of all.
+  p.image = pixels * (3 * 4 * (tiled ? 2 : 1) * vae_images + 3 * images);
   return p;
 }
 
 uint64_t with_margin(uint64_t bytes) { return uint64_t(double(bytes) * kMargin); }
 
-MemoryEstimate estimate(const ModelInfo& model, const GenerationRequest& req, bool tiled) {
+MemoryEstimate estimate(const ModelInfo& model, const GenerationRequest& req, bool tiled, BatchLayout layout) {
   const MemoryProfile& m = model.memory;
   if (m.resident_bytes == 0) return {};
-  const Phases p = phases(m, req, tiled);
+  const Phases p = phases(m, req, tiled, layout);
   return {m.resident_bytes, with_margin(std::max(p.unet, p.vae) + p.image) + kRuntimeOverhead};
 }
 
@@ -115,7 +122,7 @@ uint64_t process_rss_bytes() {
 }
 
 MemoryEstimate estimate_job_memory(const ModelInfo& model, const GenerationRequest& req) {
-  return estimate(model, req, req.vae_tiling);
+  return estimate(model, req, req.vae_tiling, req.batch_layout);
 }
 
 uint64_t memory_available_to_process(uint64_t max_memory) {
@@ -134,17 +141,33 @@ uint64_t memory_available_to_process(uint64_t max_memory) {
 }
 
 void admit_job_memory(GenerationRequest& req, const ModelInfo& model, uint64_t available) {
-  const MemoryEstimate as_asked = estimate(model, req, req.vae_tiling);
-  if (as_asked.total() <= available) return;
-  if (!req.vae_tiling && model.memory.vae_tile_pixels > 0 && estimate(model, req, true).total() <= available) {
-    req.vae_tiling = true;
-    return;
+  // What keeps the images exactly as asked comes first (a batch image by image), tiles
+  // (which change the image slightly) only when that is not enough.
+  std::vector<bool> tilings{req.vae_tiling};
+  if (!req.vae_tiling && model.memory.vae_tile_pixels > 0) tilings.push_back(true);
+  std::vector<BatchLayout> layouts{req.batch_layout};
+  if (req.batch_size > 1)
+    for (BatchLayout l : {BatchLayout::VaeOneByOne, BatchLayout::OneByOne})
+      if (l > req.batch_layout) layouts.push_back(l);
+  for (bool tiled : tilings)
+    for (BatchLayout layout : layouts)
+      if (estimate(model, req, tiled, layout).total() <= available) {
+        req.vae_tiling = tiled;
+        req.batch_layout = layout;
+        return;
+      }
+  const MemoryEstimate as_asked = estimate(model, req, req.vae_tiling, req.batch_layout);
+  const MemoryEstimate least = estimate(model, req, tilings.back(), layouts.back());
+  const std::string size = std::to_string(req.width) + "x" + std::to_string(req.height);
+  std::string need = (req.batch_size > 1 ? "a batch of " + std::to_string(req.batch_size) + " " + size + " images"
+                                         : "a " + size + " job") +
+                     " needs about " + mib(as_asked.total()) + " of memory (" + mib(as_asked.resident) +
+                     " for the model, " + mib(as_asked.activations) + " while it runs)";
+  if (least.total() < as_asked.total()) {
+    std::string how = req.batch_size > 1 ? " one image at a time" : "";
+    if (tilings.back() && !req.vae_tiling) how += how.empty() ? " with the VAE in tiles" : " and the VAE in tiles";
+    need += ", " + mib(least.total()) + how;
   }
-  const MemoryEstimate tiled = estimate(model, req, true);
-  std::string need = "a " + std::to_string(req.width) + "x" + std::to_string(req.height) + " job needs about " +
-                     mib(as_asked.total()) + " of memory (" + mib(as_asked.resident) + " for the model, " +
-                     mib(as_asked.activations) + " while it runs)";
-  if (!req.vae_tiling && tiled.total() < as_asked.total()) need += ", " + mib(tiled.total()) + " with the VAE in tiles";
   throw MemoryRefused(need + "; " + mib(available) + " is available to the worker");
 }
 

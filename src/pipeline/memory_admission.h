@@ -1,9 +1,10 @@
 #pragma once
 // Memory admission: what a job will need at its peak, estimated from the model's configs
-// and the request before it is queued, against what the process may use. A job that
-// would not fit is refused with the numbers; one whose only excess is the VAE decode (or
-// encode) runs with the VAE in tiles instead. Jobs run one at a time, so each is measured
-// against the whole budget.
+// and the request before it is queued, against what the process may use. A batch counts
+// each image it runs together; one that would not fit runs image by image, and a job
+// whose only excess is the VAE decode (or encode) runs with the VAE in tiles; a job that
+// fits in none of these ways is refused with the numbers. Jobs run one at a time, so
+// each is measured against the whole budget.
 #include <cstdint>
 #include <string>
 
@@ -34,9 +35,10 @@ class MemoryRefused : public Error {
   using Error::Error;
 };
 
-// Admits `req` within `available` bytes: unchanged when it fits, with vae_tiling switched
-// on when only the untiled VAE was over, or throws MemoryRefused naming the needed and
-// available memory.
+// Admits `req` within `available` bytes: unchanged when it fits; else with the first
+// change that makes it fit, the images' own first: a batch's VAE image by image, then
+// every phase image by image (batch_layout), then vae_tiling; or throws MemoryRefused
+// naming the needed and available memory.
 void admit_job_memory(GenerationRequest& req, const ModelInfo& model, uint64_t available);
 
 // Resident set size of this process now, in bytes (0 when /proc cannot tell).

@@ -59,9 +59,13 @@ class Pipeline {
   virtual ~Pipeline() = default;
 
   virtual const ModelInfo& info() const = 0;
-  // Runs one job on the calling thread. Throws sd::Cancelled when should_cancel() says so
-  // and sd::Error for requests the model cannot serve.
-  virtual GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) = 0;
+  // Runs one job on the calling thread: its batch_size images, in index order, each also
+  // handed to on_image() as soon as it is ready. Throws sd::Cancelled when should_cancel()
+  // says so and sd::Error for requests the model cannot serve.
+  virtual std::vector<GenerationResult> generate_batch(const GenerationRequest& req,
+                                                       const GenerationCallbacks& cb) = 0;
+  // generate_batch() for a request of one image (batch_size 1, else sd::Error).
+  GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb);
   // The checks generate() starts with (check_request, then what only the loaded networks
   // know), for a caller that wants them before it commits: throws RequestError.
   virtual void validate(const GenerationRequest& req) const = 0;

@@ -33,6 +33,11 @@ enum class FinalDecoder { Vae, Taesd };
 // diffusers, or the CUDA Philox stream of A1111's and ComfyUI's GPU seeds.
 enum class NoiseSource { TorchCpu, Philox };
 
+// How the images of a batch (batch_size > 1) go through the networks, chosen by memory
+// admission (memory_admission.h): all phases as one batch; the UNet as one batch and the
+// VAE image by image; or every phase image by image. Each image is the same either way.
+enum class BatchLayout { Together, VaeOneByOne, OneByOne };
+
 struct GenerationRequest {
   Operation operation = Operation::Txt2Img;
   std::string prompt;
@@ -40,6 +45,10 @@ struct GenerationRequest {
   int steps = 20;
   float guidance_scale = 7.5f;
   uint64_t seed = 0;
+  // Images of this request, from seeds seed, seed+1, ... (as A1111): each the image a
+  // batch of one with its seed gives, its noise from its own generator.
+  int batch_size = 1;
+  BatchLayout batch_layout = BatchLayout::Together;
   NoiseSource rng = NoiseSource::TorchCpu;
   int width = 512;
   int height = 512;
@@ -66,8 +75,10 @@ struct GenerationRequest {
 struct GenerationResult {
   io::Image image;
   uint64_t seed = 0;
+  int index = 0;                          // in the batch
   std::map<std::string, double> timings;  // seconds: "text_encoder", "denoise", "vae_decode" (or
-                                          // "taesd_decode"), "total"
+                                          // "taesd_decode"), "total"; the images of a batch
+                                          // share the times of the phases they ran in together
   std::string parameters;                 // the A1111-style "parameters" text
   // With keep_latents: the UNet context (uncond row first when CFG runs) and the final
   // latents in UNet space (diffusers' output_type="latent").
@@ -76,10 +87,13 @@ struct GenerationResult {
 };
 
 struct GenerationCallbacks {
-  // step is 1-based; called after each denoising step.
+  // step is 1-based; called after each denoising step (of the whole batch when it runs
+  // together; counting through every image's steps when it runs image by image).
   std::function<void(int step, int total)> on_progress;
   // Called on the preview cadence with a small RGB image.
   std::function<void(int step, int total, const io::Image& preview)> on_preview;
+  // Called with each image of a batch as soon as it is decoded, in index order.
+  std::function<void(int index, const GenerationResult& result)> on_image;
   // Polled between steps; returning true stops the job with sd::Cancelled.
   std::function<bool()> should_cancel;
 };

@@ -70,6 +70,7 @@ void check_request(const GenerationRequest& req, const ModelInfo& model) {
   }
   check_size("width", req.width, l);
   check_size("height", req.height, l);
+  check_range("num_images", req.batch_size, 1, l.max_images);
   check_images(req);
   // 0: a preview of the last step only.
   if (req.preview != PreviewMode::None) check_range("preview_every", req.preview_every, 0, l.max_steps);

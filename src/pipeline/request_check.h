@@ -25,7 +25,8 @@ struct RequestLimits {
   int max_clip_skip = 12;     // 1 = last layer; the text encoder's depth
   int max_loras = 16;
   float max_lora_strength = 10.0f;  // |strength|
-  int max_images = 8;               // images per request, from 1
+  int max_images = 8;               // images per request (batch_size), from 1: a batch of 8
+                                    // at 512x512 runs the UNet on 16 rows with CFG
   size_t max_prompt_bytes = kMaxPromptBytes;  // each of prompt and negative_prompt
 };
 

@@ -60,21 +60,27 @@ void Engine::run_job(pipeline::Pipeline& pipe, Job& job) {
     registry_.add_preview(job, step, total, io::base64_encode(io::encode_png(preview)));
   };
   cb.should_cancel = [&] { return job.cancel_requested.load(); };
+  cb.on_image = [&](int index, const pipeline::GenerationResult& result) {
+    std::vector<uint8_t> png = io::encode_png(result.image, {{"parameters", result.parameters}});
+    registry_.add_image(job, {{"type", "complete"},
+                              {"index", index},
+                              {"image", io::base64_encode(png)},
+                              {"format", "png"},
+                              {"seed", result.seed},
+                              {"width", result.image.width},
+                              {"height", result.image.height},
+                              {"timings", result.timings}});
+  };
 
   auto t0 = Clock::now();
   log_info("job " + job.id + " running: " + job.spec.operation + " " + std::to_string(req.width) + "x" +
-           std::to_string(req.height) + ", " + std::to_string(req.steps) + " steps, " + pipeline::sampler_id(req.sampler));
+           std::to_string(req.height) + ", " + std::to_string(req.steps) + " steps, " +
+           pipeline::sampler_id(req.sampler) +
+           (req.batch_size > 1 ? ", " + std::to_string(req.batch_size) + " images" : ""));
   try {
     if (job.cancel_requested) throw Cancelled();
-    pipeline::GenerationResult result = pipe.generate(req, cb);
-    std::vector<uint8_t> png = io::encode_png(result.image, {{"parameters", result.parameters}});
-    registry_.complete(job, {{"type", "complete"},
-                             {"image", io::base64_encode(png)},
-                             {"format", "png"},
-                             {"seed", result.seed},
-                             {"width", result.image.width},
-                             {"height", result.image.height},
-                             {"timings", result.timings}});
+    pipe.generate_batch(req, cb);
+    registry_.complete(job);
     log_info("job " + job.id + " completed in " + std::to_string(seconds_since(t0)) + " s");
   } catch (const Cancelled&) {
     registry_.end_cancelled(job);

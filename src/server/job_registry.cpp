@@ -62,17 +62,21 @@ json JobRegistry::status_json(const Job& job) {
       out["step"] = job.step;
       out["total"] = job.total;
       break;
-    case JobState::Completed: {
-      EventText complete = job.complete_event;
-      lock.unlock();  // parsing a large image string needs no lock
-      json data = json::parse(sse_event_data(*complete));
-      data.erase("type");
-      out.update(data);
-      break;
-    }
+    case JobState::Completed: break;
     case JobState::Failed: out["error"] = job.error; break;
     case JobState::Cancelled: break;
   }
+  const std::vector<EventText> images = job.complete_events;
+  lock.unlock();  // parsing large image strings needs no lock
+  if (images.empty()) return out;
+  json list = json::array();
+  for (const EventText& event : images) {
+    json data = json::parse(sse_event_data(*event));
+    data.erase("type");
+    list.push_back(std::move(data));
+  }
+  for (auto& [k, v] : list.front().items()) out[k] = v;
+  out["images"] = std::move(list);
   return out;
 }
 
@@ -172,11 +176,15 @@ void JobRegistry::add_preview(Job& job, int step, int total, const std::string& 
   append(job, std::move(text));
 }
 
-void JobRegistry::complete(Job& job, const json& complete_data) {
+void JobRegistry::add_image(Job& job, const json& complete_data) {
   std::string text = sse_event("complete", complete_data);
   std::lock_guard<std::mutex> lock(mu_);
   append(job, std::move(text));
-  job.complete_event = job.events.back();
+  job.complete_events.push_back(job.events.back());
+}
+
+void JobRegistry::complete(Job& job) {
+  std::lock_guard<std::mutex> lock(mu_);
   end(job, JobState::Completed, std::string(kDoneMarker));
 }
 

@@ -38,7 +38,7 @@ struct Job {
   int step = 0, total = 0;
   std::vector<EventText> events;
   long latest_preview = -1;              // index in events
-  EventText complete_event;
+  std::vector<EventText> complete_events;  // one per image, in index order
   std::string error;
   bool ended = false;                    // the end marker is the last event
   std::chrono::steady_clock::time_point ended_at;
@@ -63,6 +63,8 @@ class JobRegistry {
 
   std::shared_ptr<Job> find(const std::string& id);
   // GET /v1/jobs/{id}: status, queue position or step/total, the result or the error.
+  // The images finished so far are listed in "images" (each its complete event's data);
+  // the first one's fields are also at the top level, as for a job of one image.
   nlohmann::json status_json(const Job& job);
 
   enum class CancelOutcome { Cancelled, Cancelling, AlreadyFinished };
@@ -93,7 +95,10 @@ class JobRegistry {
   std::shared_ptr<Job> next_job();
   void add_progress(Job& job, int step, int total);
   void add_preview(Job& job, int step, int total, const std::string& png_base64);
-  void complete(Job& job, const nlohmann::json& complete_data);
+  // One image of the job is ready: its `complete` event (the job goes on).
+  void add_image(Job& job, const nlohmann::json& complete_data);
+  // Every image has been added: the job ends with [DONE].
+  void complete(Job& job);
   void fail(Job& job, const std::string& message);
   void end_cancelled(Job& job);
 

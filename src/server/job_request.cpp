@@ -271,6 +271,7 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
   r.steps = f.integer("steps").value_or(model.default_steps);
   r.guidance_scale = f.single("guidance_scale").value_or(model.default_guidance);
   r.seed = parse_seed(f);
+  r.batch_size = f.integer("num_images").value_or(r.batch_size);
   r.rng = *pipeline::parse_noise_source(
       f.one_of("rng", pipeline::noise_source_names(), pipeline::noise_source_name(r.rng)));
   parse_sampler(f, model, r);

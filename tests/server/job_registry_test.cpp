@@ -106,7 +106,8 @@ TEST(JobRegistry, FinishedJobsCannotBeCancelled) {
   JobRegistry reg({16, 600s});
   auto a = submit(reg, "a");
   reg.next_job();
-  reg.complete(*a, complete_data());
+  reg.add_image(*a, complete_data());
+  reg.complete(*a);
   EXPECT_EQ(reg.cancel(*a), JobRegistry::CancelOutcome::AlreadyFinished);
 }
 
@@ -118,7 +119,8 @@ TEST(JobRegistry, LateReaderGetsEveryEventButOnlyTheNewestPreview) {
     reg.add_progress(*a, step, 4);
     if (step % 2 == 0) reg.add_preview(*a, step, 4, "cHJldmlldw==");
   }
-  reg.complete(*a, complete_data());
+  reg.add_image(*a, complete_data());
+  reg.complete(*a);
   auto log = reg.read_events(*a, 0, 0ms);
   EXPECT_TRUE(log.ended);
   std::vector<std::string> expected = {
@@ -134,6 +136,40 @@ TEST(JobRegistry, LateReaderGetsEveryEventButOnlyTheNewestPreview) {
   // Log indices: p1 p2 (preview 2, replaced) p3 p4 preview4 complete done.
   EXPECT_EQ(reg.read_events(*a, 4, 0ms).events.size(), 4u);
   EXPECT_EQ(reg.read_events(*a, log.next, 0ms).events.size(), 0u);
+}
+
+// A job of several images: a complete event per image, the job going on until complete();
+// the status lists the images finished so far, the first one's fields at the top level.
+TEST(JobRegistry, ImagesOfABatchAreEventsAndStatusEntries) {
+  JobRegistry reg({16, 600s});
+  auto a = submit(reg, "a");
+  reg.next_job();
+  auto image = [](int index) {
+    json data = complete_data();
+    data["index"] = index;
+    data["seed"] = 7 + index;
+    return data;
+  };
+  reg.add_image(*a, image(0));
+  json st = reg.status_json(*a);
+  EXPECT_EQ(st["status"], "running");
+  ASSERT_EQ(st["images"].size(), 1u);
+  reg.add_image(*a, image(1));
+  EXPECT_FALSE(reg.read_events(*a, 0, 0ms).ended);
+  reg.complete(*a);
+  const auto log = describe(reg.read_events(*a, 0, 0ms));
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_NE(log[0].find(R"("index":0)"), std::string::npos) << log[0];
+  EXPECT_NE(log[1].find(R"("index":1,"seed":8)"), std::string::npos) << log[1];
+  EXPECT_EQ(log[2], "data: [DONE]");
+  st = reg.status_json(*a);
+  EXPECT_EQ(st["status"], "completed");
+  ASSERT_EQ(st["images"].size(), 2u);
+  EXPECT_EQ(st["images"][1]["seed"], 8);
+  EXPECT_EQ(st["images"][1]["index"], 1);
+  EXPECT_FALSE(st["images"][1].contains("type"));
+  EXPECT_EQ(st["seed"], 7);
+  EXPECT_EQ(st["index"], 0);
 }
 
 TEST(JobRegistry, ReaderWaitsForTheNextEvent) {
@@ -171,7 +207,8 @@ TEST(JobRegistry, StatusShapes) {
   st = reg.status_json(*a);
   EXPECT_EQ(st["step"], 2);
   EXPECT_EQ(st["total"], 4);
-  reg.complete(*a, complete_data());
+  reg.add_image(*a, complete_data());
+  reg.complete(*a);
   st = reg.status_json(*a);
   EXPECT_EQ(st["status"], "completed");
   EXPECT_EQ(st["seed"], 7);
@@ -194,7 +231,8 @@ TEST(JobRegistry, FinishedJobsArePurgedAfterTheRetentionTime) {
   JobRegistry reg({16, 100ms});
   auto done = submit(reg, "done");
   reg.next_job();
-  reg.complete(*done, complete_data());
+  reg.add_image(*done, complete_data());
+  reg.complete(*done);
   auto queued = submit(reg, "queued");
   EXPECT_EQ(reg.find(done->id), done);
   std::this_thread::sleep_for(150ms);

@@ -47,8 +47,9 @@ class EventStream : public ::testing::Test {
       registry.add_progress(job, s, steps);
       if (s % 2 == 0) registry.add_preview(job, s, steps, "cHJldmlldw==");
     }
-    registry.complete(job, {{"type", "complete"}, {"image", "iVBOR"}, {"format", "png"}, {"seed", 1},
-                            {"width", 64}, {"height", 64}, {"timings", json::object()}});
+    registry.add_image(job, {{"type", "complete"}, {"image", "iVBOR"}, {"format", "png"}, {"seed", 1},
+                             {"width", 64}, {"height", 64}, {"timings", json::object()}});
+    registry.complete(job);
   }
   static bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit = 5s) {
     auto until = std::chrono::steady_clock::now() + limit;

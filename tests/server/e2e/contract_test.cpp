@@ -135,12 +135,12 @@ TEST_F(WorkerContract, IgnoredFieldsComeBackAsWarnings) {
   EXPECT_EQ(answer["hive_id"], "h1");
   EXPECT_EQ(answer["worker_id"], "w-e2e");
   const std::vector<std::string> want = {
-      "batch_size is not a field of native jobs and was ignored; a native job makes one image; send one job per image",
+      "batch_size is not a field of native jobs and was ignored; use num_images",
       "cfg_scale is not a field of native jobs and was ignored; use guidance_scale",
       "denoising_strength is not a field of native jobs and was ignored; use strength",
       "init_images is not a field of native jobs and was ignored; use input_image (one base64 image)",
       "mask_image was ignored: image_generation does not use it",
-      "n_iter is not a field of native jobs and was ignored; a native job makes one image; send one job per image",
+      "n_iter is not a field of native jobs and was ignored; use num_images",
       "unknown field restore_faces was ignored",
       "sampler_name is not a field of native jobs and was ignored; use sampler (A1111 names are accepted there)",
       "strength was ignored: image_generation does not use it",
