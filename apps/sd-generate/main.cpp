@@ -11,6 +11,7 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "loaders/model_source.h"
+#include "pipeline/device_description.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
@@ -115,6 +116,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "compute dtype: auto, f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   app.add_option("--threads", load.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  std::string device = "cpu";
+  app.add_option("--device", device, "where the model runs: cpu, cuda or cuda:N (auto dtype there: f16)");
   std::string init_image, mask_image;
   app.add_option("--init-image", init_image, "PNG/JPEG to start from (img2img; inpainting with --mask-image)")
       ->check(CLI::ExistingFile);
@@ -195,9 +198,20 @@ int main(int argc, char** argv) {
     if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
     req.loras.push_back(spec);
   }
+  try {
+    load.device = sd::Device::parse(device);
+  } catch (const sd::Error& e) {
+    return usage_error("--device: " + std::string(e.what()));
+  }
+  try {
+    sd::pipeline::describe_device(load.device);
+  } catch (const sd::Error& e) {
+    std::fprintf(stderr, "sd-generate: --device %s: %s\n", device.c_str(), e.what());
+    return 1;
+  }
   if (dtype == "bf16") load.dtype = sd::DType::BF16;
   else if (dtype == "f32") load.dtype = sd::DType::F32;
-  else load.dtype = sd::pipeline::default_cpu_dtype();
+  else load.dtype = sd::pipeline::default_dtype(load.device);
 
   if (!init_image.empty()) {
     try {
