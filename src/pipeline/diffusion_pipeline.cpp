@@ -61,6 +61,7 @@ class DiffusionPipeline : public Pipeline {
     info_.model_path = m_.source;
     info_.dtype = opt.dtype;
     info_.device = opt.device.str();
+    device_ = opt.device;
     info_.native_width = info_.native_height = native;
     info_.default_steps = m_.version.steps;
     info_.default_guidance = m_.version.guidance;
@@ -113,8 +114,8 @@ class DiffusionPipeline : public Pipeline {
       result.timings["taesd_decode"] = seconds_since(t);
     } else {
       const Tensor z = ops::scale(latents, 1.0f / m_.vae->scaling_factor());
-      Tensor decoded = req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z);
-      result.image = tensor_to_image(decoded);
+      Tensor decoded = req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z.to(device_));
+      result.image = tensor_to_image(decoded.to(Device::cpu()));
       result.timings["vae_decode"] = seconds_since(t);
     }
 
@@ -135,6 +136,9 @@ class DiffusionPipeline : public Pipeline {
     if (req.steps < 1) throw Error("steps must be at least 1, got " + std::to_string(req.steps));
     if (req.prompt.empty()) throw Error("prompt must not be empty");
     if (req.vae_tiling) m_.vae->resolve_tile_size(req.vae_tile_size);
+    // The tiles are blended on the host, where the VAE's layers would then have to live.
+    if (req.vae_tiling && !device_.is_cpu())
+      throw Error("VAE tiling runs on the CPU only; on " + device_.str() + " decode without it");
     if (req.decoder == FinalDecoder::Taesd && !preview_.has_taesd())
       throw Error("decoder \"taesd\" needs TAESD weights, and none were loaded (--taesd)");
     if (req.operation != Operation::Txt2Img) {
@@ -172,7 +176,7 @@ class DiffusionPipeline : public Pipeline {
   // distribution (one generator draw), in UNet space.
   Tensor encode_latents(const Tensor& image, const GenerationRequest& req, sampling::NoiseGenerator& gen) const {
     models::LatentDistribution d =
-        req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image);
+        req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image.to(device_));
     Tensor noise = gen.randn(d.mean.shape());
     Tensor out = Tensor::empty(d.mean.shape(), DType::F32);
     const float *mean = d.mean.contiguous().data<float>(), *logvar = d.logvar.contiguous().data<float>();
@@ -251,7 +255,10 @@ class DiffusionPipeline : public Pipeline {
       Tensor x_in = sched.scale_model_input(latents, i);
       if (cfg) x_in = ops::concat({x_in, x_in}, 0);
       if (extra_channels.defined()) x_in = ops::concat({x_in, extra_channels}, 1);
-      Tensor eps = m_.unet->forward(x_in, {sched.timesteps()[size_t(i)]}, cond.context, xl ? &added : nullptr);
+      // The latents and the sampler's math stay on the host (diffusers parity, small); the
+      // UNet runs where its weights are.
+      Tensor eps = m_.unet->forward(x_in.to(device_), {sched.timesteps()[size_t(i)]}, cond.context, xl ? &added : nullptr)
+                       .to(Device::cpu());
       if (cfg) eps = guide(eps, req.guidance_scale);
       sampling::StepResult r = sched.step(eps, i, latents, gen);
       latents = r.prev_sample;
@@ -295,6 +302,7 @@ class DiffusionPipeline : public Pipeline {
   }
 
   ModelSet m_;
+  Device device_;  // where the networks run (LoadOptions::device)
   PreviewDecoder preview_;
   ModelInfo info_;
   models::LoraFileCache lora_files_;
