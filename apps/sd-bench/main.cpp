@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   try {
     device_backend = &sd::backend::backend_for(device_id);
   } catch (const sd::Error& e) {
-    std::fprintf(stderr, "sd-bench: --device %s: %s\n", device_name.c_str(), e.what());
+    std::fprintf(stderr, "sd-bench: %s\n", e.what());
     return 1;
   }
   sd::backend::Backend& device = *device_backend;

@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
   try {
     sd::pipeline::describe_device(load.device);
   } catch (const sd::Error& e) {
-    std::fprintf(stderr, "sd-generate: --device %s: %s\n", device.c_str(), e.what());
+    std::fprintf(stderr, "sd-generate: %s\n", e.what());
     return 1;
   }
   if (dtype == "bf16") load.dtype = sd::DType::BF16;

@@ -27,7 +27,13 @@ Backend& gpu_backend(Device d) {
   auto it = gpus->find(d.index);
   if (it != gpus->end()) return *it->second;
 #ifdef SD_WITH_CUDA
-  return *gpus->emplace(d.index, make_cuda_backend(d.index)).first->second;
+  std::unique_ptr<Backend> gpu;
+  try {
+    gpu = make_cuda_backend(d.index);
+  } catch (const Error& e) {
+    throw Error("device " + d.str() + ": " + e.what());
+  }
+  return *gpus->emplace(d.index, std::move(gpu)).first->second;
 #else
   throw Error("device " + d.str() + ": this build has no CUDA backend (configure with -DSD_CUDA=ON)");
 #endif
