@@ -22,6 +22,7 @@
 #include "backend/cuda/eltwise.h"
 #include "backend/cuda/linear.h"
 #include "backend/cuda/norm.h"
+#include "core/error.h"
 #include "sd15_shapes.h"
 
 namespace sd::bench {
