@@ -172,10 +172,12 @@ int main(int argc, char** argv) {
     // Weights uploaded once, as the pipeline's loading does (the VAE's at its first use;
     // on the CPU every layer prepares itself at its first use).
     if (!device_id.is_cpu()) {
-      for (sd::models::ModuleRegistry reg : {te.modules(), unet.modules()})
+      auto upload = [&](const sd::models::ModuleRegistry& reg) {
         for (const auto& [path, ref] : reg.modules()) ref.to(device_id);
-      if (te2)
-        for (const auto& [path, ref] : te2->modules().modules()) ref.to(device_id);
+      };
+      upload(te.modules());
+      upload(unet.modules());
+      if (te2) upload(te2->modules());
     }
     const int f = vae.scale_factor();
     const int64_t h = height / f, w = width / f;
