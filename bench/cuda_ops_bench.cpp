@@ -4,7 +4,6 @@
 // it prints one line and exits 1.
 //
 //   bench_cuda_ops [--dtype f16|bf16] [--reps N]
-#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,11 +17,12 @@
 #include <vector>
 
 #include "backend/cuda/attention.h"
-#include "backend/cuda/check.h"
+#include "backend/cuda/context.h"
 #include "backend/cuda/conv2d.h"
 #include "backend/cuda/eltwise.h"
 #include "backend/cuda/linear.h"
 #include "backend/cuda/norm.h"
+#include "core/error.h"
 #include "sd15_shapes.h"
 
 namespace sd::bench {
@@ -46,22 +46,10 @@ cuda::DeviceBuffer random_buffer(cuda::Context& ctx, int64_t n, DType dt, uint32
   return out;
 }
 
-// Seconds per call: one warm-up call (plans, allocations), then `reps` timed with events.
+// Seconds per call: one warm-up call (plans, allocations), then the mean of `reps` timed
+// on the stream (the timer the matmul and convolution plans are chosen with).
 double seconds(cuda::Context& ctx, int reps, const std::function<void()>& fn) {
-  fn();
-  ctx.synchronize();
-  cudaEvent_t start, stop;
-  SD_CUDA_CHECK(cudaEventCreate(&start));
-  SD_CUDA_CHECK(cudaEventCreate(&stop));
-  SD_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-  for (int i = 0; i < reps; ++i) fn();
-  SD_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-  SD_CUDA_CHECK(cudaEventSynchronize(stop));
-  float ms = 0;
-  SD_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ms * 1e-3 / reps;
+  return double(cuda::mean_stream_ms(ctx, fn, reps)) * 1e-3;
 }
 
 struct Totals {

@@ -1,6 +1,7 @@
 // sd-bench: full-size models built from real configs with seeded random weights (no
 // weight files needed), timed phase by phase against this machine's own matmul rate.
-// Prints readable lines on stderr and one JSON line last on stdout.
+// Prints readable lines on stderr and one JSON line last on stdout. --device cuda[:N] runs
+// the models on a GPU and times them against the GPU's own matmul rate.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "backend/backend.h"
 #include "core/buffer_pool.h"
 #include "core/error.h"
 #include "models/autoencoder_kl.h"
@@ -35,15 +37,18 @@ struct Phase {
 };
 
 // Runs fn once to warm up (primitive creation, weight reorders), then `repeat` times,
-// keeping the best time and the FLOPs of one run.
-Phase measure(int repeat, const std::function<void()>& fn) {
+// keeping the best time and the FLOPs of one run. Each run ends when the device's queued
+// work has (a GPU runs asynchronously).
+Phase measure(int repeat, sd::backend::Backend& device, const std::function<void()>& fn) {
   fn();
+  device.synchronize();
   Phase p;
   p.seconds = 1e300;
   for (int i = 0; i < repeat; ++i) {
     sd::ops::reset_flop_count();
     auto t = Clock::now();
     fn();
+    device.synchronize();
     p.seconds = std::min(p.seconds, std::chrono::duration<double>(Clock::now() - t).count());
     p.tflop = sd::ops::flops_counted() * 1e-12;
   }
@@ -63,12 +68,13 @@ Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
   return t;
 }
 
-// The rate of a 2048^3 matmul through the same op layer the models use.
-double matmul_tflops(DType dtype) {
+// The rate of a 2048^3 matmul through the same op layer the models use, on the device.
+double matmul_tflops(DType dtype, sd::backend::Backend& device) {
   const int n = 2048;
   sd::ops::Linear mm(random_tensor({n, n}, 0.02f, 1).to(dtype), Tensor());
-  const Tensor x = random_tensor({n, n}, 1.0f, 2).to(dtype);
-  Phase p = measure(5, [&] { mm.forward(x); });
+  if (!device.device().is_cpu()) mm.to(device.device());
+  const Tensor x = random_tensor({n, n}, 1.0f, 2).to(dtype).to(device.device());
+  Phase p = measure(5, device, [&] { mm.forward(x); });
   return 2.0 * n * n * double(n) / p.seconds * 1e-12;
 }
 
@@ -104,7 +110,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   app.add_option("--width", width, "image width")->check(CLI::Range(64, 2048));
   app.add_option("--height", height, "image height")->check(CLI::Range(64, 2048));
-  app.add_option("--dtype", dtype_name, "compute dtype")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--dtype", dtype_name, "compute dtype (f16: GPUs only)")->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  std::string device_name = "cpu";
+  app.add_option("--device", device_name, "where the models run: cpu, cuda or cuda:N");
   app.add_option("--repeat", repeat, "timed runs per phase (best is reported)")->check(CLI::Range(1, 100));
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--batch", batch,
@@ -128,13 +136,32 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sd-bench: --width/--height must be multiples of 8\n");
     return 2;
   }
-  const DType dtype = dtype_name == "bf16" ? DType::BF16 : DType::F32;
+  const DType dtype = dtype_name == "bf16" ? DType::BF16 : dtype_name == "f16" ? DType::F16 : DType::F32;
+  sd::Device device_id;
+  try {
+    device_id = sd::Device::parse(device_name);
+  } catch (const sd::Error& e) {
+    std::fprintf(stderr, "sd-bench: --device: %s\n", e.what());
+    return 2;
+  }
+  if (device_id.is_cpu() && dtype == DType::F16) {
+    std::fprintf(stderr, "sd-bench: --dtype f16: the CPU backend computes in f32 or bf16\n");
+    return 2;
+  }
+  sd::backend::Backend* device_backend = nullptr;
+  try {
+    device_backend = &sd::backend::backend_for(device_id);
+  } catch (const sd::Error& e) {
+    std::fprintf(stderr, "sd-bench: %s\n", e.what());
+    return 1;
+  }
+  sd::backend::Backend& device = *device_backend;
   if (threads == 0) threads = int(std::thread::hardware_concurrency());
   sd::ops::set_num_threads(threads);
 
   try {
     const fs::path root(config_dir);
-    const double mm_tflops = matmul_tflops(dtype);
+    const double mm_tflops = matmul_tflops(dtype, device);
     std::fprintf(stderr, "matmul 2048^3 %s: %.3f TFLOP/s\n", dtype_name.c_str(), mm_tflops);
 
     sd::models::RandomWeights weights(1234);
@@ -148,6 +175,16 @@ int main(int argc, char** argv) {
     sd::models::UNet2DConditionModel unet(unet_cfg, weights, dtype);
     sd::models::AutoencoderKL vae(sd::models::VaeConfig::load((root / "vae" / "config.json").string()), weights,
                                   dtype);
+    // Weights uploaded once, as the pipeline's loading does (the VAE's at its first use;
+    // on the CPU every layer prepares itself at its first use).
+    if (!device_id.is_cpu()) {
+      auto upload = [&](const sd::models::ModuleRegistry& reg) {
+        for (const auto& [path, ref] : reg.modules()) ref.to(device_id);
+      };
+      upload(te.modules());
+      upload(unet.modules());
+      if (te2) upload(te2->modules());
+    }
     const int f = vae.scale_factor();
     const int64_t h = height / f, w = width / f;
     report_memory("loading");
@@ -156,7 +193,7 @@ int main(int argc, char** argv) {
     const Tensor ids = prompt_ids();
     Tensor pooled;
     Tensor context;
-    Phase text = measure(repeat, [&] {
+    Phase text = measure(repeat, device, [&] {
       std::vector<Tensor> rows;
       for (int r = 0; r < 2; ++r) {
         auto out = te.forward(ids);
@@ -175,7 +212,7 @@ int main(int argc, char** argv) {
     // One denoising step: the UNet on the CFG batch, every image's uncond row, then every
     // image's cond row, as the pipeline runs a batch.
     const int rows = 2 * batch;
-    const Tensor sample = random_tensor({rows, unet_cfg.in_channels, h, w}, 1.0f, 3);
+    const Tensor sample = random_tensor({rows, unet_cfg.in_channels, h, w}, 1.0f, 3).to(device_id);
     const Tensor batch_context = sd::pipeline::repeat_each_row(context, batch);
     sd::models::UNetAddedCond added;
     if (unet_cfg.text_time_embedding) {
@@ -185,7 +222,7 @@ int main(int argc, char** argv) {
         for (int v : {height, width, 0, 0, height, width}) ids6.push_back(float(v));
       added.time_ids = Tensor::from_floats(ids6, {rows, 6});
     }
-    Phase step = measure(repeat, [&] {
+    Phase step = measure(repeat, device, [&] {
       unet.forward(sample, {500.0f}, batch_context, unet_cfg.text_time_embedding ? &added : nullptr);
     });
     report_memory("unet step");
@@ -205,7 +242,8 @@ int main(int argc, char** argv) {
           sd::ops::concat({sd::pipeline::row_of(sample, 0), sd::pipeline::row_of(sample, batch)}, 0), {500.0f},
           context, unet_cfg.text_time_embedding ? &added_one : nullptr);
       for (auto [one_row, batch_row] : {std::pair<int64_t, int64_t>{0, 0}, {1, batch}}) {
-        const Tensor a = sd::pipeline::row_of(one, one_row), b = sd::pipeline::row_of(batched, batch_row);
+        const Tensor a = sd::pipeline::row_of(one, one_row).to(sd::Device::cpu());
+        const Tensor b = sd::pipeline::row_of(batched, batch_row).to(sd::Device::cpu());
         for (int64_t i = 0; i < a.numel(); ++i)
           batch_max_abs_diff = std::max(batch_max_abs_diff, double(std::fabs(a.data<float>()[i] - b.data<float>()[i])));
       }
@@ -213,10 +251,11 @@ int main(int argc, char** argv) {
                    batch_max_abs_diff);
     }
 
-    const Tensor z = random_tensor({batch, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4);
+    const Tensor z =
+        random_tensor({batch, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4).to(device_id);
     if (vae_tiling) vae_tile_size = vae.resolve_tile_size(vae_tile_size);
     // Tiles are decoded image by image, as the pipeline does.
-    Phase decode = measure(repeat, [&] {
+    Phase decode = measure(repeat, device, [&] {
       if (!vae_tiling) return void(vae.decode(z));
       for (int64_t k = 0; k < batch; ++k) vae.decode_tiled(sd::pipeline::row_of(z, k), vae_tile_size);
     });
@@ -227,6 +266,8 @@ int main(int argc, char** argv) {
     j["width"] = width;
     j["height"] = height;
     j["dtype"] = dtype_name;
+    j["device"] = device_id.str();
+    if (!device_id.is_cpu()) j["device_name"] = device.name();
     j["threads"] = threads;
     j["batch"] = batch;
     if (vae_tiling) j["vae_tile_size"] = vae_tile_size;
@@ -246,6 +287,7 @@ int main(int argc, char** argv) {
     j["phases"] = phases;
     if (batch > 1) j["unet_batch_max_abs_diff"] = batch_max_abs_diff;
     j["peak_rss_mb"] = peak_rss_mb();
+    if (!device_id.is_cpu()) j["peak_vram_mb"] = double(device.peak_memory_used()) / 1048576.0;
     std::printf("%s\n", j.dump().c_str());
   } catch (const sd::Error& e) {
     std::fprintf(stderr, "sd-bench: %s\n", e.what());

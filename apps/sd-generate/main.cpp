@@ -21,6 +21,7 @@
 #include "options.h"
 #include "output_plan.h"
 #include "pipeline/memory_admission.h"
+#include "pipeline/device_description.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
@@ -161,9 +162,20 @@ int main(int argc, char** argv) {
       return usage_error(std::string(o.prompt_file.empty() ? "--prompt: " : "--prompt-file: ") + e.what());
     }
   }
+  try {
+    o.load.device = sd::Device::parse(o.device);
+  } catch (const sd::Error& e) {
+    return usage_error("--device: " + std::string(e.what()));
+  }
+  try {
+    sd::pipeline::describe_device(o.load.device);
+  } catch (const sd::Error& e) {
+    std::fprintf(stderr, "sd-generate: %s\n", e.what());
+    return kRunError;
+  }
   if (o.dtype == "bf16") o.load.dtype = sd::DType::BF16;
   else if (o.dtype == "f32") o.load.dtype = sd::DType::F32;
-  else o.load.dtype = sd::pipeline::default_cpu_dtype();
+  else o.load.dtype = sd::pipeline::default_dtype(o.load.device);
 
   if (!o.init_image.empty()) {
     try {

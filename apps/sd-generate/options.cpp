@@ -167,6 +167,9 @@ void add_performance_options(CLI::App& app, Options& o) {
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))
       ->capture_default_str()
       ->group(g);
+  app.add_option("--device", o.device, "where the model runs: cpu, cuda or cuda:N (auto dtype there: f16)")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--threads", o.load.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024))->group(g);
   auto* taesd = app.get_option("--taesd");
   app.add_flag("--fast-decode", o.fast_decode, "decode the final image with TAESD instead of the VAE (faster, rougher)")

@@ -15,6 +15,7 @@ struct Options {
   pipeline::LoadOptions load;
   pipeline::GenerationRequest req;  // the fields flags set directly
   std::string dtype = "auto";
+  std::string device = "cpu";
   bool verbose = false;
 
   // Prompt

@@ -83,6 +83,12 @@ class Backend {
   virtual std::string name() const = 0;
   // Total device memory in bytes (0 when unknown, e.g. the host).
   virtual size_t total_memory() const = 0;
+  // Device memory free now, in bytes, as the driver reports it (0 when unknown, e.g. the
+  // host): what a model about to be uploaded may use.
+  virtual size_t free_memory() const = 0;
+  // The most device memory this backend's tensors and workspaces have held at once since it
+  // started, in bytes (0 on the host, whose peak the process's RSS shows).
+  virtual size_t peak_memory_used() const = 0;
   // The float dtypes this backend computes in natively (CPU: F32, BF16; CUDA: F16, BF16,
   // F32). A prepared layer of another float dtype computes in F32.
   virtual bool computes_in(DType t) const = 0;

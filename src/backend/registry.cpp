@@ -20,12 +20,20 @@ Backend& cpu_backend() {
 
 Backend& gpu_backend(Device d) {
   static std::mutex mu;
-  static std::map<int, std::unique_ptr<Backend>> gpus;
+  // Never destroyed: a GPU context torn down after main returns (while the driver unloads,
+  // or before static tensors release their memory into it) crashes instead of exiting.
+  static auto* gpus = new std::map<int, std::unique_ptr<Backend>>;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = gpus.find(d.index);
-  if (it != gpus.end()) return *it->second;
+  auto it = gpus->find(d.index);
+  if (it != gpus->end()) return *it->second;
 #ifdef SD_WITH_CUDA
-  return *gpus.emplace(d.index, make_cuda_backend(d.index)).first->second;
+  std::unique_ptr<Backend> gpu;
+  try {
+    gpu = make_cuda_backend(d.index);
+  } catch (const Error& e) {
+    throw Error("device " + d.str() + ": " + e.what());
+  }
+  return *gpus->emplace(d.index, std::move(gpu)).first->second;
 #else
   throw Error("device " + d.str() + ": this build has no CUDA backend (configure with -DSD_CUDA=ON)");
 #endif

@@ -9,6 +9,10 @@
 
 namespace sd::pipeline {
 
+// Throws sd::Error with the numbers when the model set cannot fit in the device's free
+// memory (weights plus a working reserve), before anything is uploaded.
 void place_on_device(ModelSet& m, Device device);
+// That check alone (nothing to check on the host, whose jobs memory admission judges).
+void check_fits_on_device(ModelSet& m, Device device);
 
 }  // namespace sd::pipeline

@@ -115,7 +115,7 @@ Tensor ClipTextModel::embed(const Tensor& input_ids, const Tensor& extra_tokens)
                           : static_cast<const char*>(extra.raw_data()) + size_t(ids[i] - config_.vocab_size) * row_bytes;
     std::memcpy(dst + i * row_bytes, row, row_bytes);
   }
-  return ops::add(tokens, position_embedding_.narrow(0, 0, len).unsqueeze(0));
+  return ops::add(tokens, position_embedding_.narrow(0, 0, len).unsqueeze(0)).to(device());
 }
 
 ClipTextOutput ClipTextModel::forward(const Tensor& input_ids, const Tensor& extra_tokens) const {
@@ -138,7 +138,8 @@ ClipTextOutput ClipTextModel::forward(const Tensor& input_ids, const Tensor& ext
   const int64_t batch = input_ids.size(0), len = input_ids.size(1), d = config_.hidden_size;
   const std::vector<int64_t> ids = ids_of(input_ids);
   out.pooled_output = Tensor::empty(Shape{batch, d}, DType::F32);
-  const float* last = out.last_hidden_state.data<float>();
+  const Tensor last_on_host = out.last_hidden_state.to(Device::cpu());
+  const float* last = last_on_host.data<float>();
   float* pooled = out.pooled_output.data<float>();
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t* row = ids.data() + b * len;
@@ -152,7 +153,7 @@ ClipTextOutput ClipTextModel::forward(const Tensor& input_ids, const Tensor& ext
     }
     std::memcpy(pooled + b * d, last + (b * len + pos) * d, size_t(d) * sizeof(float));
   }
-  if (text_projection_.defined()) out.text_embeds = f32(text_projection_.forward(out.pooled_output));
+  if (text_projection_.defined()) out.text_embeds = f32(text_projection_.forward(out.pooled_output.to(device())));
   return out;
 }
 

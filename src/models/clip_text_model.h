@@ -25,6 +25,7 @@ class CLIPEncoderLayer {
   CLIPEncoderLayer(const WeightSource& w, const std::string& prefix, const ClipTextConfig& c, DType dtype);
   Tensor forward(const Tensor& x) const;
   void register_modules(ModuleRegistry& r, const std::string& prefix);
+  Device device() const { return q_proj_.device(); }
 
  private:
   int heads_;
@@ -55,6 +56,9 @@ class ClipTextModel {
 
   const ClipTextConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }
+  // Where the encoder runs: its layers' device (loading places them). The token lookup and
+  // the pooled output's gather stay on the host; hidden states are on this device.
+  Device device() const { return layers_.front().device(); }
 
  private:
   Tensor embed(const Tensor& input_ids, const Tensor& extra_tokens) const;

@@ -118,7 +118,8 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
     x = ops::to_layout(ops::to_dtype(sample, DType::F32), MemoryFormat::Contiguous);
     x = ops::add(ops::scale(x, 2.f), Tensor::full(Shape{1}, -1.f).to(x.device()));
   }
-  const Tensor context = ops::to_dtype(ops::to_layout(ehs, MemoryFormat::Contiguous), dtype_);
+  const Tensor context =
+      ops::to_dtype(ops::to_layout(ehs, MemoryFormat::Contiguous).to(sample.device()), dtype_);
   Tensor h = conv_in_.forward(x);
   emit("conv_in", h);
 

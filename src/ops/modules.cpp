@@ -119,6 +119,8 @@ void Linear::to(Device device) const {
   weight_ = Tensor();
 }
 
+Device Linear::device() const { return cache_ ? cache_->device : Device::cpu(); }
+
 const Tensor& Linear::weight() const {
   if (!weight_.defined() && cache_) weight_ = cache_->mm->weight();
   return weight_;

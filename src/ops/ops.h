@@ -110,6 +110,8 @@ class Linear {
   const Tensor& bias() const { return bias_; }
   void set_weight(Tensor weight);
   void to(Device device) const;  // as Conv2d::to
+  // Where its weights are: the device it was prepared on, the host before its first use.
+  Device device() const;
   int out_features() const { return int(wshape_[0]); }
   int in_features() const { return int(wshape_[1]); }
   bool defined() const { return wshape_.size() == 2; }

@@ -77,6 +77,7 @@ class DiffusionPipeline : public Pipeline {
     info_.embeddings = embeddings_.names();
     info_.dtype = opt.dtype;
     info_.device = opt.device.str();
+    device_ = opt.device;
     info_.native_width = info_.native_height = native;
     info_.default_steps = m_.version.steps;
     info_.default_guidance = m_.version.guidance;
@@ -187,6 +188,9 @@ class DiffusionPipeline : public Pipeline {
     } catch (const Error& e) {
       throw RequestError("prompt", std::string("has a LoRA tag that cannot be used: ") + e.what());
     }
+    // The tiles are blended on the host, where the VAE's layers would then have to live.
+    if (req.vae_tiling && !device_.is_cpu())
+      throw RequestError("vae_tiling", "runs on the CPU only; on " + device_.str() + " decode without it");
     if (req.vae_tiling) {
       try {
         m_.vae->resolve_tile_size(req.vae_tile_size);
@@ -248,7 +252,12 @@ class DiffusionPipeline : public Pipeline {
   }
 
   models::LatentDistribution encode_distribution(const Tensor& image, const GenerationRequest& req) const {
-    return req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image);
+    models::LatentDistribution d =
+        req.vae_tiling ? m_.vae->encode_tiled(image, req.vae_tile_size) : m_.vae->encode(image.to(device_));
+    // The sampling from it is host code (one generator draw, diffusers' order).
+    d.mean = d.mean.to(Device::cpu());
+    d.logvar = d.logvar.to(Device::cpu());
+    return d;
   }
 
   // diffusers' retrieve_latents(vae.encode(image), generator): a sample of the latent
@@ -343,7 +352,10 @@ class DiffusionPipeline : public Pipeline {
       Tensor x_in = stack_rows(inputs);
       if (cfg) x_in = ops::concat({x_in, x_in}, 0);
       if (extra_channels.defined()) x_in = ops::concat({x_in, extra_channels}, 1);
-      Tensor eps = m_.unet->forward(x_in, {lead.timesteps()[size_t(i)]}, context, xl ? &added : nullptr);
+      // The latents and the sampler's math stay on the host (diffusers parity, small); the
+      // UNet runs where its weights are.
+      Tensor eps = m_.unet->forward(x_in.to(device_), {lead.timesteps()[size_t(i)]}, context, xl ? &added : nullptr)
+                       .to(Device::cpu());
       if (cfg) eps = guide(eps, req.guidance_scale);
       Tensor preview_latents;
       for (int k = 0; k < n; ++k) {
@@ -376,12 +388,13 @@ class DiffusionPipeline : public Pipeline {
     if (req.vae_tiling || group.size() == 1) {
       for (ImageRun* run : group) {
         const Tensor z = ops::scale(run->latents, unscale);
-        run->image = tensor_to_image(req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z));
+        run->image = tensor_to_image(
+            (req.vae_tiling ? m_.vae->decode_tiled(z, req.vae_tile_size) : m_.vae->decode(z.to(device_))).to(Device::cpu()));
       }
     } else {
       std::vector<Tensor> rows;
       for (const ImageRun* run : group) rows.push_back(run->latents);
-      const Tensor decoded = m_.vae->decode(ops::scale(stack_rows(rows), unscale));
+      const Tensor decoded = m_.vae->decode(ops::scale(stack_rows(rows), unscale).to(device_)).to(Device::cpu());
       for (size_t k = 0; k < group.size(); ++k) group[k]->image = tensor_to_image(row_of(decoded, int64_t(k)));
     }
     timings["vae_decode"] = seconds_since(t);
@@ -425,6 +438,7 @@ class DiffusionPipeline : public Pipeline {
   }
 
   ModelSet m_;
+  Device device_;  // where the networks run (LoadOptions::device)
   std::vector<std::string> lora_dirs_;
   TextualInversions embeddings_;
   PreviewDecoder preview_;

@@ -38,17 +38,19 @@ void apply_weights(Tensor& z, const std::vector<float>& weights) {
   for (int64_t i = 0; i < L * C; ++i) p[i] *= k;
 }
 
-// One chunk through one encoder: the hidden state the family conditions on.
+// One chunk through one encoder: the hidden state the family conditions on. Conditioning
+// is small and its emphasis math is diffusers-parity host code: the results come to the
+// host whatever device the encoder runs on.
 Tensor chunk_hidden(const models::ClipTextModel& enc, const Tensor& added_tokens, const PromptChunk& chunk,
                     Family family, int clip_skip, Tensor* pooled) {
   models::ClipTextOutput out = enc.forward(ids_tensor(chunk), added_tokens);
   const int n = int(out.hidden_states.size());
   SD_CHECK(clip_skip >= 1 && clip_skip < n, "clip_skip " + std::to_string(clip_skip) + " out of range for a " +
                                                 std::to_string(n - 1) + "-layer text encoder");
-  if (pooled) *pooled = out.text_embeds.defined() ? out.text_embeds : out.pooled_output;
-  if (family == Family::SDXL) return out.hidden_states[size_t(n - 1 - clip_skip)];  // penultimate, no final LN
-  if (clip_skip == 1) return out.last_hidden_state;
-  return enc.final_layer_norm(out.hidden_states[size_t(n - clip_skip)]);
+  if (pooled) *pooled = (out.text_embeds.defined() ? out.text_embeds : out.pooled_output).to(Device::cpu());
+  if (family == Family::SDXL) return out.hidden_states[size_t(n - 1 - clip_skip)].to(Device::cpu());  // penultimate, no final LN
+  if (clip_skip == 1) return out.last_hidden_state.to(Device::cpu());
+  return enc.final_layer_norm(out.hidden_states[size_t(n - clip_skip)]).to(Device::cpu());
 }
 
 Encoded encode_chunks(const models::ClipTextModel& enc, const Tensor& added_tokens,

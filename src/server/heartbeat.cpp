@@ -63,15 +63,18 @@ void Heartbeat::stop() {
 }
 
 nlohmann::json Heartbeat::payload(const std::string& status) const {
-  return {{"worker",
-           {{"id", opt_.worker_id},
-            {"model_id", opt_.model_id},
-            {"device", opt_.device},
-            {"port", opt_.port},
-            {"status", status},
-            {"implementation", kImplementation},
-            {"version", worker_version()}}},
-          {"timestamp", rfc3339()}};
+  nlohmann::json worker = {{"id", opt_.worker_id},
+                           {"model_id", opt_.model_id},
+                           {"device", opt_.device},
+                           {"port", opt_.port},
+                           {"status", status},
+                           {"implementation", kImplementation},
+                           {"version", worker_version()}};
+  if (!opt_.device_name.empty()) {
+    worker["device_name"] = opt_.device_name;
+    worker["device_memory_mb"] = opt_.device_memory_bytes >> 20;
+  }
+  return {{"worker", worker}, {"timestamp", rfc3339()}};
 }
 
 void Heartbeat::run() {

@@ -3,6 +3,7 @@
 // <url>/v1/worker-heartbeat on every status change and every interval, from a thread of
 // its own. Failures are logged and retried with backoff; they never stop the worker.
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -18,6 +19,8 @@ struct HeartbeatOptions {
   std::string worker_id;
   std::string model_id;
   std::string device;
+  std::string device_name;        // a GPU's name and memory, reported when set
+  uint64_t device_memory_bytes = 0;
   int port = 0;
   std::chrono::milliseconds interval{30000};
   std::chrono::milliseconds request_timeout{5000};

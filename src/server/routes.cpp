@@ -151,6 +151,10 @@ class Routes {
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};
+    if (!cfg_.device_name.empty()) {
+      out["device_name"] = cfg_.device_name;
+      out["device_memory_mb"] = cfg_.device_memory_bytes >> 20;
+    }
     if (model) {
       out["defaults"] = {{"steps", model->default_steps},
                          {"guidance_scale", model->default_guidance},

@@ -6,7 +6,9 @@
 #include <memory>
 #include <thread>
 
+#include "core/error.h"
 #include "core/log.h"
+#include "pipeline/device_description.h"
 #include "server/engine.h"
 #include "server/fd_limit.h"
 #include "server/heartbeat.h"
@@ -56,6 +58,18 @@ int wait_for_stop(const sigset_t& signals, const WorkerState& state) {
 
 }  // namespace
 
+std::string open_device(WorkerConfig& cfg) {
+  if (cfg.device == "cpu") return "";
+  try {
+    const pipeline::DeviceDescription d = pipeline::describe_device(Device::parse(cfg.device));
+    cfg.device_name = d.name;
+    cfg.device_memory_bytes = d.total_bytes;
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
 int run_worker(const WorkerConfig& cfg) {
   sigset_t stop_signals = block_stop_signals();
   const std::string endpoint = cfg.host + ":" + std::to_string(cfg.port);
@@ -76,7 +90,8 @@ int run_worker(const WorkerConfig& cfg) {
   std::unique_ptr<Heartbeat> heartbeat;
   if (!cfg.callback_url.empty()) {
     heartbeat = std::make_unique<Heartbeat>(
-        HeartbeatOptions{cfg.callback_url, cfg.worker_id, cfg.model_id(), cfg.device, cfg.port, cfg.heartbeat_interval});
+        HeartbeatOptions{cfg.callback_url, cfg.worker_id, cfg.model_id(), cfg.device, cfg.device_name,
+                         cfg.device_memory_bytes, cfg.port, cfg.heartbeat_interval});
     state.set_status_listener([hb = heartbeat.get()](const std::string& status) { hb->set_status(status); });
     heartbeat->set_status("starting");
   }

@@ -6,6 +6,11 @@
 
 namespace sd::server {
 
+// Starts the GPU a cuda worker names (cfg.device) and records its name and memory in cfg
+// for /info and heartbeats. Returns "" when it can be used, else the one-line reason
+// (no driver, no such device). Nothing to do for the CPU.
+std::string open_device(WorkerConfig& cfg);
+
 // Returns the process exit code: 0 after a signal, 1 when the port cannot be bound or the
 // model cannot be loaded (the reason is logged).
 int run_worker(const WorkerConfig& cfg);

@@ -10,6 +10,7 @@ pipeline::LoadOptions WorkerConfig::load_options() const {
   load.tokenizer_dir = tokenizer_dir;
   load.sd_version = sd_version;
   load.dtype = dtype;
+  load.device = Device::parse(device);
   load.threads = threads;
   load.taesd_path = taesd_path;
   load.lora_dirs = lora_dirs;

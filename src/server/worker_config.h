@@ -17,6 +17,8 @@ namespace sd::server {
 struct WorkerConfig {
   std::string program;        // "sd-worker-cpu": log prefix and error lines
   std::string device = "cpu"; // "cpu", "cuda:0": /info and heartbeats
+  std::string device_name;     // the GPU's name, set by open_device (worker.h); empty on the CPU
+  uint64_t device_memory_bytes = 0;  // the GPU's memory, set with device_name
   std::string worker_id;
   std::string sd_version;     // canonical ("v1-5", "xl"...) or empty: detect from the model
   int port = 0;

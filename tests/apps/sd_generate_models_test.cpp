@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string_view>
 
 #include "apps/usage_error.h"
 #include "io/image.h"
@@ -60,15 +61,22 @@ struct BadModelCall {
 
 class SdGenerateBadModelFlags : public ::testing::TestWithParam<BadModelCall> {};
 
+// Arguments starting with kFixtures name files in test::fixtures_dir(), which is only
+// known once a test runs (the parameter lists are built before main).
+constexpr std::string_view kFixtures = "<fixtures>";
+
 TEST_P(SdGenerateBadModelFlags, OneLineAndExitCode2) {
   const BadModelCall& c = GetParam();
   const std::string dir = test::temp_dir("sdgen_bad_model");
-  auto r = test::run_process(call(c.model_args, dir + "/x.png"));
+  std::vector<std::string> model_args = c.model_args;
+  for (std::string& a : model_args)
+    if (a.starts_with(kFixtures)) a = test::fixtures_dir() + a.substr(kFixtures.size());
+  auto r = test::run_process(call(model_args, dir + "/x.png"));
   test::expect_usage_error(r, c.mentions, dir + "/x.png");
 }
 
-const std::string kFolder = SD_SOURCE_DIR "/tests/fixtures/tiny-sd15";
-const std::string kFile = SD_SOURCE_DIR "/tests/fixtures/tiny-sd15-single-file.safetensors";
+const std::string kFolder = std::string(kFixtures) + "/tiny-sd15";
+const std::string kFile = std::string(kFixtures) + "/tiny-sd15-single-file.safetensors";
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, SdGenerateBadModelFlags,
@@ -84,7 +92,7 @@ INSTANTIATE_TEST_SUITE_P(
                      {"--model-path", kFile, "--config", kFolder, "--sd-version", "xl"},
                      "not the requested xl"},
         BadModelCall{"config_of_another_family",
-                     {"--model-path", kFile, "--config", SD_SOURCE_DIR "/tests/fixtures/tiny-sd21v"},
+                     {"--model-path", kFile, "--config", std::string(kFixtures) + "/tiny-sd21v"},
                      "SD1.x"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -1,2 +1,6 @@
-# The sd-generate tests run the built program.
-add_dependencies(test_apps sd-generate)
+# The front-end tests run the built programs.
+add_dependencies(test_apps sd-generate sd-bench)
+if(SD_HAVE_CUDA)
+  add_dependencies(test_apps sd-worker-cuda)
+  target_compile_definitions(test_apps PRIVATE SD_HAVE_CUDA_WORKER)
+endif()

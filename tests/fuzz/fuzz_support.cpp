@@ -28,16 +28,23 @@ MemoryFile::MemoryFile(const uint8_t* data, size_t size) {
 
 MemoryFile::~MemoryFile() { close(fd_); }
 
-std::string fixtures_dir() { return std::string(SD_SOURCE_DIR) + "/tests/fixtures"; }
-
-std::string require_data(const std::string& sub) {
-  const char* env = std::getenv("SD_TEST_DATA");
-  const std::string dir = (env ? std::string(env) : std::string(SD_SOURCE_DIR) + "/../shared/data") + "/" + sub;
+namespace {
+std::string require_dir(const char* env_name, const char* default_dir, const char* what, const std::string& sub) {
+  const char* env = std::getenv(env_name);
+  std::string dir = env ? std::string(env) : std::string(SD_SOURCE_DIR) + default_dir;
+  if (!sub.empty()) dir += "/" + sub;
   if (!std::filesystem::is_directory(dir)) {
-    std::fprintf(stderr, "third-party data %s not found (set SD_TEST_DATA)\n", dir.c_str());
+    std::fprintf(stderr, "%s %s not found (set %s)\n", what, dir.c_str(), env_name);
     std::exit(kMissingDataExit);
   }
   return dir;
 }
+}  // namespace
+
+std::string require_data(const std::string& sub) {
+  return require_dir("SD_TEST_DATA", "/../shared/data", "third-party data", sub);
+}
+
+std::string fixtures_dir() { return require_dir("SD_FIXTURES", "/../shared/fixtures", "test fixtures", ""); }
 
 }  // namespace sd::fuzz

@@ -23,13 +23,14 @@ class MemoryFile {
   std::string path_;
 };
 
-// tests/fixtures in the source tree.
-std::string fixtures_dir();
 // Third-party data (CLIP vocabulary): SD_TEST_DATA, default ../shared/data beside the
 // source tree. Exits with kMissingDataExit and a message when `sub` is missing there:
 // scripts/fuzz.sh decides whether that is a skip (a developer's machine) or a failure (CI).
 // Not 77: that is libFuzzer's own exit status for a finding.
 inline constexpr int kMissingDataExit = 3;
 std::string require_data(const std::string& sub);
+// The tiny models' folder, as the tests find it: SD_FIXTURES, default ../shared/fixtures
+// beside the source tree; exits with kMissingDataExit when it is missing.
+std::string fixtures_dir();
 
 }  // namespace sd::fuzz

@@ -81,6 +81,23 @@ TEST(Heartbeat, EveryStatusChangeReachesTheHiveInOrder) {
   EXPECT_EQ(hive.content_types.front(), "application/json");
 }
 
+TEST(Heartbeat, AGpuWorkerNamesItsGpuAndMemory) {
+  FakeHive hive;
+  HeartbeatOptions o = options(hive.url());
+  o.device = "cuda:1";
+  o.device_name = "NVIDIA H200";
+  o.device_memory_bytes = uint64_t(143771) << 20;
+  Heartbeat hb(o);
+  hb.set_status("starting");
+  ASSERT_TRUE(hive.wait_for_count(1));
+  hb.stop();
+  std::lock_guard<std::mutex> lock(hive.mu);
+  const json& w = hive.beats.front()["worker"];
+  EXPECT_EQ(w["device"], "cuda:1");
+  EXPECT_EQ(w["device_name"], "NVIDIA H200");
+  EXPECT_EQ(w["device_memory_mb"], 143771);
+}
+
 TEST(Heartbeat, RepeatsTheCurrentStatusEveryInterval) {
   FakeHive hive;
   Heartbeat hb(options(hive.url(), 50ms));

@@ -15,8 +15,13 @@ namespace sd::test {
 namespace fs = std::filesystem;
 
 std::string fixtures_dir() {
-  if (const char* e = std::getenv("SD_FIXTURES")) return e;
-  return std::string(SD_SOURCE_DIR) + "/tests/fixtures";
+  const char* e = std::getenv("SD_FIXTURES");
+  const std::string dir = e ? std::string(e) : std::string(SD_SOURCE_DIR) + "/../shared/fixtures";
+  // A missing folder fails the test that needs it with this line rather than with a
+  // confusing "cannot open" deeper down; the fixtures are never optional, in CI or not.
+  if (!fs::is_directory(dir))
+    throw Error("test fixtures " + dir + " not found (set SD_FIXTURES to the shared fixtures folder)");
+  return dir;
 }
 
 std::string data_dir() {

@@ -13,7 +13,9 @@
 
 namespace sd::test {
 
-// tests/fixtures in the source tree (override: SD_FIXTURES).
+// The tiny reference models and diffusers' tensors: SD_FIXTURES, default ../shared/fixtures
+// beside the source tree (94 MB, kept out of the repository). Throws sd::Error naming the
+// folder when it is missing, so every test that needs it fails with that line.
 std::string fixtures_dir();
 // Third-party data (CLIP vocabulary, TAESD weights): SD_TEST_DATA, default ../shared/data.
 std::string data_dir();

@@ -15,7 +15,7 @@
 
 namespace sd::test {
 
-// tests/fixtures/<model> with the CLIP vocabulary from the test data, in float32.
+// fixtures_dir()/<model> with the CLIP vocabulary from the test data, in float32.
 inline pipeline::LoadOptions tiny_load_options(const std::string& model = "tiny-sd15") {
   pipeline::LoadOptions opt;
   opt.model_path = fixtures_dir() + "/" + model;

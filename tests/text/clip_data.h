@@ -13,7 +13,7 @@ namespace sd::test {
 
 inline std::string clip_vocab_dir() { return data_dir() + "/clip"; }
 
-// `tokenizer_dir` is relative to tests/fixtures, e.g. "tiny-sd15/tokenizer". The vocabulary is
+// `tokenizer_dir` is relative to fixtures_dir(), e.g. "tiny-sd15/tokenizer". The vocabulary is
 // read once per test program and shared, as a pipeline shares it between SDXL's two tokenizers.
 inline text::ClipTokenizer load_clip_tokenizer(const std::string& tokenizer_dir) {
   static const std::shared_ptr<const text::ClipBpe> bpe =

@@ -4,7 +4,8 @@
 //
 // Usage (ctest passes these): node page_test.mjs
 //   SD_WORKER_BIN   the built sd-worker-cpu
-//   SD_SOURCE_DIR   the source tree (tests/fixtures)
+//   SD_SOURCE_DIR   the source tree
+//   SD_FIXTURES     the tiny models (default ../shared/fixtures beside the source tree)
 //   SD_TEST_DATA    third-party data (the CLIP vocabulary in clip/)
 //   SD_SCREENSHOT_DIR where the screenshots go
 //   CHROMIUM        the browser (default /usr/bin/chromium)
@@ -23,6 +24,7 @@ const env = process.env;
 const sourceDir = env.SD_SOURCE_DIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const workerBin = env.SD_WORKER_BIN;
 const dataDir = env.SD_TEST_DATA || path.resolve(sourceDir, '../shared/data');
+const fixturesDir = env.SD_FIXTURES || path.resolve(sourceDir, '../shared/fixtures');
 const shots = env.SD_SCREENSHOT_DIR || path.resolve('web-screenshots');
 const chromiumPath = env.CHROMIUM || '/usr/bin/chromium';
 const SKIP = 77;
@@ -42,6 +44,7 @@ if (!workerBin || !fs.existsSync(workerBin)) {
 }
 if (!fs.existsSync(chromiumPath)) missing(`no Chromium at ${chromiumPath} (apt-get install chromium)`);
 if (!fs.existsSync(path.join(dataDir, 'clip', 'vocab.json'))) missing(`no CLIP vocabulary in ${dataDir}/clip`);
+if (!fs.existsSync(path.join(fixturesDir, 'tiny-sd15'))) missing(`no test fixtures in ${fixturesDir} (set SD_FIXTURES)`);
 let chromium;
 try {
   ({ chromium } = await import('playwright-core'));
@@ -67,10 +70,10 @@ function freePort() {
 async function startWorker(name, extra = []) {
   const port = await freePort();
   const loraDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-web-loras-'));
-  fs.copyFileSync(path.join(sourceDir, 'tests/fixtures/tiny-lora-sd15.safetensors'), path.join(loraDir, 'tiny-lora.safetensors'));
+  fs.copyFileSync(path.join(fixturesDir, 'tiny-lora-sd15.safetensors'), path.join(loraDir, 'tiny-lora.safetensors'));
   const args = [
     '--worker-id', name, '--port', String(port),
-    '--model-path', path.join(sourceDir, 'tests/fixtures/tiny-sd15'),
+    '--model-path', path.join(fixturesDir, 'tiny-sd15'),
     '--tokenizer-dir', path.join(dataDir, 'clip'),
     '--lora-dir', loraDir, '--preview-every', '1', '--threads', '1', '--dtype', 'f32',
     ...extra,

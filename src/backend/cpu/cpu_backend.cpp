@@ -47,6 +47,8 @@ class CpuBackend final : public backend::Backend {
   Device device() const override { return Device::cpu(); }
   std::string name() const override { return std::string("cpu (") + kernels().isa + ")"; }
   size_t total_memory() const override { return 0; }
+  size_t free_memory() const override { return 0; }
+  size_t peak_memory_used() const override { return 0; }
   bool computes_in(DType t) const override { return t == DType::F32 || t == DType::BF16; }
   void synchronize() override {}
 

@@ -28,6 +28,7 @@ class Context {
   int device() const { return info_.index; }
   cudaStream_t stream() const { return stream_; }
   DevicePool& pool() { return *pool_; }
+  const DevicePool& pool() const { return *pool_; }
   cublasLtHandle_t cublaslt();
   cudnnHandle_t cudnn();
 

@@ -49,6 +49,13 @@ DeviceInfo open_device(int index) {
   return info;
 }
 
+size_t free_memory(int index) {
+  SD_CUDA_CHECK(cudaSetDevice(index));
+  size_t free = 0, total = 0;
+  SD_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
 std::string unavailable_reason() {
   try {
     open_device(0);

@@ -23,6 +23,9 @@ int device_count();
 // reason when it cannot be used.
 DeviceInfo open_device(int index);
 
+// Bytes free on device `index` now (cudaMemGetInfo); throws sd::Error when it cannot tell.
+size_t free_memory(int index);
+
 // A one-line reason why no GPU can be used ("" when device 0 can), for tests and front
 // ends that must skip or exit with one line.
 std::string unavailable_reason();

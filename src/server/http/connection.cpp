@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "server/api_error.h"
-#include "server/http/target.h"
+#include "server/http/request_reading.h"
 
 namespace sd::server::http {
 
@@ -16,8 +16,6 @@ using namespace std::chrono_literals;
 // How long a refused client may go on sending before its socket is closed.
 constexpr auto kLingerTime = 2s;
 const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 
 Response error_response(const ApiError& e) {
   Response res;
@@ -74,39 +72,24 @@ void Connection::read_header() {
                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
 }
 
+void Connection::on_read_error(beast::error_code ec, ReadStage stage) {
+  if (stage == ReadStage::Body) body_parser_.reset();  // frees what was buffered before the error
+  if (auto answer = answer_to_read_error(ec, stage, hub_.opt.max_body_bytes))
+    answer_and_close(error_response(*answer));
+  else
+    close_now();
+}
+
 void Connection::on_header(beast::error_code ec) {
   if (phase_ == Phase::Closing) return;
-  if (ec == bhttp::error::body_limit) {
-    answer_and_close(error_response({413, "payload_too_large",
-                                     "the request body is over the limit of " +
-                                         std::to_string(hub_.opt.max_body_bytes) + " bytes"}));
-    return;
-  }
-  if (ec == bhttp::error::header_limit) {
-    answer_and_close(error_response({431, "headers_too_large", "the request headers are too large"}));
-    return;
-  }
-  if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-      ec == net::error::connection_reset || ec == net::error::eof) {
-    close_now();  // the client left, or was too slow to finish its headers
-    return;
-  }
-  if (ec) {
-    answer_and_close(error_response({400, "bad_request", "malformed HTTP request: " + ec.message()}));
-    return;
-  }
+  if (ec) return on_read_error(ec, ReadStage::Head);
   const auto& head = header_parser_->get();
   version_ = head.version();
   keep_alive_ = head.keep_alive();
-  req_.method = std::string(view(head.method_string()));
-  auto target = parse_target(view(head.target()));
-  if (!target) {
+  if (!request_from_head(head, req_)) {
     answer_and_close(error_response({400, "bad_request", "malformed request target"}));
     return;
   }
-  req_.path = std::move(target->path);
-  req_.query = std::move(target->query);
-  for (const auto& field : head) req_.headers.add(std::string(view(field.name_string())), std::string(view(field.value())));
   if (auto refusal = hub_.router.check(req_)) {
     if (header_parser_->is_done()) {
       write_answer(std::move(*refusal));
@@ -144,26 +127,7 @@ void Connection::read_body() {
 
 void Connection::on_body(beast::error_code ec) {
   if (phase_ == Phase::Closing) return;
-  if (ec == bhttp::error::body_limit) {
-    body_parser_.reset();  // frees what was buffered before the limit was reached
-    answer_and_close(error_response({413, "payload_too_large",
-                                     "the request body is over the limit of " +
-                                         std::to_string(hub_.opt.max_body_bytes) + " bytes"}));
-    return;
-  }
-  if (ec == beast::error::timeout) {
-    answer_and_close(error_response({408, "request_timeout", "the request body did not arrive in time"}));
-    return;
-  }
-  if (ec == bhttp::error::partial_message || ec == net::error::eof || ec == net::error::connection_reset ||
-      ec == net::error::operation_aborted) {
-    close_now();
-    return;
-  }
-  if (ec) {
-    answer_and_close(error_response({400, "bad_request", "malformed HTTP request body: " + ec.message()}));
-    return;
-  }
+  if (ec) return on_read_error(ec, ReadStage::Body);
   req_.body = std::move(body_parser_->get().body());
   body_parser_.reset();
   handle();

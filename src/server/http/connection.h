@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "server/http/request_reading.h"
 #include "server/http/router.h"
 #include "server/http/server.h"
 
@@ -58,6 +59,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_header(beast::error_code ec);
   void read_body();
   void on_body(beast::error_code ec);
+  // Answers a failed read (request_reading.h) and closes, or just closes.
+  void on_read_error(beast::error_code ec, ReadStage stage);
   void handle();
   void on_answer(Response res);
   void write_answer(Response res);

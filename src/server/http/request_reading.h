@@ -1,0 +1,28 @@
+#pragma once
+// The framing rules of http::Server's request reading, apart from its sockets: what a
+// failed read of the head or the body answers, and the Request a parsed head becomes.
+// The connection (connection.cpp) reads with them, and so does the HTTP-framing fuzzer
+// (tests/fuzz/fuzz_http_framing.cpp), which drives the same Beast parsers over its bytes.
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <cstddef>
+#include <optional>
+
+#include "server/api_error.h"
+#include "server/http/message.h"
+
+namespace sd::server::http {
+
+enum class ReadStage { Head, Body };
+
+// The answer to a read that failed at `stage`, sent before the connection closes (413 over
+// the body limit, 431 for oversized headers, 408 for a body that stalls, 400 for malformed
+// framing), or nullopt when the client left, or stalled before its head was complete: the
+// connection then closes without one.
+std::optional<ApiError> answer_to_read_error(boost::beast::error_code ec, ReadStage stage, size_t max_body_bytes);
+
+// Fills req's method, path, query and headers from a parsed head; false when the request
+// target is not an origin-form path with valid escapes (a 400).
+bool request_from_head(const boost::beast::http::request_header<>& head, Request& req);
+
+}  // namespace sd::server::http
