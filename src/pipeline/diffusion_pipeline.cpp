@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/cancellation.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "loaders/lora_merge.h"
@@ -78,6 +79,8 @@ class DiffusionPipeline : public Pipeline {
 
   GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
+    // The networks poll should_cancel between their blocks too (core/cancellation.h).
+    const CancellationScope cancellation(cb.should_cancel);
     validate(req);
     auto scheduler = sampling::make_scheduler(req.sampler, req.schedule, m_.scheduler);
     GenerationResult result;
@@ -257,12 +260,12 @@ class DiffusionPipeline : public Pipeline {
       latents = r.prev_sample;
       if (inpaint.image_latents.defined()) latents = keep_unmasked(sched, latents, inpaint, i);
       const int step = i - first + 1;
-      if (cb.on_progress) cb.on_progress(step, total);
       const bool preview_due =
           req.preview != PreviewMode::None && cb.on_preview &&
           (step == total || (req.preview_every > 0 && step % req.preview_every == 0));
       if (preview_due)
         cb.on_preview(step, total, preview_.preview(r.denoised.defined() ? r.denoised : latents, req.preview));
+      if (cb.on_progress) cb.on_progress(step, total);
     }
     return latents;
   }

@@ -57,7 +57,7 @@ class Pipeline {
 
   virtual const ModelInfo& info() const = 0;
   // Runs one job on the calling thread. Throws sd::Cancelled when should_cancel() says so
-  // and sd::Error for requests the model cannot serve.
+  // (polled between steps and between the networks' blocks) and sd::Error for requests the model cannot serve.
   virtual GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) = 0;
   // The checks generate() starts with, for a caller that wants them before it commits:
   // throws sd::Error naming what this model cannot serve.

@@ -77,9 +77,11 @@ struct GenerationResult {
 struct GenerationCallbacks {
   // step is 1-based; called after each denoising step.
   std::function<void(int step, int total)> on_progress;
-  // Called on the preview cadence with a small RGB image.
+  // Called on the preview cadence with a small RGB image, before that step's on_progress
+  // (so a front end can send the preview in the progress's place).
   std::function<void(int step, int total, const io::Image& preview)> on_preview;
-  // Polled between steps; returning true stops the job with sd::Cancelled.
+  // Polled between steps and, through core/cancellation.h, between the networks' blocks;
+  // returning true stops the job with sd::Cancelled.
   std::function<bool()> should_cancel;
 };
 

@@ -22,8 +22,8 @@ const char* job_state_name(JobState s) {
 }
 
 namespace {
-json progress_data(const char* type, int step, int total) {
-  return {{"type", type}, {"step", step}, {"total", total}, {"percent", total > 0 ? step * 100 / total : 0}};
+json progress_data(int step, int total) {
+  return {{"step", step}, {"total", total}, {"percent", total > 0 ? step * 100 / total : 0}};
 }
 }  // namespace
 
@@ -67,6 +67,7 @@ json JobRegistry::status_json(const Job& job) {
       lock.unlock();  // parsing a large image string needs no lock
       json data = json::parse(sse_event_data(*complete));
       data.erase("type");
+      data.erase("event");
       out.update(data);
       break;
     }
@@ -157,15 +158,20 @@ void JobRegistry::add_progress(Job& job, int step, int total) {
   std::lock_guard<std::mutex> lock(mu_);
   job.step = step;
   job.total = total;
-  append(job, sse_event("progress", progress_data("progress", step, total)));
+  // One event per step: a step's preview (reported first) takes the place of its progress.
+  if (job.preview_step == step) return;
+  append(job, sse_event("progress", progress_data(step, total)));
 }
 
 void JobRegistry::add_preview(Job& job, int step, int total, const std::string& png_base64) {
-  json data = progress_data("preview", step, total);
+  json data = progress_data(step, total);
   data["image"] = png_base64;
   data["format"] = "png";
-  std::string text = sse_event("preview", data);
+  std::string text = sse_event("preview", std::move(data));
   std::lock_guard<std::mutex> lock(mu_);
+  job.step = step;
+  job.total = total;
+  job.preview_step = step;
   // Only the newest preview is kept for clients that have not read the older one yet.
   if (job.latest_preview >= 0) job.events[size_t(job.latest_preview)].reset();
   job.latest_preview = long(job.events.size());
@@ -183,7 +189,7 @@ void JobRegistry::complete(Job& job, const json& complete_data) {
 void JobRegistry::fail(Job& job, const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
   job.error = message;
-  append(job, sse_event("error", {{"type", "error"}, {"message", message}}));
+  append(job, sse_event("error", {{"message", message}}));
   end(job, JobState::Failed, error_marker(message));
 }
 

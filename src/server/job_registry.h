@@ -38,6 +38,7 @@ struct Job {
   int step = 0, total = 0;
   std::vector<EventText> events;
   long latest_preview = -1;              // index in events
+  int preview_step = 0;                  // the step of the latest preview
   EventText complete_event;
   std::string error;
   bool ended = false;                    // the end marker is the last event
@@ -91,6 +92,8 @@ class JobRegistry {
 
   // Engine side. next_job blocks until a job is queued; nullptr once shut down.
   std::shared_ptr<Job> next_job();
+  // A step gets one event: its preview when it has one (added before its progress, which
+  // is then left out), else its progress.
   void add_progress(Job& job, int step, int total);
   void add_preview(Job& job, int step, int total, const std::string& png_base64);
   void complete(Job& job, const nlohmann::json& complete_data);
