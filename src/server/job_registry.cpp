@@ -132,6 +132,18 @@ bool JobRegistry::wait_streams_closed(std::chrono::milliseconds timeout) {
   return streams_.wait_for(lock, timeout, [&] { return open_streams_ == 0; });
 }
 
+LiveMetrics JobRegistry::live_metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LiveMetrics live;
+  live.queue_depth = queue_.size();
+  if (running_) {
+    live.job_running = true;
+    live.running_step = running_->step;
+    live.running_total = running_->total;
+  }
+  return live;
+}
+
 size_t JobRegistry::queue_length() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();
@@ -149,6 +161,7 @@ std::shared_ptr<Job> JobRegistry::next_job() {
   running_ = queue_.front();
   queue_.pop_front();
   running_->state = JobState::Running;
+  running_->started_at = Clock::now();
   running_->total = running_->spec.request.steps;
   notify_changed(*running_);
   return running_;
@@ -156,6 +169,9 @@ std::shared_ptr<Job> JobRegistry::next_job() {
 
 void JobRegistry::add_progress(Job& job, int step, int total) {
   std::lock_guard<std::mutex> lock(mu_);
+  const auto now = Clock::now();
+  if (job.last_progress) metrics_.step_done(std::chrono::duration<double>(now - *job.last_progress).count());
+  job.last_progress = now;
   job.step = step;
   job.total = total;
   // One event per step: a step's preview (reported first) takes the place of its progress.
@@ -183,6 +199,7 @@ void JobRegistry::complete(Job& job, const json& complete_data) {
   std::lock_guard<std::mutex> lock(mu_);
   append(job, std::move(text));
   job.complete_event = job.events.back();
+  metrics_.image_generated();
   end(job, JobState::Completed, std::string(kDoneMarker));
 }
 
@@ -232,6 +249,12 @@ void JobRegistry::end(Job& job, JobState state, std::string marker) {
   append(job, sse_data(marker));
   job.ended = true;
   job.ended_at = Clock::now();
+  const JobOutcome outcome = state == JobState::Completed ? JobOutcome::Completed
+                             : state == JobState::Failed  ? JobOutcome::Failed
+                                                          : JobOutcome::Cancelled;
+  std::optional<double> ran;
+  if (job.started_at) ran = std::chrono::duration<double>(job.ended_at - *job.started_at).count();
+  metrics_.job_ended(outcome, ran);
   // The inputs are not needed any more; the log and the result stay until purged.
   job.spec.request.init_image.reset();
   job.spec.request.mask_image.reset();

@@ -13,10 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/job_request.h"
+#include "server/metrics.h"
 
 namespace sd::server {
 
@@ -42,6 +44,8 @@ struct Job {
   EventText complete_event;
   std::string error;
   bool ended = false;                    // the end marker is the last event
+  std::optional<std::chrono::steady_clock::time_point> started_at;     // left the queue
+  std::optional<std::chrono::steady_clock::time_point> last_progress;  // the latest step
   std::chrono::steady_clock::time_point ended_at;
   std::condition_variable changed;       // any of the above changed
   std::map<uint64_t, std::function<void()>> watchers;  // called on every change
@@ -87,6 +91,10 @@ class JobRegistry {
   bool wait_streams_closed(std::chrono::milliseconds timeout);
 
   size_t queue_length() const;
+  // The queue depth and the running job's progress, for /metrics.
+  LiveMetrics live_metrics() const;
+  // Counted as jobs change state here; the engine adds the model load time.
+  WorkerMetrics& metrics() { return metrics_; }
   size_t queue_capacity() const { return opt_.queue_capacity; }
   bool has_running_job() const;
 
@@ -122,6 +130,7 @@ class JobRegistry {
   int open_streams_ = 0;
   uint64_t next_watch_id_ = 1;
   bool shutting_down_ = false;
+  WorkerMetrics metrics_;
 };
 
 }  // namespace sd::server
