@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "core/buffer_pool.h"
+#include "core/cancellation.h"
 #include "core/error.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
@@ -34,6 +36,7 @@ using sd::Tensor;
 struct Phase {
   double seconds = 0;  // best of the timed repeats
   double tflop = 0;    // counted in one run
+  double cancel_latency = 0;  // with --cancel-latency: worst_cancel_latency()
 };
 
 // Runs fn once to warm up (primitive creation, weight reorders), then `repeat` times,
@@ -53,6 +56,30 @@ Phase measure(int repeat, sd::backend::Backend& device, const std::function<void
     p.tflop = sd::ops::flops_counted() * 1e-12;
   }
   return p;
+}
+
+// The worst time, over cancels requested at several points of a phase that takes
+// `seconds`, from the request to sd::Cancelled reaching the caller: how long a cancelled
+// job keeps computing (the networks check between their blocks, core/cancellation.h).
+double worst_cancel_latency(double seconds, const std::function<void()>& fn) {
+  double worst = 0;
+  for (double at : {0.13, 0.37, 0.61, 0.89}) {
+    std::atomic<bool> requested{false};
+    Clock::time_point requested_at;
+    std::thread timer([&] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(at * seconds));
+      requested_at = Clock::now();
+      requested = true;
+    });
+    const sd::CancellationScope scope([&] { return requested.load(); });
+    try {
+      fn();
+    } catch (const sd::Cancelled&) {
+      worst = std::max(worst, std::chrono::duration<double>(Clock::now() - requested_at).count());
+    }
+    timer.join();
+  }
+  return worst;
 }
 
 Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
@@ -122,6 +149,9 @@ int main(int argc, char** argv) {
   bool vae_tiling = false;
   int vae_tile_size = 0;
   auto* tiling = app.add_flag("--vae-tiling", vae_tiling, "VAE decode in overlapping tiles, as sd-generate --vae-tiling");
+  bool cancel_latency = false;
+  app.add_flag("--cancel-latency", cancel_latency,
+               "also cancel each phase at four points of its run and report the worst delay until it stopped");
   app.add_option("--vae-tile-size", vae_tile_size, "tile edge in pixels (default: the VAE's sample_size)")
       ->needs(tiling);
   try {
@@ -193,7 +223,7 @@ int main(int argc, char** argv) {
     const Tensor ids = prompt_ids();
     Tensor pooled;
     Tensor context;
-    Phase text = measure(repeat, device, [&] {
+    auto encode_text = [&] {
       std::vector<Tensor> rows;
       for (int r = 0; r < 2; ++r) {
         auto out = te.forward(ids);
@@ -206,7 +236,8 @@ int main(int argc, char** argv) {
         rows.push_back(hs);
       }
       context = sd::ops::concat(rows, 0);
-    });
+    };
+    Phase text = measure(repeat, device, encode_text);
     report_memory("text encoder");
 
     // One denoising step: the UNet on the CFG batch, every image's uncond row, then every
@@ -222,9 +253,10 @@ int main(int argc, char** argv) {
         for (int v : {height, width, 0, 0, height, width}) ids6.push_back(float(v));
       added.time_ids = Tensor::from_floats(ids6, {rows, 6});
     }
-    Phase step = measure(repeat, device, [&] {
+    auto unet_step = [&] {
       unet.forward(sample, {500.0f}, batch_context, unet_cfg.text_time_embedding ? &added : nullptr);
-    });
+    };
+    Phase step = measure(repeat, device, unet_step);
     report_memory("unet step");
 
     // Whether a batch changes an image: the first image's rows of the batched step against
@@ -255,11 +287,17 @@ int main(int argc, char** argv) {
         random_tensor({batch, vae.config().latent_channels, h, w}, 1.0f / vae.scaling_factor(), 4).to(device_id);
     if (vae_tiling) vae_tile_size = vae.resolve_tile_size(vae_tile_size);
     // Tiles are decoded image by image, as the pipeline does.
-    Phase decode = measure(repeat, device, [&] {
+    auto vae_decode = [&] {
       if (!vae_tiling) return void(vae.decode(z));
       for (int64_t k = 0; k < batch; ++k) vae.decode_tiled(sd::pipeline::row_of(z, k), vae_tile_size);
-    });
+    };
+    Phase decode = measure(repeat, device, vae_decode);
     report_memory("vae decode");
+    if (cancel_latency) {
+      text.cancel_latency = worst_cancel_latency(text.seconds, encode_text);
+      step.cancel_latency = worst_cancel_latency(step.seconds, unet_step);
+      decode.cancel_latency = worst_cancel_latency(decode.seconds, vae_decode);
+    }
 
     nlohmann::ordered_json j;
     j["config"] = config_dir;

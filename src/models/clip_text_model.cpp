@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/cancellation.h"
 #include "core/error.h"
 #include "models/layers.h"
 
@@ -128,6 +129,7 @@ ClipTextOutput ClipTextModel::forward(const Tensor& input_ids, const Tensor& ext
   Tensor h = embed(input_ids, extra_tokens);
   out.hidden_states.push_back(f32(h));
   for (const auto& layer : layers_) {
+    check_cancelled();
     h = layer.forward(h);
     out.hidden_states.push_back(f32(h));
   }

@@ -1,5 +1,6 @@
 #include "models/resnet.h"
 
+#include "core/cancellation.h"
 #include "core/error.h"
 #include "models/layers.h"
 
@@ -24,10 +25,14 @@ Tensor ResnetBlock2D::forward(Tensor x, const Tensor* temb_act) const {
   // The shortcut comes first: with a conv shortcut, x is then needed only by norm1, which
   // overwrites it when the caller gave it up, and x's memory is gone before conv2 runs.
   // At the VAE decoder's full resolution that is the decode's memory peak.
+  // A cancel is honoured before each of the two convolutions: at the VAE's full
+  // resolution one of them is the longest stretch without a check.
+  check_cancelled();
   const Tensor shortcut = conv_shortcut_.defined() ? conv_shortcut_.forward(x) : x;
   Tensor h = std::move(x);
   norm1_.forward_(h, /*silu=*/true);
   h = conv1_.forward(h);
+  check_cancelled();
   if (time_emb_proj_.defined()) {
     SD_CHECK(temb_act != nullptr, "ResnetBlock2D with time_emb_proj called without a time embedding");
     Tensor t = time_emb_proj_.forward(*temb_act);

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/cancellation.h"
 #include "core/error.h"
 #include "models/layers.h"
 #include "models/taesd_weights.h"
@@ -48,6 +49,7 @@ AutoencoderTinyBlock::AutoencoderTinyBlock(const WeightSource& w, const std::str
 }
 
 Tensor AutoencoderTinyBlock::forward(const Tensor& input) const {
+  check_cancelled();
   Tensor x = input;
   if (pool0_.defined()) {
     const Tensor hidden = ops::activation(pool1_.forward(pool0_.forward(x)), ops::Activation::ReLU);

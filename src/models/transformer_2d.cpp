@@ -1,5 +1,6 @@
 #include "models/transformer_2d.h"
 
+#include "core/cancellation.h"
 #include "models/layers.h"
 
 namespace sd::models {
@@ -29,7 +30,10 @@ Tensor Transformer2DModel::forward(const Tensor& x, const Tensor& context) const
   const int64_t height = x.size(2), width = x.size(3);
   Tensor h = norm_.forward(x);
   h = use_linear_projection_ ? proj_in_linear_.forward(image_tokens(h)) : image_tokens(proj_in_conv_.forward(h));
-  for (const auto& block : transformer_blocks_) h = block.forward(h, context);
+  for (const auto& block : transformer_blocks_) {
+    check_cancelled();
+    h = block.forward(h, context);
+  }
   if (use_linear_projection_) {
     const Tensor residual = image_tokens(x);
     return ops::from_tokens(proj_out_linear_.forward(h, &residual), height, width);

@@ -10,6 +10,7 @@
 #include <future>
 #include <numeric>
 
+#include "core/cancellation.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "loaders/lora_merge.h"
@@ -99,6 +100,8 @@ class DiffusionPipeline : public Pipeline {
 
   std::vector<GenerationResult> generate_batch(const GenerationRequest& req, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
+    // The networks poll should_cancel between their blocks too (core/cancellation.h).
+    const CancellationScope cancellation(cb.should_cancel);
     validate(req);
     const int n = req.batch_size;
     if (n > 1) log_info(batch_layout_text(req));
@@ -366,11 +369,11 @@ class DiffusionPipeline : public Pipeline {
         if (k == 0) preview_latents = r.denoised.defined() ? r.denoised : run.latents;
       }
       const int step = i - group.front()->first + 1;
-      if (cb.on_progress) cb.on_progress(steps_before + step, steps_total);
       const bool preview_due =
           req.preview != PreviewMode::None && cb.on_preview &&
           (steps_before + step == steps_total || (req.preview_every > 0 && step % req.preview_every == 0));
       if (preview_due) cb.on_preview(steps_before + step, steps_total, preview_.preview(preview_latents, req.preview));
+      if (cb.on_progress) cb.on_progress(steps_before + step, steps_total);
     }
   }
 

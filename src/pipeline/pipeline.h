@@ -61,7 +61,7 @@ class Pipeline {
   virtual const ModelInfo& info() const = 0;
   // Runs one job on the calling thread: its batch_size images, in index order, each also
   // handed to on_image() as soon as it is ready. Throws sd::Cancelled when should_cancel()
-  // says so and sd::Error for requests the model cannot serve.
+  // says so (polled between steps and between the networks' blocks) and sd::Error for requests the model cannot serve.
   virtual std::vector<GenerationResult> generate_batch(const GenerationRequest& req,
                                                        const GenerationCallbacks& cb) = 0;
   // generate_batch() for a request of one image (batch_size 1, else sd::Error).

@@ -90,11 +90,13 @@ struct GenerationCallbacks {
   // step is 1-based; called after each denoising step (of the whole batch when it runs
   // together; counting through every image's steps when it runs image by image).
   std::function<void(int step, int total)> on_progress;
-  // Called on the preview cadence with a small RGB image.
+  // Called on the preview cadence with a small RGB image, before that step's on_progress
+  // (so a front end can send the preview in the progress's place).
   std::function<void(int step, int total, const io::Image& preview)> on_preview;
   // Called with each image of a batch as soon as it is decoded, in index order.
   std::function<void(int index, const GenerationResult& result)> on_image;
-  // Polled between steps; returning true stops the job with sd::Cancelled.
+  // Polled between steps and, through core/cancellation.h, between the networks' blocks;
+  // returning true stops the job with sd::Cancelled.
   std::function<bool()> should_cancel;
 };
 

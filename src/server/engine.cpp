@@ -41,6 +41,7 @@ void Engine::run() {
     state_.set_failed(e.what());
     return;
   }
+  registry_.metrics().model_loaded(seconds_since(t0));
   const auto& info = pipe->info();
   log_info("model " + info.version + " loaded in " + std::to_string(seconds_since(t0)) + " s (" + info.device + ", " +
            std::string(dtype_name(info.dtype)) + ")");

@@ -22,8 +22,8 @@ const char* job_state_name(JobState s) {
 }
 
 namespace {
-json progress_data(const char* type, int step, int total) {
-  return {{"type", type}, {"step", step}, {"total", total}, {"percent", total > 0 ? step * 100 / total : 0}};
+json progress_data(int step, int total) {
+  return {{"step", step}, {"total", total}, {"percent", total > 0 ? step * 100 / total : 0}};
 }
 }  // namespace
 
@@ -73,6 +73,7 @@ json JobRegistry::status_json(const Job& job) {
   for (const EventText& event : images) {
     json data = json::parse(sse_event_data(*event));
     data.erase("type");
+    data.erase("event");
     list.push_back(std::move(data));
   }
   for (auto& [k, v] : list.front().items()) out[k] = v;
@@ -135,6 +136,18 @@ bool JobRegistry::wait_streams_closed(std::chrono::milliseconds timeout) {
   return streams_.wait_for(lock, timeout, [&] { return open_streams_ == 0; });
 }
 
+LiveMetrics JobRegistry::live_metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LiveMetrics live;
+  live.queue_depth = queue_.size();
+  if (running_) {
+    live.job_running = true;
+    live.running_step = running_->step;
+    live.running_total = running_->total;
+  }
+  return live;
+}
+
 size_t JobRegistry::queue_length() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();
@@ -152,6 +165,7 @@ std::shared_ptr<Job> JobRegistry::next_job() {
   running_ = queue_.front();
   queue_.pop_front();
   running_->state = JobState::Running;
+  running_->started_at = Clock::now();
   running_->total = running_->spec.request.steps;
   notify_changed(*running_);
   return running_;
@@ -159,17 +173,25 @@ std::shared_ptr<Job> JobRegistry::next_job() {
 
 void JobRegistry::add_progress(Job& job, int step, int total) {
   std::lock_guard<std::mutex> lock(mu_);
+  const auto now = Clock::now();
+  if (job.last_progress) metrics_.step_done(std::chrono::duration<double>(now - *job.last_progress).count());
+  job.last_progress = now;
   job.step = step;
   job.total = total;
-  append(job, sse_event("progress", progress_data("progress", step, total)));
+  // One event per step: a step's preview (reported first) takes the place of its progress.
+  if (job.preview_step == step) return;
+  append(job, sse_event("progress", progress_data(step, total)));
 }
 
 void JobRegistry::add_preview(Job& job, int step, int total, const std::string& png_base64) {
-  json data = progress_data("preview", step, total);
+  json data = progress_data(step, total);
   data["image"] = png_base64;
   data["format"] = "png";
-  std::string text = sse_event("preview", data);
+  std::string text = sse_event("preview", std::move(data));
   std::lock_guard<std::mutex> lock(mu_);
+  job.step = step;
+  job.total = total;
+  job.preview_step = step;
   // Only the newest preview is kept for clients that have not read the older one yet.
   if (job.latest_preview >= 0) job.events[size_t(job.latest_preview)].reset();
   job.latest_preview = long(job.events.size());
@@ -181,6 +203,7 @@ void JobRegistry::add_image(Job& job, const json& complete_data) {
   std::lock_guard<std::mutex> lock(mu_);
   append(job, std::move(text));
   job.complete_events.push_back(job.events.back());
+  metrics_.image_generated();
 }
 
 void JobRegistry::complete(Job& job) {
@@ -191,7 +214,7 @@ void JobRegistry::complete(Job& job) {
 void JobRegistry::fail(Job& job, const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
   job.error = message;
-  append(job, sse_event("error", {{"type", "error"}, {"message", message}}));
+  append(job, sse_event("error", {{"message", message}}));
   end(job, JobState::Failed, error_marker(message));
 }
 
@@ -234,6 +257,12 @@ void JobRegistry::end(Job& job, JobState state, std::string marker) {
   append(job, sse_data(marker));
   job.ended = true;
   job.ended_at = Clock::now();
+  const JobOutcome outcome = state == JobState::Completed ? JobOutcome::Completed
+                             : state == JobState::Failed  ? JobOutcome::Failed
+                                                          : JobOutcome::Cancelled;
+  std::optional<double> ran;
+  if (job.started_at) ran = std::chrono::duration<double>(job.ended_at - *job.started_at).count();
+  metrics_.job_ended(outcome, ran);
   // The inputs are not needed any more; the log and the result stay until purged.
   job.spec.request.init_image.reset();
   job.spec.request.mask_image.reset();

@@ -13,10 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/job_request.h"
+#include "server/metrics.h"
 
 namespace sd::server {
 
@@ -39,8 +41,11 @@ struct Job {
   std::vector<EventText> events;
   long latest_preview = -1;              // index in events
   std::vector<EventText> complete_events;  // one per image, in index order
+  int preview_step = 0;                  // the step of the latest preview
   std::string error;
   bool ended = false;                    // the end marker is the last event
+  std::optional<std::chrono::steady_clock::time_point> started_at;     // left the queue
+  std::optional<std::chrono::steady_clock::time_point> last_progress;  // the latest step
   std::chrono::steady_clock::time_point ended_at;
   std::condition_variable changed;       // any of the above changed
   std::map<uint64_t, std::function<void()>> watchers;  // called on every change
@@ -88,11 +93,17 @@ class JobRegistry {
   bool wait_streams_closed(std::chrono::milliseconds timeout);
 
   size_t queue_length() const;
+  // The queue depth and the running job's progress, for /metrics.
+  LiveMetrics live_metrics() const;
+  // Counted as jobs change state here; the engine adds the model load time.
+  WorkerMetrics& metrics() { return metrics_; }
   size_t queue_capacity() const { return opt_.queue_capacity; }
   bool has_running_job() const;
 
   // Engine side. next_job blocks until a job is queued; nullptr once shut down.
   std::shared_ptr<Job> next_job();
+  // A step gets one event: its preview when it has one (added before its progress, which
+  // is then left out), else its progress.
   void add_progress(Job& job, int step, int total);
   void add_preview(Job& job, int step, int total, const std::string& png_base64);
   // One image of the job is ready: its `complete` event (the job goes on).
@@ -124,6 +135,7 @@ class JobRegistry {
   int open_streams_ = 0;
   uint64_t next_watch_id_ = 1;
   bool shutting_down_ = false;
+  WorkerMetrics metrics_;
 };
 
 }  // namespace sd::server

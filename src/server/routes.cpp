@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/buffer_pool.h"
 #include "core/dtype.h"
 #include "core/log.h"
 #include "pipeline/sampler_names.h"
+#include "pipeline/memory_admission.h"
 #include "server/api_error.h"
 #include "server/auth.h"
 #include "server/job_registry.h"
@@ -104,6 +106,7 @@ class Routes {
   // Sees the headers only: a request without the token is refused before its body is read.
   std::optional<Response> authorize(const Request& req) const {
     if (cfg_.api_token.empty() || req.path == "/health" || is_public_page_request(req)) return std::nullopt;
+    if (cfg_.public_metrics && req.path == "/metrics") return std::nullopt;
     if (bearer_token_matches(req.header("Authorization"), cfg_.api_token)) return std::nullopt;
     Response res;
     res.headers.set("WWW-Authenticate", "Bearer");
@@ -231,6 +234,16 @@ class Routes {
     }
   }
 
+  // Prometheus' text exposition format (metrics.h).
+  void metrics(const Request&, Response& res) const {
+    LiveMetrics live = registry_.live_metrics();
+    live.resident_bytes = pipeline::process_rss_bytes();
+    live.pool = BufferPool::instance().stats();
+    res.status = 200;
+    res.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    res.body = registry_.metrics().exposition(live);
+  }
+
   // GET /: the page for browsers, the health JSON for everyone else.
   void root(const Request& req, Response& res) const {
     if (wants_page(req))
@@ -289,6 +302,7 @@ void install_routes(http::Router& router, const WorkerConfig& cfg, JobRegistry& 
   router.add("GET", "/v1/jobs/{id}", to(&Routes::status));
   router.add("GET", "/v1/jobs/{id}/stream", to(&Routes::stream));
   router.add("DELETE", "/v1/jobs/{id}", to(&Routes::cancel));
+  router.add("GET", "/metrics", to(&Routes::metrics));
 }
 
 }  // namespace sd::server

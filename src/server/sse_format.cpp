@@ -11,7 +11,9 @@ std::string one_line(std::string_view text) {
 }
 }  // namespace
 
-std::string sse_event(std::string_view name, const nlohmann::json& data) {
+std::string sse_event(std::string_view name, nlohmann::json data) {
+  data["type"] = std::string(name);
+  data["event"] = std::string(name);
   // dump() escapes control characters, so the JSON is always one line.
   return "event: " + one_line(name) + "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
          "\n\n";

@@ -7,8 +7,9 @@
 
 namespace sd::server {
 
-// "event: <name>\ndata: <json>\n\n"
-std::string sse_event(std::string_view name, const nlohmann::json& data);
+// "event: <name>\ndata: <json>\n\n", the JSON carrying "type" and "event" both equal to
+// <name>: clients that read `data:` lines alone tell the events apart by either field.
+std::string sse_event(std::string_view name, nlohmann::json data);
 // "data: <text>\n\n" for the end markers; line breaks in text become spaces.
 std::string sse_data(std::string_view text);
 // ": <text>\n\n", ignored by clients, keeps proxies and idle connections open.

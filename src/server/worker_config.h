@@ -38,6 +38,7 @@ struct WorkerConfig {
   int threads = 0;            // 0 = all cores
   size_t queue_capacity = 16;
   std::string api_token;
+  bool public_metrics = false;  // GET /metrics answers without the token
   pipeline::PreviewMode preview = pipeline::PreviewMode::LatentRgb;
   int preview_every = 5;      // steps between previews
   bool vae_tiling = false;    // VAE in tiles (bounded memory for large images)

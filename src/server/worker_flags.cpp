@@ -112,6 +112,8 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
   app.add_option("--queue-capacity", cfg.queue_capacity, "Queued jobs before 429")
       ->envname("SD_WORKER_QUEUE_CAPACITY")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--api-token", cfg.api_token, "Bearer token every route but /health requires")->envname("SD_WORKER_API_TOKEN");
+  app.add_flag("--public-metrics", cfg.public_metrics, "GET /metrics answers without the --api-token")
+      ->envname("SD_WORKER_PUBLIC_METRICS");
   app.add_option("--taesd", cfg.taesd_path,
                  "TAESD for full-size previews: a diffusers AutoencoderTiny folder or a taesd_decoder .safetensors")
       ->envname("SD_TAESD_PATH");

@@ -59,10 +59,12 @@ TEST(PipelineLora, FailedAndCancelledLoraJobsLeaveTheModelPlain) {
     EXPECT_NE(std::string(e.what()).find(bad_key), std::string::npos) << e.what();
   }
 
-  // Cancelled after the second step, with the LoRA merged.
+  // Cancelled after the second step, with the LoRA merged: inside the third step's UNet,
+  // which polls between its blocks.
   GenerationCallbacks cancel;
-  int polls = 0;
-  cancel.should_cancel = [&] { return ++polls > 2; };
+  int steps_done = 0;
+  cancel.on_progress = [&](int step, int) { steps_done = step; };
+  cancel.should_cancel = [&] { return steps_done >= 2; };
   EXPECT_THROW(pipe->generate(ddim_request({{lora_path(), 0.8f}}), cancel), Cancelled);
 
   test::expect_ddim_txt2img_matches(pipe->generate(ddim_request({}), {}), plain_reference());

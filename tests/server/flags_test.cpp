@@ -227,6 +227,23 @@ TEST(WorkerFlags, WorkerSettings) {
   EXPECT_EQ(c.max_memory, uint64_t(3) << 30);
 }
 
+TEST(WorkerFlags, PublicMetricsIsOffUnlessAskedFor) {
+  const std::vector<std::string> base = {"--worker-id", "w1", "--port", "1", "--model-path", model_dir()};
+  auto o = parse(base);
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_FALSE(o.config->public_metrics);
+  auto args = base;
+  args.push_back("--public-metrics");
+  o = parse(args);
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_TRUE(o.config->public_metrics);
+  ScopedEnv env;
+  env.set("SD_WORKER_PUBLIC_METRICS", "1");
+  o = parse(base);
+  ASSERT_TRUE(o.config) << o.message;
+  EXPECT_TRUE(o.config->public_metrics);
+}
+
 TEST(WorkerFlags, HelpExitsWithZeroAndListsTheFlags) {
   auto o = parse({"--help"});
   EXPECT_FALSE(o.config);

@@ -115,26 +115,25 @@ TEST(JobRegistry, LateReaderGetsEveryEventButOnlyTheNewestPreview) {
   JobRegistry reg({16, 600s});
   auto a = submit(reg, "a");
   reg.next_job();
+  // As the engine reports them: a step's preview before its progress.
   for (int step = 1; step <= 4; ++step) {
-    reg.add_progress(*a, step, 4);
     if (step % 2 == 0) reg.add_preview(*a, step, 4, "cHJldmlldw==");
+    reg.add_progress(*a, step, 4);
   }
   reg.add_image(*a, complete_data());
   reg.complete(*a);
   auto log = reg.read_events(*a, 0, 0ms);
   EXPECT_TRUE(log.ended);
   std::vector<std::string> expected = {
-      R"(progress:{"percent":25,"step":1,"total":4,"type":"progress"})",
-      R"(progress:{"percent":50,"step":2,"total":4,"type":"progress"})",
-      R"(progress:{"percent":75,"step":3,"total":4,"type":"progress"})",
-      R"(progress:{"percent":100,"step":4,"total":4,"type":"progress"})",
-      R"(preview:{"format":"png","image":"<img>","percent":100,"step":4,"total":4,"type":"preview"})",
-      R"(complete:{"format":"png","height":64,"image":"<img>","seed":7,"timings":{"total":0.5},"type":"complete","width":64})",
+      R"(progress:{"event":"progress","percent":25,"step":1,"total":4,"type":"progress"})",
+      R"(progress:{"event":"progress","percent":75,"step":3,"total":4,"type":"progress"})",
+      R"(preview:{"event":"preview","format":"png","image":"<img>","percent":100,"step":4,"total":4,"type":"preview"})",
+      R"(complete:{"event":"complete","format":"png","height":64,"image":"<img>","seed":7,"timings":{"total":0.5},"type":"complete","width":64})",
       "data: [DONE]"};
   EXPECT_EQ(describe(log), expected);
   // Reading on from an index returns only what follows it.
-  // Log indices: p1 p2 (preview 2, replaced) p3 p4 preview4 complete done.
-  EXPECT_EQ(reg.read_events(*a, 4, 0ms).events.size(), 4u);
+  // Log indices: p1 (preview 2, replaced) p3 preview4 complete done.
+  EXPECT_EQ(reg.read_events(*a, 2, 0ms).events.size(), 4u);
   EXPECT_EQ(reg.read_events(*a, log.next, 0ms).events.size(), 0u);
 }
 
@@ -214,6 +213,7 @@ TEST(JobRegistry, StatusShapes) {
   EXPECT_EQ(st["seed"], 7);
   EXPECT_EQ(st["image"], "iVBOR");
   EXPECT_FALSE(st.contains("type"));
+  EXPECT_FALSE(st.contains("event"));
 
   auto b = submit(reg, "b");
   reg.next_job();
@@ -223,7 +223,7 @@ TEST(JobRegistry, StatusShapes) {
   EXPECT_EQ(st["error"], "unet: out of range\nsecond line");
   auto log = describe(reg.read_events(*b, 0, 0ms));
   ASSERT_EQ(log.size(), 2u);
-  EXPECT_EQ(log[0], R"(error:{"message":"unet: out of range\nsecond line","type":"error"})");
+  EXPECT_EQ(log[0], R"(error:{"event":"error","message":"unet: out of range\nsecond line","type":"error"})");
   EXPECT_EQ(log[1], "data: [ERROR] unet: out of range second line");
 }
 
