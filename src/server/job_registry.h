@@ -85,6 +85,11 @@ class JobRegistry {
   // Waits until no stream is open (each has sent its end marker or lost its client).
   bool wait_streams_closed(std::chrono::milliseconds timeout);
 
+  // True once the job has its end marker (completed, failed or cancelled).
+  bool has_ended(const Job& job) const;
+  // The newest preview's base64 PNG, or "" when the job has none.
+  std::string latest_preview_image(const Job& job) const;
+
   size_t queue_length() const;
   size_t queue_capacity() const { return opt_.queue_capacity; }
   bool has_running_job() const;

@@ -183,11 +183,49 @@ void Connection::handle() {
 
 void Connection::on_answer(Response res) {
   if (phase_ == Phase::Closing) return;
-  if (res.stream) {
+  if (res.later) {
+    wait_for(std::move(res.later));
+  } else if (res.stream) {
     start_stream(std::move(res));
   } else {
     write_answer(std::move(res));
   }
+}
+
+void Connection::wait_for(std::shared_ptr<DeferredAnswer> later) {
+  phase_ = Phase::Waiting;
+  later_ = std::move(later);
+  stream_.expires_never();
+  watch_waiting_client();
+  std::weak_ptr<Connection> weak = weak_from_this();
+  auto io = stream_.get_executor();
+  net::thread_pool& handlers = hub_.handlers;
+  later_->start([weak, io, &handlers] {
+    net::post(io, [weak, io, &handlers] {
+      auto self = weak.lock();
+      if (!self || self->phase_ != Phase::Waiting) return;  // the client left meanwhile
+      self->phase_ = Phase::Handling;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);  // the client watch; the connection may read requests again
+      // Taking the answer may be work (encoding images): on the pool, as a handler would.
+      net::post(handlers, [self = std::move(self), io]() mutable {
+        Response res = self->later_->take();
+        net::post(io, [self = std::move(self), res = std::move(res)]() mutable {
+          self->later_.reset();
+          self->on_answer(std::move(res));
+        });
+      });
+    });
+  });
+}
+
+void Connection::watch_waiting_client() {
+  // The pending read holds the connection while it waits and sees the client leave.
+  stream_.socket().async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (self->phase_ != Phase::Waiting) return;
+    if (ec) return self->close_now();
+    self->watch_waiting_client();
+  });
 }
 
 void Connection::write_answer(Response res) {

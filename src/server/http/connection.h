@@ -52,7 +52,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_now();
 
  private:
-  enum class Phase { Reading, Handling, Writing, Streaming, Closing };
+  enum class Phase { Reading, Handling, Waiting, Writing, Streaming, Closing };
 
   void read_header();
   void on_header(beast::error_code ec);
@@ -60,6 +60,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_body(beast::error_code ec);
   void handle();
   void on_answer(Response res);
+  // A deferred answer (message.h): waits for it to be ready, then takes it on the pool.
+  void wait_for(std::shared_ptr<DeferredAnswer> later);
+  // Keeps a read pending while waiting: it holds the connection and sees the client leave.
+  void watch_waiting_client();
   void write_answer(Response res);
   void after_answer();
   // Answers a request whose body may be unread, then closes.
@@ -88,6 +92,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Phase phase_ = Phase::Reading;
   bhttp::response<bhttp::string_body> out_;
 
+  std::shared_ptr<DeferredAnswer> later_;
   std::shared_ptr<BodyStream> body_stream_;
   bhttp::response<bhttp::empty_body> stream_head_;
   std::optional<bhttp::response_serializer<bhttp::empty_body>> stream_head_writer_;

@@ -57,12 +57,28 @@ class BodyStream {
   virtual std::chrono::milliseconds keepalive_interval() const = 0;
 };
 
+struct Response;
+
+// An answer that is not ready when the handler returns: a synchronous API waiting for its
+// job, without holding a handler thread or the I/O thread meanwhile. The server calls
+// start() once on its I/O thread; the answer calls `ready` once (from any thread) when it
+// can be produced; the server then calls take() on its handler pool and sends the result
+// as it would a handler's. The client's connection stays open, unread, until then.
+class DeferredAnswer {
+ public:
+  virtual ~DeferredAnswer() = default;
+  virtual void start(std::function<void()> ready) = 0;
+  virtual Response take() = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   // When set, the body is this stream (chunked), and `body` is unused.
   std::shared_ptr<BodyStream> stream;
+  // When set, the whole answer is this one's, later; everything else here is unused.
+  std::shared_ptr<DeferredAnswer> later;
 };
 
 }  // namespace sd::server::http
