@@ -14,8 +14,9 @@ void A1111Calls::remove(const A1111Call* call) {
   std::erase_if(calls_, [&](const auto& c) { return c.get() == call; });
 }
 
-std::shared_ptr<A1111Call> A1111Calls::current() const {
+std::shared_ptr<A1111Call> A1111Calls::current(const std::function<bool(const A1111Call&)>& finished) {
   std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(calls_, [&](const auto& c) { return finished(*c); });
   return calls_.empty() ? nullptr : calls_.front();
 }
 

@@ -4,6 +4,7 @@
 // its images), and what /interrupt and /skip act on.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,8 +27,8 @@ class A1111Calls {
  public:
   void add(std::shared_ptr<A1111Call> call);
   void remove(const A1111Call* call);
-  // The oldest call in progress, or null.
-  std::shared_ptr<A1111Call> current() const;
+  // The oldest call in progress, or null; calls `finished` says are done are dropped.
+  std::shared_ptr<A1111Call> current(const std::function<bool(const A1111Call&)>& finished);
 
  private:
   mutable std::mutex mu_;

@@ -74,7 +74,7 @@ class A1111Routes {
 
   void progress(const Request& req, Response& res) {
     A1111ProgressState s;
-    if (auto call = calls_.current()) {
+    if (auto call = current_call()) {
       s.active = true;
       s.job = call->kind;
       s.job_count = int(call->jobs.size());
@@ -102,7 +102,7 @@ class A1111Routes {
   // Stops the call in progress: its queued images are dropped, the running one stops
   // before its next step; the call answers with the images finished before.
   void interrupt(const Request&, Response& res) {
-    if (auto call = calls_.current()) {
+    if (auto call = current_call()) {
       call->interrupted = true;
       for (const auto& job : call->jobs) registry_.cancel(*job);
       log_info("a1111 " + call->kind + " interrupted");
@@ -112,7 +112,7 @@ class A1111Routes {
 
   // Stops the image being made; the call goes on with its next one.
   void skip(const Request&, Response& res) {
-    if (auto call = calls_.current()) {
+    if (auto call = current_call()) {
       for (const auto& job : call->jobs)
         if (!registry_.has_ended(*job)) {
           call->skipped = true;
@@ -224,6 +224,14 @@ class A1111Routes {
   }
 
  private:
+  // The oldest call with an image still to make. A call whose client left is never
+  // answered (its images are made all the same, as A1111 does): it goes once they are.
+  std::shared_ptr<A1111Call> current_call() {
+    return calls_.current([&](const A1111Call& call) {
+      return std::all_of(call.jobs.begin(), call.jobs.end(), [&](const auto& job) { return registry_.has_ended(*job); });
+    });
+  }
+
   A1111Settings settings() const {
     std::lock_guard<std::mutex> lock(settings_mu_);
     return settings_;

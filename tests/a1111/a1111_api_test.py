@@ -596,6 +596,15 @@ class ProgressInterruptSkip(A1111Case):
         self.assertEqual(answer.json()["images"], [])
         self.assertEqual(self.worker.get("/sdapi/v1/progress").json()["state"]["job_count"], 0)
 
+    def test_a_client_that_leaves(self):
+        # The call's image is still made (as A1111 does); progress follows it, then is idle.
+        with self.assertRaises(requests.exceptions.ReadTimeout):
+            self.worker.post("/sdapi/v1/txt2img", with_(FOX, steps=12, seed=3), timeout=0.5)
+        self.wait_progress(lambda p: p["state"]["job_count"] == 1)
+        self.wait_progress(lambda p: p["state"]["job_count"] == 0)
+        self.assertEqual(self.image(with_(FOX, steps=2)), self.image(with_(FOX, steps=2)))
+        self.assertIn("completed", self.worker.log())
+
     def test_waiting_calls_hold_no_thread(self):
         # More calls than the server has handler threads (4), all waiting for their images.
         calls = [self.start_call(with_(FOX, steps=40, seed=s)) for s in range(6)]
