@@ -354,6 +354,19 @@ class Txt2Img(A1111Case):
         d = self.expect_422(with_(FOX, cfg_scale=31), ["cfg_scale"], "value_error")
         self.assertTrue(d["msg"].startswith("cfg_scale"), d)
 
+    def test_one_connection_serves_calls_one_after_another(self):
+        # A waiting answer leaves the connection usable for the next request (keep-alive).
+        with requests.Session() as session:
+            session.auth = AUTH
+            images = []
+            for _ in range(2):
+                r = session.post(self.worker.url("/sdapi/v1/txt2img"), json=FOX, timeout=120)
+                self.assertEqual(r.status_code, 200, r.text)
+                images.append(r.json()["images"][0])
+                self.assertEqual(session.get(self.worker.url("/sdapi/v1/progress"), timeout=30).status_code, 200)
+            self.assertEqual(images[0], images[1])
+        self.assertIn("a1111 txt2img", self.worker.log())
+
     def test_unknown_fields_are_ignored(self):
         body = with_(FOX, enable_hr=False, restore_faces=False, tiling=False, script_name=None,
                      alwayson_scripts={}, some_future_field={"x": [1, 2]})
