@@ -634,5 +634,28 @@ class ProgressInterruptSkip(A1111Case):
             self.assertEqual(result["response"].status_code, 200)
 
 
+class Shutdown(unittest.TestCase):
+    def test_sigterm_answers_a_waiting_call(self):
+        worker = Worker()
+        try:
+            result = {}
+            thread = threading.Thread(target=lambda: result.update(
+                r=worker.post("/sdapi/v1/txt2img", with_(FOX, steps=150, n_iter=2), timeout=120)))
+            thread.start()
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                if worker.get("/sdapi/v1/progress").json()["state"]["sampling_step"] >= 1:
+                    break
+                time.sleep(0.05)
+            worker.process.terminate()
+            self.assertEqual(worker.process.wait(60), 0, worker.log())
+            thread.join(60)
+            # Cancelled at shutdown: answered (no images) before the worker went away.
+            self.assertEqual(result["r"].status_code, 200, result["r"].text)
+            self.assertEqual(result["r"].json()["images"], [])
+        finally:
+            worker.stop()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,7 @@ set(sd_python3 python3)
 if(Python3_EXECUTABLE)
   set(sd_python3 ${Python3_EXECUTABLE})
 endif()
-foreach(case Txt2Img Auth Listings Img2Img InpaintModel ProgressInterruptSkip)
+foreach(case Txt2Img Auth Listings Img2Img InpaintModel ProgressInterruptSkip Shutdown)
   add_test(NAME a1111.${case} COMMAND ${sd_python3} -m unittest -v a1111_api_test.${case}
            WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
   set_tests_properties(a1111.${case} PROPERTIES
