@@ -37,13 +37,15 @@ void send_a1111_error(Response& res, int status, const std::string& detail) {
 
 void send_unprocessable(Response& res, const A1111FieldError& e) { send_json(res, 422, {{"detail", e.detail()}}); }
 
-// FastAPI reads a body without a Content-Type as JSON too; any other type is not a dict.
+// FastAPI reads a body as JSON when its type is application/json or application/*+json, or
+// when it has none; any other type is not a dict.
 bool body_may_be_json(const Request& req) {
   std::string type = req.header("Content-Type");
   type = type.substr(0, type.find(';'));
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   while (!type.empty() && type.back() == ' ') type.pop_back();
-  return type.empty() || type == "application/json";
+  return type.empty() || type == "application/json" ||
+         (type.rfind("application/", 0) == 0 && type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
 }
 
 // The checkpoint as A1111 names it: the file (or folder) name, and that without extension.

@@ -332,6 +332,15 @@ class Txt2Img(A1111Case):
                               headers={"Content-Type": "application/json"}, timeout=30)
             self.assertEqual(r.status_code, 422, r.text)
             self.assertEqual(r.json()["detail"][0]["type"], "type_error.dict")
+        # As FastAPI: a form body is not JSON; no type, or a +json type, is.
+        r = requests.post(self.worker.url("/sdapi/v1/txt2img"), data=json.dumps(FOX), auth=AUTH,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+        self.assertEqual(r.status_code, 422, r.text)
+        self.assertEqual(r.json()["detail"][0]["type"], "type_error.dict")
+        for content_type in (None, "application/vnd.sd+json; charset=utf-8"):
+            r = requests.post(self.worker.url("/sdapi/v1/txt2img"), data=json.dumps(with_(FOX, steps="x")), auth=AUTH,
+                              headers={"Content-Type": content_type} if content_type else {}, timeout=30)
+            self.assertEqual(r.json()["detail"][0]["loc"], ["body", "steps"], r.text)
         r = requests.post(self.worker.url("/sdapi/v1/txt2img"), data="{not json", auth=AUTH,
                           headers={"Content-Type": "application/json"}, timeout=30)
         self.assertEqual(r.status_code, 422, r.text)
