@@ -1,10 +1,11 @@
 // sd-generate: one image from the command line, with the same engine the worker uses.
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
+#include <map>
 #include <string>
 
 #include "core/error.h"
@@ -14,8 +15,8 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
-#include "pipeline/request_limits.h"
-#include "sampling/scheduler_factory.h"
+#include "pipeline/request_check.h"
+#include "pipeline/sampler_names.h"
 
 namespace {
 
@@ -37,16 +38,57 @@ void draw_progress(int step, int total, double seconds) {
   std::fflush(stderr);
 }
 
-// Why --sampler/--schedule cannot run, if they cannot.
-std::optional<std::string> sampler_problem(const std::string& sampler, const std::string& schedule) {
-  try {
-    auto schedules = sd::sampling::schedules_for(sampler);
-    if (std::find(schedules.begin(), schedules.end(), schedule) == schedules.end())
-      return "--schedule: " + sampler + " has no schedule \"" + schedule + "\"";
-  } catch (const sd::Error& e) {
-    return std::string("--sampler: ") + e.what();
+// The flag a request field comes from, for the pipeline's refusals.
+std::string flag_of(const std::string& field) {
+  static const std::map<std::string, std::string> flags = {
+      {"prompt", "--prompt"},           {"negative_prompt", "--negative-prompt"}, {"steps", "--steps"},
+      {"guidance_scale", "--guidance"}, {"sampler", "--sampler"},                 {"schedule", "--schedule"},
+      {"strength", "--strength"},       {"clip_skip", "--clip-skip"},             {"width", "--width"},
+      {"height", "--height"},           {"input_image", "--init-image"},          {"mask_image", "--mask-image"},
+      {"preview_every", "--preview-every"}, {"decoder", "--fast-decode"},         {"vae_tile_size", "--vae-tile-size"},
+  };
+  if (field.rfind("loras", 0) == 0) return "--lora";
+  auto it = flags.find(field);
+  return it == flags.end() ? field : it->second;
+}
+
+// A refusal as one line naming the flag: "--steps must be between 1 and 150, got 0".
+std::string flag_message(const sd::pipeline::RequestError& e) {
+  const std::string flag = flag_of(e.field());
+  if (flag == "--lora") return "--lora: " + std::string(e.what());
+  return flag + " " + e.detail();
+}
+
+// "-1" (random) or 0..2^64-1.
+std::optional<uint64_t> parse_seed(const std::string& text) {
+  if (text == "-1") return sd::pipeline::pick_random_seed();
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// The names --sampler and --schedule take, for --help.
+std::string sampler_help() {
+  std::string s = "sampler (default: the model's): ";
+  bool first = true;
+  for (const auto& row : sd::pipeline::sampler_names_table()) {
+    s += std::string(first ? "" : ", ") + row.id + " (\"" + row.display_name + "\"";
+    for (const char* a : row.aliases) s += std::string(", ") + a;
+    s += ")";
+    first = false;
   }
-  return std::nullopt;
+  return s + "; any case; A1111's \"<name> Karras\"/\"<name> Exponential\" set the schedule too";
+}
+
+std::string schedule_help() {
+  std::string s = "noise schedule: ";
+  bool first = true;
+  for (const auto& row : sd::pipeline::schedule_names_table()) {
+    s += std::string(first ? "" : ", ") + row.id + " (\"" + row.display_name + "\")";
+    first = false;
+  }
+  return s + "; default keeps the model's scheduler config";
 }
 
 // --lora PATH[:STRENGTH] into `spec`; the strength is what follows the last ':' when that
@@ -60,8 +102,6 @@ std::optional<std::string> parse_lora(const std::string& arg, sd::pipeline::Lora
     const float v = std::strtof(tail.c_str(), &end);
     if (!tail.empty() && end == tail.c_str() + tail.size()) spec = {arg.substr(0, colon), v};
   }
-  if (!(spec.strength >= -10.0f && spec.strength <= 10.0f))
-    return "--lora " + arg + ": the strength must be within -10..10";
   if (!std::filesystem::is_regular_file(spec.path)) return "--lora " + arg + ": no such file: " + spec.path;
   return std::nullopt;
 }
@@ -79,8 +119,7 @@ int main(int argc, char** argv) {
   GenerationRequest req;
   std::optional<int> steps, width, height, clip_skip;
   std::optional<float> guidance;
-  std::optional<uint64_t> seed;
-  std::optional<std::string> sampler;
+  std::optional<std::string> seed, sampler, schedule;
 
   app.add_option("--model-path", load.model_path,
                  "local diffusers folder or single-file .safetensors checkpoint (never downloaded)");
@@ -97,21 +136,17 @@ int main(int argc, char** argv) {
                  "required for a single-file checkpoint without --config)");
   app.add_option("--prompt", req.prompt, "what to draw")->required();
   app.add_option("--negative-prompt", req.negative_prompt, "what to avoid");
-  app.add_option("--steps", steps, "denoising steps (model default)")->check(CLI::Range(1, 150));
-  app.add_option("--guidance", guidance, "classifier-free guidance scale (model default)")
-      ->check(CLI::Range(0.0, 30.0));
-  app.add_option("--seed", seed, "random seed (default: random)");
+  app.add_option("--steps", steps, "denoising steps (model default)");
+  app.add_option("--guidance", guidance, "classifier-free guidance scale (model default)");
+  app.add_option("--seed", seed, "seed, 0..18446744073709551615; -1 or none: a random 32-bit seed, printed");
   std::string rng = sd::pipeline::noise_source_name(req.rng);
   app.add_option("--rng", rng, "noise the seed selects: cpu (torch CPU, diffusers) or gpu (torch CUDA, A1111/ComfyUI)")
       ->check(CLI::IsMember(sd::pipeline::noise_source_names()));
-  app.add_option("--width", width, "image width, a multiple of 8 (model native size)")
-      ->check(CLI::Range(64, 2048));
-  app.add_option("--height", height, "image height, a multiple of 8 (model native size)")
-      ->check(CLI::Range(64, 2048));
-  app.add_option("--sampler", sampler, "sampler name (model default)");
-  app.add_option("--schedule", req.schedule, "noise schedule: default, karras, exponential");
-  app.add_option("--clip-skip", clip_skip, "text encoder layers to skip from the end, 1 = none")
-      ->check(CLI::Range(1, 12));
+  app.add_option("--width", width, "image width, a multiple of 8 (model native size)");
+  app.add_option("--height", height, "image height, a multiple of 8 (model native size)");
+  app.add_option("--sampler", sampler, sampler_help());
+  app.add_option("--schedule", schedule, schedule_help());
+  app.add_option("--clip-skip", clip_skip, "text encoder layers to skip from the end, 1 = none");
   app.add_option("--dtype", dtype, "compute dtype: auto, f32, bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   app.add_option("--threads", load.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
@@ -121,8 +156,9 @@ int main(int argc, char** argv) {
   app.add_option("--mask-image", mask_image, "PNG/JPEG mask for inpainting: white = repaint")
       ->check(CLI::ExistingFile)
       ->needs("--init-image");
-  app.add_option("--strength", req.strength, "img2img/inpainting denoising strength (default 0.8; inpaint 1)")
-      ->check(CLI::Range(0.0, 1.0));
+  std::optional<double> strength;
+  app.add_option("--strength", strength, "img2img/inpainting denoising strength (default 0.8; inpaint 1)")
+      ->needs("--init-image");
   std::vector<std::string> lora_args;
   app.add_option("--lora", lora_args,
                  "LoRA to merge for this image: PATH or PATH:STRENGTH (-10..10, default 1); repeatable")
@@ -142,8 +178,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "latent", "taesd"}))
       ->needs(preview_to);
   app.add_option("--preview-every", req.preview_every,
-                 "steps between previews (default 5; the last step always gets one)")
-      ->check(CLI::Range(1, 150))
+                 "steps between previews (default 5; 0: the last step only, which always gets one)")
       ->needs(preview_to);
   app.add_flag("--fast-decode", fast_decode, "decode the final image with TAESD instead of the VAE (faster, rougher)")
       ->needs(taesd);
@@ -165,14 +200,21 @@ int main(int argc, char** argv) {
     return usage_error(e.what());
   }
 
-  for (int v : {width.value_or(64), height.value_or(64)})
-    if (v % 8 != 0) return usage_error("--width/--height must be multiples of 8, got " + std::to_string(v));
-  // Names are checked before the (slow) load; the model's default sampler only after it.
-  const auto& all_schedules = sd::sampling::schedule_names();
-  if (std::find(all_schedules.begin(), all_schedules.end(), req.schedule) == all_schedules.end())
-    return usage_error("--schedule: unknown schedule \"" + req.schedule + "\"");
-  if (sampler)
-    if (auto bad = sampler_problem(*sampler, req.schedule)) return usage_error(*bad);
+  // Names and the seed are checked before the (slow) load; values against the model after it.
+  std::optional<sd::pipeline::SamplerChoice> sampler_choice;
+  if (sampler) {
+    sampler_choice = sd::pipeline::parse_sampler(*sampler);
+    if (!sampler_choice) return usage_error("--sampler: unknown sampler \"" + *sampler + "\" (see --help)");
+  }
+  std::optional<sd::pipeline::Schedule> schedule_choice;
+  if (schedule) {
+    schedule_choice = sd::pipeline::parse_schedule(*schedule);
+    if (!schedule_choice) return usage_error("--schedule: unknown schedule \"" + *schedule + "\" (see --help)");
+  }
+  if (sampler_choice && !sd::pipeline::choose_schedule(*sampler_choice, schedule_choice))
+    return usage_error("--schedule " + *schedule + " contradicts --sampler \"" + *sampler + "\"");
+  const std::optional<uint64_t> seed_value = seed ? parse_seed(*seed) : sd::pipeline::pick_random_seed();
+  if (!seed_value) return usage_error("--seed must be -1 (random) or an integer 0..18446744073709551615, got " + *seed);
   try {
     sd::pipeline::resolve_model_source(load);
   } catch (const sd::Error& e) {
@@ -184,12 +226,6 @@ int main(int argc, char** argv) {
   if (!preview_dir.empty() && !std::filesystem::is_directory(preview_dir))
     return usage_error("--preview-dir: directory does not exist: " + preview_dir);
   if (preview_name == "taesd" && load.taesd_path.empty()) return usage_error("--preview taesd needs --taesd");
-  try {
-    sd::pipeline::check_prompt("--prompt", req.prompt);
-    sd::pipeline::check_prompt("--negative-prompt", req.negative_prompt);
-  } catch (const sd::Error& e) {
-    return usage_error(e.what());
-  }
   for (const auto& arg : lora_args) {
     sd::pipeline::LoraSpec spec;
     if (auto bad = parse_lora(arg, spec)) return usage_error(*bad);
@@ -202,17 +238,44 @@ int main(int argc, char** argv) {
   if (!init_image.empty()) {
     try {
       req.init_image = sd::io::read_image_file(init_image);
-      sd::pipeline::check_input_image_size("--init-image", req.init_image->width, req.init_image->height);
-      if (!mask_image.empty()) {
-        req.mask_image = sd::io::read_image_file(mask_image, 1);
-        sd::pipeline::check_input_image_size("--mask-image", req.mask_image->width, req.mask_image->height);
-      }
+      if (!mask_image.empty()) req.mask_image = sd::io::read_image_file(mask_image, 1);
     } catch (const sd::Error& e) {
       return usage_error(e.what());
     }
     req.operation = mask_image.empty() ? sd::pipeline::Operation::Img2Img : sd::pipeline::Operation::Inpaint;
-    if (app.count("--strength") == 0) req.strength = mask_image.empty() ? 0.8 : 1.0;
-    if (req.strength <= 0.0) return usage_error("--strength must be above 0");
+    req.strength = strength.value_or(sd::pipeline::default_strength(req.operation));
+  }
+
+  // The request from the flags and a model's defaults and limits.
+  auto fill_request = [&](const sd::pipeline::ModelInfo& info) {
+    req.steps = steps.value_or(info.default_steps);
+    req.guidance_scale = guidance.value_or(info.default_guidance);
+    // img2img keeps the input's size unless told otherwise.
+    req.width = width.value_or(req.init_image ? sd::pipeline::size_from_input_image(req.init_image->width, info.limits)
+                                              : info.native_width);
+    req.height = height.value_or(
+        req.init_image ? sd::pipeline::size_from_input_image(req.init_image->height, info.limits) : info.native_height);
+    const sd::pipeline::SamplerChoice chosen =
+        sampler_choice.value_or(sd::pipeline::SamplerChoice{info.default_sampler, {}});
+    req.sampler = chosen.sampler;
+    req.schedule = *sd::pipeline::choose_schedule(chosen, schedule_choice);
+  };
+  req.clip_skip = clip_skip.value_or(1);
+  req.rng = *sd::pipeline::parse_noise_source(rng);
+  req.seed = *seed_value;
+  if (preview_name.empty()) preview_name = load.taesd_path.empty() ? "latent" : "taesd";
+  req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);
+  req.decoder = fast_decode ? sd::pipeline::FinalDecoder::Taesd : sd::pipeline::FinalDecoder::Vae;
+  req.keep_latents = !save_latents.empty();
+  // Checked against the contract's own limits before the (slow) load, then against the
+  // loaded model's (which may be narrower: clip_skip, the size multiple) after it.
+  try {
+    sd::pipeline::ModelInfo before_load;
+    before_load.decoders = {"vae", "taesd"};  // --fast-decode already needs --taesd
+    fill_request(before_load);
+    sd::pipeline::check_request(req, before_load);
+  } catch (const sd::pipeline::RequestError& e) {
+    return usage_error(flag_message(e));
   }
 
   std::unique_ptr<sd::pipeline::Pipeline> pipe;
@@ -221,30 +284,11 @@ int main(int argc, char** argv) {
   } catch (const sd::Error& e) {
     return usage_error(e.what());
   }
-  const auto& info = pipe->info();
-  req.steps = steps.value_or(info.default_steps);
-  req.guidance_scale = guidance.value_or(info.default_guidance);
-  // img2img keeps the input's size (rounded down to a multiple of 8) unless told otherwise.
-  const int base_w = req.init_image ? req.init_image->width / 8 * 8 : info.native_width;
-  const int base_h = req.init_image ? req.init_image->height / 8 * 8 : info.native_height;
-  req.width = width.value_or(base_w);
-  req.height = height.value_or(base_h);
-  if (req.width < 64 || req.height < 64 || req.width > 2048 || req.height > 2048)
-    return usage_error("--init-image: " + std::to_string(req.width) + "x" + std::to_string(req.height) +
-                       " is outside 64..2048; pass --width/--height");
-  req.sampler = sampler.value_or(info.default_sampler);
-  if (auto bad = sampler_problem(req.sampler, req.schedule)) return usage_error(*bad);
-  req.clip_skip = clip_skip.value_or(1);
-  req.rng = *sd::pipeline::parse_noise_source(rng);
-  req.seed = seed ? *seed : std::random_device{}() * 0x100000000ull + std::random_device{}();
-  if (preview_name.empty()) preview_name = load.taesd_path.empty() ? "latent" : "taesd";
-  req.preview = preview_dir.empty() ? sd::pipeline::PreviewMode::None : *sd::pipeline::parse_preview_mode(preview_name);
-  req.decoder = fast_decode ? sd::pipeline::FinalDecoder::Taesd : sd::pipeline::FinalDecoder::Vae;
-  req.keep_latents = !save_latents.empty();
+  fill_request(pipe->info());
   try {
     pipe->validate(req);
-  } catch (const sd::Error& e) {
-    return usage_error(e.what());
+  } catch (const sd::pipeline::RequestError& e) {
+    return usage_error(flag_message(e));
   }
 
   const auto t0 = std::chrono::steady_clock::now();

@@ -1,8 +1,10 @@
 // The Pipeline implementation: text conditioning, the denoising loop with classifier-free
 // guidance as one batch of 2 (uncond first), and the VAE decode, with diffusers'
 // arithmetic at every step so a seed gives diffusers' image.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -16,6 +18,7 @@
 #include "pipeline/parameters_text.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/request_check.h"
 #include "pipeline/text_conditioning.h"
 #include "sampling/scheduler_factory.h"
 
@@ -64,11 +67,15 @@ class DiffusionPipeline : public Pipeline {
     info_.native_width = info_.native_height = native;
     info_.default_steps = m_.version.steps;
     info_.default_guidance = m_.version.guidance;
-    info_.default_sampler = m_.version.sampler;
-    info_.max_clip_skip = m_.text_encoder->config().num_hidden_layers - (m_.version.family == Family::SDXL ? 1 : 0);
+    const auto sampler = parse_sampler(m_.version.sampler);
+    SD_CHECK(sampler, "model version " + m_.version.name + " names an unknown sampler " + m_.version.sampler);
+    info_.default_sampler = sampler->sampler;
     info_.inpaint_model = uc.in_channels == 9;
-    info_.samplers = sampling::sampler_names();
-    info_.schedules = sampling::schedule_names();
+    // The contract (worker-api.md) allows 1..12; a shallower text encoder allows less.
+    info_.limits.max_clip_skip = std::min(
+        info_.limits.max_clip_skip,
+        m_.text_encoder->config().num_hidden_layers - (m_.version.family == Family::SDXL ? 1 : 0));
+    info_.limits.size_multiple = std::lcm(info_.limits.size_multiple, m_.vae->scale_factor());
     info_.preview_modes = preview_.preview_modes();
     info_.decoders = preview_.decoders();
     info_.memory = memory_profile(opt.dtype);
@@ -79,7 +86,7 @@ class DiffusionPipeline : public Pipeline {
   GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
     validate(req);
-    auto scheduler = sampling::make_scheduler(req.sampler, req.schedule, m_.scheduler);
+    auto scheduler = sampling::make_scheduler(sampler_id(req.sampler), schedule_id(req.schedule), m_.scheduler);
     GenerationResult result;
     result.seed = req.seed;
 
@@ -128,24 +135,14 @@ class DiffusionPipeline : public Pipeline {
   }
 
   void validate(const GenerationRequest& req) const override {
-    const int f = m_.vae->scale_factor();
-    for (auto [name, v] : {std::pair{"width", req.width}, std::pair{"height", req.height}})
-      if (v < 8 || v % 8 != 0 || v % f != 0)
-        throw Error(std::string(name) + " must be a positive multiple of 8, got " + std::to_string(v));
-    if (req.steps < 1) throw Error("steps must be at least 1, got " + std::to_string(req.steps));
-    if (req.prompt.empty()) throw Error("prompt must not be empty");
-    if (req.vae_tiling) m_.vae->resolve_tile_size(req.vae_tile_size);
-    if (req.decoder == FinalDecoder::Taesd && !preview_.has_taesd())
-      throw Error("decoder \"taesd\" needs TAESD weights, and none were loaded (--taesd)");
-    if (req.operation != Operation::Txt2Img) {
-      if (!req.init_image) throw Error("init_image is required for img2img and inpainting");
-      if (!(req.strength > 0.0 && req.strength <= 1.0))
-        throw Error("strength must be in (0, 1], got " + std::to_string(req.strength));
+    check_request(req, info_);
+    if (req.vae_tiling) {
+      try {
+        m_.vae->resolve_tile_size(req.vae_tile_size);
+      } catch (const Error& e) {
+        throw RequestError("vae_tile_size", std::string("does not fit this VAE: ") + e.what());
+      }
     }
-    if (req.operation == Operation::Inpaint && !req.mask_image) throw Error("mask_image is required for inpainting");
-    if (req.clip_skip < 1 || req.clip_skip > info_.max_clip_skip)
-      throw Error("clip_skip must be 1.." + std::to_string(info_.max_clip_skip) + ", got " +
-                  std::to_string(req.clip_skip));
   }
 
  private:

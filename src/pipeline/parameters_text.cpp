@@ -16,8 +16,8 @@ std::string parameters_text(const GenerationRequest& req, const std::string& mod
   std::string s = req.prompt;
   if (!req.negative_prompt.empty()) s += "\nNegative prompt: " + req.negative_prompt;
   s += "\nSteps: " + std::to_string(req.steps);
-  s += ", Sampler: " + req.sampler;
-  if (req.schedule != "default") s += ", Schedule type: " + req.schedule;
+  s += std::string(", Sampler: ") + sampler_display_name(req.sampler);
+  if (req.schedule != Schedule::Default) s += std::string(", Schedule type: ") + schedule_display_name(req.schedule);
   s += ", CFG scale: " + number(req.guidance_scale);
   s += ", Seed: " + std::to_string(req.seed);
   // A1111's infotext key; its default is GPU, so the CPU stream must be named too.

@@ -8,6 +8,7 @@
 #include "core/dtype.h"
 #include "loaders/load_options.h"
 #include "pipeline/request.h"
+#include "pipeline/request_check.h"
 
 namespace sd::pipeline {
 
@@ -33,11 +34,9 @@ struct ModelInfo {
   int native_height = 512;
   int default_steps = 20;
   float default_guidance = 7.5f;
-  std::string default_sampler = "ddim";
-  int max_clip_skip = 12;
+  Sampler default_sampler = Sampler::Ddim;
   bool inpaint_model = false;  // 9-channel UNet
-  std::vector<std::string> samplers;
-  std::vector<std::string> schedules;
+  RequestLimits limits;        // what check_request holds every request to
   // Preview modes with distinct output ("none", "latent", and "taesd" when TAESD is
   // loaded; a "taesd" request without it gets "latent") and final decoders ("vae", and
   // "taesd" when loaded).
@@ -59,8 +58,8 @@ class Pipeline {
   // Runs one job on the calling thread. Throws sd::Cancelled when should_cancel() says so
   // and sd::Error for requests the model cannot serve.
   virtual GenerationResult generate(const GenerationRequest& req, const GenerationCallbacks& cb) = 0;
-  // The checks generate() starts with, for a caller that wants them before it commits:
-  // throws sd::Error naming what this model cannot serve.
+  // The checks generate() starts with (check_request, then what only the loaded networks
+  // know), for a caller that wants them before it commits: throws RequestError.
   virtual void validate(const GenerationRequest& req) const = 0;
 };
 

@@ -10,6 +10,7 @@
 
 #include "core/tensor.h"
 #include "io/image.h"
+#include "pipeline/sampler_names.h"
 
 namespace sd::pipeline {
 
@@ -42,8 +43,8 @@ struct GenerationRequest {
   NoiseSource rng = NoiseSource::TorchCpu;
   int width = 512;
   int height = 512;
-  std::string sampler = "ddim";
-  std::string schedule = "default";
+  Sampler sampler = Sampler::Ddim;
+  Schedule schedule = Schedule::Default;
   int clip_skip = 1;  // 1 = last layer (A1111 numbering)
   // img2img / inpaint. A double, as in diffusers: int(steps * strength) must round the
   // way Python does (10 * 0.7 is 7, but 10 * 0.7f is 6.99...).

@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "core/error.h"
+#include "pipeline/request_error.h"
 
 namespace sd::pipeline {
 
 void check_prompt(const std::string& field, const std::string& text) {
   if (text.size() > kMaxPromptBytes)
-    throw Error(field + " must be at most " + std::to_string(kMaxPromptBytes) + " bytes, got " +
-                std::to_string(text.size()));
+    throw RequestError(field, "must be at most " + std::to_string(kMaxPromptBytes) + " bytes, got " +
+                                  std::to_string(text.size()));
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = uint8_t(text[i]);
     // C1 controls (U+0080..U+009F) are 0xC2 0x80..0x9F in UTF-8.
@@ -19,22 +19,23 @@ void check_prompt(const std::string& field, const std::string& text) {
       const unsigned code = c1 ? uint8_t(text[i + 1]) : c;
       char hex[8];
       std::snprintf(hex, sizeof hex, "U+%04X", code);
-      throw Error(field + " must not contain control characters; found " + hex + " at byte " + std::to_string(i));
+      throw RequestError(field, std::string("must not contain control characters; found ") + hex + " at byte " +
+                                    std::to_string(i));
     }
   }
 }
 
 void check_input_image_size(const std::string& field, int64_t width, int64_t height) {
   const std::string dims = std::to_string(width) + "x" + std::to_string(height);
-  if (width < 1 || height < 1) throw Error(field + " is an empty image (" + dims + ")");
+  if (width < 1 || height < 1) throw RequestError(field, "is an empty image (" + dims + ")");
   if (std::max(width, height) > kMaxInputImageSide)
-    throw Error(field + " is " + dims + "; its sides must be at most " + std::to_string(kMaxInputImageSide) +
-                " pixels");
+    throw RequestError(field, "is " + dims + "; its sides must be at most " + std::to_string(kMaxInputImageSide) +
+                                  " pixels");
   if (uint64_t(width) * uint64_t(height) > kMaxInputImagePixels)
-    throw Error(field + " is " + dims + ", over the limit of " + std::to_string(kMaxInputImagePixels) + " pixels");
+    throw RequestError(field, "is " + dims + ", over the limit of " + std::to_string(kMaxInputImagePixels) + " pixels");
   if (std::max(width, height) > int64_t(kMaxInputImageAspect) * std::min(width, height))
-    throw Error(field + " is " + dims + "; its aspect ratio must be at most " + std::to_string(kMaxInputImageAspect) +
-                ":1");
+    throw RequestError(field, "is " + dims + "; its aspect ratio must be at most " +
+                                  std::to_string(kMaxInputImageAspect) + ":1");
 }
 
 io::Image decode_input_image(const std::string& field, const std::vector<uint8_t>& bytes, int channels) {
@@ -42,10 +43,10 @@ io::Image decode_input_image(const std::string& field, const std::vector<uint8_t
     const io::ImageSize size = io::read_image_size(bytes.data(), bytes.size());
     check_input_image_size(field, size.width, size.height);
     return io::decode_image(bytes.data(), bytes.size(), channels, kMaxInputImagePixels);
+  } catch (const RequestError&) {
+    throw;
   } catch (const Error& e) {
-    const std::string what = e.what();
-    if (what.rfind(field, 0) == 0) throw;
-    throw Error(field + " is not a PNG or JPEG image: " + what);
+    throw RequestError(field, std::string("is not a PNG or JPEG image: ") + e.what());
   }
 }
 

@@ -21,16 +21,16 @@ constexpr int kMaxInputImageSide = 8192;
 constexpr size_t kMaxInputImagePixels = size_t(4096) * 4096;
 constexpr int kMaxInputImageAspect = 2048 / 64;
 
-// Throws sd::Error "<field> ..." for text over kMaxPromptBytes or holding a control
+// Throws RequestError (request_error.h) for text over kMaxPromptBytes or holding a control
 // character other than tab, newline and carriage return (NUL, ESC, DEL, C1 controls).
 void check_prompt(const std::string& field, const std::string& text);
 
-// Throws sd::Error "<field> ..." for an image of more than kMaxInputImageSide on a side,
+// Throws RequestError for an image of more than kMaxInputImageSide on a side,
 // kMaxInputImagePixels, or an aspect ratio beyond kMaxInputImageAspect : 1.
 void check_input_image_size(const std::string& field, int64_t width, int64_t height);
 
 // A PNG or JPEG input image, its header's dimensions checked before it is decoded;
-// channels 3 (RGB) or 1 (luminance). Throws sd::Error "<field> ...".
+// channels 3 (RGB) or 1 (luminance). Throws RequestError.
 io::Image decode_input_image(const std::string& field, const std::vector<uint8_t>& bytes, int channels);
 
 }  // namespace sd::pipeline

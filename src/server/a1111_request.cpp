@@ -3,14 +3,13 @@
 #include <cmath>
 #include <map>
 #include <optional>
-#include <random>
 
 #include "core/error.h"
 #include "io/image.h"
 #include "io/json_bounded.h"
 #include "pipeline/noise_source.h"
+#include "pipeline/request_check.h"
 #include "pipeline/request_limits.h"
-#include "server/a1111_sampler_names.h"
 
 namespace sd::server {
 
@@ -18,9 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-// A1111's own limits on what one call may ask for: images per batch and batches (the
-// worker queues each image as a job), and input images per call.
-constexpr int kMaxBatchSize = 8;
+// A1111's own limits on what one call may ask for beyond the contract's images per
+// request (batch_size): batches (n_iter) and input images.
 constexpr int kMaxBatchCount = 8;
 constexpr size_t kMaxInitImages = 8;
 constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
@@ -114,18 +112,6 @@ struct Origin {
   std::string name;  // as the message names it
 };
 
-// A seed A1111 would pick for -1: 32 bits, so that JSON clients keep it exact.
-uint64_t random_seed() {
-  std::random_device rd;
-  return rd();
-}
-
-std::string sampler_list() {
-  std::string list;
-  for (const auto& s : a1111_sampler_names()) list += (list.empty() ? "" : ", ") + std::string(s.name);
-  return list;
-}
-
 // The mask with black and white swapped (inpainting_mask_invert), as a PNG in base64.
 std::string inverted_mask(const std::string& base64) {
   std::vector<uint8_t> bytes;
@@ -218,30 +204,11 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
   if (auto w = get_int(body, "width", at({"width"}))) take("width", "width", *w);
   if (auto h = get_int(body, "height", at({"height"}))) take("height", "height", *h);
 
-  // sampler_name, or the deprecated sampler_index; a legacy name may carry the schedule.
+  // sampler_name, or the deprecated sampler_index; names and a legacy name's schedule
+  // ("DPM++ 2M Karras") are the pipeline's table, read by the job check.
   const char* sampler_key = field(body, "sampler_name") ? "sampler_name" : "sampler_index";
-  std::string schedule;
-  if (auto name = get_str(body, sampler_key, at({sampler_key}))) {
-    auto choice = parse_a1111_sampler(*name);
-    if (!choice)
-      throw A1111FieldError(at({sampler_key}), "sampler " + json(*name).dump() + " not found; samplers: " + sampler_list(),
-                            "value_error");
-    take("sampler", sampler_key, choice->sampler);
-    schedule = choice->schedule;
-  }
-  if (auto name = get_str(body, "scheduler", at({"scheduler"}))) {
-    auto sched = parse_a1111_scheduler(*name);
-    if (!sched)
-      throw A1111FieldError(at({"scheduler"}),
-                            "scheduler " + json(*name).dump() + " not found; schedulers: automatic, karras, exponential",
-                            "value_error");
-    // "automatic" keeps what a legacy sampler name said.
-    if (*sched != "default" || schedule.empty()) schedule = *sched;
-  }
-  if (!schedule.empty()) {
-    native["schedule"] = schedule;
-    origins["schedule"] = {at({field(body, "scheduler") ? "scheduler" : sampler_key}), "scheduler"};
-  }
+  if (auto name = get_str(body, sampler_key, at({sampler_key}))) take("sampler", sampler_key, *name);
+  if (auto name = get_str(body, "scheduler", at({"scheduler"}))) take("schedule", "scheduler", *name);
 
   if (auto clip = get_int(body, "clip_skip", at({"clip_skip"}))) {
     take("clip_skip", "clip_skip", *clip);
@@ -251,12 +218,12 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
   }
   native["rng"] = pipeline::noise_source_name(settings.randn_source);
 
-  gen.batch_size = int(get_int(body, "batch_size", at({"batch_size"}), 1, kMaxBatchSize).value_or(1));
+  gen.batch_size = int(get_int(body, "batch_size", at({"batch_size"}), 1, model.limits.max_images).value_or(1));
   gen.n_iter = int(get_int(body, "n_iter", at({"n_iter"}), 1, kMaxBatchCount).value_or(1));
   gen.send_images = get_bool(body, "send_images", at({"send_images"})).value_or(true);
   get_bool(body, "save_images", at({"save_images"}));  // accepted; the worker keeps no files
   const int64_t seed_in = get_int(body, "seed", at({"seed"}), -1).value_or(-1);
-  const uint64_t seed = seed_in == -1 ? random_seed() : uint64_t(seed_in);
+  const uint64_t seed = seed_in == -1 ? pipeline::pick_random_seed() : uint64_t(seed_in);
 
   std::vector<std::string> init_images;
   bool include_init_images = false;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
-#include "server/a1111_sampler_names.h"
+#include "pipeline/sampler_names.h"
 #include "server/version.h"
 
 namespace sd::server {
@@ -39,7 +39,7 @@ json a1111_generation_answer(const A1111Generation& gen, const std::vector<A1111
   info["subseed_strength"] = 0;
   info["width"] = first.width;
   info["height"] = first.height;
-  info["sampler_name"] = a1111_sampler_display_name(first.sampler);
+  info["sampler_name"] = pipeline::sampler_display_name(first.sampler);
   info["cfg_scale"] = first.guidance_scale;
   info["steps"] = first.steps;
   info["batch_size"] = gen.batch_size;

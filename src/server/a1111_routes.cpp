@@ -9,11 +9,11 @@
 #include "core/log.h"
 #include "io/image.h"
 #include "pipeline/noise_source.h"
+#include "pipeline/sampler_names.h"
 #include "server/a1111_calls.h"
 #include "server/a1111_infotext.h"
 #include "server/a1111_request.h"
 #include "server/a1111_response.h"
-#include "server/a1111_sampler_names.h"
 #include "server/api_error.h"
 #include "server/job_registry.h"
 #include "server/jobs_answer.h"
@@ -163,23 +163,27 @@ class A1111Routes {
                             {"config", nullptr}}}));
   }
 
+  // The pipeline's name table in A1111's shapes: display names, our ids among the aliases.
   void samplers(const Request&, Response& res) const {
     json out = json::array();
-    auto model = state_.model();
-    for (const auto& s : a1111_sampler_names()) {
-      if (model && std::find(model->samplers.begin(), model->samplers.end(), s.id) == model->samplers.end()) continue;
-      json aliases = json::array({s.id});
-      for (const char* a : s.aliases) aliases.push_back(a);
-      out.push_back({{"name", s.name}, {"aliases", aliases}, {"options", json::object()}});
+    for (const auto& row : pipeline::sampler_names_table()) {
+      json aliases = json::array({row.id});
+      for (const char* a : row.aliases) aliases.push_back(a);
+      out.push_back({{"name", row.display_name}, {"aliases", aliases}, {"options", json::object()}});
     }
     send_json(res, 200, out);
   }
 
   void schedulers(const Request&, Response& res) const {
     json out = json::array();
-    for (const auto& s : a1111_scheduler_names())
-      out.push_back({{"name", s.name}, {"label", s.label}, {"aliases", nullptr}, {"default_rho", -1},
+    for (const auto& row : pipeline::schedule_names_table()) {
+      std::string name = row.display_name;
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+      json aliases = json::array({row.id});
+      for (const char* a : row.aliases) aliases.push_back(a);
+      out.push_back({{"name", name}, {"label", row.display_name}, {"aliases", aliases}, {"default_rho", -1},
                      {"need_inner_model", false}});
+    }
     send_json(res, 200, out);
   }
 

@@ -63,7 +63,7 @@ void Engine::run_job(pipeline::Pipeline& pipe, Job& job) {
 
   auto t0 = Clock::now();
   log_info("job " + job.id + " running: " + job.spec.operation + " " + std::to_string(req.width) + "x" +
-           std::to_string(req.height) + ", " + std::to_string(req.steps) + " steps, " + req.sampler);
+           std::to_string(req.height) + ", " + std::to_string(req.steps) + " steps, " + pipeline::sampler_id(req.sampler));
   try {
     if (job.cancel_requested) throw Cancelled();
     pipeline::GenerationResult result = pipe.generate(req, cb);

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cfloat>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <optional>
-#include <random>
+#include <set>
 
 #include "core/error.h"
 #include "io/image.h"
@@ -15,8 +15,10 @@
 #include "pipeline/memory_admission.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/preview_decoder.h"
+#include "pipeline/request_check.h"
 #include "pipeline/request_limits.h"
-#include "sampling/scheduler_factory.h"
+#include "pipeline/sampler_names.h"
+#include "server/ignored_fields.h"
 
 namespace sd::server {
 
@@ -25,10 +27,8 @@ namespace {
 using nlohmann::json;
 using pipeline::Operation;
 
-constexpr int kMaxSteps = 150;
-constexpr int kMinSize = 64, kMaxSize = 2048;
-constexpr size_t kMaxLoras = 16;
 constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
+constexpr int64_t kRandomSeed = -1;
 
 // How a value appears in an error message: short, JSON-spelled.
 std::string describe(const json& v) {
@@ -39,16 +39,9 @@ std::string describe(const json& v) {
   return s;
 }
 
-std::string number_text(double d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", d);
-  return buf;
-}
-
-// The value of `key`, or nullptr when absent or null (null means "use the default").
-const json* field(const json& body, const char* key) {
-  auto it = body.find(key);
-  return it == body.end() || it->is_null() ? nullptr : &*it;
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
 }
 
 // Integers may arrive as integral floats (20.0 from Python); beyond 2^53 a float is not exact.
@@ -65,107 +58,130 @@ std::optional<int64_t> as_integer(const json& v) {
   return std::nullopt;
 }
 
-int get_int(const json& body, const char* key, int lo, int hi, int fallback) {
-  const json* v = field(body, key);
-  if (!v) return fallback;
-  auto i = as_integer(*v);
-  if (!i) throw InvalidArgument(key, std::string(key) + " must be an integer, got " + describe(*v));
-  if (*i < lo || *i > hi)
-    throw InvalidArgument(key, std::string(key) + " must be between " + std::to_string(lo) + " and " +
-                                   std::to_string(hi) + ", got " + describe(*v));
-  return int(*i);
-}
+// One JSON object's fields, read by type; remembers which were read, so the rest can be
+// reported as ignored. Ranges are the pipeline's (check_request); a number that does not
+// even fit the request's type is refused here.
+class Fields {
+ public:
+  Fields(const json& body, std::string path) : body_(body), path_(std::move(path)) {}
 
-// `name` is how the field is reported ("strength", "loras[0].strength").
-double get_number(const json& body, const std::string& key, const std::string& name, double lo, double hi,
-                  double fallback) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return fallback;
-  if (!it->is_number()) throw InvalidArgument(name, name + " must be a number, got " + describe(*it));
-  double d = it->get<double>();
-  if (!(d >= lo && d <= hi))
-    throw InvalidArgument(name, name + " must be between " + number_text(lo) + " and " + number_text(hi) +
-                                    ", got " + describe(*it));
-  return d;
-}
-
-std::optional<std::string> get_string(const json& body, const std::string& key, const std::string& name) {
-  auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) throw InvalidArgument(name, name + " must be a string, got " + describe(*it));
-  return it->get<std::string>();
-}
-
-int get_size(const json& body, const char* key, int fallback) {
-  int v = get_int(body, key, kMinSize, kMaxSize, fallback);
-  if (v % 8 != 0) throw InvalidArgument(key, std::string(key) + " must be a multiple of 8, got " + std::to_string(v));
-  return v;
-}
-
-uint64_t get_seed(const json& body) {
-  const json* v = field(body, "seed");
-  if (!v) {
-    std::random_device rd;
-    return (uint64_t(rd()) << 32) | rd();
+  // The value of `key`, or nullptr when absent or null (null means "use the default").
+  const json* get(const std::string& key) {
+    used_.insert(key);
+    auto it = body_.find(key);
+    return it == body_.end() || it->is_null() ? nullptr : &*it;
   }
-  if (v->is_number_unsigned() || (v->is_number_integer() && v->get<int64_t>() >= 0)) return v->get<uint64_t>();
+
+  std::optional<int> integer(const std::string& key) {
+    const json* v = get(key);
+    if (!v) return std::nullopt;
+    auto i = as_integer(*v);
+    if (!i) throw InvalidArgument(name(key), name(key) + " must be an integer, got " + describe(*v));
+    if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
+      throw InvalidArgument(name(key), name(key) + " is out of range, got " + describe(*v));
+    return int(*i);
+  }
+
+  std::optional<double> number(const std::string& key) {
+    const json* v = get(key);
+    if (!v) return std::nullopt;
+    if (!v->is_number()) throw InvalidArgument(name(key), name(key) + " must be a number, got " + describe(*v));
+    return v->get<double>();
+  }
+
+  // A number held in a float: one beyond its range is refused rather than made infinite.
+  std::optional<float> single(const std::string& key) {
+    auto d = number(key);
+    if (d && !(std::fabs(*d) <= double(FLT_MAX)))
+      throw InvalidArgument(name(key), name(key) + " is out of range, got " + describe(*get(key)));
+    return d ? std::optional<float>(float(*d)) : std::nullopt;
+  }
+
+  std::optional<std::string> string(const std::string& key) {
+    const json* v = get(key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) throw InvalidArgument(name(key), name(key) + " must be a string, got " + describe(*v));
+    return v->get<std::string>();
+  }
+
+  // One of `allowed` (case-insensitive), or `fallback` when absent.
+  std::string one_of(const std::string& key, const std::vector<std::string>& allowed, const std::string& fallback) {
+    auto v = string(key);
+    if (!v) return fallback;
+    std::string value = lower(*v);
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    throw InvalidArgument(name(key), name(key) + " must be one of " + list + ", got " + describe(*get(key)));
+  }
+
+  std::string name(const std::string& key) const { return path_ + key; }
+  const std::set<std::string>& used() const { return used_; }
+
+ private:
+  const json& body_;
+  std::string path_;
+  std::set<std::string> used_;
+};
+
+uint64_t parse_seed(Fields& f) {
+  const json* v = f.get("seed");
+  if (!v) return pipeline::pick_random_seed();
+  if (v->is_number_unsigned()) return v->get<uint64_t>();
+  if (v->is_number_integer() && v->get<int64_t>() >= 0) return uint64_t(v->get<int64_t>());
+  if (v->is_number_integer() && v->get<int64_t>() == kRandomSeed) return pipeline::pick_random_seed();
   if (v->is_number_float()) {
     double d = v->get<double>();
+    if (d == double(kRandomSeed)) return pipeline::pick_random_seed();
     if (std::floor(d) == d && d >= 0 && d <= kMaxExactDouble) return uint64_t(d);
   }
   if (v->is_number())
-    throw InvalidArgument("seed", "seed must be an integer between 0 and 18446744073709551615, got " + describe(*v));
+    throw InvalidArgument("seed", "seed must be -1 (random) or an integer between 0 and 18446744073709551615, got " +
+                                      describe(*v));
   throw InvalidArgument("seed", "seed must be an integer or null, got " + describe(*v));
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-std::string one_of(const json& body, const char* key, const std::vector<std::string>& allowed,
-                   const std::string& fallback) {
-  auto v = get_string(body, key, key);
-  if (!v) return fallback;
-  std::string name = lower(*v);
-  if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) return name;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  throw InvalidArgument(key, std::string(key) + " must be one of " + list + ", got " + describe(*body.find(key)));
-}
-
-void check_prompt(const std::string& name, const std::string& text) {
-  try {
-    pipeline::check_prompt(name, text);
-  } catch (const Error& e) {
-    throw InvalidArgument(name, e.what());
+// sampler and schedule by any name in the pipeline's table; a combined A1111 name such
+// as "DPM++ 2M Karras" sets the schedule too.
+void parse_sampler(Fields& f, const pipeline::ModelInfo& model, pipeline::GenerationRequest& r) {
+  pipeline::SamplerChoice choice{model.default_sampler, std::nullopt};
+  if (auto name = f.string("sampler")) {
+    auto parsed = pipeline::parse_sampler(*name);
+    if (!parsed) {
+      std::string list;
+      for (const auto& row : pipeline::sampler_names_table()) list += std::string(list.empty() ? "" : ", ") + row.id;
+      throw InvalidArgument("sampler", "sampler must be one of " + list +
+                                           " (or their A1111/ComfyUI names, listed in /info), got " +
+                                           describe(*f.get("sampler")));
+    }
+    choice = *parsed;
   }
-}
-
-// Some samplers have fewer schedules than the model lists (pndm: default only).
-void check_schedule_fits_sampler(const std::string& sampler, const std::string& schedule) {
-  std::vector<std::string> fits;
-  try {
-    fits = sampling::schedules_for(sampler);
-  } catch (const Error& e) {
-    throw InvalidArgument("sampler", std::string("sampler: ") + e.what());
+  std::optional<pipeline::Schedule> asked;
+  if (auto name = f.string("schedule")) {
+    asked = pipeline::parse_schedule(*name);
+    if (!asked) {
+      std::string list;
+      for (const auto& row : pipeline::schedule_names_table()) list += std::string(list.empty() ? "" : ", ") + row.id;
+      throw InvalidArgument("schedule", "schedule must be one of " + list + ", got " + describe(*f.get("schedule")));
+    }
   }
-  if (std::find(fits.begin(), fits.end(), schedule) != fits.end()) return;
-  std::string list;
-  for (const auto& f : fits) list += (list.empty() ? "" : ", ") + f;
-  throw InvalidArgument("schedule", "schedule " + schedule + " does not work with sampler " + sampler +
-                                        "; it takes " + list);
+  auto schedule = pipeline::choose_schedule(choice, asked);
+  if (!schedule)
+    throw InvalidArgument("schedule", std::string("schedule ") + pipeline::schedule_id(*asked) +
+                                          " contradicts the sampler name " + describe(*f.get("sampler")));
+  r.sampler = choice.sampler;
+  r.schedule = *schedule;
 }
 
-Operation parse_operation(const json& body, std::string& name) {
-  auto op = get_string(body, "operation", "operation");
+Operation parse_operation(Fields& f, std::string& name) {
+  auto op = f.string("operation");
   if (!op) throw InvalidArgument("operation", "operation is required (image_generation, image_transform or image_inpaint)");
   name = *op;
   if (name == "image_generation") return Operation::Txt2Img;
   if (name == "image_transform") return Operation::Img2Img;
   if (name == "image_inpaint") return Operation::Inpaint;
   throw InvalidArgument("operation", "operation must be one of image_generation, image_transform, image_inpaint, got " +
-                                         describe(*body.find("operation")));
+                                         describe(*f.get("operation")));
 }
 
 io::Image decode_field_image(const std::string& name, const std::string& text, int channels) {
@@ -177,38 +193,40 @@ io::Image decode_field_image(const std::string& name, const std::string& text, i
   }
   try {
     return pipeline::decode_input_image(name, bytes, channels);
-  } catch (const Error& e) {
-    throw InvalidArgument(name, e.what());
+  } catch (const pipeline::RequestError& e) {
+    throw InvalidArgument(e.field(), e.what());
   }
 }
 
 // input_image, or its alias init_image; required by the operations that transform an image.
-std::optional<io::Image> input_image(const json& body, bool required) {
-  const char* key = body.contains("input_image") && !body["input_image"].is_null() ? "input_image" : "init_image";
-  auto text = get_string(body, key, key);
-  if (!text) {
-    if (required) throw InvalidArgument("input_image", "input_image is required for this operation");
-    return std::nullopt;
-  }
+io::Image input_image(Fields& f) {
+  const bool primary = f.get("input_image") != nullptr;
+  const char* key = primary ? "input_image" : "init_image";
+  auto text = f.string(key);
+  if (!text) throw InvalidArgument("input_image", "input_image is required for this operation");
   return decode_field_image(key, *text, 3);
 }
 
-std::vector<pipeline::LoraSpec> parse_loras(const json& body, const RequestPolicy& policy) {
-  const json* list = field(body, "loras");
+std::vector<pipeline::LoraSpec> parse_loras(Fields& f, const pipeline::ModelInfo& model, const RequestPolicy& policy,
+                                            std::vector<std::string>& warnings, const std::string& operation) {
+  const json* list = f.get("loras");
   if (!list) return {};
   if (!list->is_array()) throw InvalidArgument("loras", "loras must be an array, got " + describe(*list));
-  if (list->size() > kMaxLoras)
-    throw InvalidArgument("loras", "loras must hold at most " + std::to_string(kMaxLoras) + " entries, got " +
-                                       std::to_string(list->size()));
+  try {
+    pipeline::check_lora_count(list->size(), model.limits);
+  } catch (const pipeline::RequestError& e) {
+    throw InvalidArgument(e.field(), e.what());
+  }
   std::vector<pipeline::LoraSpec> out;
   for (size_t i = 0; i < list->size(); ++i) {
     const json& item = (*list)[i];
-    std::string at = "loras[" + std::to_string(i) + "]";
+    const std::string at = "loras[" + std::to_string(i) + "]";
     if (!item.is_object()) throw InvalidArgument(at, at + " must be an object, got " + describe(item));
+    Fields lora(item, at + ".");
     pipeline::LoraSpec spec;
-    spec.strength = float(get_number(item, "strength", at + ".strength", -10, 10, 1.0));
-    auto path = get_string(item, "path", at + ".path");
-    auto name = path ? std::nullopt : get_string(item, "name", at + ".name");
+    spec.strength = lora.single("strength").value_or(spec.strength);
+    auto path = lora.string("path");
+    auto name = path ? std::nullopt : lora.string("name");
     if (!path && !name) throw InvalidArgument(at, at + " needs \"path\" or \"name\"");
     const std::string key = at + (path ? ".path" : ".name");
     try {
@@ -218,12 +236,12 @@ std::vector<pipeline::LoraSpec> parse_loras(const json& body, const RequestPolic
     } catch (const Error& e) {
       throw InvalidArgument(key, key + ": " + e.what());
     }
+    auto more = ignored_field_warnings(item, lora.used(), operation, at + ".");
+    warnings.insert(warnings.end(), more.begin(), more.end());
     out.push_back(std::move(spec));
   }
   return out;
 }
-
-int size_from_image(int image_size) { return std::clamp(image_size / 8 * 8, kMinSize, kMaxSize); }
 
 }  // namespace
 
@@ -240,72 +258,57 @@ RequestPolicy request_policy(const WorkerConfig& cfg) {
 
 JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, const RequestPolicy& policy) {
   if (!body.is_object()) throw InvalidArgument("body", "the request body must be a JSON object, got " + describe(body));
+  Fields f(body, "");
   JobSpec spec;
   auto& r = spec.request;
-  r.operation = parse_operation(body, spec.operation);
+  r.operation = parse_operation(f, spec.operation);
 
-  auto prompt = get_string(body, "prompt", "prompt");
+  auto prompt = f.string("prompt");
   if (!prompt) throw InvalidArgument("prompt", "prompt is required");
-  if (prompt->empty()) throw InvalidArgument("prompt", "prompt must not be empty");
   r.prompt = *prompt;
-  r.negative_prompt = get_string(body, "negative_prompt", "negative_prompt").value_or("");
-  check_prompt("prompt", r.prompt);
-  check_prompt("negative_prompt", r.negative_prompt);
-
-  r.steps = get_int(body, "steps", 1, kMaxSteps, model.default_steps);
-  r.guidance_scale = float(get_number(body, "guidance_scale", "guidance_scale", 0, 30, model.default_guidance));
-  r.seed = get_seed(body);
+  r.negative_prompt = f.string("negative_prompt").value_or("");
+  r.steps = f.integer("steps").value_or(model.default_steps);
+  r.guidance_scale = f.single("guidance_scale").value_or(model.default_guidance);
+  r.seed = parse_seed(f);
   r.rng = *pipeline::parse_noise_source(
-      one_of(body, "rng", pipeline::noise_source_names(), pipeline::noise_source_name(r.rng)));
-  std::vector<std::string> samplers = model.samplers;
-  if (samplers.empty()) samplers.push_back(model.default_sampler);
-  r.sampler = one_of(body, "sampler", samplers, model.default_sampler);
-  std::vector<std::string> schedules = model.schedules;
-  if (schedules.empty()) schedules.push_back("default");
-  r.schedule = one_of(body, "schedule", schedules, "default");
-  check_schedule_fits_sampler(r.sampler, r.schedule);
-  // Inpainting repaints the masked area from pure noise unless told otherwise (diffusers).
-  const double default_strength = r.operation == Operation::Inpaint ? 1.0 : r.strength;
-  r.strength = get_number(body, "strength", "strength", 0, 1, default_strength);
-  r.clip_skip = get_int(body, "clip_skip", 1, std::min(12, model.max_clip_skip), r.clip_skip);
-  r.loras = parse_loras(body, policy);
+      f.one_of("rng", pipeline::noise_source_names(), pipeline::noise_source_name(r.rng)));
+  parse_sampler(f, model, r);
+  const bool uses_image = r.operation != Operation::Txt2Img;
+  if (uses_image) r.strength = f.number("strength").value_or(pipeline::default_strength(r.operation));
+  r.clip_skip = f.integer("clip_skip").value_or(r.clip_skip);
+  r.loras = parse_loras(f, model, policy, spec.warnings, spec.operation);
 
-  // Sizes given explicitly are checked before any image is decoded.
-  std::optional<int> width, height;
-  if (field(body, "width")) width = get_size(body, "width", 0);
-  if (field(body, "height")) height = get_size(body, "height", 0);
-
-  bool uses_image = r.operation != Operation::Txt2Img;
+  const std::optional<int> width = f.integer("width"), height = f.integer("height");
   if (uses_image) {
-    r.init_image = input_image(body, true);
+    r.init_image = input_image(f);
     if (r.operation == Operation::Inpaint) {
-      auto mask = get_string(body, "mask_image", "mask_image");
+      auto mask = f.string("mask_image");
       if (!mask) throw InvalidArgument("mask_image", "mask_image is required for image_inpaint");
       r.mask_image = decode_field_image("mask_image", *mask, 1);
     }
   }
-  // diffusers runs int(steps * strength) steps of an image job: none is an error.
-  if (r.operation != Operation::Txt2Img && int(double(r.steps) * r.strength) < 1)
-    throw InvalidArgument("strength", "strength " + number_text(r.strength) + " with " + std::to_string(r.steps) +
-                                          " steps leaves no step to run");
-  // An image to transform sets the default size; otherwise the model's native size.
-  r.width = width.value_or(uses_image ? size_from_image(r.init_image->width) : model.native_width);
-  r.height = height.value_or(uses_image ? size_from_image(r.init_image->height) : model.native_height);
+  r.width = width.value_or(uses_image ? pipeline::size_from_input_image(r.init_image->width, model.limits)
+                                      : model.native_width);
+  r.height = height.value_or(uses_image ? pipeline::size_from_input_image(r.init_image->height, model.limits)
+                                        : model.native_height);
 
   // Per-job preview and final-decoder choices, within what the worker has loaded.
   std::vector<std::string> previews = model.preview_modes;
   if (previews.empty()) previews = {"none", "latent"};
-  const std::string preview =
-      one_of(body, "preview", previews, pipeline::preview_mode_name(policy.preview));
-  r.preview = *pipeline::parse_preview_mode(preview);
-  r.preview_every = get_int(body, "preview_every", 1, kMaxSteps, policy.preview_every);
+  r.preview = *pipeline::parse_preview_mode(f.one_of("preview", previews, pipeline::preview_mode_name(policy.preview)));
+  r.preview_every = f.integer("preview_every").value_or(policy.preview_every);
   std::vector<std::string> decoders = model.decoders;
   if (decoders.empty()) decoders = {"vae"};
-  r.decoder = one_of(body, "decoder", decoders, "vae") == "taesd" ? pipeline::FinalDecoder::Taesd
-                                                                   : pipeline::FinalDecoder::Vae;
+  r.decoder = f.one_of("decoder", decoders, "vae") == "taesd" ? pipeline::FinalDecoder::Taesd
+                                                               : pipeline::FinalDecoder::Vae;
   r.vae_tiling = policy.vae_tiling;
   r.vae_tile_size = policy.vae_tile_size;
 
+  try {
+    pipeline::check_request(r, model);
+  } catch (const pipeline::RequestError& e) {
+    throw InvalidArgument(e.field(), e.what());
+  }
   // Last: the estimate depends on everything above.
   try {
     pipeline::admit_job_memory(r, model, pipeline::memory_available_to_process(policy.max_memory));
@@ -315,7 +318,9 @@ JobSpec parse_job_request(const json& body, const pipeline::ModelInfo& model, co
 
   spec.echo = json::object();
   for (const char* key : {"hive_id", "model", "worker_id"})
-    if (auto v = get_string(body, key, key)) spec.echo[key] = *v;
+    if (auto v = f.string(key)) spec.echo[key] = *v;
+  auto ignored = ignored_field_warnings(body, f.used(), spec.operation);
+  spec.warnings.insert(spec.warnings.begin(), ignored.begin(), ignored.end());
   return spec;
 }
 

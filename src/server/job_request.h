@@ -1,7 +1,8 @@
 #pragma once
-// Turns the JSON body of POST /v1/jobs into a GenerationRequest, checking every field
-// against worker-api.md section 2 and the loaded model, so bad input never reaches the
-// engine. The first problem found is thrown as InvalidArgument naming the field.
+// Turns the JSON body of POST /v1/jobs into a GenerationRequest: this file checks the
+// JSON types and translates names; the pipeline's check_request holds the values to the
+// contract. Bad input never reaches the engine: the first problem found is thrown as
+// InvalidArgument naming the field. Fields the worker does not know come back as warnings.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -39,6 +40,9 @@ struct JobSpec {
   pipeline::GenerationRequest request;
   std::string operation;  // "image_generation", "image_transform", "image_inpaint"
   nlohmann::json echo;    // hive_id, model, worker_id exactly as sent (an object, maybe empty)
+  // One line per field the worker ignored, naming the native field to use where one fits
+  // (cfg_scale: guidance_scale).
+  std::vector<std::string> warnings;
 };
 
 // The body text as JSON within io::JsonLimits' bounds (depth, value count, numbers a

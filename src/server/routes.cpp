@@ -5,6 +5,7 @@
 
 #include "core/dtype.h"
 #include "core/log.h"
+#include "pipeline/sampler_names.h"
 #include "server/api_error.h"
 #include "server/auth.h"
 #include "server/job_registry.h"
@@ -35,6 +36,50 @@ bool is_json_content_type(const Request& req) {
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   while (!type.empty() && type.back() == ' ') type.pop_back();
   return type == "application/json";
+}
+
+// The pipeline's sampler and schedule names: "samplers"/"schedules" list the ids (what
+// the web page and older clients read), "sampler_names"/"schedule_names" every name a
+// request may use, with the display name A1111 shows.
+template <class Row>
+json name_rows(const std::vector<Row>& table) {
+  json out = json::array();
+  for (const Row& row : table) {
+    json aliases = json::array();
+    for (const char* a : row.aliases) aliases.push_back(a);
+    out.push_back({{"id", row.id}, {"name", row.display_name}, {"aliases", aliases}});
+  }
+  return out;
+}
+
+json sampler_rows() {
+  json out = name_rows(pipeline::sampler_names_table());
+  for (size_t i = 0; i < out.size(); ++i) {
+    json schedules = json::array();
+    for (pipeline::Schedule s : pipeline::schedules_for(pipeline::sampler_names_table()[i].sampler))
+      schedules.push_back(pipeline::schedule_id(s));
+    out[i]["schedules"] = schedules;
+  }
+  return out;
+}
+
+json ids(const json& rows) {
+  json out = json::array();
+  for (const json& row : rows) out.push_back(row["id"]);
+  return out;
+}
+
+json limits_json(const pipeline::RequestLimits& l) {
+  return {{"steps", {{"min", l.min_steps}, {"max", l.max_steps}}},
+          {"width", {{"min", l.min_size}, {"max", l.max_size}, {"multiple_of", l.size_multiple}}},
+          {"height", {{"min", l.min_size}, {"max", l.max_size}, {"multiple_of", l.size_multiple}}},
+          {"guidance_scale", {{"min", l.min_guidance}, {"max", l.max_guidance}}},
+          {"strength", {{"above", 0}, {"max", l.max_strength}}},
+          {"clip_skip", {{"min", 1}, {"max", l.max_clip_skip}}},
+          {"loras", {{"max", l.max_loras}, {"strength_min", -l.max_lora_strength}, {"strength_max", l.max_lora_strength}}},
+          {"images", {{"min", 1}, {"max", l.max_images}}},
+          {"preview_every", {{"min", 0}, {"max", l.max_steps}}},
+          {"prompt_bytes", {{"max", l.max_prompt_bytes}}}};
 }
 
 std::string not_ready_reason(Phase phase) {
@@ -89,6 +134,7 @@ class Routes {
 
   void info(const Request&, Response& res) const {
     auto model = state_.model();
+    const json samplers = sampler_rows(), schedules = name_rows(pipeline::schedule_names_table());
     json out = {{"worker_id", cfg_.worker_id},
                 {"implementation", kImplementation},
                 {"version", worker_version()},
@@ -99,18 +145,25 @@ class Routes {
                 {"device", model ? model->device : cfg_.device},
                 {"dtype", std::string(dtype_name(model ? model->dtype : cfg_.dtype))},
                 {"capabilities", {"image_generation", "image_transform", "image_inpaint"}},
-                {"samplers", model ? model->samplers : std::vector<std::string>{}},
-                {"schedules", model ? model->schedules : std::vector<std::string>{}},
+                {"samplers", ids(samplers)},
+                {"schedules", ids(schedules)},
+                {"sampler_names", samplers},
+                {"schedule_names", schedules},
                 {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
                 {"decoders", model ? model->decoders : std::vector<std::string>{}},
                 {"loras", lora_names(cfg_.lora_dirs)},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};
-    if (model)
-      out["defaults"] = {{"steps", model->default_steps},      {"guidance_scale", model->default_guidance},
-                         {"width", model->native_width},       {"height", model->native_height},
-                         {"sampler", model->default_sampler}};
+    if (model) {
+      out["defaults"] = {{"steps", model->default_steps},
+                         {"guidance_scale", model->default_guidance},
+                         {"width", model->native_width},
+                         {"height", model->native_height},
+                         {"sampler", pipeline::sampler_id(model->default_sampler)},
+                         {"schedule", pipeline::schedule_id(pipeline::Schedule::Default)}};
+      out["limits"] = limits_json(model->limits);
+    }
     send_json(res, 200, out);
   }
 
@@ -133,6 +186,7 @@ class Routes {
       return;
     }
     json echo = spec.echo;
+    const std::vector<std::string> warnings = spec.warnings;
     auto submitted = registry_.submit(std::move(spec));
     if (submitted.status == JobRegistry::SubmitStatus::QueueFull) {
       send_error(res, {429, "queue_full", "the job queue is full (" + std::to_string(registry_.queue_capacity()) + " jobs)",
@@ -145,7 +199,8 @@ class Routes {
     }
     const std::string& id = submitted.job->id;
     log_info("job " + id + " queued");
-    json out = {{"job_id", id}, {"sse_url", "/v1/jobs/" + id + "/stream"}};
+    for (const std::string& w : warnings) log_warn("job " + id + ": " + w);
+    json out = {{"job_id", id}, {"sse_url", "/v1/jobs/" + id + "/stream"}, {"warnings", warnings}};
     out.update(echo);
     send_json(res, 200, out);
   }

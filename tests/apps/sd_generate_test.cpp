@@ -10,6 +10,7 @@
 #include "apps/usage_error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "pipeline/sampler_names.h"
 #include "sampling/scheduler_factory.h"
 #include "support/process.h"
 #include "support/test_support.h"
@@ -90,7 +91,8 @@ TEST_P(SdGenerateImage, WritesTheReferenceImage) {
     if (k == "parameters") {
       found = true;
       EXPECT_NE(v.find("a photo of a cat"), std::string::npos) << v;
-      EXPECT_NE(v.find("Steps: 4, Sampler: " + sampler), std::string::npos) << v;
+      const std::string shown = pipeline::sampler_display_name(pipeline::parse_sampler(sampler)->sampler);
+      EXPECT_NE(v.find("Steps: 4, Sampler: " + shown + ", CFG scale"), std::string::npos) << v;
       EXPECT_NE(v.find("Seed: 42"), std::string::npos) << v;
       EXPECT_NE(v.find("RNG: CPU"), std::string::npos) << v;
     }
@@ -210,7 +212,7 @@ TEST(SdGenerate, VaeTilingRunsTheVaeInBlendedTiles) {
   // Refused once the model is loaded (the rule depends on its VAE), before any step runs.
   r = test::run_process(bad);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("sd-generate: VAE tile size 30 must be a multiple of 8"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sd-generate: --vae-tile-size does not fit this VAE: VAE tile size 30 must be a multiple of 8"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/y.png"));
 }
 

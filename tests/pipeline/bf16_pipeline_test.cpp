@@ -30,7 +30,7 @@ Bf16Run generate(const std::string& model, DType dtype, const std::string& sampl
   req.guidance_scale = guidance;
   req.seed = 42;
   req.width = req.height = 64;
-  req.sampler = sampler;
+  req.sampler = pipeline::parse_sampler(sampler)->sampler;
   req.keep_latents = true;
   auto pipe = Pipeline::load(opt);
   ops::reset_flop_count();

@@ -73,7 +73,7 @@ GenerationRequest request(PreviewMode mode, int steps, int every) {
   req.guidance_scale = 1.0f;  // no CFG: half the UNet work, and previews do not depend on it
   req.seed = 42;
   req.width = req.height = 64;
-  req.sampler = "euler";
+  req.sampler = pipeline::Sampler::Euler;
   req.preview = mode;
   req.preview_every = every;
   return req;

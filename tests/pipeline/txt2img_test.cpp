@@ -41,7 +41,7 @@ TEST_P(Txt2Img, MatchesDiffusers) {
   req.guidance_scale = c.guidance;
   req.seed = 42;
   req.width = req.height = 64;
-  req.sampler = c.sampler;
+  req.sampler = pipeline::parse_sampler(c.sampler)->sampler;
   req.keep_latents = true;
   std::vector<int> progress;
   GenerationCallbacks cb;

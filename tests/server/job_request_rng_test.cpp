@@ -11,8 +11,7 @@ using nlohmann::json;
 
 pipeline::ModelInfo tiny_info() {
   pipeline::ModelInfo m;
-  m.default_sampler = "ddim";
-  m.samplers = {"ddim", "euler_a"};
+  m.default_sampler = pipeline::Sampler::Ddim;
   return m;
 }
 

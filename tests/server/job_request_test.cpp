@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "io/image.h"
 #include "server/job_request.h"
@@ -12,16 +13,14 @@ namespace {
 
 using nlohmann::json;
 
-// What a loaded SD1.5 model reports; the validator checks names against these lists.
+// What a loaded SD1.5 model reports (its limits are the contract's defaults).
 pipeline::ModelInfo sd15_info() {
   pipeline::ModelInfo m;
   m.version = "v1-5";
   m.native_width = m.native_height = 512;
   m.default_steps = 20;
   m.default_guidance = 7.5f;
-  m.default_sampler = "ddim";
-  m.samplers = {"ddim", "euler", "euler_a", "dpmpp_2m", "heun", "lms", "pndm"};
-  m.schedules = {"default", "karras", "exponential"};
+  m.default_sampler = pipeline::Sampler::Ddim;
   return m;
 }
 
@@ -56,11 +55,12 @@ TEST(JobRequest, DefaultsComeFromTheModel) {
   EXPECT_FLOAT_EQ(r.guidance_scale, 7.5f);
   EXPECT_EQ(r.width, 512);
   EXPECT_EQ(r.height, 512);
-  EXPECT_EQ(r.sampler, "ddim");
-  EXPECT_EQ(r.schedule, "default");
+  EXPECT_EQ(r.sampler, pipeline::Sampler::Ddim);
+  EXPECT_EQ(r.schedule, pipeline::Schedule::Default);
   EXPECT_EQ(r.preview, pipeline::PreviewMode::LatentRgb);
   EXPECT_EQ(r.preview_every, 5);
   EXPECT_TRUE(spec.echo.empty());
+  EXPECT_TRUE(spec.warnings.empty());
 }
 
 TEST(JobRequest, AllFieldsTaken) {
@@ -76,11 +76,12 @@ TEST(JobRequest, AllFieldsTaken) {
   EXPECT_EQ(r.seed, 42u);
   EXPECT_EQ(r.width, 64);
   EXPECT_EQ(r.height, 128);
-  EXPECT_EQ(r.sampler, "euler_a");
-  EXPECT_EQ(r.schedule, "karras");
+  EXPECT_EQ(r.sampler, pipeline::Sampler::EulerA);
+  EXPECT_EQ(r.schedule, pipeline::Schedule::Karras);
   EXPECT_EQ(r.clip_skip, 2);
   EXPECT_EQ(r.preview, pipeline::PreviewMode::None);
   EXPECT_EQ(spec.echo, json({{"hive_id", "hive-1"}, {"model", "v1-5"}, {"worker_id", "w1"}}));
+  EXPECT_EQ(spec.warnings, std::vector<std::string>{"unknown field unknown_field was ignored"});
 }
 
 TEST(JobRequest, SeedRange) {
@@ -93,6 +94,15 @@ TEST(JobRequest, SeedRange) {
   auto b = parse(txt2img()).request.seed;
   auto c = parse(txt2img()).request.seed;
   EXPECT_FALSE(a == b && b == c);
+  // -1 is random too (A1111), and random seeds are 32-bit, so JSON clients carry them exactly.
+  std::set<uint64_t> drawn;
+  for (int i = 0; i < 64; ++i) {
+    const uint64_t s = parse(with(txt2img(), "seed", -1)).request.seed;
+    EXPECT_LE(s, 0xFFFFFFFFull);
+    drawn.insert(s);
+  }
+  EXPECT_GT(drawn.size(), 60u);
+  EXPECT_LE(parse(with(txt2img(), "seed", -1.0)).request.seed, 0xFFFFFFFFull);
 }
 
 TEST(JobRequest, IntegralFloatsAreIntegers) {
@@ -139,21 +149,26 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
       {"width 32", with(txt2img(), "width", 32), "width", "between 64 and 2048, got 32"},
       {"height 4096", with(txt2img(), "height", 4096), "height", "between 64 and 2048, got 4096"},
       {"height negative", with(txt2img(), "height", -64), "height", "between 64 and 2048"},
-      {"seed negative", with(txt2img(), "seed", -1), "seed", "between 0 and 18446744073709551615"},
-      {"seed 2^64", big_seed, "seed", "seed must be an integer"},
-      {"seed fractional", with(txt2img(), "seed", 1.5), "seed", "seed must be an integer"},
+      {"seed negative", with(txt2img(), "seed", -2), "seed", "-1 (random) or an integer between 0 and 18446744073709551615"},
+      {"seed 2^64", big_seed, "seed", "seed must be -1 (random) or an integer"},
+      {"seed fractional", with(txt2img(), "seed", 1.5), "seed", "seed must be -1 (random) or an integer"},
       {"seed a string", with(txt2img(), "seed", "42"), "seed", "integer or null"},
       {"unknown sampler", with(txt2img(), "sampler", "magic"), "sampler", "must be one of ddim, euler"},
       {"unknown schedule", with(txt2img(), "schedule", "cosine"), "schedule", "must be one of default, karras"},
       {"schedule the sampler lacks", with(with(txt2img(), "sampler", "pndm"), "schedule", "karras"), "schedule",
        "does not work with sampler pndm"},
-      {"strength 1.5", with(txt2img(), "strength", 1.5), "strength", "between 0 and 1"},
+      {"strength 1.5", with(with(with(txt2img(), "operation", "image_transform"), "input_image", png_base64(64, 64)), "strength", 1.5),
+       "strength", "between 0 and 1"},
+      {"steps beyond an int", with(txt2img(), "steps", 99999999999LL), "steps", "out of range"},
+      {"guidance beyond a float", with(txt2img(), "guidance_scale", 1e300), "guidance_scale", "out of range"},
+      {"sampler a number", with(txt2img(), "sampler", 3), "sampler", "must be a string"},
+      {"schedule contradicting the sampler name", with(with(txt2img(), "sampler", "DPM++ 2M Karras"), "schedule", "exponential"),
+       "schedule", "contradicts"},
       {"clip_skip 0", with(txt2img(), "clip_skip", 0), "clip_skip", "between 1 and 12"},
       {"clip_skip 13", with(txt2img(), "clip_skip", 13), "clip_skip", "between 1 and 12"},
       {"loras an object", with(txt2img(), "loras", {{"path", "a"}}), "loras", "must be an array"},
       {"lora without path", with(txt2img(), "loras", json::array({{{"strength", 1}}})), "loras[0]", "needs \"path\" or \"name\""},
-      {"lora strength 11", with(txt2img(), "loras", json::array({{{"path", "/x"}, {"strength", 11}}})), "loras[0].strength",
-       "between -10 and 10"},
+      {"17 loras", with(txt2img(), "loras", json(std::vector<json>(17, json::object()))), "loras", "at most 16 entries, got 17"},
       {"lora without a lora folder", with(txt2img(), "loras", json::array({{{"path", "/no/such.safetensors"}}})),
        "loras[0].path", "LoRAs are disabled on this worker"},
       {"lora name without folder", with(txt2img(), "loras", json::array({{{"name", "style"}}})), "loras[0].name",
@@ -171,7 +186,7 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
        "strength", "leaves no step to run"},
       {"unknown preview", with(txt2img(), "preview", "video"), "preview", "must be one of none, latent"},
       {"taesd preview not loaded", with(txt2img(), "preview", "taesd"), "preview", "must be one of none, latent"},
-      {"preview_every 0", with(txt2img(), "preview_every", 0), "preview_every", "between 1 and 150"},
+      {"preview_every -1", with(txt2img(), "preview_every", -1), "preview_every", "between 0 and 150"},
       {"taesd decoder not loaded", with(txt2img(), "decoder", "taesd"), "decoder", "must be one of vae"},
       {"inpaint without mask",
        with(with(txt2img(), "operation", "image_inpaint"), "input_image", png_base64(64, 64)), "mask_image",

@@ -33,7 +33,7 @@ inline pipeline::GenerationRequest tiny_ddim_request(uint64_t seed = 42) {
   req.guidance_scale = 7.5f;
   req.seed = seed;
   req.width = req.height = 64;
-  req.sampler = "ddim";
+  req.sampler = pipeline::Sampler::Ddim;
   req.keep_latents = true;
   return req;
 }

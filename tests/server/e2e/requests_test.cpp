@@ -59,7 +59,11 @@ TEST(WorkerRequests, BadRequestsGetTheRightStatusAndAJsonErrorAndTheWorkerKeepsS
       {"unknown sampler", job({{"sampler", "warp_drive"}}).dump(), 400, "invalid_argument", "sampler"},
       {"unknown schedule", job({{"schedule", "cosine"}}).dump(), 400, "invalid_argument", "schedule"},
       {"clip_skip 40", job({{"clip_skip", 40}}).dump(), 400, "invalid_argument", "clip_skip"},
-      {"strength 2", job({{"strength", 2}}).dump(), 400, "invalid_argument", "strength"},
+      {"strength 2",
+       job({{"operation", "image_transform"}, {"strength", 2},
+            {"input_image", io::base64_encode(io::encode_png({8, 8, 3, std::vector<uint8_t>(192, 9)}))}})
+           .dump(),
+       400, "invalid_argument", "strength"},
       {"loras not a list", job({{"loras", "style"}}).dump(), 400, "invalid_argument", "loras"},
       {"lora without a lora folder", job({{"loras", {{{"path", "/no/lora.safetensors"}}}}}).dump(), 400, "invalid_argument",
        "loras[0].path"},
