@@ -10,8 +10,6 @@ namespace {
 sd::pipeline::ModelInfo model() {
   sd::pipeline::ModelInfo m;
   m.version = "v1-5";
-  m.samplers = {"ddim", "euler", "euler_a", "heun", "lms", "pndm", "dpmpp_2m", "dpmpp_2m_sde", "lcm", "unipc"};
-  m.schedules = {"default", "karras", "exponential"};
   m.preview_modes = {"none", "latent"};
   m.decoders = {"vae"};
   return m;
