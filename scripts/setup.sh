@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer with ASan/UBSan for tests/fuzz
   chromium
   python3-prometheus-client  # tests read /metrics with the Prometheus client's parser
+  python3 python3-requests  # tests/a1111: A1111's API as its users script it
 )
 # The web page's browser test runs on node (Debian 12's is 18 with npm 9); a node that
 # is already there (another packaging) is used as it is.

@@ -1,5 +1,8 @@
 #include "pipeline/noise_source.h"
 
+#include <cctype>
+#include <string>
+
 #include "sampling/philox_generator.h"
 #include "sampling/torch_cpu_generator.h"
 
@@ -8,8 +11,11 @@ namespace sd::pipeline {
 const char* noise_source_name(NoiseSource source) { return source == NoiseSource::Philox ? "gpu" : "cpu"; }
 
 std::optional<NoiseSource> parse_noise_source(std::string_view name) {
-  if (name == "cpu") return NoiseSource::TorchCpu;
-  if (name == "gpu") return NoiseSource::Philox;
+  std::string lower(name);
+  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "cpu") return NoiseSource::TorchCpu;
+  // A1111's "NV" is its CPU emulation of the NVIDIA stream: the same numbers as "GPU".
+  if (lower == "gpu" || lower == "nv") return NoiseSource::Philox;
   return std::nullopt;
 }
 

@@ -2,6 +2,7 @@
 // Which random stream a request's seed selects, by the names front ends use:
 //   "cpu"  torch.randn on a CPU generator: diffusers' images, A1111's "CPU" (the default)
 //   "gpu"  torch.randn on an NVIDIA GPU (Philox): A1111's "GPU"/"NV", ComfyUI's GPU noise
+// Names match case-insensitively, and "nv" (A1111's randn_source "NV") means "gpu".
 // The initial latent, the VAE sample of img2img/inpaint inputs, add_noise and every
 // sampler step that draws (ancestral, SDE, LCM) all come from the one generator made here.
 #include <cstdint>

@@ -148,6 +148,22 @@ LiveMetrics JobRegistry::live_metrics() const {
   return live;
 }
 
+bool JobRegistry::has_ended(const Job& job) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return job.ended;
+}
+
+std::string JobRegistry::latest_preview_image(const Job& job) const {
+  EventText preview;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (job.latest_preview >= 0) preview = job.events[size_t(job.latest_preview)];
+  }
+  if (!preview) return {};
+  // Parsed outside the lock, as status_json does with the result.
+  return json::parse(sse_event_data(*preview)).value("image", "");
+}
+
 size_t JobRegistry::queue_length() const {
   std::lock_guard<std::mutex> lock(mu_);
   return queue_.size();

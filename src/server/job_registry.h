@@ -92,6 +92,11 @@ class JobRegistry {
   // Waits until no stream is open (each has sent its end marker or lost its client).
   bool wait_streams_closed(std::chrono::milliseconds timeout);
 
+  // True once the job has its end marker (completed, failed or cancelled).
+  bool has_ended(const Job& job) const;
+  // The newest preview's base64 PNG, or "" when the job has none.
+  std::string latest_preview_image(const Job& job) const;
+
   size_t queue_length() const;
   // The queue depth and the running job's progress, for /metrics.
   LiveMetrics live_metrics() const;

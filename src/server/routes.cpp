@@ -107,10 +107,16 @@ class Routes {
   std::optional<Response> authorize(const Request& req) const {
     if (cfg_.api_token.empty() || req.path == "/health" || is_public_page_request(req)) return std::nullopt;
     if (cfg_.public_metrics && req.path == "/metrics") return std::nullopt;
-    if (bearer_token_matches(req.header("Authorization"), cfg_.api_token)) return std::nullopt;
+    if (authorization_matches(req.header("Authorization"), cfg_.api_token)) return std::nullopt;
     Response res;
+    if (req.path.rfind("/sdapi/", 0) == 0) {
+      // AUTOMATIC1111's clients send Basic credentials and read its error shape.
+      res.headers.set("WWW-Authenticate", "Basic");
+      send_json(res, 401, {{"detail", "Incorrect username or password"}});
+      return res;
+    }
     res.headers.set("WWW-Authenticate", "Bearer");
-    send_error(res, {401, "unauthorized", "missing or invalid bearer token"});
+    send_error(res, {401, "unauthorized", "missing or invalid bearer token (or Basic credentials with it as the password)"});
     return res;
   }
 

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "pipeline/device_description.h"
+#include "server/a1111_routes.h"
 #include "server/engine.h"
 #include "server/fd_limit.h"
 #include "server/heartbeat.h"
@@ -99,6 +100,7 @@ int run_worker(const WorkerConfig& cfg) {
   http::Router router;
   install_routes(router, cfg, registry, state);
   install_openai_routes(router, cfg, registry, state);
+  install_a1111_routes(router, cfg, registry, state);
   http::ServerOptions http_options;
   http_options.max_body_bytes = cfg.max_body_bytes;
   http_options.header_timeout = cfg.header_timeout;

@@ -14,8 +14,14 @@ TEST(NoiseSources, NamesAndTheDefault) {
   for (NoiseSource s : {NoiseSource::TorchCpu, NoiseSource::Philox})
     EXPECT_EQ(parse_noise_source(noise_source_name(s)), s);
   EXPECT_EQ(parse_noise_source("gpu"), NoiseSource::Philox);
-  EXPECT_FALSE(parse_noise_source("GPU").has_value()) << "front ends lower-case names themselves";
-  EXPECT_FALSE(parse_noise_source("nv").has_value());
+  // A1111's override_settings.randn_source names: "CPU", "GPU", and "NV" (its CPU
+  // emulation of the NVIDIA stream, the same numbers as "GPU").
+  EXPECT_EQ(parse_noise_source("CPU"), NoiseSource::TorchCpu);
+  EXPECT_EQ(parse_noise_source("GPU"), NoiseSource::Philox);
+  EXPECT_EQ(parse_noise_source("NV"), NoiseSource::Philox);
+  EXPECT_EQ(parse_noise_source("nv"), NoiseSource::Philox);
+  EXPECT_FALSE(parse_noise_source("cuda").has_value());
+  EXPECT_FALSE(parse_noise_source("").has_value());
   EXPECT_EQ(noise_source_names(), (std::vector<std::string>{"cpu", "gpu"}));
 }
 
