@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <future>
@@ -74,6 +75,10 @@ class DiffusionPipeline : public Pipeline {
     info_.version = m_.version.name;
     info_.model_path = m_.source;
     info_.checkpoint = std::move(checkpoint);
+    if (!m_.vae_source.empty()) {
+      const std::filesystem::path vae = std::filesystem::path(m_.vae_source).lexically_normal();
+      info_.checkpoint.vae = (vae.has_filename() ? vae : vae.parent_path()).filename().string();
+    }
     info_.vae_path = m_.vae_source;
     info_.embeddings = embeddings_.names();
     info_.dtype = opt.dtype;

@@ -15,6 +15,7 @@ namespace sd::pipeline {
 struct CheckpointIdentity {
   std::string name;  // file name without extension, or the folder's (repo's) name; never a path
   std::string hash;  // A1111's "Model hash": the first 10 hex digits of the file's SHA-256
+  std::string vae;   // --vae's file or folder name (A1111's "VAE"), empty for the model's own
 };
 
 // The checkpoint `opt` names: a single file is hashed whole; a diffusers folder (there is

@@ -116,6 +116,7 @@ std::string parameters_text(const GenerationRequest& req, const CheckpointIdenti
   p.emplace_back("Size", std::to_string(req.width) + "x" + std::to_string(req.height));
   if (!model.hash.empty()) p.emplace_back("Model hash", model.hash);
   if (!model.name.empty()) p.emplace_back("Model", model.name);
+  if (!model.vae.empty()) p.emplace_back("VAE", model.vae);
   if (req.operation != Operation::Txt2Img) p.emplace_back("Denoising strength", number(req.strength));
   if (req.clip_skip > 1) p.emplace_back("Clip skip", std::to_string(req.clip_skip));
   // A1111 leaves RNG out for its default, GPU; ours is CPU, so both are named.

@@ -263,23 +263,32 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
     native["operation"] = "image_generation";
   }
 
-  // One job per image, each checked as a native job would be. Jobs that share an input
-  // image share its check.
+  // One input image (or none): one job per n_iter, each a batch of batch_size images
+  // through the networks, seeds seed + k * batch_size onwards. Several input images: one
+  // job per image, cycling through them as A1111 does. Each is checked as a native job
+  // would be; jobs that share an input image share its check.
   const int total = gen.batch_size * gen.n_iter;
-  const size_t distinct = init_images.empty() ? 1 : std::min(init_images.size(), size_t(total));
+  const bool batched = init_images.size() <= 1;
+  const size_t distinct = batched ? 1 : std::min(init_images.size(), size_t(total));
   std::vector<JobSpec> checked;
   for (size_t i = 0; i < distinct; ++i) {
     json job = native;
     job["seed"] = seed;
+    if (batched) {
+      job["num_images"] = gen.batch_size;
+      origins["num_images"] = {at({"batch_size"}), "batch_size"};
+    }
     if (!init_images.empty()) {
       job["input_image"] = init_images[i];
       origins["input_image"] = {at({"init_images", i}), "init_images[" + std::to_string(i) + "]"};
     }
     checked.push_back(check_job(job, origins, model, policy));
   }
-  for (int k = 0; k < total; ++k) {
+  const int jobs = batched ? gen.n_iter : total;
+  const int images_per_job = batched ? gen.batch_size : 1;
+  for (int k = 0; k < jobs; ++k) {
     JobSpec spec = checked[size_t(k) % checked.size()];
-    spec.request.seed = seed + uint64_t(k);
+    spec.request.seed = seed + uint64_t(k) * uint64_t(images_per_job);
     gen.jobs.push_back(std::move(spec));
   }
 

@@ -315,12 +315,14 @@ class A1111Routes {
         return res;
       }
       if (state != "completed") continue;  // interrupted, skipped, or cancelled at shutdown
-      A1111Image image;
-      image.png_base64 = status.value("image", "");
-      image.seed = status.value("seed", uint64_t(0));
-      for (const auto& [key, value] : io::read_png_text(io::base64_decode(image.png_base64)))
-        if (key == "parameters") image.infotext = value;
-      images.push_back(std::move(image));
+      for (const json& done : status.value("images", json::array({status}))) {
+        A1111Image image;
+        image.png_base64 = done.value("image", "");
+        image.seed = done.value("seed", uint64_t(0));
+        for (const auto& [key, value] : io::read_png_text(io::base64_decode(image.png_base64)))
+          if (key == "parameters") image.infotext = value;
+        images.push_back(std::move(image));
+      }
     }
     send_json(res, 200, a1111_generation_answer(gen, images, checkpoint_.model_name, call.timestamp));
     return res;

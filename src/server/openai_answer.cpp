@@ -1,6 +1,7 @@
 #include "server/openai_answer.h"
 
 #include "core/log.h"
+#include "io/image.h"
 #include "server/api_error.h"
 #include "server/job_registry.h"
 #include "server/openai_error.h"
@@ -13,13 +14,33 @@ int64_t unix_seconds() {
 }
 }  // namespace
 
-std::string openai_image_path(const std::string& job_id) { return "/v1/images/files/" + job_id + ".png"; }
+const char* openai_format_name(io::ImageFormat format) {
+  switch (format) {
+    case io::ImageFormat::Jpeg: return "jpeg";
+    case io::ImageFormat::Webp: return "webp";
+    case io::ImageFormat::Png: break;
+  }
+  return "png";
+}
+
+std::string openai_image_path(const std::string& job_id, io::ImageFormat format, int quality) {
+  std::string path = "/v1/images/files/" + job_id + "." + openai_format_name(format);
+  if (format != io::ImageFormat::Png) path += "?quality=" + std::to_string(quality);
+  return path;
+}
+
+std::vector<uint8_t> openai_image_bytes(const std::vector<uint8_t>& png, io::ImageFormat format, int quality) {
+  if (format == io::ImageFormat::Png) return png;
+  return io::encode_image(io::decode_image(png), format, quality, io::read_parameters(png).value_or(""));
+}
 
 OpenAiImagesAnswer::OpenAiImagesAnswer(JobRegistry& registry, std::vector<std::shared_ptr<Job>> jobs,
-                                       ImageResponseFormat format, std::string base_url)
+                                       const OpenAiImageRequest& request, std::string base_url)
     : registry_(registry),
       jobs_(std::move(jobs)),
-      format_(format),
+      format_(request.response_format),
+      output_format_(request.output_format),
+      quality_(request.output_compression),
       base_url_(std::move(base_url)),
       created_(unix_seconds()),
       finished_(jobs_.size()) {}
@@ -65,14 +86,17 @@ std::optional<http::Response> OpenAiImagesAnswer::ready() {
     width = status.value("width", 0);
     height = status.value("height", 0);
     if (format_ == ImageResponseFormat::Url)
-      data.push_back({{"url", base_url_ + openai_image_path(jobs_[i]->id)}});
-    else
+      data.push_back({{"url", base_url_ + openai_image_path(jobs_[i]->id, output_format_, quality_)}});
+    else if (output_format_ == io::ImageFormat::Png)
       data.push_back({{"b64_json", status["image"]}});
+    else
+      data.push_back({{"b64_json", io::base64_encode(openai_image_bytes(
+                                       io::base64_decode(status["image"].get<std::string>()), output_format_, quality_))}});
   }
   send_json(res, 200,
             {{"created", created_},
              {"data", std::move(data)},
-             {"output_format", "png"},
+             {"output_format", openai_format_name(output_format_)},
              {"size", std::to_string(width) + "x" + std::to_string(height)}});
   return res;
 }

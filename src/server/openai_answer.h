@@ -18,12 +18,17 @@ class JobRegistry;
 struct Job;
 
 // Where an image answered by URL is served: GET <base>/v1/images/files/<job id>.png.
-std::string openai_image_path(const std::string& job_id);
+// (.jpeg or .webp for those formats, with ?quality=Q).
+std::string openai_image_path(const std::string& job_id, io::ImageFormat format, int quality);
+// A job's PNG in `format` (JPEG/WebP at `quality`), its generation parameters kept.
+std::vector<uint8_t> openai_image_bytes(const std::vector<uint8_t>& png, io::ImageFormat format, int quality);
+// "png", "jpeg", "webp".
+const char* openai_format_name(io::ImageFormat format);
 
 class OpenAiImagesAnswer : public http::DeferredAnswer {
  public:
   // `jobs` in image order; `base_url` is "http://host:port" as the client reached the worker.
-  OpenAiImagesAnswer(JobRegistry& registry, std::vector<std::shared_ptr<Job>> jobs, ImageResponseFormat format,
+  OpenAiImagesAnswer(JobRegistry& registry, std::vector<std::shared_ptr<Job>> jobs, const OpenAiImageRequest& request,
                      std::string base_url);
   ~OpenAiImagesAnswer() override;
 
@@ -34,6 +39,8 @@ class OpenAiImagesAnswer : public http::DeferredAnswer {
   JobRegistry& registry_;
   const std::vector<std::shared_ptr<Job>> jobs_;
   const ImageResponseFormat format_;
+  const io::ImageFormat output_format_;
+  const int quality_;
   const std::string base_url_;
   const int64_t created_;                       // Unix seconds
   std::vector<uint64_t> watch_ids_;

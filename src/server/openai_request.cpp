@@ -157,10 +157,9 @@ OpenAiImageRequest read_request(const json& body, const std::vector<Field>& fiel
   out.n = int(get_bounded(body, "n", 1, limits.max_images, 1));
   if (get_one_of(body, "response_format", {"b64_json", "url"}).value_or("b64_json") == "url")
     out.response_format = ImageResponseFormat::Url;
-  if (auto format = get_one_of(body, "output_format", {"png", "jpeg", "webp"}); format && *format != "png")
-    throw invalid_openai_value("output_format", "output_format '" + *format +
-                                                    "' is not supported by this worker yet; it answers 'png'.");
-  get_bounded(body, "output_compression", 0, 100, 100);
+  if (auto format = get_one_of(body, "output_format", {"png", "jpeg", "webp"}))
+    out.output_format = *io::image_format_from_name(*format);
+  out.output_compression = int(get_bounded(body, "output_compression", 0, 100, 100));
   // Accepted for the clients that send them; each names a choice of OpenAI's models that
   // Stable Diffusion has no counterpart for, so none changes the image.
   get_one_of(body, "quality", {"auto", "standard", "hd", "low", "medium", "high"});

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/image_format.h"
 #include "io/multipart_form.h"
 #include "pipeline/pipeline.h"
 #include "server/job_request.h"
@@ -24,6 +25,8 @@ struct OpenAiImageRequest {
   int n = 1;
   // b64_json by default: the GPT image models' answer, and the one that needs no second request.
   ImageResponseFormat response_format = ImageResponseFormat::B64Json;
+  io::ImageFormat output_format = io::ImageFormat::Png;
+  int output_compression = 100;  // JPEG/WebP quality, 0..100 (OpenAI's default 100)
 };
 
 // What the worker answers to for `model` besides "auto": the hive's --model when it is a

@@ -89,15 +89,26 @@ class OpenAiRoutes {
     });
   }
 
-  // GET /v1/images/files/{job id}.png
+  // GET /v1/images/files/{job id}.png (.jpeg/.webp?quality=Q: the same image in that format)
   void image_file(const Request& req, Response& res) const {
     const std::string name = req.param("name");
-    const std::string suffix = ".png";
+    const size_t dot = name.rfind('.');
+    const auto named =
+        dot == std::string::npos ? std::nullopt : io::image_format_from_name(std::string_view(name).substr(dot + 1));
+    const io::ImageFormat format = named.value_or(io::ImageFormat::Png);
+    int quality = 100;
+    if (auto q = req.query.find("quality"); q != req.query.end()) {
+      const auto& text = q->second;
+      if (text.empty() || text.size() > 3 || text.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(text) > 100)
+        return send_openai_error(res, {400, "quality must be an integer 0..100", "invalid_request_error", "quality",
+                                       "invalid_value"});
+      quality = std::stoi(text);
+    }
     std::shared_ptr<Job> job;
-    if (name.size() > suffix.size() && name.ends_with(suffix))
-      job = registry_.find(name.substr(0, name.size() - suffix.size()));
+    if (named) job = registry_.find(name.substr(0, dot));
     json status = job ? registry_.status_json(*job) : json::object();
-    if (status.value("status", "") != "completed" || !status.contains("image")) {
+    if (!named || status.value("status", "") != "completed" || !status.contains("image")) {
       send_openai_error(res, {404,
                               "No image " + name + ": images are kept for " +
                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg_.job_retention).count()) +
@@ -105,11 +116,12 @@ class OpenAiRoutes {
                               "invalid_request_error", "", "not_found"});
       return;
     }
-    const std::vector<uint8_t> png = io::base64_decode(status["image"].get<std::string>());
+    const std::vector<uint8_t> bytes =
+        openai_image_bytes(io::base64_decode(status["image"].get<std::string>()), format, quality);
     res.status = 200;
-    res.headers.set("Content-Type", "image/png");
+    res.headers.set("Content-Type", std::string("image/") + openai_format_name(format));
     res.headers.set("Cache-Control", "private");
-    res.body.assign(reinterpret_cast<const char*>(png.data()), png.size());
+    res.body.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
 
   void models(const Request&, Response& res) const {
@@ -181,7 +193,7 @@ class OpenAiRoutes {
       jobs.push_back(std::move(submitted.job));
     }
     res.deferred =
-        std::make_shared<OpenAiImagesAnswer>(registry_, std::move(jobs), request.response_format, base_url(req));
+        std::make_shared<OpenAiImagesAnswer>(registry_, std::move(jobs), request, base_url(req));
   }
 
   const WorkerConfig& cfg_;

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "server/engine.h"
 #include "server/fd_limit.h"
 #include "server/heartbeat.h"
+#include "server/worker_flags.h"
 #include "server/http/server.h"
 #include "server/job_registry.h"
 #include "server/openai_routes.h"
@@ -69,6 +71,22 @@ std::string open_device(WorkerConfig& cfg) {
   } catch (const Error& e) {
     return e.what();
   }
+}
+
+int worker_main(int argc, char** argv, const char* program, const char* device_kind) {
+  auto flags = parse_worker_flags(argc, argv, program, device_kind);
+  if (!flags.config) {
+    if (flags.exit_code == 0)
+      std::fputs(flags.message.c_str(), stdout);
+    else
+      std::fprintf(stderr, "%s: %s\n", program, flags.message.c_str());
+    return flags.exit_code;
+  }
+  if (const std::string reason = open_device(*flags.config); !reason.empty()) {
+    std::fprintf(stderr, "%s: %s\n", program, reason.c_str());
+    return 1;
+  }
+  return run_worker(*flags.config);
 }
 
 int run_worker(const WorkerConfig& cfg) {

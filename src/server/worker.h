@@ -11,6 +11,11 @@ namespace sd::server {
 // (no driver, no such device). Nothing to do for the CPU.
 std::string open_device(WorkerConfig& cfg);
 
+// A worker program's whole main: flags (--help, --version and mistakes answered with their
+// exit codes), the device opened (one line and exit 1 when it cannot be used), then
+// run_worker. `device_kind` is "cpu" or "cuda".
+int worker_main(int argc, char** argv, const char* program, const char* device_kind);
+
 // Returns the process exit code: 0 after a signal, 1 when the port cannot be bound or the
 // model cannot be loaded (the reason is logged).
 int run_worker(const WorkerConfig& cfg);

@@ -52,10 +52,10 @@ io::Image read_image(const std::string& path) {
 std::string tiny_reference() { return tiny_folder() + "/reference.safetensors"; }
 
 TEST(SdGenerateLoading, FolderWithoutVocabularyUsesTheBuiltInOne) {
-  // tests/fixtures/tiny-sd15/tokenizer holds only its configs.
-  ASSERT_FALSE(fs::exists(tiny_folder() + "/tokenizer/vocab.json"));
+  const std::string folder = test::model_without_vocabulary("tiny-sd15");
+  ASSERT_FALSE(fs::exists(folder + "/tokenizer/vocab.json"));
   const std::string png = test::temp_dir("sdgen-builtin-vocab") + "/x.png";
-  const auto r = test::run_process(call({"--model-path", tiny_folder()}, png));
+  const auto r = test::run_process(call({"--model-path", folder}, png));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(matches_reference(read_image(png), tiny_reference(), "t2i.ddim.image_u8"));
 }
@@ -63,7 +63,8 @@ TEST(SdGenerateLoading, FolderWithoutVocabularyUsesTheBuiltInOne) {
 TEST(SdGenerateLoading, BuiltInVocabularyGivesTheSharedVocabularysImage) {
   SD_SKIP_WITHOUT_DATA("clip");
   const std::string dir = test::temp_dir("sdgen-vocab-same");
-  const auto builtin = test::run_process(call({"--model-path", tiny_folder()}, dir + "/builtin.png"));
+  const auto builtin =
+      test::run_process(call({"--model-path", test::model_without_vocabulary("tiny-sd15")}, dir + "/builtin.png"));
   ASSERT_EQ(builtin.exit_code, 0) << builtin.err;
   const auto shared = test::run_process(
       call({"--model-path", tiny_folder(), "--tokenizer-dir", test::data_dir() + "/clip"}, dir + "/shared.png"));
@@ -75,7 +76,8 @@ TEST(SdGenerateLoading, SingleFileNeedsNoTokenizerFolder) {
   // --config gives the tiny model's dimensions, which no SD version has; its tokenizer/
   // folder has no vocabulary, so the built-in one is used.
   const std::string png = test::temp_dir("sdgen-single-builtin") + "/x.png";
-  const auto r = test::run_process(call({"--model-path", single_file(), "--config", tiny_folder()}, png));
+  const auto r = test::run_process(
+      call({"--model-path", single_file(), "--config", test::model_without_vocabulary("tiny-sd15")}, png));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(matches_reference(read_image(png), tiny_reference(), "t2i.ddim.image_u8"));
 }
@@ -156,6 +158,16 @@ TEST(SdGenerateLoading, VaeReplacesTheModelsVae) {
   EXPECT_NE(folder, own);
   EXPECT_EQ(ldm, folder);  // the same VAE in either naming gives the same image
   EXPECT_EQ(unchanged, own);
+  // A1111's "VAE" field names the replacement by its file name, never its path.
+  const auto parameters = [&](const std::string& name) {
+    const std::string png = test::read_file(dir + "/" + name);
+    const io::TextChunks text = io::read_png_text(reinterpret_cast<const uint8_t*>(png.data()), png.size());
+    return text.empty() ? std::string() : text[0].second;
+  };
+  const std::string ldm_name = fs::path(vae.ldm_file).filename().string();
+  EXPECT_NE(parameters("ldm.png").find(", VAE: " + ldm_name), std::string::npos) << parameters("ldm.png");
+  EXPECT_EQ(parameters("ldm.png").find(dir), std::string::npos) << parameters("ldm.png");
+  EXPECT_EQ(parameters("own.png").find("VAE:"), std::string::npos) << parameters("own.png");
 }
 
 TEST(SdGenerateLoading, VaeThatIsNoVaeIsRefused) {

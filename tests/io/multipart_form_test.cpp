@@ -5,19 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "support/test_support.h"
 
 namespace sd::io {
 namespace {
 
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(MultipartBoundary, FromContentType) {
   EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxk"),

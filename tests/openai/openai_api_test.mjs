@@ -252,6 +252,26 @@ test('url answers: the worker serves the PNG for the job retention time', async 
   assert.equal((await none.json()).error.type, 'invalid_request_error');
 });
 
+test('output_format jpeg and webp: the image in that format, by b64_json and by url', async () => {
+  const jpeg = await client.images.generate({ prompt: 'a castle', ...quick, seed: 9, output_format: 'jpeg',
+                                               output_compression: 90 });
+  assert.equal(jpeg.output_format, 'jpeg');
+  const jpegBytes = Buffer.from(jpeg.data[0].b64_json, 'base64');
+  assert.deepEqual([...jpegBytes.subarray(0, 3)], [0xff, 0xd8, 0xff]);
+  // A1111's metadata rides along as an EXIF UserComment (UTF-16: the seed's digits spaced by NULs).
+  assert.ok(jpegBytes.includes(Buffer.from('Exif\0\0', 'latin1')));
+  const webp = await client.images.generate({ prompt: 'a castle', ...quick, seed: 9, output_format: 'webp',
+                                               response_format: 'url' });
+  const url = new URL(webp.data[0].url);
+  assert.match(url.pathname, /\.webp$/);
+  const got = await fetch(url);
+  assert.equal(got.status, 200);
+  assert.equal(got.headers.get('content-type'), 'image/webp');
+  const bytes = Buffer.from(await got.arrayBuffer());
+  assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
+  assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WEBP');
+});
+
 test('n=2: two images from seeds s and s+1, each the image of a single request with that seed', async () => {
   const two = await client.images.generate({ prompt: 'a blue bird', ...quick, seed: 77, n: 2 });
   assert.equal(two.data.length, 2);
@@ -283,7 +303,8 @@ test('bad requests are 400 invalid_request_error naming the parameter', async ()
     [{ size: '64x64' }, 'prompt', 'missing_required_parameter'],
     [{ prompt: '' }, 'prompt', 'invalid_value'],
     [{ prompt: 'x', response_format: 'jpeg' }, 'response_format', 'invalid_value'],
-    [{ prompt: 'x', output_format: 'jpeg' }, 'output_format', 'invalid_value'],
+    [{ prompt: 'x', output_format: 'gif' }, 'output_format', 'invalid_value'],
+    [{ prompt: 'x', output_format: 'jpeg', output_compression: 101 }, 'output_compression', 'invalid_value'],
     [{ prompt: 'x', steps: 1000 }, 'steps', 'invalid_value'],
     [{ prompt: 'x', sampler: 'nonsense' }, 'sampler', 'invalid_value'],
     [{ prompt: 'x', guidance: 7 }, 'guidance', 'unknown_parameter'],

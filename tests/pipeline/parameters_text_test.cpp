@@ -14,8 +14,8 @@ GenerationRequest request() {
   req.prompt = "a lighthouse, at dusk";
   req.negative_prompt = "blurry";
   req.steps = 20;
-  req.sampler = "euler_a";
-  req.schedule = "karras";
+  req.sampler = Sampler::EulerA;
+  req.schedule = Schedule::Karras;
   req.guidance_scale = 7.0f;
   req.seed = 1234;
   req.width = 512;
@@ -30,7 +30,8 @@ TEST(ParametersText, WritesA1111sFieldsInA1111sOrder) {
   req.clip_skip = 2;
   req.rng = NoiseSource::Philox;
   req.loras = {{"/srv/loras/style, v2.safetensors", 0.8f}, {"/srv/loras/detail.safetensors", 1.0f}};
-  const std::string text = parameters_text(req, {"dreamshaper_8", "879db523c3"}, {"aaaaaaaaaaaa", "bbbbbbbbbbbb"});
+  const std::string text =
+      parameters_text(req, {"dreamshaper_8", "879db523c3", ""}, {"aaaaaaaaaaaa", "bbbbbbbbbbbb"});
   EXPECT_EQ(text,
             "a lighthouse, at dusk\nNegative prompt: blurry\n"
             "Steps: 20, Sampler: Euler a, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 512x768, "
@@ -40,7 +41,7 @@ TEST(ParametersText, WritesA1111sFieldsInA1111sOrder) {
 
 TEST(ParametersText, LeavesOutWhatA1111LeavesOut) {
   GenerationRequest req = request();
-  req.schedule = "default";
+  req.schedule = Schedule::Default;
   req.negative_prompt.clear();
   EXPECT_EQ(parameters_text(req, {}, {}),
             "a lighthouse, at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 512x768, RNG: CPU");
@@ -49,7 +50,7 @@ TEST(ParametersText, LeavesOutWhatA1111LeavesOut) {
 TEST(ParametersText, ReadsBackWhatItWrites) {
   GenerationRequest req = request();
   req.loras = {{"x/y/z.safetensors", 0.5f}};
-  const auto parsed = parse_parameters_text(parameters_text(req, {"m", "0123456789"}, {"cccccccccccc"}));
+  const auto parsed = parse_parameters_text(parameters_text(req, {"m", "0123456789", ""}, {"cccccccccccc"}));
   EXPECT_EQ(parsed.prompt, "a lighthouse, at dusk");
   EXPECT_EQ(parsed.negative_prompt, "blurry");
   EXPECT_EQ(parsed.settings, (Settings{{"Steps", "20"},

@@ -67,7 +67,8 @@ TEST(SingleFile, WithoutConfigOrTokenizerUsesTheBuiltInVocabulary) {
 
 TEST(SingleFile, WithConfigWithoutVocabularyGeneratesTheFolderImage) {
   LoadOptions opt = single_file_options();
-  opt.tokenizer_dir.clear();  // tests/fixtures/tiny-sd15/tokenizer has no vocab.json/merges.txt
+  opt.config_dir = test::model_without_vocabulary("tiny-sd15");
+  opt.tokenizer_dir.clear();
   auto pipe = Pipeline::load(opt);
   const GenerationResult r = pipe->generate(test::tiny_ddim_request(), {});
   test::expect_ddim_txt2img_matches(

@@ -62,7 +62,8 @@ TEST_F(Metrics, CountersAndGaugesAfterAKnownSequenceOfJobs) {
   registry.add_progress(*done, 2, 3);
   registry.add_preview(*done, 3, 3, "cHJldmlldw==");
   registry.add_progress(*done, 3, 3);
-  registry.complete(*done, {{"image", "iVBOR"}, {"seed", 1}});
+  registry.add_image(*done, {{"image", "iVBOR"}, {"seed", 1}});
+  registry.complete(*done);
   // Failed while running.
   registry.fail(*run_next(submit()), "out of memory");
   // Cancelled while running, and a second one while still queued.

@@ -116,7 +116,6 @@ TEST(OpenAiRequest, RefusalsNameOpenAiParameters) {
       {{{"prompt", "x"}, {"size", "60x64"}}, 400, "size", "invalid_value"},
       {{{"prompt", "x"}, {"model", "dall-e-3"}}, 404, "model", "model_not_found"},
       {{{"prompt", "x"}, {"response_format", "png"}}, 400, "response_format", "invalid_value"},
-      {{{"prompt", "x"}, {"output_format", "webp"}}, 400, "output_format", "invalid_value"},
       {{{"prompt", "x"}, {"output_format", "gif"}}, 400, "output_format", "invalid_value"},
       {{{"prompt", "x"}, {"output_compression", 101}}, 400, "output_compression", "invalid_value"},
       {{{"prompt", "x"}, {"quality", "ultra"}}, 400, "quality", "invalid_value"},

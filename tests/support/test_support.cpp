@@ -38,6 +38,24 @@ bool in_ci() {
 
 std::string bin_dir() { return std::string(SD_BINARY_DIR) + "/bin"; }
 
+std::string model_without_vocabulary(const std::string& model) {
+  const fs::path from = fs::path(fixtures_dir()) / model;
+  const fs::path to = fs::path(temp_dir("novocab-" + model)) / model;
+  fs::create_directories(to);
+  for (const auto& entry : fs::directory_iterator(from)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("tokenizer", 0) != 0) {
+      fs::create_symlink(entry.path(), to / name);
+      continue;
+    }
+    fs::create_directories(to / name);
+    for (const auto& f : fs::directory_iterator(entry.path()))
+      if (f.path().filename() != "vocab.json" && f.path().filename() != "merges.txt")
+        fs::copy_file(f.path(), to / name / f.path().filename());
+  }
+  return to.string();
+}
+
 std::string temp_dir(const std::string& tag) {
   static std::atomic<int> counter{0};
   fs::path p = fs::temp_directory_path() /

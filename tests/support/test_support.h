@@ -27,6 +27,9 @@ bool in_ci();
 std::string bin_dir();
 // A fresh empty directory under the system temp dir, removed by the OS eventually.
 std::string temp_dir(const std::string& tag);
+// fixtures_dir()/<model> as a fresh folder whose tokenizer folders hold their configs but
+// no vocab.json/merges.txt (links to everything else), as a model without a vocabulary.
+std::string model_without_vocabulary(const std::string& model);
 // A whole file's bytes; throws sd::Error when it cannot be read.
 std::string read_file(const std::string& path);
 
