@@ -86,8 +86,6 @@ std::optional<std::string> parse_lora(const std::string& arg, sd::pipeline::Lora
     const float v = std::strtof(tail.c_str(), &end);
     if (!tail.empty() && end == tail.c_str() + tail.size()) spec = {arg.substr(0, colon), v};
   }
-  if (!(spec.strength >= -10.0f && spec.strength <= 10.0f))
-    return "--lora " + arg + ": the strength must be within -10..10";
   if (!std::filesystem::is_regular_file(spec.path)) return "--lora " + arg + ": no such file: " + spec.path;
   return std::nullopt;
 }

@@ -15,12 +15,13 @@ json a1111_generation_answer(const A1111Generation& gen, const std::vector<A1111
                              const std::string& model_name, const std::string& job_timestamp) {
   const auto& first = gen.jobs.front().request;
   json all_seeds = json::array(), all_prompts = json::array(), all_negative = json::array(), subseeds = json::array();
-  for (const auto& job : gen.jobs) {
-    all_seeds.push_back(job.request.seed);
-    all_prompts.push_back(job.request.prompt);
-    all_negative.push_back(job.request.negative_prompt);
-    subseeds.push_back(-1);
-  }
+  for (const auto& job : gen.jobs)
+    for (int k = 0; k < job.request.batch_size; ++k) {  // a job's batch: seeds seed, seed+1, ...
+      all_seeds.push_back(job.request.seed + uint64_t(k));
+      all_prompts.push_back(job.request.prompt);
+      all_negative.push_back(job.request.negative_prompt);
+      subseeds.push_back(-1);
+    }
   json infotexts = json::array(), b64 = json::array();
   for (const auto& image : images) {
     infotexts.push_back(image.infotext);

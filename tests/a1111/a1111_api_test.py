@@ -24,7 +24,7 @@ import zlib
 import requests
 
 SOURCE_DIR = os.environ.get("SD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-FIXTURES = os.environ.get("SD_FIXTURES", os.path.join(SOURCE_DIR, "tests", "fixtures"))
+FIXTURES = os.environ.get("SD_FIXTURES", os.path.join(SOURCE_DIR, "..", "shared", "fixtures"))
 DATA = os.environ.get("SD_TEST_DATA", os.path.join(SOURCE_DIR, "..", "shared", "data"))
 WORKER_BIN = os.environ.get("SD_WORKER_BIN", os.path.join(SOURCE_DIR, "build", "bin", "sd-worker-cpu"))
 TOKEN = "a1111-test-token"

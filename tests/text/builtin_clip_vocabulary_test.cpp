@@ -38,7 +38,7 @@ TEST(BuiltinClipVocabulary, EqualsVocabJson) {
 // Needs no third-party data: the fixtures' published ids, with the built-in vocabulary
 // the loader falls back to for a tokenizer folder without vocab.json/merges.txt.
 TEST(BuiltinClipVocabulary, TokenizesThePublishedVectors) {
-  const auto tok = ClipTokenizer::load(fixtures_dir() + "/tiny-sd15/tokenizer");
+  const auto tok = ClipTokenizer::load(sd::test::model_without_vocabulary("tiny-sd15") + "/tokenizer");
   const io::Json v = io::read_json_file(fixtures_dir() + "/tokenizer_vectors.json");
   EXPECT_EQ(tok.bos_id(), 49406);
   EXPECT_EQ(tok.eos_id(), 49407);
@@ -48,7 +48,8 @@ TEST(BuiltinClipVocabulary, TokenizesThePublishedVectors) {
 }
 
 TEST(BuiltinClipVocabulary, UsedOnlyWhenTheFolderHasNeitherFile) {
-  EXPECT_EQ(ClipTokenizer::load_vocabulary(fixtures_dir() + "/tiny-sd15/tokenizer"), builtin_clip_bpe());
+  EXPECT_EQ(ClipTokenizer::load_vocabulary(sd::test::model_without_vocabulary("tiny-sd15") + "/tokenizer"),
+            builtin_clip_bpe());
   EXPECT_EQ(ClipTokenizer::load_vocabulary(""), builtin_clip_bpe());
   // Half a vocabulary is a broken folder, not a missing one.
   const std::string half = sd::test::temp_dir("half-vocab");

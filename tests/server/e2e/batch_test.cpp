@@ -49,10 +49,11 @@ TEST(WorkerBatch, FourImagesEqualFourSingleJobsWithSeedsSToSPlus3) {
   int markers = 0;
   for (const auto& m : msgs) markers += m.event.empty();
   EXPECT_EQ(markers, 1);
-  // One UNet batch: the progress counts the batch's 3 steps once.
+  // One UNet batch: the steps (progress, or the preview in its place) count the batch's 3
+  // steps once.
   std::vector<int> steps;
   for (const auto& m : msgs)
-    if (m.event == "progress") steps.push_back(json::parse(m.data)["step"]);
+    if (m.event == "progress" || m.event == "preview") steps.push_back(json::parse(m.data)["step"]);
   EXPECT_EQ(steps, (std::vector<int>{1, 2, 3}));
 
   const std::vector<json> images = completes(msgs);

@@ -1,7 +1,11 @@
 // The worker process's life: bad flags, a model that fails to load, heartbeats to a hive,
 // and shutdown on SIGTERM in the middle of a job.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <thread>
@@ -58,13 +62,25 @@ TEST(WorkerLifecycle, ModelThatFailsToLoadEndsTheProcessNamingTheFile) {
   EXPECT_NE(worker.log().find(empty_model), std::string::npos) << worker.log();
 }
 
+// A port another program listens on (a plain socket, as most servers bind) ends the worker
+// with code 1 and a line naming the port, before the model loads.
 TEST(WorkerLifecycle, PortInUseEndsTheProcess) {
-  sd::test::LoopbackServer taken;
-  taken.start();
-  auto r = run_process({worker_binary(), "--worker-id", "w", "--port", std::to_string(taken.port), "--model-path",
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  auto r = run_process({worker_binary(), "--worker-id", "w", "--port", std::to_string(port), "--model-path",
                         fixtures_dir() + "/tiny-sd15"});
+  ::close(fd);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find(std::to_string(taken.port)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(port)), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("loaded"), std::string::npos) << r.err;
 }
 
 TEST(WorkerLifecycle, SigtermDuringAJobEndsItsStreamWithCancelledAndExitsZero) {

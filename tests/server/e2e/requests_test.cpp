@@ -116,7 +116,7 @@ TEST(WorkerRequests, BadRequestsGetTheRightStatusAndAJsonErrorAndTheWorkerKeepsS
   // Unknown jobs and routes.
   const std::string unknown = "/v1/jobs/job-00000000-0000-0000-0000-000000000000";
   for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", unknown}, {"GET", unknown + "/stream"}, {"DELETE", unknown}, {"GET", "/v1/models"}}) {
+           {"GET", unknown}, {"GET", unknown + "/stream"}, {"DELETE", unknown}, {"GET", "/v1/nothing-here"}}) {
     auto res = method == "GET" ? c.Get(path) : c.Delete(path);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 404) << method << " " << path;

@@ -140,7 +140,9 @@ TEST(Soak, EveryJobEndsOnceAndTheWorkerReturnsToItsBaseline) {
   EXPECT_EQ(refused, 0);
   EXPECT_EQ(accepted, kClients * kJobsPerClient);
   EXPECT_EQ(after.threads, baseline.threads);
-  EXPECT_EQ(after.fds, baseline.fds);
+  // At most the baseline: a keep-alive socket of the readiness check may be open at the
+  // baseline and closed by its idle timeout since.
+  EXPECT_LE(after.fds, baseline.fds);
   EXPECT_LE(after.rss_kb, baseline.rss_kb + kRssSlackKb);
 }
 
