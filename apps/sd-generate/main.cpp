@@ -171,8 +171,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sd-generate: %s\n", e.what());
     return kRunError;
   }
+  if (o.dtype == "f16" && o.load.device.is_cpu())
+    return usage_error("--dtype f16: the CPU backend computes in f32 or bf16 (f16 is for --device cuda)");
   if (o.dtype == "bf16") o.load.dtype = sd::DType::BF16;
   else if (o.dtype == "f32") o.load.dtype = sd::DType::F32;
+  else if (o.dtype == "f16") o.load.dtype = sd::DType::F16;
   else o.load.dtype = sd::pipeline::default_dtype(o.load.device);
 
   if (!o.init_image.empty()) {

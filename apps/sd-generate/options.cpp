@@ -163,8 +163,8 @@ void add_output_options(CLI::App& app, Options& o) {
 
 void add_performance_options(CLI::App& app, Options& o) {
   const char* g = "Performance";
-  app.add_option("--dtype", o.dtype, "compute dtype: auto (bf16 on CPUs with AVX512-BF16, else f32), f32, bf16")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}))
+  app.add_option("--dtype", o.dtype, "compute dtype: auto (bf16 on CPUs with AVX512-BF16, else f32; f16 on a GPU), f32, bf16, f16 (GPU)")
+      ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))
       ->capture_default_str()
       ->group(g);
   app.add_option("--device", o.device, "where the model runs: cpu, cuda or cuda:N (auto dtype there: f16)")

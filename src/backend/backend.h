@@ -110,7 +110,8 @@ class Backend {
   // contiguous last dimension and free other strides (slices of a fused qkv projection);
   // D = channels / heads (SD: 40, 64, 80, 160; CLIP 64). Returns contiguous [B, Lq, H*D]
   // in q's dtype. causal: query i sees keys <= i. Must not materialise the Lq x Lk matrix
-  // of all heads; CUDA: flash attention with online softmax, float32 statistics.
+  // of all heads; CUDA: flash attention with online softmax, float32 statistics. scale is
+  // the real one (ops::attention resolves its default, 1/sqrt(D), before the call).
   virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads,
                            bool causal, float scale) = 0;
   // GroupNorm over x [N, C, ...] with float32 statistics per (n, group); gamma/beta are

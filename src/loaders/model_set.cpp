@@ -47,8 +47,10 @@ ModelSet load_model_set(const LoadOptions& opt) {
   LoadOptions o = opt;
   o.model_path = src.location;
   o.sd_version = src.version;
-  // A device this build or machine lacks is refused before anything is read.
-  backend::backend_for(opt.device);
+  // A device this build or machine lacks, or a dtype it does not compute in (f16 on the
+  // CPU), is refused before anything is read.
+  if (!backend::backend_for(opt.device).computes_in(opt.dtype))
+    throw Error(opt.device.str() + " does not compute in " + std::string(dtype_name(opt.dtype)));
   if (src.kind == ModelSource::Kind::HubRepo) o.model_path = fetch_hub_model(src.location, opt.dtype);
   ModelSet m = src.kind == ModelSource::Kind::SingleFile ? load_single_file(o) : load_diffusers_folder(o);
   if (!opt.vae_path.empty()) {

@@ -34,8 +34,8 @@ ops::LayerNorm load_layer_norm(const WeightSource& w, const std::string& prefix,
 }
 
 void check_compute_dtype(DType dtype) {
-  if (dtype != DType::F32 && dtype != DType::BF16)
-    throw Error("models compute in f32 or bf16, not " + std::string(dtype_name(dtype)));
+  if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16)
+    throw Error("models compute in f32, bf16 or f16, not " + std::string(dtype_name(dtype)));
 }
 
 Tensor image_tokens(const Tensor& x) {

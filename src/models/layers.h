@@ -21,7 +21,7 @@ ops::GroupNorm load_group_norm(const WeightSource& w, const std::string& prefix,
                                float eps);
 ops::LayerNorm load_layer_norm(const WeightSource& w, const std::string& prefix, int dim, float eps);
 
-// Throws unless dtype is one the models compute in (F32, BF16).
+// Throws unless dtype is one the models compute in (F32, BF16; F16 on a GPU).
 void check_compute_dtype(DType dtype);
 
 // A 4-D activation as tokens [B, H*W, C] without copying when it is channels-last (what

@@ -5,6 +5,8 @@
 #include "ops/flop_count.h"
 #include "ops/ops.h"
 
+#include <cmath>
+
 namespace sd::ops {
 
 void set_num_threads(int n) { cpu::set_num_threads(n); }
@@ -26,6 +28,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   count_flops(4.0 * double(q.size(0)) * double(q.size(1)) * double(k.size(1)) * double(q.size(2)),
               q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16 ? DType::BF16
                                                                                                   : DType::F32);
+  // The default scale is resolved here, once, so every backend gets the real one.
+  if (scale == 0.f && heads > 0) scale = 1.f / std::sqrt(float(q.size(2) / heads));
   return backend_of("attention", {&q, &k, &v}).attention(q, k, v, heads, causal, scale);
 }
 

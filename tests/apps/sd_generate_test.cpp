@@ -320,6 +320,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"unknown_schedule", {"--schedule", "nope"}, "nope"},
                       BadCall{"unknown_flag", {"--frobnicate", "1"}, "--frobnicate"},
                       BadCall{"bad_dtype", {"--dtype", "f64"}, "--dtype"},
+                      BadCall{"f16_on_the_cpu", {"--dtype", "f16"}, "--dtype f16"},
                       BadCall{"unknown_rng", {"--rng", "nv"}, "--rng"},
                       BadCall{"missing_model", {"--model-path", "/nonexistent/model"}, "/nonexistent/model"},
                       BadCall{"model_without_unet", {"--model-path", "/tmp"}, "unet/config.json"},

@@ -1,7 +1,7 @@
-// Flash attention against a double reference: SD's head dims 40/64/80/160, lengths that
-// are not multiples of the 64-row tile, self-attention read from a packed qkv projection
-// (strided rows), cross-attention to 77 text tokens, CLIP's causal mask, and the scalar
-// load path (head dims not a multiple of 8, misaligned rows).
+// Attention against a double reference: SD's head dims 40/64/80/160 and the VAE's 512, odd
+// lengths, self-attention read from a packed qkv projection (strided rows), cross-attention
+// to 77 text tokens, CLIP's causal mask, misaligned rows, and scores too large for one
+// chunk (split over heads and query rows).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -83,7 +83,7 @@ TEST(CudaAttention, ManyKeyTilesAndOneQueryRow) {
   check(ctx, {1, 1, 333, 4, 64, false, false}, DType::BF16);
 }
 
-TEST(CudaAttention, ScalarLoadsForOddHeadDimsAndMisalignedRows) {
+TEST(CudaAttention, OddHeadDimsAndMisalignedRows) {
   SD_CUDA_CONTEXT_OR_SKIP(ctx);
   for (DType dt : {DType::F16, DType::BF16}) {
     check(ctx, {2, 70, 70, 2, 20, false, false}, dt);
@@ -104,12 +104,17 @@ TEST(CudaAttention, TheVaeSingleWideHead) {
   for (DType dt : kFloatTypes) check(ctx, {1, 100, 100, 1, 512, true, false}, dt);
 }
 
-TEST(CudaAttention, RefusesOversizedHeadsAndIntegerTypes) {
+TEST(CudaAttention, ScoresBeyondOneChunkSplitOverHeadsAndQueryRows) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  // 65536 keys: 1024 query rows of one head fill a chunk, so 2 heads x 1100 rows take four,
+  // the causal mask continuing across the query split.
+  check(ctx, {1, 1100, 65536, 2, 8, false, true}, DType::F16);
+}
+
+TEST(CudaAttention, RefusesIntegerTypes) {
   SD_CUDA_CONTEXT_OR_SKIP(ctx);
   DeviceArray x(ctx, 2048, DType::F16);
   const cuda::AttentionOperand op{x.get(), 1024, 1024};
-  EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 1024, 1024, {1, 1, 1, 1, 1024}, false, 1.f, DType::F16),
-               Error);
   EXPECT_THROW(cuda::attention(ctx, op, op, op, x.get(), 64, 64, {1, 1, 1, 1, 64}, false, 1.f, DType::I32), Error);
 }
 

@@ -35,5 +35,13 @@ TEST(PipelineDevice, AGpuIsUsedWhenPresentAndRefusedOtherwise) {
   EXPECT_EQ(err.find('\n'), std::string::npos) << err;
 }
 
+TEST(PipelineDevice, ADtypeTheDeviceDoesNotComputeInIsRefused) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  pipeline::LoadOptions opt = test::tiny_load_options();
+  opt.dtype = DType::F16;  // the CPU backend computes in f32 and bf16
+  const std::string err = test::error_of([&] { pipeline::Pipeline::load(opt); });
+  EXPECT_NE(err.find("cpu does not compute in f16"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace sd

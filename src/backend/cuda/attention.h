@@ -1,6 +1,12 @@
 #pragma once
-// Fused multi-head scaled dot-product attention on tensor cores (flash attention): an
-// online softmax over tiles of keys, so no Lq x Lk score matrix ever exists.
+// Multi-head scaled dot-product attention as two strided batched cuBLASLt products around
+// a softmax kernel, over chunks of heads and query rows whose float32 scores stay within a
+// fixed budget (256 MB), so the Lq x Lk matrices of all heads never exist at once.
+//
+// Why not a fused flash-attention kernel: the WMMA one this replaced ran SD1.5's 4096-token
+// self-attention at 7 TFLOP/s on an H200 (1% of its matmul rate) and the VAE's 512-wide
+// head on CUDA cores at 3; these products run at the matmul rate and the softmax at memory
+// speed. A Hopper flash kernel (wgmma, TMA) is the next step past this.
 #include <cstdint>
 
 #include "backend/cuda/context.h"
@@ -17,14 +23,13 @@ struct AttentionOperand {
 
 struct AttentionShape {
   int64_t batch = 0, q_len = 0, kv_len = 0;
-  int heads = 0, head_dim = 0;  // head_dim <= 512
+  int heads = 0, head_dim = 0;
 };
 
-// out = softmax(q k^T * scale [+ causal mask]) v per (batch, head). q, k, v, out: f16 or
-// bf16 (`dt`) run on tensor cores with float32 scores, softmax and accumulation; head dims
-// are padded to the next multiple of 16 inside the kernel only (40 computes as 48, a
-// sixth more, not the 60% of padding to 64). f32, and head dims above 256 (the VAE's one
-// 512-wide head), run on CUDA cores, one warp per query row: correct, not fast.
+// out = softmax(q k^T * scale [+ causal mask]) v per (batch, head). q, k, v, out: f32, f16
+// or bf16 (`dt`); 16-bit inputs run on tensor cores with float32 accumulation and float32
+// scores and softmax, the probabilities rounded to `dt` for the second product (as
+// PyTorch's math attention does); f32 runs in full float32 (no TF32). Any head dim.
 void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& k, const AttentionOperand& v,
                void* out, int64_t out_batch_stride, int64_t out_row_stride, const AttentionShape& shape, bool causal,
                float scale, DType dt);

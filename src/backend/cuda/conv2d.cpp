@@ -105,6 +105,37 @@ namespace {
 // is chosen: the heuristic's first choice is not always the fastest, fused graphs least.
 constexpr int kTimedCandidates = 4;
 
+// Whether an engine configuration may serve a convolution in `dt`. Engines cuDNN compiles
+// at run time (NVRTC) are left out: each costs about a second per shape, which made the
+// first denoising step of a model take tens of seconds, measured on an H200; a graph no
+// precompiled engine takes runs as the bare convolution plus the element-wise epilogue.
+// In float32, tensor-core engines (TF32, 10-bit mantissas) are left out too, as PyTorch
+// does when TF32 is off: f32 is the precision reference, and TF32 moved the tiny model's
+// images by up to 118 levels.
+bool engine_allowed(const CudnnDescriptor& config, DType dt) {
+  CudnnDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  cudnnBackendDescriptor_t raw = engine.get();
+  int64_t got = 0;
+  if (cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &got,
+                               &raw) != CUDNN_STATUS_SUCCESS)
+    return false;
+  cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
+  if (cudnnBackendGetAttribute(raw, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                               CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &got, behavior) != CUDNN_STATUS_SUCCESS)
+    return false;
+  for (int64_t i = 0; i < got; ++i)
+    if (behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) return false;
+  if (dt != DType::F32) return true;
+  cudnnBackendNumericalNote_t numerical[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+  if (cudnnBackendGetAttribute(raw, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                               CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &got, numerical) != CUDNN_STATUS_SUCCESS)
+    return false;
+  for (int64_t i = 0; i < got; ++i)
+    if (numerical[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE || numerical[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS)
+      return false;
+  return true;
+}
+
 }  // namespace
 
 void Conv2d::execute(Context& ctx, const Plan& plan, const Operands& ops) const {
@@ -237,37 +268,41 @@ Conv2d::Plan& Conv2d::plan_for(Context& ctx, const Key& key, const Operands& ope
         .set_handle(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle);
     if (!graph.try_finalize()) return false;
 
-    CudnnDescriptor& heur = keep(CudnnDescriptor(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
-    const cudnnBackendHeurMode_t heur_mode = CUDNN_HEUR_MODE_A;
-    heur.set_desc(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph)
-        .set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode);
-    if (!heur.try_finalize()) return false;
-    int64_t count = 0;
-    SD_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                            0, &count, nullptr));
-    std::vector<const CudnnDescriptor*> configs;
-    std::vector<cudnnBackendDescriptor_t> raw_configs;
-    for (int64_t i = 0; i < count; ++i) {
-      configs.push_back(&keep(CudnnDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR)));
-      raw_configs.push_back(configs.back()->get());
-    }
-    int64_t returned = 0;
-    if (count > 0)
-      SD_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                              count, &returned, raw_configs.data()));
+    // The heuristic's ranking first; its fallback list when none of those may serve.
     std::vector<Plan> candidates;
-    for (int64_t i = 0; i < returned && int(candidates.size()) < kTimedCandidates; ++i) {
-      Plan c;
-      c.plan = CudnnDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-      c.plan.set_handle(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle)
-          .set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, *configs[size_t(i)]);
-      if (!c.plan.try_finalize()) continue;
-      int64_t got = 0;
-      SD_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                              CUDNN_TYPE_INT64, 1, &got, &c.workspace));
-      c.fused = fused;
-      c.graph = held;
-      candidates.push_back(std::move(c));
+    for (const cudnnBackendHeurMode_t heur_mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+      if (!candidates.empty()) break;
+      CudnnDescriptor& heur = keep(CudnnDescriptor(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
+      heur.set_desc(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph)
+          .set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode);
+      if (!heur.try_finalize()) continue;
+      int64_t count = 0;
+      SD_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                              CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr));
+      std::vector<const CudnnDescriptor*> configs;
+      std::vector<cudnnBackendDescriptor_t> raw_configs;
+      for (int64_t i = 0; i < count; ++i) {
+        configs.push_back(&keep(CudnnDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR)));
+        raw_configs.push_back(configs.back()->get());
+      }
+      int64_t returned = 0;
+      if (count > 0)
+        SD_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &returned, raw_configs.data()));
+      for (int64_t i = 0; i < returned && int(candidates.size()) < kTimedCandidates; ++i) {
+        if (!engine_allowed(*configs[size_t(i)], dt_)) continue;
+        Plan c;
+        c.plan = CudnnDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+        c.plan.set_handle(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle)
+            .set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, *configs[size_t(i)]);
+        if (!c.plan.try_finalize()) continue;
+        int64_t got = 0;
+        SD_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                CUDNN_TYPE_INT64, 1, &got, &c.workspace));
+        c.fused = fused;
+        c.graph = held;
+        candidates.push_back(std::move(c));
+      }
     }
     if (candidates.empty()) return false;
     size_t best = 0;
