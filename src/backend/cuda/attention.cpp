@@ -11,6 +11,7 @@
 
 #include "backend/cuda/attention_softmax.h"
 #include "backend/cuda/check.h"
+#include "backend/cuda/cublaslt_plan.h"
 
 namespace sd::cuda {
 
@@ -20,16 +21,6 @@ namespace {
 // 4096-token self-attention takes four of its eight heads per chunk, the VAE's 16384-token
 // one at 1024x1024 a quarter of its queries.
 constexpr int64_t kScoreBytes = int64_t(256) << 20;
-constexpr size_t kWorkspaceBytes = size_t(32) << 20;
-
-cudaDataType_t cuda_type(DType dt) {
-  switch (dt) {
-    case DType::F32: return CUDA_R_32F;
-    case DType::F16: return CUDA_R_16F;
-    case DType::BF16: return CUDA_R_16BF;
-    default: throw Error(std::string("CUDA attention takes f32, f16 or bf16, not ") + std::string(dtype_name(dt)));
-  }
-}
 
 // The largest power of two (up to 256) dividing every value: what cuBLASLt may assume of a
 // batch's matrices, whose addresses are base + i * stride.
@@ -56,20 +47,6 @@ struct GemmShape {
   bool operator<(const GemmShape& o) const { return tie() < o.tie(); }
 };
 
-struct GemmPlan {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  size_t workspace = 0;
-
-  ~GemmPlan() {
-    if (d) cublasLtMatrixLayoutDestroy(d);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (desc) cublasLtMatmulDescDestroy(desc);
-  }
-};
-
 cublasLtMatrixLayout_t batched_layout(cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld, int64_t stride,
                                       int64_t batch) {
   cublasLtMatrixLayout_t l = nullptr;
@@ -83,13 +60,13 @@ cublasLtMatrixLayout_t batched_layout(cudaDataType_t type, int64_t rows, int64_t
 
 // The plan of a shape, made once (descriptors and the heuristic's first algorithm): a
 // model calls a handful of attention shapes thousands of times.
-const GemmPlan& plan_for(Context& ctx, const GemmShape& g) {
+const CublasLtPlan& plan_for(Context& ctx, const GemmShape& g) {
   static std::mutex mu;
-  static std::map<GemmShape, std::unique_ptr<GemmPlan>> plans;
+  static std::map<GemmShape, std::unique_ptr<CublasLtPlan>> plans;
   std::lock_guard<std::mutex> lock(mu);
   auto it = plans.find(g);
   if (it != plans.end()) return *it->second;
-  auto p = std::make_unique<GemmPlan>();
+  auto p = std::make_unique<CublasLtPlan>();
   SD_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = CUBLAS_OP_N;
   SD_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a)));
@@ -99,26 +76,9 @@ const GemmPlan& plan_for(Context& ctx, const GemmShape& g) {
   p->b = batched_layout(g.ab_type, g.k, g.n, g.ldb, g.stride_b, g.batch);
   p->d = batched_layout(g.d_type, g.m, g.n, g.ldd, g.stride_d, g.batch);
 
-  cublasLtMatmulPreference_t pref = nullptr;
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  struct PrefGuard {
-    cublasLtMatmulPreference_t p;
-    ~PrefGuard() { cublasLtMatmulPreferenceDestroy(p); }
-  } guard{pref};
-  const uint64_t ws = kWorkspaceBytes;
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &g.align_a,
-                                                       sizeof(g.align_a)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &g.align_b,
-                                                       sizeof(g.align_b)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &g.align_d,
-                                                       sizeof(g.align_d)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &g.align_d,
-                                                       sizeof(g.align_d)));
   cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  SD_CUBLAS_CHECK(
-      cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), p->desc, p->a, p->b, p->d, p->d, pref, 1, &result, &found));
+  const int found = cublaslt_algorithms(ctx.cublaslt(), *p, kCublasLtWorkspaceBytes, g.align_a, g.align_b, g.align_d,
+                                        g.align_d, 1, &result);
   if (found == 0)
     throw Error("cuBLASLt has no algorithm for the attention product " + std::to_string(g.m) + "x" +
                 std::to_string(g.k) + " by " + std::to_string(g.k) + "x" + std::to_string(g.n) + " (batch " +
@@ -129,7 +89,7 @@ const GemmPlan& plan_for(Context& ctx, const GemmShape& g) {
 }
 
 void gemm(Context& ctx, const GemmShape& g, float alpha, const void* a, const void* b, void* d) {
-  const GemmPlan& p = plan_for(ctx, g);
+  const CublasLtPlan& p = plan_for(ctx, g);
   void* workspace = p.workspace ? ctx.workspace(p.workspace) : nullptr;
   const float beta = 0.f;
   SD_CUBLAS_CHECK(cublasLtMatmul(ctx.cublaslt(), p.desc, &alpha, a, p.a, b, p.b, &beta, d, p.d, d, p.d, &p.algo,
@@ -147,7 +107,7 @@ void attention(Context& ctx, const AttentionOperand& q, const AttentionOperand& 
   SD_CHECK(s.q_len <= 0x7fffffff && s.kv_len <= 0x7fffffff, "sequence too long");
   if (s.batch <= 0 || s.q_len <= 0) return;
   SD_CHECK(s.kv_len > 0, "attention needs at least one key");
-  const cudaDataType_t type = cuda_type(dt);
+  const cudaDataType_t type = cublaslt_type(dt);
   const int64_t el = int64_t(dtype_size(dt)), dim = s.head_dim, keys = s.kv_len;
   const int64_t score_row = keys * int64_t(sizeof(float));
   const int64_t q_chunk = std::clamp<int64_t>(kScoreBytes / score_row, 1, s.q_len);

@@ -6,25 +6,15 @@
 #include <cmath>
 
 #include "backend/cuda/check.h"
+#include "backend/cuda/cublaslt_plan.h"
 #include "backend/cuda/eltwise.h"
 
 namespace sd::cuda {
 
 namespace {
 
-// Hopper's recommended cuBLASLt workspace.
-constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 // How many of the heuristic's algorithms are timed before a shape's plan is chosen.
 constexpr int kTimedCandidates = 4;
-
-cudaDataType_t cuda_type(DType dt) {
-  switch (dt) {
-    case DType::F32: return CUDA_R_32F;
-    case DType::F16: return CUDA_R_16F;
-    case DType::BF16: return CUDA_R_16BF;
-    default: throw Error(std::string("cuBLASLt matmul takes f32, f16 or bf16, not ") + std::string(dtype_name(dt)));
-  }
-}
 
 // The largest power of two (up to 256) dividing the address: what cuBLASLt may assume.
 int alignment_of(const void* p) {
@@ -47,24 +37,11 @@ bool fused_act(Act act) { return act == Act::None || act == Act::ReLU || act == 
 
 }  // namespace
 
-struct Linear::Plan {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr, d = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  size_t workspace = 0;
-
-  ~Plan() {
-    if (d) cublasLtMatrixLayoutDestroy(d);
-    if (c) cublasLtMatrixLayoutDestroy(c);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (desc) cublasLtMatmulDescDestroy(desc);
-  }
-};
+struct Linear::Plan : CublasLtPlan {};
 
 Linear::Linear(const void* weight, const void* bias, int64_t out_features, int64_t in_features, DType dt)
     : weight_(weight), bias_(bias), out_(out_features), in_(in_features), dt_(dt) {
-  cuda_type(dt);  // refuses other dtypes now rather than at the first call
+  cublaslt_type(dt);  // refuses other dtypes now rather than at the first call
   SD_CHECK(out_features > 0 && in_features > 0, "empty linear layer");
 }
 
@@ -89,7 +66,7 @@ Linear::Plan& Linear::plan_for(Context& ctx, const Key& key, const Operands& ope
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
   const auto [rows, x_row, y_row, epi, residual_in_c, align_x, align_y, align_r] = key;
-  const cudaDataType_t t = cuda_type(dt_);
+  const cudaDataType_t t = cublaslt_type(dt_);
   auto plan = std::make_unique<Plan>();
   SD_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
@@ -105,24 +82,11 @@ Linear::Plan& Linear::plan_for(Context& ctx, const Key& key, const Operands& ope
   SD_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->c, t, uint64_t(out_), uint64_t(rows), y_row));
   SD_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->d, t, uint64_t(out_), uint64_t(rows), y_row));
 
-  cublasLtMatmulPreference_t pref = nullptr;
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  struct PrefGuard {
-    cublasLtMatmulPreference_t p;
-    ~PrefGuard() { cublasLtMatmulPreferenceDestroy(p); }
-  } guard{pref};
-  const uint64_t ws = kWorkspaceBytes;
   const uint32_t al_a = uint32_t(alignment_of(weight_)), al_b = uint32_t(align_x), al_d = uint32_t(align_y),
                  al_c = uint32_t(residual_in_c ? align_r : align_y);
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof(al_c)));
-  SD_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof(al_d)));
   cublasLtMatmulHeuristicResult_t results[kTimedCandidates] = {};
-  int found = 0;
-  SD_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), plan->desc, plan->a, plan->b, plan->c, plan->d, pref,
-                                                 kTimedCandidates, results, &found));
+  const int found = cublaslt_algorithms(ctx.cublaslt(), *plan, kCublasLtWorkspaceBytes, al_a, al_b, al_c, al_d,
+                                        kTimedCandidates, results);
   if (found == 0)
     throw Error("cuBLASLt has no algorithm for a " + std::to_string(rows) + "x" + std::to_string(in_) + " by " +
                 std::to_string(in_) + "x" + std::to_string(out_) + " " + std::string(dtype_name(dt_)) + " matmul");
