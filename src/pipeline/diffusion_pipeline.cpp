@@ -21,6 +21,7 @@
 #include "pipeline/image_inputs.h"
 #include "loaders/model_set.h"
 #include "loaders/model_source.h"
+#include "pipeline/masked_content.h"
 #include "pipeline/memory_admission.h"
 #include "pipeline/noise_source.h"
 #include "pipeline/parameters_text.h"
@@ -140,9 +141,11 @@ class DiffusionPipeline : public Pipeline {
     std::vector<std::string> lora_hashes;
     for (const LoraSpec& l : req.loras) lora_hashes.push_back(lora_hashes_.get(l.path));
     std::vector<GenerationResult> results;
+    const bool paste = req.paste_original && req.operation == Operation::Inpaint && req.init_image && req.mask_image;
     auto finish = [&](ImageRun& run, int index, const std::map<std::string, double>& phase_times) {
       GenerationResult r;
-      r.image = std::move(run.image);
+      r.image = paste ? paste_original(run.image, *req.init_image, *req.mask_image, req.mask_blur_x, req.mask_blur_y)
+                      : std::move(run.image);
       r.seed = run.seed;
       r.index = index;
       r.timings = phase_times;
@@ -254,7 +257,9 @@ class DiffusionPipeline : public Pipeline {
     // img2img always starts from the noised image; inpainting only below full strength.
     in.from_image = req.operation == Operation::Img2Img ||
                     (req.operation == Operation::Inpaint && req.strength < 1.0);
-    if (in.from_image || in.blend) in.image = encode_distribution(image, req);
+    if (in.from_image || in.blend)
+      in.image = encode_distribution(
+          in.mask.defined() && req.masked_content == MaskedContent::Fill ? fill_masked_area(image, in.mask) : image, req);
     if (in.mask.defined() && nine_channels) in.masked = encode_distribution(mask_out(image, in.mask), req);
     return in;
   }
@@ -311,6 +316,8 @@ class DiffusionPipeline : public Pipeline {
     Tensor image_latents;
     if (in.from_image || in.blend) image_latents = sample_latents(in.image, gen);
     Tensor noise = gen.randn(shape);
+    if (in.mask.defined() && image_latents.defined())
+      image_latents = apply_latent_content(req.masked_content, image_latents, mask_to_latent_size(in.mask, h, w), noise);
     run.latents = in.from_image ? run.sched->add_noise(image_latents, noise, run.first)
                                 : ops::scale(noise, run.sched->init_noise_sigma());
     if (in.mask.defined()) {

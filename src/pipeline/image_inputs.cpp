@@ -95,7 +95,7 @@ Tensor prepare_image(const io::Image& img, int width, int height) {
   return image_to_tensor(resize_lanczos(img, width, height));
 }
 
-Tensor prepare_mask(const io::Image& mask, int width, int height) {
+Tensor mask_levels(const io::Image& mask, int width, int height) {
   io::Image m = mask;
   if (m.channels != 1) {  // PIL convert("L"): ITU-R 601-2 luma
     io::Image l;
@@ -112,7 +112,14 @@ Tensor prepare_mask(const io::Image& mask, int width, int height) {
   m = resize_lanczos(m, width, height);
   Tensor t = Tensor::empty({1, 1, height, width}, DType::F32);
   float* p = t.data<float>();
-  for (size_t i = 0; i < m.pixels.size(); ++i) p[i] = float(m.pixels[i]) / 255.0f >= 0.5f ? 1.0f : 0.0f;
+  for (size_t i = 0; i < m.pixels.size(); ++i) p[i] = float(m.pixels[i]) / 255.0f;
+  return t;
+}
+
+Tensor prepare_mask(const io::Image& mask, int width, int height) {
+  Tensor t = mask_levels(mask, width, height);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] >= 0.5f ? 1.0f : 0.0f;
   return t;
 }
 

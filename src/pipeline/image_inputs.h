@@ -12,7 +12,10 @@ io::Image resize_lanczos(const io::Image& img, int width, int height);
 
 // RGB image -> [1,3,height,width] float32 in [-1,1].
 Tensor prepare_image(const io::Image& img, int width, int height);
-// Mask image (any channels; white = repaint) -> [1,1,height,width] float32 of 0/1.
+// Mask image (any channels; white = repaint) -> its luminance resized to
+// [1,1,height,width], float32 in [0,1].
+Tensor mask_levels(const io::Image& mask, int width, int height);
+// The same binarised at 0.5: float32 of 0/1.
 Tensor prepare_mask(const io::Image& mask, int width, int height);
 // The image with the area to repaint set to 0 (mid grey): image * (mask < 0.5).
 Tensor mask_out(const Tensor& image, const Tensor& mask);

@@ -10,6 +10,7 @@
 
 #include "core/tensor.h"
 #include "io/image.h"
+#include "pipeline/masked_content.h"
 #include "pipeline/sampler_names.h"
 
 namespace sd::pipeline {
@@ -60,6 +61,11 @@ struct GenerationRequest {
   double strength = 0.8;
   std::optional<io::Image> init_image;    // img2img / inpaint
   std::optional<io::Image> mask_image;    // inpaint: white = repaint
+  MaskedContent masked_content = MaskedContent::Original;  // inpaint: what the masked area starts from
+  // Inpaint, as A1111 does: the original pasted back over each result outside the mask,
+  // through the mask blurred by mask_blur_x/y (Gaussian sigma in pixels, 0..kMaxMaskBlur).
+  bool paste_original = false;
+  float mask_blur_x = 0.f, mask_blur_y = 0.f;
   std::vector<LoraSpec> loras;
   PreviewMode preview = PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews; the last step always gets one

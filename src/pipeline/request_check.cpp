@@ -50,7 +50,6 @@ void check_images(const GenerationRequest& req) {
 
 void check_request(const GenerationRequest& req, const ModelInfo& model) {
   const RequestLimits& l = model.limits;
-  if (req.prompt.empty()) throw RequestError("prompt", "must not be empty");
   check_prompt("prompt", req.prompt);
   check_prompt("negative_prompt", req.negative_prompt);
   check_range("steps", req.steps, l.min_steps, l.max_steps);
@@ -72,6 +71,8 @@ void check_request(const GenerationRequest& req, const ModelInfo& model) {
   check_size("height", req.height, l);
   check_range("num_images", req.batch_size, 1, l.max_images);
   check_images(req);
+  check_range("mask_blur_x", req.mask_blur_x, 0, kMaxMaskBlur);
+  check_range("mask_blur_y", req.mask_blur_y, 0, kMaxMaskBlur);
   // 0: a preview of the last step only.
   if (req.preview != PreviewMode::None) check_range("preview_every", req.preview_every, 0, l.max_steps);
   if (req.decoder == FinalDecoder::Taesd &&

@@ -21,6 +21,10 @@ constexpr int kMaxInputImageSide = 8192;
 constexpr size_t kMaxInputImagePixels = size_t(4096) * 4096;
 constexpr int kMaxInputImageAspect = 2048 / 64;
 
+// The largest blur of a mask's edge (Gaussian sigma, pixels) an inpainting request may
+// ask for: any more is a blur wider than the largest image.
+constexpr float kMaxMaskBlur = 256.f;
+
 // Throws RequestError (request_error.h) for text over kMaxPromptBytes or holding a control
 // character other than tab, newline and carriage return (NUL, ESC, DEL, C1 controls).
 void check_prompt(const std::string& field, const std::string& text);

@@ -22,8 +22,12 @@ using nlohmann::json;
 constexpr int kMaxBatchCount = 8;
 constexpr size_t kMaxInitImages = 8;
 constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
-// inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing.
-constexpr int kFillOriginal = 1;
+// inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing; A1111's API
+// defaults to 0 (its web page to 1).
+constexpr int kFillDefault = 0;
+constexpr pipeline::MaskedContent kMaskedContent[] = {pipeline::MaskedContent::Fill, pipeline::MaskedContent::Original,
+                                                      pipeline::MaskedContent::LatentNoise,
+                                                      pipeline::MaskedContent::LatentNothing};
 
 json at(std::initializer_list<json> path) {
   json loc = json::array({"body"});
@@ -227,6 +231,8 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
 
   std::vector<std::string> init_images;
   bool include_init_images = false;
+  pipeline::MaskedContent masked_content = pipeline::MaskedContent::Original;
+  float mask_blur_x = 0.f, mask_blur_y = 0.f;
   if (mode == A1111Mode::Img2Img) {
     const json* list = get_list(body, "init_images", at({"init_images"}));
     if (!list || list->empty())
@@ -242,18 +248,16 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
     take("strength", "denoising_strength", get_float(body, "denoising_strength", at({"denoising_strength"})).value_or(0.75));
 
     auto mask = get_str(body, "mask", at({"mask"}));
-    const int fill = int(get_int(body, "inpainting_fill", at({"inpainting_fill"}), 0, 3).value_or(kFillOriginal));
+    const int fill = int(get_int(body, "inpainting_fill", at({"inpainting_fill"}), 0, 3).value_or(kFillDefault));
     const bool invert = get_int(body, "inpainting_mask_invert", at({"inpainting_mask_invert"}), 0, 1).value_or(0) == 1;
-    get_int(body, "mask_blur", at({"mask_blur"}), 0, std::nullopt);
+    // mask_blur sets both directions (A1111's setter); 4 px by default, as in A1111.
+    const auto blur = get_int(body, "mask_blur", at({"mask_blur"}), 0, std::nullopt);
+    mask_blur_x = float(get_int(body, "mask_blur_x", at({"mask_blur_x"}), 0, std::nullopt).value_or(blur.value_or(4)));
+    mask_blur_y = float(get_int(body, "mask_blur_y", at({"mask_blur_y"}), 0, std::nullopt).value_or(blur.value_or(4)));
+    if (blur) mask_blur_x = mask_blur_y = float(*blur);
     get_bool(body, "inpaint_full_res", at({"inpaint_full_res"}));
     if (mask) {
-      // The pipeline keeps the original under the mask to start from (A1111's "original");
-      // filling it first (0, 2, 3) is not built.
-      if (fill != kFillOriginal)
-        throw A1111FieldError(at({"inpainting_fill"}),
-                              "inpainting_fill " + std::to_string(fill) +
-                                  " is not supported: this worker starts from the original image (1)",
-                              "value_error");
+      masked_content = kMaskedContent[fill];
       native["operation"] = "image_inpaint";
       take("mask_image", "mask", invert ? inverted_mask(*mask) : *mask);
     } else {
@@ -282,7 +286,20 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
       job["input_image"] = init_images[i];
       origins["input_image"] = {at({"init_images", i}), "init_images[" + std::to_string(i) + "]"};
     }
-    checked.push_back(check_job(job, origins, model, policy));
+    JobSpec spec = check_job(job, origins, model, policy);
+    // A1111's masked img2img: the masked area's start, and the original pasted back
+    // through the blurred mask; the pipeline checks the blur's range.
+    spec.request.masked_content = masked_content;
+    spec.request.paste_original = true;
+    spec.request.mask_blur_x = mask_blur_x;
+    spec.request.mask_blur_y = mask_blur_y;
+    try {
+      pipeline::check_request(spec.request, model);
+    } catch (const pipeline::RequestError& e) {
+      const char* field = e.field() == "mask_blur_y" ? "mask_blur_y" : "mask_blur_x";
+      throw A1111FieldError(at({body.contains(field) ? field : "mask_blur"}), e.what(), "value_error");
+    }
+    checked.push_back(std::move(spec));
   }
   const int jobs = batched ? gen.n_iter : total;
   const int images_per_job = batched ? gen.batch_size : 1;

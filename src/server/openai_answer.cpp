@@ -23,10 +23,18 @@ const char* openai_format_name(io::ImageFormat format) {
   return "png";
 }
 
-std::string openai_image_path(const std::string& job_id, io::ImageFormat format, int quality) {
-  std::string path = "/v1/images/files/" + job_id + "." + openai_format_name(format);
+std::string openai_image_path(const std::string& job_id, int index, io::ImageFormat format, int quality) {
+  std::string path = "/v1/images/files/" + job_id + "-" + std::to_string(index) + "." + openai_format_name(format);
   if (format != io::ImageFormat::Png) path += "?quality=" + std::to_string(quality);
   return path;
+}
+
+std::optional<std::pair<std::string, int>> openai_image_name(std::string_view stem) {
+  const size_t dash = stem.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == stem.size() || stem.size() - dash > 2) return std::nullopt;
+  const char digit = stem[dash + 1];  // a batch holds at most 8 images: one digit
+  if (digit < '0' || digit > '9') return std::nullopt;
+  return std::make_pair(std::string(stem.substr(0, dash)), digit - '0');
 }
 
 std::vector<uint8_t> openai_image_bytes(const std::vector<uint8_t>& png, io::ImageFormat format, int quality) {
@@ -34,70 +42,60 @@ std::vector<uint8_t> openai_image_bytes(const std::vector<uint8_t>& png, io::Ima
   return io::encode_image(io::decode_image(png), format, quality, io::read_parameters(png).value_or(""));
 }
 
-OpenAiImagesAnswer::OpenAiImagesAnswer(JobRegistry& registry, std::vector<std::shared_ptr<Job>> jobs,
+OpenAiImagesAnswer::OpenAiImagesAnswer(JobRegistry& registry, std::shared_ptr<Job> job,
                                        const OpenAiImageRequest& request, std::string base_url)
     : registry_(registry),
-      jobs_(std::move(jobs)),
+      job_(std::move(job)),
       format_(request.response_format),
       output_format_(request.output_format),
       quality_(request.output_compression),
       base_url_(std::move(base_url)),
-      created_(unix_seconds()),
-      finished_(jobs_.size()) {}
+      created_(unix_seconds()) {}
 
 OpenAiImagesAnswer::~OpenAiImagesAnswer() {
-  for (size_t i = 0; i < watch_ids_.size(); ++i) registry_.unwatch(*jobs_[i], watch_ids_[i]);
+  if (watch_id_) registry_.unwatch(*job_, *watch_id_);
   if (answered_) return;
-  for (const auto& job : jobs_)
-    if (registry_.cancel(*job) != JobRegistry::CancelOutcome::AlreadyFinished)
-      log_info("job " + job->id + " cancelled: its OpenAI client left");
+  if (registry_.cancel(*job_) != JobRegistry::CancelOutcome::AlreadyFinished)
+    log_info("job " + job_->id + " cancelled: its OpenAI client left");
 }
 
 void OpenAiImagesAnswer::start(std::function<void()> wake) {
-  for (const auto& job : jobs_) watch_ids_.push_back(registry_.watch(*job, wake));
-  wake();  // jobs may have ended before the watch
+  watch_id_ = registry_.watch(*job_, wake);
+  wake();  // the job may have ended before the watch
 }
 
 std::optional<http::Response> OpenAiImagesAnswer::ready() {
-  for (size_t i = 0; i < jobs_.size(); ++i) {
-    if (finished_[i]) continue;
-    nlohmann::json status = registry_.status_json(*jobs_[i]);
-    const std::string state = status.value("status", "");
-    if (state == "queued" || state == "running") return std::nullopt;
-    finished_[i] = std::move(status);
-  }
+  nlohmann::json status = registry_.status_json(*job_);
+  const std::string state = status.value("status", "");
+  if (state == "queued" || state == "running") return std::nullopt;
   answered_ = true;
   http::Response res;
+  if (state == "failed") {
+    send_openai_error(res, {500, "image generation failed: " + status.value("error", std::string("unknown error")),
+                            "server_error", "", "generation_failed"});
+    return res;
+  }
+  if (state != "completed") {
+    send_openai_error(res, {503, "the job was cancelled before it finished (the worker may be shutting down)",
+                            "server_error", "", "cancelled", 5});
+    return res;
+  }
   nlohmann::json data = nlohmann::json::array();
-  int width = 0, height = 0;
-  for (size_t i = 0; i < jobs_.size(); ++i) {
-    const nlohmann::json& status = *finished_[i];
-    const std::string state = status.value("status", "");
-    if (state == "failed") {
-      send_openai_error(res, {500, "image generation failed: " + status.value("error", std::string("unknown error")),
-                              "server_error", "", "generation_failed"});
-      return res;
-    }
-    if (state != "completed") {
-      send_openai_error(res, {503, "the job was cancelled before it finished (the worker may be shutting down)",
-                              "server_error", "", "cancelled", 5});
-      return res;
-    }
-    width = status.value("width", 0);
-    height = status.value("height", 0);
+  for (const nlohmann::json& image : status["images"]) {
     if (format_ == ImageResponseFormat::Url)
-      data.push_back({{"url", base_url_ + openai_image_path(jobs_[i]->id, output_format_, quality_)}});
+      data.push_back(
+          {{"url", base_url_ + openai_image_path(job_->id, image.value("index", 0), output_format_, quality_)}});
     else if (output_format_ == io::ImageFormat::Png)
-      data.push_back({{"b64_json", status["image"]}});
+      data.push_back({{"b64_json", image["image"]}});
     else
       data.push_back({{"b64_json", io::base64_encode(openai_image_bytes(
-                                       io::base64_decode(status["image"].get<std::string>()), output_format_, quality_))}});
+                                       io::base64_decode(image["image"].get<std::string>()), output_format_, quality_))}});
   }
   send_json(res, 200,
             {{"created", created_},
              {"data", std::move(data)},
              {"output_format", openai_format_name(output_format_)},
-             {"size", std::to_string(width) + "x" + std::to_string(height)}});
+             {"size", std::to_string(status.value("width", 0)) + "x" + std::to_string(status.value("height", 0))}});
   return res;
 }
 

@@ -152,6 +152,9 @@ OpenAiImageRequest read_request(const json& body, const std::vector<Field>& fiel
                               "invalid_request_error", "model", "model_not_found"});
   if (!present(body, "prompt"))
     throw invalid_openai_value("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter");
+  // OpenAI's API wants a description to draw (the engine itself would take an empty one).
+  if (const json* prompt = present(body, "prompt"); prompt->is_string() && prompt->get_ref<const std::string&>().empty())
+    throw invalid_openai_value("prompt", "Invalid 'prompt': empty string. Expected a string with minimum length 1.");
 
   OpenAiImageRequest out;
   out.n = int(get_bounded(body, "n", 1, limits.max_images, 1));
@@ -180,6 +183,7 @@ OpenAiImageRequest read_request(const json& body, const std::vector<Field>& fiel
   for (const auto& f : fields)
     if (f.native && body.contains(f.name)) out.job[f.name] = body[f.name];
   read_size(body, out.job);
+  out.job["num_images"] = out.n;  // one batch
   return out;
 }
 

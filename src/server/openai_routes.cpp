@@ -105,10 +105,14 @@ class OpenAiRoutes {
                                        "invalid_value"});
       quality = std::stoi(text);
     }
-    std::shared_ptr<Job> job;
-    if (named) job = registry_.find(name.substr(0, dot));
+    const auto image = named ? openai_image_name(std::string_view(name).substr(0, dot)) : std::nullopt;
+    std::shared_ptr<Job> job = image ? registry_.find(image->first) : nullptr;
     json status = job ? registry_.status_json(*job) : json::object();
-    if (!named || status.value("status", "") != "completed" || !status.contains("image")) {
+    const json* found = nullptr;
+    if (status.value("status", "") == "completed" && status.contains("images"))
+      for (const json& one : status["images"])
+        if (one.value("index", 0) == image->second) found = &one;
+    if (!found) {
       send_openai_error(res, {404,
                               "No image " + name + ": images are kept for " +
                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg_.job_retention).count()) +
@@ -117,7 +121,7 @@ class OpenAiRoutes {
       return;
     }
     const std::vector<uint8_t> bytes =
-        openai_image_bytes(io::base64_decode(status["image"].get<std::string>()), format, quality);
+        openai_image_bytes(io::base64_decode((*found)["image"].get<std::string>()), format, quality);
     res.status = 200;
     res.headers.set("Content-Type", std::string("image/") + openai_format_name(format));
     res.headers.set("Cache-Control", "private");
@@ -170,30 +174,20 @@ class OpenAiRoutes {
     return (req.header("X-Forwarded-Proto") == "https" ? "https://" : "http://") + host;
   }
 
-  // One job per image, seeds seed, seed+1, ... (as A1111 numbers a batch); all or none queued.
+  // The n images as one batch job, seeds seed, seed+1, ... (as A1111 numbers a batch).
   void submit(const Request& req, Response& res, const OpenAiImageRequest& request,
               const pipeline::ModelInfo& model) const {
-    const JobSpec spec = openai_job_spec(request, model, request_policy(cfg_));
-    std::vector<std::shared_ptr<Job>> jobs;
-    for (int i = 0; i < request.n; ++i) {
-      JobSpec one = spec;
-      one.request.seed = spec.request.seed + uint64_t(i);
-      auto submitted = registry_.submit(std::move(one));
-      if (submitted.status != JobRegistry::SubmitStatus::Accepted) {
-        for (const auto& job : jobs) registry_.cancel(*job);
-        if (submitted.status == JobRegistry::SubmitStatus::QueueFull)
-          throw OpenAiRequestError({429,
-                                    "The worker's job queue is full (" + std::to_string(registry_.queue_capacity()) +
-                                        " jobs); retry later.",
-                                    "requests", "", "rate_limit_exceeded", kRetryAfterS});
-        throw OpenAiRequestError({503, "The worker is shutting down.", "server_error", "", "not_ready", kRetryAfterS});
-      }
-      log_info("job " + submitted.job->id + " queued (OpenAI " + spec.operation + ", image " + std::to_string(i + 1) +
-               " of " + std::to_string(request.n) + ")");
-      jobs.push_back(std::move(submitted.job));
-    }
-    res.deferred =
-        std::make_shared<OpenAiImagesAnswer>(registry_, std::move(jobs), request, base_url(req));
+    auto submitted = registry_.submit(openai_job_spec(request, model, request_policy(cfg_)));
+    if (submitted.status == JobRegistry::SubmitStatus::QueueFull)
+      throw OpenAiRequestError({429,
+                                "The worker's job queue is full (" + std::to_string(registry_.queue_capacity()) +
+                                    " jobs); retry later.",
+                                "requests", "", "rate_limit_exceeded", kRetryAfterS});
+    if (submitted.status != JobRegistry::SubmitStatus::Accepted)
+      throw OpenAiRequestError({503, "The worker is shutting down.", "server_error", "", "not_ready", kRetryAfterS});
+    log_info("job " + submitted.job->id + " queued (OpenAI " + submitted.job->spec.operation + ", " +
+             std::to_string(request.n) + " image" + (request.n == 1 ? "" : "s") + ")");
+    res.deferred = std::make_shared<OpenAiImagesAnswer>(registry_, std::move(submitted.job), request, base_url(req));
   }
 
   const WorkerConfig& cfg_;

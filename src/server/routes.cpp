@@ -190,6 +190,9 @@ class Routes {
     JobSpec spec;
     try {
       spec = parse_job_request(parse_job_body(req.body), *model, request_policy(cfg_));
+      // The native protocol's own rule (worker-api.md: prompt non-empty); the engine, like
+      // diffusers and A1111, also draws from an empty prompt.
+      if (spec.request.prompt.empty()) throw InvalidArgument("prompt", "prompt must not be empty");
     } catch (const InvalidArgument& e) {
       send_error(res, {400, "invalid_argument", e.what(), e.field()});
       return;

@@ -74,6 +74,37 @@ def png_text(data):
     return out
 
 
+def png_pixels(data):
+    """The 8-bit pixels of a non-interlaced RGB or grey PNG: rows of bytes, filters undone."""
+    chunks = png_chunks(data)
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", dict(chunks)[b"IHDR"])
+    assert depth == 8 and colour in (0, 2) and interlace == 0, "an 8-bit RGB or grey PNG"
+    bpp = 3 if colour == 2 else 1
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    stride, rows, prev = width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return rows
+
+
+def pixel(rows, x, y):
+    return tuple(rows[y][3 * x:3 * x + 3])
+
+
 def make_png(width, height, pixel, channels=3):
     """An 8-bit RGB (or grey) PNG whose pixel (x, y) is pixel(x, y)."""
     rows = b""
@@ -352,7 +383,6 @@ class Txt2Img(A1111Case):
         self.expect_422(with_(FOX, width=65), ["width"], "value_error")
         self.expect_422(with_(FOX, height=4096), ["height"], "value_error")
         self.expect_422(with_(FOX, cfg_scale=31), ["cfg_scale"], "value_error")
-        self.expect_422(with_(FOX, prompt=""), ["prompt"], "value_error")
         self.expect_422(with_(FOX, prompt="x" * 20000), ["prompt"], "value_error")
         d = self.expect_422(with_(FOX, batch_size=9), ["batch_size"], "value_error.number.not_le")
         self.assertEqual(d["ctx"], {"limit_value": 8})
@@ -362,6 +392,11 @@ class Txt2Img(A1111Case):
         # The message names the A1111 field, not the worker's own.
         d = self.expect_422(with_(FOX, cfg_scale=31), ["cfg_scale"], "value_error")
         self.assertTrue(d["msg"].startswith("cfg_scale"), d)
+
+    def test_an_empty_prompt_draws_unconditionally(self):
+        answer = self.generate(with_(FOX, prompt=""))
+        self.assertEqual(png_size(base64.b64decode(answer["images"][0])), (64, 64))
+        self.assertEqual(answer["info"]["prompt"], "")
 
     def test_one_connection_serves_calls_one_after_another(self):
         # A waiting answer leaves the connection usable for the next request (keep-alive).
@@ -501,14 +536,48 @@ class Img2Img(A1111Case):
         with_images = self.generate(with_(body, include_init_images=True), "/sdapi/v1/img2img")
         self.assertEqual(with_images["parameters"]["init_images"], [INIT_IMAGE])
 
-    def test_masked_img2img_is_inpainting(self):
+    def masked_pixels(self, **changes):
         body = with_(FOX, sampler_name="DDIM", init_images=[INIT_IMAGE], mask=MASK, denoising_strength=0.8,
-                     inpainting_fill=1, mask_blur=4, inpaint_full_res=False)
-        image = self.image(body, "/sdapi/v1/img2img")
-        self.assertEqual(image, self.native("image_inpaint", mask_image=MASK, strength=0.8))
-        inverted = self.image(with_(body, inpainting_mask_invert=1), "/sdapi/v1/img2img")
-        self.assertEqual(inverted, self.native("image_inpaint", mask_image=MASK_INVERTED, strength=0.8))
-        self.assertNotEqual(inverted, image)
+                     inpainting_fill=1, mask_blur=0, inpaint_full_res=False)
+        body = {k: v for k, v in with_(body, **changes).items() if v is not None}  # None: left out
+        return png_pixels(base64.b64decode(self.image(body, "/sdapi/v1/img2img")))
+
+    def test_masked_img2img_is_inpainting_with_the_original_pasted_back(self):
+        # A1111: the masked half is the inpainting result, the other half the input's own pixels.
+        got = self.masked_pixels()
+        native = png_pixels(base64.b64decode(self.native("image_inpaint", mask_image=MASK, strength=0.8)))
+        for y in range(64):
+            for x in range(64):
+                if x < 32:
+                    self.assertEqual(pixel(got, x, y), pixel(native, x, y), (x, y))
+                else:
+                    self.assertEqual(pixel(got, x, y), (x * 4, y * 4, 128), (x, y))
+        inverted = self.masked_pixels(inpainting_mask_invert=1)
+        native_inverted = png_pixels(base64.b64decode(self.native("image_inpaint", mask_image=MASK_INVERTED,
+                                                                  strength=0.8)))
+        self.assertEqual(pixel(inverted, 10, 10), (40, 40, 128))
+        self.assertEqual(pixel(inverted, 50, 10), pixel(native_inverted, 50, 10))
+
+    def test_mask_blur_softens_the_edge_of_the_paste(self):
+        sharp, soft = self.masked_pixels(), self.masked_pixels(mask_blur=4)
+        # Far from the edge both agree; at the edge the blurred paste mixes the two.
+        for x in (4, 60):
+            self.assertEqual(pixel(sharp, x, 20), pixel(soft, x, 20))
+        self.assertNotEqual([pixel(sharp, x, 20) for x in range(28, 36)], [pixel(soft, x, 20) for x in range(28, 36)])
+        # mask_blur_x alone blurs across columns only; mask_blur sets both.
+        self.assertEqual(self.masked_pixels(mask_blur=None, mask_blur_x=4, mask_blur_y=4), soft)
+        self.assertNotEqual(self.masked_pixels(mask_blur=None, mask_blur_x=4, mask_blur_y=0), sharp)
+
+    def test_inpainting_fill_modes_start_the_masked_area_differently(self):
+        images = [self.masked_pixels(inpainting_fill=fill) for fill in range(4)]
+        for a in range(4):
+            for b in range(a + 1, 4):
+                self.assertNotEqual([pixel(images[a], 10, y) for y in range(64)],
+                                    [pixel(images[b], 10, y) for y in range(64)], (a, b))
+        for image in images:
+            self.assertEqual(pixel(image, 50, 30), (200, 120, 128))
+        # A1111's API default is 0, "fill".
+        self.assertEqual(self.masked_pixels(inpainting_fill=None), images[0])
 
     def test_batches_of_img2img(self):
         answer = self.generate(with_(FOX, init_images=[INIT_IMAGE], batch_size=2, seed=5), "/sdapi/v1/img2img")
@@ -531,7 +600,9 @@ class Img2Img(A1111Case):
                         "type_error.float", "/sdapi/v1/img2img")
         self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask="%%%"), ["mask"], "value_error",
                         "/sdapi/v1/img2img")
-        self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpainting_fill=0), ["inpainting_fill"],
+        self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, mask_blur=300), ["mask_blur"],
+                        "value_error", "/sdapi/v1/img2img")
+        self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, mask_blur_y=-1), ["mask_blur_y"],
                         "value_error", "/sdapi/v1/img2img")
         self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpainting_fill=7), ["inpainting_fill"],
                         "value_error.number.not_le", "/sdapi/v1/img2img")
@@ -543,14 +614,18 @@ class InpaintModel(A1111Case):
     model = "tiny-sd15-inpaint"
 
     def test_inpaint_model_uses_its_conditioning(self):
-        body = with_(FOX, init_images=[INIT_IMAGE], mask=MASK, denoising_strength=1.0)
+        body = with_(FOX, init_images=[INIT_IMAGE], mask=MASK, denoising_strength=1.0, mask_blur=0)
         answer = self.generate(body, "/sdapi/v1/img2img")
         self.assertTrue(answer["info"]["is_using_inpainting_conditioning"])
         self.assertEqual(png_size(base64.b64decode(answer["images"][0])), (64, 64))
         native = self.worker.native_image({"operation": "image_inpaint", "prompt": FOX["prompt"], "steps": 3,
                                            "seed": 42, "guidance_scale": 7.5, "input_image": INIT_IMAGE,
                                            "mask_image": MASK, "strength": 1.0})
-        self.assertEqual(answer["images"][0], native)
+        # The native job's image under the mask, the input's own pixels (pasted back) elsewhere.
+        got, want = png_pixels(base64.b64decode(answer["images"][0])), png_pixels(base64.b64decode(native))
+        for y in range(0, 64, 3):
+            for x in range(64):
+                self.assertEqual(pixel(got, x, y), pixel(want, x, y) if x < 32 else (x * 4, y * 4, 128), (x, y))
 
 
 class ProgressInterruptSkip(A1111Case):

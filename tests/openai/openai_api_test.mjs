@@ -188,6 +188,14 @@ after(() => {
 // Small and quick: the tiny model at 64x64 with a few steps.
 const quick = { size: '64x64', steps: 3 };
 
+// How many jobs the worker has completed, from its Prometheus text.
+async function jobsCompleted() {
+  const text = await (await fetch(`${worker.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('sd_worker_jobs_total{outcome="completed"}'));
+  assert.ok(line, text);
+  return Number(line.split(' ').pop());
+}
+
 // The SDK's error for a call that must fail.
 async function refusal(promise) {
   try {
@@ -239,7 +247,7 @@ test('url answers: the worker serves the PNG for the job retention time', async 
   assert.equal(res.data[0].b64_json, undefined);
   const url = new URL(res.data[0].url);
   assert.equal(url.origin, worker.url);
-  assert.match(url.pathname, /^\/v1\/images\/files\/job-[0-9a-f-]{36}\.png$/);
+  assert.match(url.pathname, /^\/v1\/images\/files\/job-[0-9a-f-]{36}-0\.png$/);
   const got = await fetch(url);
   assert.equal(got.status, 200);
   assert.equal(got.headers.get('content-type'), 'image/png');
@@ -247,9 +255,14 @@ test('url answers: the worker serves the PNG for the job retention time', async 
   assert.equal(png.width, 64);
   assert.match(png.text.parameters, /Seed: 9,/);
   // An unknown file is an OpenAI-shaped 404.
-  const none = await fetch(`${worker.url}/v1/images/files/job-00000000-0000-0000-0000-000000000000.png`);
+  const none = await fetch(`${worker.url}/v1/images/files/job-00000000-0000-0000-0000-000000000000-0.png`);
   assert.equal(none.status, 404);
   assert.equal((await none.json()).error.type, 'invalid_request_error');
+  // The job's image 1 does not exist (n was 1), nor does a name without an index.
+  for (const other of [url.pathname.replace('-0.png', '-1.png'), url.pathname.replace('-0.png', '.png')]) {
+    const missing = await fetch(`${worker.url}${other}`);
+    assert.equal(missing.status, 404, other);
+  }
 });
 
 test('output_format jpeg and webp: the image in that format, by b64_json and by url', async () => {
@@ -272,8 +285,10 @@ test('output_format jpeg and webp: the image in that format, by b64_json and by 
   assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WEBP');
 });
 
-test('n=2: two images from seeds s and s+1, each the image of a single request with that seed', async () => {
+test('n=2: one batch job of two images from seeds s and s+1, each the image of a single request with that seed', async () => {
+  const before = await jobsCompleted();
   const two = await client.images.generate({ prompt: 'a blue bird', ...quick, seed: 77, n: 2 });
+  assert.equal(await jobsCompleted(), before + 1);
   assert.equal(two.data.length, 2);
   assert.notEqual(two.data[0].b64_json, two.data[1].b64_json);
   assert.match(pngOf(two.data[0].b64_json).text.parameters, /Seed: 77,/);

@@ -58,6 +58,9 @@ TEST(RequestCheck, AGoodRequestPassesAndEveryLimitIsInclusive) {
   EXPECT_EQ(refusal(edited([&](auto& r) { r.width = l.min_size; r.height = l.max_size; })).first, "");
   EXPECT_EQ(refusal(edited([&](auto& r) { r.guidance_scale = l.max_guidance; })).first, "");
   EXPECT_EQ(refusal(edited([&](auto& r) { r.clip_skip = l.max_clip_skip; })).first, "");
+  // An empty prompt draws unconditionally, as in diffusers and A1111 (the native protocol
+  // refuses it in its own translator).
+  EXPECT_EQ(refusal(edited([&](auto& r) { r.prompt.clear(); })).first, "");
   EXPECT_EQ(refusal(edited([&](auto& r) { r.loras.assign(size_t(l.max_loras), {"/a.safetensors", -10.0f}); })).first, "");
 }
 
@@ -68,7 +71,6 @@ TEST(RequestCheck, EachBrokenRuleNamesItsField) {
     std::string field, says;
   };
   const std::vector<Case> cases = {
-      {"empty prompt", edited([](auto& r) { r.prompt = ""; }), "prompt", "prompt must not be empty"},
       {"prompt with ESC", edited([](auto& r) { r.prompt = "a\x1b"; }), "prompt", "control characters"},
       {"long negative prompt", edited([](auto& r) { r.negative_prompt.assign(10001, 'a'); }), "negative_prompt",
        "at most 10000 bytes"},

@@ -125,7 +125,6 @@ TEST(JobRequest, EveryBadFieldIsNamed) {
       {"operation not a string", with(txt2img(), "operation", 3), "operation", "must be a string"},
       {"missing prompt", {{"operation", "image_generation"}}, "prompt", "prompt is required"},
       {"null prompt", with(txt2img(), "prompt", nullptr), "prompt", "prompt is required"},
-      {"empty prompt", with(txt2img(), "prompt", ""), "prompt", "must not be empty"},
       {"prompt a number", with(txt2img(), "prompt", 5), "prompt", "must be a string, got 5"},
       {"prompt too long", with(txt2img(), "prompt", std::string(10001, 'a')), "prompt", "at most 10000 bytes"},
       {"prompt with NUL", with(txt2img(), "prompt", std::string("a fox\0", 6)), "prompt",
