@@ -84,8 +84,10 @@ TEST(OpenAiRequest, GenerationBecomesANativeJob) {
                            {"sampler", "euler_a"},
                            {"schedule", "karras"},
                            {"negative_prompt", "blurry"},
-                           {"guidance_scale", 6.5}}));
+                           {"guidance_scale", 6.5},
+                           {"num_images", 3}}));
   JobSpec spec = openai_job_spec(req, tiny_model(), RequestPolicy{});
+  EXPECT_EQ(spec.request.batch_size, 3);  // n images as one batch
   EXPECT_EQ(spec.request.width, 96);
   EXPECT_EQ(spec.request.seed, 11u);
   EXPECT_EQ(spec.request.sampler, pipeline::Sampler::EulerA);
