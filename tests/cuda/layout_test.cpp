@@ -82,5 +82,18 @@ TEST(CudaLayout, TransposesRoundTrip) {
   }
 }
 
+TEST(CudaLayout, TransposesMoreThan65535TilesOfPixels) {
+  SD_CUDA_CONTEXT_OR_SKIP(ctx);
+  // A 2048x2048 image's 4M pixels are 131072 tiles of 32: more than a grid's y extent.
+  const int64_t n = 1, c = 3, pixels = 2048 * 2048 + 17;
+  const std::vector<float> x = rounded(random_floats(size_t(n * c * pixels), 25), DType::F16);
+  DeviceArray dx(ctx, x, DType::F16), dy(ctx, x.size(), DType::F16), dz(ctx, x.size(), DType::F16);
+  cuda::nchw_to_nhwc(ctx, dx.get(), dy.get(), n, c, pixels, DType::F16);
+  cuda::nhwc_to_nchw(ctx, dy.get(), dz.get(), n, c, pixels, DType::F16);
+  const std::vector<float> y = dy.download();
+  EXPECT_EQ(y[size_t((pixels - 1) * c + 2)], x[size_t(2 * pixels + pixels - 1)]);
+  EXPECT_EQ(dz.download(), x);
+}
+
 }  // namespace
 }  // namespace sd::test

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "backend/cuda/check.h"
 #include "backend/cuda/elem.cuh"
 #include "backend/cuda/layout.h"
@@ -34,29 +36,33 @@ __global__ void write_phase_kernel(const T* phase, T* out, int64_t h, int64_t w,
 }
 
 // Tiled transpose of each image's [rows, cols] matrix through shared memory, so both the
-// reads and the writes are coalesced.
+// reads and the writes are coalesced. Row tiles beyond the grid's 65535 are walked in a loop
+// (a 2048x2048 image has 4M pixel rows).
 template <class T>
 __global__ void transpose_kernel(const T* x, T* y, int64_t rows, int64_t cols) {
   __shared__ T tile[32][33];
   const int64_t img = blockIdx.z;
   const T* src = x + img * rows * cols;
   T* dst = y + img * rows * cols;
-  const int64_t r0 = int64_t(blockIdx.y) * 32, c0 = int64_t(blockIdx.x) * 32;
-  for (int k = threadIdx.y; k < 32; k += blockDim.y) {
-    const int64_t r = r0 + k, col = c0 + threadIdx.x;
-    if (r < rows && col < cols) tile[k][threadIdx.x] = src[r * cols + col];
-  }
-  __syncthreads();
-  for (int k = threadIdx.y; k < 32; k += blockDim.y) {
-    const int64_t col = c0 + k, r = r0 + threadIdx.x;
-    if (r < rows && col < cols) dst[col * rows + r] = tile[threadIdx.x][k];
+  const int64_t c0 = int64_t(blockIdx.x) * 32;
+  for (int64_t r0 = int64_t(blockIdx.y) * 32; r0 < rows; r0 += int64_t(gridDim.y) * 32) {
+    for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+      const int64_t r = r0 + k, col = c0 + threadIdx.x;
+      if (r < rows && col < cols) tile[k][threadIdx.x] = src[r * cols + col];
+    }
+    __syncthreads();
+    for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+      const int64_t col = c0 + k, r = r0 + threadIdx.x;
+      if (r < rows && col < cols) dst[col * rows + r] = tile[threadIdx.x][k];
+    }
+    __syncthreads();  // the tile is refilled by the next row tile
   }
 }
 
 void transpose(Context& ctx, const void* x, void* y, int64_t n, int64_t rows, int64_t cols, DType dt) {
   if (n <= 0 || rows <= 0 || cols <= 0) return;
-  SD_CHECK(n <= 65535 && (rows + 31) / 32 <= 65535, "transpose too large");
-  const dim3 grid(unsigned((cols + 31) / 32), unsigned((rows + 31) / 32), unsigned(n));
+  SD_CHECK(n <= 65535 && (cols + 31) / 32 <= 0x7fffffff, "transpose too large");
+  const dim3 grid(unsigned((cols + 31) / 32), unsigned(std::min<int64_t>((rows + 31) / 32, 65535)), unsigned(n));
   dispatch_float(dt, [&](auto t) {
     using T = decltype(t);
     transpose_kernel<T><<<grid, dim3(32, 8), 0, ctx.stream()>>>(static_cast<const T*>(x), static_cast<T*>(y), rows,
