@@ -19,6 +19,7 @@
 #include "pipeline/batch_rows.h"
 #include "pipeline/image_convert.h"
 #include "pipeline/image_inputs.h"
+#include "pipeline/inpaint_plan.h"
 #include "loaders/model_set.h"
 #include "loaders/model_source.h"
 #include "pipeline/masked_content.h"
@@ -104,11 +105,13 @@ class DiffusionPipeline : public Pipeline {
 
   const ModelInfo& info() const override { return info_; }
 
-  std::vector<GenerationResult> generate_batch(const GenerationRequest& req, const GenerationCallbacks& cb) override {
+  std::vector<GenerationResult> generate_batch(const GenerationRequest& asked, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
     // The networks poll should_cancel between their blocks too (core/cancellation.h).
     const CancellationScope cancellation(cb.should_cancel);
-    validate(req);
+    validate(asked);
+    const InpaintPlan plan = plan_inpaint(asked);
+    const GenerationRequest& req = plan.work;
     const int n = req.batch_size;
     if (n > 1) log_info(batch_layout_text(req));
     std::map<std::string, double> timings;
@@ -134,18 +137,16 @@ class DiffusionPipeline : public Pipeline {
     for (int k = 0; k < n; ++k) start_image(runs[size_t(k)], req, k, inputs);
     if (req.operation != Operation::Txt2Img) timings["vae_encode"] = seconds_since(t);
 
-    GenerationRequest described = req;  // parameters_text's view of each image
+    GenerationRequest described = asked;  // parameters_text's view of each image
     described.init_image.reset();
     described.mask_image.reset();
     described.batch_size = 1;
     std::vector<std::string> lora_hashes;
     for (const LoraSpec& l : req.loras) lora_hashes.push_back(lora_hashes_.get(l.path));
     std::vector<GenerationResult> results;
-    const bool paste = req.paste_original && req.operation == Operation::Inpaint && req.init_image && req.mask_image;
     auto finish = [&](ImageRun& run, int index, const std::map<std::string, double>& phase_times) {
       GenerationResult r;
-      r.image = paste ? paste_original(run.image, *req.init_image, *req.mask_image, req.mask_blur_x, req.mask_blur_y)
-                      : std::move(run.image);
+      r.image = plan.finish(std::move(run.image), asked);
       r.seed = run.seed;
       r.index = index;
       r.timings = phase_times;
@@ -259,7 +260,9 @@ class DiffusionPipeline : public Pipeline {
                     (req.operation == Operation::Inpaint && req.strength < 1.0);
     if (in.from_image || in.blend)
       in.image = encode_distribution(
-          in.mask.defined() && req.masked_content == MaskedContent::Fill ? fill_masked_area(image, in.mask) : image, req);
+          // A1111 fills the area for the latent modes too: the VAE sees no old content there.
+          in.mask.defined() && req.masked_content != MaskedContent::Original ? fill_masked_area(image, in.mask) : image,
+          req);
     if (in.mask.defined() && nine_channels) in.masked = encode_distribution(mask_out(image, in.mask), req);
     return in;
   }

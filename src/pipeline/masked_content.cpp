@@ -110,16 +110,26 @@ Tensor apply_latent_content(MaskedContent mode, const Tensor& latents, const Ten
   return out;
 }
 
-io::Image paste_original(const io::Image& generated, const io::Image& original, const io::Image& mask, float blur_x,
-                         float blur_y) {
+io::Image blur_mask(const io::Image& mask, float blur_x, float blur_y) {
+  Tensor levels = mask_levels(mask, mask.width, mask.height);
+  float* l = levels.data<float>();
+  for (int64_t i = 0; i < levels.numel(); ++i) l[i] = l[i] >= 0.5f ? 1.f : 0.f;
+  const Tensor blurred = gaussian_blur(levels, blur_x, blur_y);
+  const float* b = blurred.data<float>();
+  io::Image out{mask.width, mask.height, 1, std::vector<uint8_t>(size_t(mask.width) * size_t(mask.height))};
+  for (size_t i = 0; i < out.pixels.size(); ++i) out.pixels[i] = uint8_t(std::lround(std::clamp(b[i], 0.f, 1.f) * 255.f));
+  return out;
+}
+
+io::Image paste_original(const io::Image& generated, const io::Image& original, const io::Image& mask, float gain) {
   const int w = generated.width, h = generated.height, c = generated.channels;
   const io::Image base = resize_lanczos(original, w, h);
   SD_CHECK(base.channels == c, "the original and the generated image differ in channels");
-  const Tensor levels = gaussian_blur(mask_levels(mask, w, h), blur_x, blur_y);
+  const Tensor levels = mask_levels(mask, w, h);
   const float* m = levels.data<float>();
   io::Image out = generated;
   for (size_t i = 0; i < size_t(w) * size_t(h); ++i) {
-    const float k = std::clamp(m[i], 0.f, 1.f);
+    const float k = std::min(1.f, gain * m[i]);
     for (int ch = 0; ch < c; ++ch) {
       const size_t j = i * size_t(c) + size_t(ch);
       out.pixels[j] = uint8_t(std::lround(float(generated.pixels[j]) * k + float(base.pixels[j]) * (1.f - k)));

@@ -22,12 +22,18 @@ Tensor fill_masked_area(const Tensor& image, const Tensor& mask);
 // again from the seed) under the mask, LatentNothing zeros; the other modes return latents.
 Tensor apply_latent_content(MaskedContent mode, const Tensor& latents, const Tensor& mask, const Tensor& noise);
 
+// A1111's mask for masked img2img with mask_blur: the mask's luminance at its own size,
+// binarised at half level, then Gaussian-blurred by blur_x/blur_y (sigma, pixels), as
+// 8-bit levels. The job then uses it as its mask: binarised again for the latents (A1111
+// rounds the blurred mask), and in its levels for the paste.
+io::Image blur_mask(const io::Image& mask, float blur_x, float blur_y);
+
 // A1111's overlay of masked img2img: `original` (the init image) resized to the output,
-// pasted over `generated` through the mask's levels blurred by blur_x/blur_y (Gaussian
-// sigma, pixels): out = generated * m + original * (1 - m). Pixels the blurred mask leaves
-// at 0 are the original's exactly.
-io::Image paste_original(const io::Image& generated, const io::Image& original, const io::Image& mask, float blur_x,
-                         float blur_y);
+// pasted over `generated` through the mask's levels resized to the output and scaled by
+// `gain`: out = generated * k + original * (1 - k), k = min(1, gain * level). A1111 uses
+// gain 2 for the whole picture (the blurred edge's inner half is all generated) and 1 for
+// "only masked". Pixels at level 0 are the original's exactly.
+io::Image paste_original(const io::Image& generated, const io::Image& original, const io::Image& mask, float gain);
 
 // The separable Gaussian blur (PIL's GaussianBlur(sigma): three extended box blurs,
 // edges extended) of each channel of a [1,C,H,W] float32 tensor; sigma 0 returns a copy.

@@ -66,6 +66,11 @@ struct GenerationRequest {
   // through the mask blurred by mask_blur_x/y (Gaussian sigma in pixels, 0..kMaxMaskBlur).
   bool paste_original = false;
   float mask_blur_x = 0.f, mask_blur_y = 0.f;
+  // Inpaint, A1111's "only masked" (inpaint_area.h): the box around the mask plus
+  // inpaint_padding pixels (of the init image, 0..kMaxInpaintPadding) is inpainted at
+  // width x height and put back; the images keep the init image's size.
+  bool inpaint_only_masked = false;
+  int inpaint_padding = 0;
   std::vector<LoraSpec> loras;
   PreviewMode preview = PreviewMode::LatentRgb;
   int preview_every = 5;  // steps between previews; the last step always gets one

@@ -73,6 +73,7 @@ void check_request(const GenerationRequest& req, const ModelInfo& model) {
   check_images(req);
   check_range("mask_blur_x", req.mask_blur_x, 0, kMaxMaskBlur);
   check_range("mask_blur_y", req.mask_blur_y, 0, kMaxMaskBlur);
+  check_range("inpaint_padding", req.inpaint_padding, 0, kMaxInpaintPadding);
   // 0: a preview of the last step only.
   if (req.preview != PreviewMode::None) check_range("preview_every", req.preview_every, 0, l.max_steps);
   if (req.decoder == FinalDecoder::Taesd &&

@@ -24,6 +24,9 @@ constexpr int kMaxInputImageAspect = 2048 / 64;
 // The largest blur of a mask's edge (Gaussian sigma, pixels) an inpainting request may
 // ask for: any more is a blur wider than the largest image.
 constexpr float kMaxMaskBlur = 256.f;
+// The widest margin around the mask of "only masked" inpainting: any more reaches past the
+// largest input image.
+constexpr int kMaxInpaintPadding = kMaxInputImageSide;
 
 // Throws RequestError (request_error.h) for text over kMaxPromptBytes or holding a control
 // character other than tab, newline and carriage return (NUL, ESC, DEL, C1 controls).

@@ -233,6 +233,8 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
   bool include_init_images = false;
   pipeline::MaskedContent masked_content = pipeline::MaskedContent::Original;
   float mask_blur_x = 0.f, mask_blur_y = 0.f;
+  bool only_masked = false;
+  int padding = 0;
   if (mode == A1111Mode::Img2Img) {
     const json* list = get_list(body, "init_images", at({"init_images"}));
     if (!list || list->empty())
@@ -255,7 +257,11 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
     mask_blur_x = float(get_int(body, "mask_blur_x", at({"mask_blur_x"}), 0, std::nullopt).value_or(blur.value_or(4)));
     mask_blur_y = float(get_int(body, "mask_blur_y", at({"mask_blur_y"}), 0, std::nullopt).value_or(blur.value_or(4)));
     if (blur) mask_blur_x = mask_blur_y = float(*blur);
-    get_bool(body, "inpaint_full_res", at({"inpaint_full_res"}));
+    // "Only masked", A1111's API default, with no margin by default.
+    only_masked = get_bool(body, "inpaint_full_res", at({"inpaint_full_res"})).value_or(true);
+    // The upper bound only keeps the value an int; the pipeline holds the limit.
+    padding = int(get_int(body, "inpaint_full_res_padding", at({"inpaint_full_res_padding"}), 0, INT32_MAX)
+                      .value_or(0));
     if (mask) {
       masked_content = kMaskedContent[fill];
       native["operation"] = "image_inpaint";
@@ -287,15 +293,20 @@ A1111Generation parse_a1111_generation(const json& body, A1111Mode mode, const A
       origins["input_image"] = {at({"init_images", i}), "init_images[" + std::to_string(i) + "]"};
     }
     JobSpec spec = check_job(job, origins, model, policy);
-    // A1111's masked img2img: the masked area's start, and the original pasted back
-    // through the blurred mask; the pipeline checks the blur's range.
+    // A1111's masked img2img: the masked area's start, the whole picture or only the
+    // masked area, and the original pasted back through the blurred mask; the pipeline
+    // checks the blur's range.
     spec.request.masked_content = masked_content;
     spec.request.paste_original = true;
     spec.request.mask_blur_x = mask_blur_x;
     spec.request.mask_blur_y = mask_blur_y;
+    spec.request.inpaint_only_masked = only_masked;
+    spec.request.inpaint_padding = padding;
     try {
       pipeline::check_request(spec.request, model);
     } catch (const pipeline::RequestError& e) {
+      if (e.field() == "inpaint_padding")
+        throw A1111FieldError(at({"inpaint_full_res_padding"}), e.what(), "value_error");
       const char* field = e.field() == "mask_blur_y" ? "mask_blur_y" : "mask_blur_x";
       throw A1111FieldError(at({body.contains(field) ? field : "mask_blur"}), e.what(), "value_error");
     }

@@ -579,6 +579,37 @@ class Img2Img(A1111Case):
         # A1111's API default is 0, "fill".
         self.assertEqual(self.masked_pixels(inpainting_fill=None), images[0])
 
+    def test_only_masked_inpaints_the_box_at_full_size_and_keeps_the_rest(self):
+        # A 24x24 mask in a 128x96 input; the box with 8 px padding is 40x40 at (72, 22), run at 64x64.
+        init = b64(make_png(128, 96, lambda x, y: (x * 2, y * 2, 90)))
+        mask = b64(make_png(128, 96, lambda x, y: (255 if 80 <= x < 104 and 30 <= y < 54 else 0,), channels=1))
+        body = with_(FOX, sampler_name="DDIM", init_images=[init], mask=mask, denoising_strength=0.8,
+                     inpainting_fill=1, mask_blur=0, inpaint_full_res_padding=8)
+        only = base64.b64decode(self.image(body, "/sdapi/v1/img2img"))
+        self.assertEqual(png_size(only), (128, 96))  # the input's size, not the generation's
+        got = png_pixels(only)
+        changed = 0
+        for y in range(96):
+            for x in range(128):
+                if not (72 <= x < 112 and 22 <= y < 62):
+                    self.assertEqual(pixel(got, x, y), (x * 2, y * 2, 90), (x, y))
+                elif 80 <= x < 104 and 30 <= y < 54:
+                    changed += pixel(got, x, y) != (x * 2, y * 2, 90)
+        self.assertGreater(changed, 24 * 24 // 2)
+        # "Only masked" is A1111's API default; "whole picture" answers at the generation's size.
+        self.assertEqual(base64.b64decode(self.image(with_(body, inpaint_full_res=True), "/sdapi/v1/img2img")), only)
+        whole = base64.b64decode(self.image(with_(body, inpaint_full_res=False), "/sdapi/v1/img2img"))
+        self.assertEqual(png_size(whole), (64, 64))
+        # More padding: a larger box, so a different image of the masked area.
+        wider = png_pixels(base64.b64decode(self.image(with_(body, inpaint_full_res_padding=30), "/sdapi/v1/img2img")))
+        self.assertNotEqual([pixel(wider, x, 40) for x in range(80, 104)], [pixel(got, x, 40) for x in range(80, 104)])
+        # A blank mask: img2img of the whole picture, as A1111 does.
+        blank = b64(make_png(128, 96, lambda x, y: (0,), channels=1))
+        plain = self.image(with_(body, mask=blank), "/sdapi/v1/img2img")
+        img2img = self.image(with_(FOX, sampler_name="DDIM", init_images=[init], denoising_strength=0.8),
+                             "/sdapi/v1/img2img")
+        self.assertEqual(png_pixels(base64.b64decode(plain)), png_pixels(base64.b64decode(img2img)))
+
     def test_batches_of_img2img(self):
         answer = self.generate(with_(FOX, init_images=[INIT_IMAGE], batch_size=2, seed=5), "/sdapi/v1/img2img")
         self.assertEqual(answer["info"]["all_seeds"], [5, 6])
@@ -604,6 +635,12 @@ class Img2Img(A1111Case):
                         "value_error", "/sdapi/v1/img2img")
         self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, mask_blur_y=-1), ["mask_blur_y"],
                         "value_error", "/sdapi/v1/img2img")
+        self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpaint_full_res_padding=-1),
+                        ["inpaint_full_res_padding"], "value_error.number.not_ge", "/sdapi/v1/img2img")
+        self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpaint_full_res_padding=100000),
+                        ["inpaint_full_res_padding"], "value_error", "/sdapi/v1/img2img")
+        self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpaint_full_res="sometimes"),
+                        ["inpaint_full_res"], "type_error.bool", "/sdapi/v1/img2img")
         self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpainting_fill=7), ["inpainting_fill"],
                         "value_error.number.not_le", "/sdapi/v1/img2img")
         self.expect_422(with_(FOX, init_images=[INIT_IMAGE], mask=MASK, inpainting_mask_invert=2),

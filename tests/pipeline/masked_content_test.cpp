@@ -104,12 +104,13 @@ TEST(MaskedContent, EachModeStartsTheMaskedAreaDifferently) {
     req.masked_content = m;
     latents.push_back(pipe->generate(req, {}).final_latents.contiguous());
   }
-  // Latent mask: rows and columns 8..23 of 32. The latent modes change the masked latents
-  // only; "fill" changes pixels, whose encoding reaches a little past the mask's edge.
+  // Latent mask: rows and columns 8..23 of 32. "fill" changes pixels, whose encoding
+  // reaches a little past the mask's edge; the latent modes start from the filled image
+  // too, as in A1111, and change only its masked latents.
   for (size_t k = 1; k < latents.size(); ++k) {
     const bool latent_mode = k >= 2;
     int inside_differs = 0;
-    const float *a = latents[0].data<float>(), *b = latents[k].data<float>();
+    const float *a = latents[latent_mode ? 1 : 0].data<float>(), *b = latents[k].data<float>();
     for (int64_t c = 0; c < 4; ++c)
       for (int64_t y = 0; y < 32; ++y)
         for (int64_t x = 0; x < 32; ++x) {

@@ -102,6 +102,9 @@ TEST(RequestCheck, EachBrokenRuleNamesItsField) {
        "aspect ratio"},
       {"preview_every -1", edited([](auto& r) { r.preview_every = -1; }), "preview_every", "between 0 and 150"},
       {"preview_every 151", edited([](auto& r) { r.preview_every = 151; }), "preview_every", "got 151"},
+      {"mask_blur_y 257", edited([](auto& r) { r.mask_blur_y = 257.f; }), "mask_blur_y", "between 0 and 256"},
+      {"inpaint_padding -1", edited([](auto& r) { r.inpaint_padding = -1; }), "inpaint_padding", "between 0 and 8192"},
+      {"inpaint_padding 8193", edited([](auto& r) { r.inpaint_padding = 8193; }), "inpaint_padding", "got 8193"},
       {"taesd decoder not loaded", edited([](auto& r) { r.decoder = FinalDecoder::Taesd; }), "decoder", "TAESD"},
   };
   for (const Case& c : cases) {
