@@ -265,25 +265,20 @@ Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
   return view(name).to(dtype);
 }
 
-void write_safetensors(const std::string& path,
-                       const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                                const std::function<Tensor(size_t)>& produce,
+                                const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   size_t offset = 0;
-  std::vector<Tensor> contiguous;
-  for (auto& [name, t] : tensors) {
-    if (name == "__metadata__" || header.contains(name))
-      throw Error(path + ": cannot write tensor \"" + name + "\": " +
-                  (name == "__metadata__" ? "the name is reserved" : "the name is used twice"));
-    if (!t.defined()) throw Error(path + ": cannot write tensor \"" + name + "\": it is undefined");
-    Tensor c = t.contiguous();
-    std::vector<int64_t> shape(c.shape().begin(), c.shape().end());
-    header[name] = {{"dtype", file_dtype_name(c.dtype())},
-                    {"shape", shape},
-                    {"data_offsets", {offset, offset + c.nbytes()}}};
-    offset += c.nbytes();
-    contiguous.push_back(c);
+  for (const TensorSpec& s : specs) {
+    if (s.name == "__metadata__" || header.contains(s.name))
+      throw Error(path + ": cannot write tensor \"" + s.name + "\": " +
+                  (s.name == "__metadata__" ? "the name is reserved" : "the name is used twice"));
+    const size_t bytes = size_t(s.shape.product()) * dtype_size(s.dtype);
+    std::vector<int64_t> shape(s.shape.begin(), s.shape.end());
+    header[s.name] = {{"dtype", file_dtype_name(s.dtype)}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
   }
   std::string h;
   try {
@@ -299,9 +294,26 @@ void write_safetensors(const std::string& path,
   for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
   out.write(len, 8);
   out.write(h.data(), std::streamsize(h.size()));
-  for (auto& c : contiguous) out.write(static_cast<const char*>(c.raw_data()), std::streamsize(c.nbytes()));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const Tensor t = produce(i).contiguous();
+    if (t.dtype() != specs[i].dtype || t.shape() != specs[i].shape)
+      throw Error(path + ": tensor \"" + specs[i].name + "\" came as " + t.desc() + ", its header says " +
+                  std::string(dtype_name(specs[i].dtype)) + " " + specs[i].shape.str());
+    out.write(static_cast<const char*>(t.raw_data()), std::streamsize(t.nbytes()));
+  }
   out.close();
   if (!out) throw Error(path + ": write failed");
+}
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  for (auto& [name, t] : tensors) {
+    if (!t.defined()) throw Error(path + ": cannot write tensor \"" + name + "\": it is undefined");
+    specs.push_back({name, t.dtype(), t.shape()});
+  }
+  write_safetensors_streamed(path, specs, [&](size_t i) { return tensors[i].second; }, metadata);
 }
 
 }  // namespace sd::io
