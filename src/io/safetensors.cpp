@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/half.h"
 
 namespace sd::io {
 
@@ -262,7 +263,26 @@ Tensor SafetensorsFile::view(const std::string& name) const {
 }
 
 Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
-  return view(name).to(dtype);
+  const TensorInfo& t = info(name);
+  if (!t.dtype || *t.dtype == dtype) return view(name);
+  // Converted a chunk at a time through one small buffer: the stored copy (twice the
+  // size for float32 weights computed in bf16) never exists whole, no fresh pages are
+  // touched for it, and each chunk is converted while it is still in the cache.
+  constexpr size_t kChunkBytes = size_t(1) << 20;
+  Tensor out = Tensor::empty(t.shape, dtype);
+  const size_t in_size = dtype_size(*t.dtype), out_size = dtype_size(dtype);
+  const size_t n = (t.end - t.begin) / in_size;
+  const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
+  std::vector<char> buf(std::min(n, chunk) * in_size);
+  char* dst = static_cast<char*>(out.raw_data());
+  for (size_t i = 0; i < n; i += chunk) {
+    const size_t m = std::min(chunk, n - i);
+    if (!read_at(file_->fd, buf.data(), m * in_size, data_offset_ + t.begin + i * in_size))
+      throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
+    convert_elements(buf.data(), *t.dtype, dst + i * out_size, dtype, m);
+  }
+  posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(t.end - t.begin), POSIX_FADV_DONTNEED);
+  return out;
 }
 
 void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/buffer_pool.h"
 #include "core/half.h"
@@ -56,6 +57,32 @@ TEST(Tensor, DtypeConversionsRoundToNearestEven) {
   Tensor a = Tensor::from_floats({1.5f, -2.25f, 3e-3f}, {3});
   Tensor b = a.to(DType::BF16).to(DType::F32);
   EXPECT_EQ(b.to_floats()[1], -2.25f);
+}
+
+// Every half value decodes exactly (zeros, subnormals, normals, infinities, NaN payloads),
+// and half to bf16 rounds the exact value once.
+TEST(Tensor, EveryHalfValueDecodesExactly) {
+  std::vector<uint16_t> all(0x10000);
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    all[h] = uint16_t(h);
+    const uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    const float sign = (h & 0x8000) ? -1.f : 1.f;
+    const float f = f16_to_f32(uint16_t(h));
+    if (exp == 31 && mant == 0) {
+      EXPECT_EQ(f, sign * INFINITY) << h;
+    } else if (exp == 31) {
+      uint32_t u;
+      std::memcpy(&u, &f, 4);
+      EXPECT_EQ(u, ((h & 0x8000u) << 16) | 0x7f800000u | (mant << 13)) << h;
+    } else {
+      const float want = sign * (exp == 0 ? std::ldexp(float(mant), -24) : std::ldexp(float(mant | 0x400), int(exp) - 25));
+      ASSERT_EQ(f, want) << h;
+      ASSERT_EQ(std::signbit(f), (h & 0x8000) != 0) << h;
+    }
+  }
+  std::vector<uint16_t> bf(all.size());
+  convert_elements(all.data(), DType::F16, bf.data(), DType::BF16, all.size());
+  for (uint32_t h = 0; h < 0x10000; ++h) ASSERT_EQ(bf[h], f32_to_bf16(f16_to_f32(uint16_t(h)))) << h;
 }
 
 TEST(BufferPool, ReusesFreedBlocks) {
