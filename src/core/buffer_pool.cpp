@@ -10,7 +10,9 @@ namespace sd {
 namespace {
 constexpr size_t kAlign = 64;
 // Blocks this large are mapped directly, so freeing them returns the pages to the
-// system at once (malloc may keep heap memory, and raises its own mmap threshold).
+// system at once (malloc may keep heap memory, and raises its own mmap threshold). They
+// are mapped populated: every tensor is written whole, and faulting its pages in one by
+// one costs a trap per 4 KB page (seconds per GB in a virtual machine).
 constexpr size_t kMapThreshold = size_t(1) << 20;
 // Headroom above the live peak before cached blocks are evicted: avoids churn when
 // sizes wobble a little between steps.
@@ -20,7 +22,7 @@ size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 void* system_alloc(size_t bytes) {
   if (bytes >= kMapThreshold) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     return p == MAP_FAILED ? nullptr : p;
   }
   return std::aligned_alloc(kAlign, bytes);
