@@ -113,6 +113,7 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
   lo.dtype = opt.dtype;
   lo.threads = opt.threads;
   lo.device = opt.device;
+  lo.warm_up = false;  // timed on its own below
   const auto t_load = Clock::now();
   const auto pipe = pipeline::Pipeline::load(lo);
   const double load_s = since(t_load);
@@ -122,6 +123,12 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
   j["peak_rss_after_load_mb"] = status_mb("VmHWM");
   std::fprintf(stderr, "load %.2f s (reading the %.2f GB warm: %.2f s, %.2fx), RSS %.0f MB, peak %.0f MB\n", load_s,
                double(bytes) * 1e-9, read_s, load_s / read_s, status_mb("VmRSS"), status_mb("VmHWM"));
+  if (opt.warm_up) {
+    const auto t = Clock::now();
+    pipe->warm_up();
+    j["warm_up_seconds"] = since(t);
+    std::fprintf(stderr, "warm-up %.2f s, RSS %.0f MB\n", since(t), status_mb("VmRSS"));
+  }
 
   // A job as sd-generate makes it from its flags and the model's defaults.
   const pipeline::ModelInfo& info = pipe->info();

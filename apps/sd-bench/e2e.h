@@ -20,6 +20,7 @@ struct E2eOptions {
   int width = 512, height = 512;
   int threads = 0;
   int jobs = 2;  // a worker's first and second jobs
+  bool warm_up = true;  // Pipeline::warm_up after the load, as sd-generate and the worker load
 };
 
 // The folder of `opt`, written now unless opt.dir already holds one of its precision;

@@ -171,6 +171,9 @@ int main(int argc, char** argv) {
   app.add_option("--e2e-jobs", e2e_jobs, "jobs run one after another on the loaded model")
       ->check(CLI::Range(1, 100))
       ->needs(e2e_flag);
+  bool no_warm_up = false;
+  app.add_flag("--no-warm-up", no_warm_up, "with --e2e: no warm-up image after the load (the first job pays for it)")
+      ->needs(e2e_flag);
   e2e_flag->excludes(tiling)->excludes("--batch")->excludes("--cancel-latency")->excludes("--repeat");
   try {
     app.parse(argc, argv);
@@ -210,6 +213,7 @@ int main(int argc, char** argv) {
       e2e_opt.height = height;
       e2e_opt.threads = threads;
       e2e_opt.jobs = e2e_jobs;
+      e2e_opt.warm_up = !no_warm_up;
       e2e_folder = sd::bench::prepare_e2e_folder(e2e_opt, &e2e_written_seconds);
     } catch (const sd::Error& e) {
       std::fprintf(stderr, "sd-bench: %s\n", e.what());
