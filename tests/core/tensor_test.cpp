@@ -92,5 +92,19 @@ TEST(BufferPool, ReusesFreedBlocks) {
   EXPECT_EQ(BufferPool::instance().stats().allocations, before + 1);
 }
 
+// A cached block evicted for a request of another size is remapped to it (grown, then
+// shrunk here), and the whole new block is usable memory.
+TEST(BufferPool, EvictedBlocksServeOtherSizes) {
+  for (int64_t mb : {64, 128, 40}) {
+    Tensor t = Tensor::empty({mb << 20}, DType::U8);
+    auto* p = static_cast<uint8_t*>(t.raw_data());
+    const size_t n = size_t(t.nbytes());
+    for (size_t i = 0; i < n; i += 4096) p[i] = uint8_t(i >> 12);
+    p[n - 1] = 0x5a;
+    for (size_t i = 0; i < n; i += 4096) ASSERT_EQ(p[i], uint8_t(i >> 12)) << mb << " MB at " << i;
+    EXPECT_EQ(p[n - 1], 0x5a);
+  }
+}
+
 }  // namespace
 }  // namespace sd
