@@ -94,7 +94,11 @@ std::string prepare_e2e_folder(const E2eOptions& opt, double* written_seconds) {
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error(dir.string() + ": writing the folder failed");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::error_code ec;
+    if (opt.dir.empty()) fs::remove_all(dir, ec);  // a temp folder is never left half written
+    throw Error(dir.string() + ": writing the folder failed");
+  }
   *written_seconds = since(t);
   return dir.string();
 }

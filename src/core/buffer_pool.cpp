@@ -33,17 +33,20 @@ void system_free(void* p, size_t bytes) {
   else std::free(p);
 }
 
-// A block of `want` bytes made from the largest mapped block in `evicted` (taken out of
-// it), or nullptr when there is none. mremap keeps the block's resident pages: the phases
-// of a job (text encoder, UNet steps, VAE decode) evict each other's blocks, and mapping
-// fresh ones instead would zero and populate hundreds of MB again in every job.
-void* recycle(std::vector<std::pair<void*, size_t>>& evicted, size_t want) {
+// Frees the `evicted` blocks, except that the largest mapped one becomes the block of
+// `want` bytes returned (nullptr when there is none). mremap keeps that block's resident
+// pages: the phases of a job (text encoder, UNet steps, VAE decode) evict each other's
+// blocks, and mapping fresh ones instead would zero and populate hundreds of MB again in
+// every job. The others go first, so that growing it never adds to the peak.
+void* recycle(const std::vector<std::pair<void*, size_t>>& evicted, size_t want) {
   auto best = evicted.end();
+  if (want >= kMapThreshold)
+    for (auto it = evicted.begin(); it != evicted.end(); ++it)
+      if (it->second >= kMapThreshold && (best == evicted.end() || it->second > best->second)) best = it;
   for (auto it = evicted.begin(); it != evicted.end(); ++it)
-    if (it->second >= kMapThreshold && (best == evicted.end() || it->second > best->second)) best = it;
+    if (it != best) system_free(it->first, it->second);
   if (best == evicted.end()) return nullptr;
   const auto [old, old_size] = *best;
-  evicted.erase(best);
   void* p = mremap(old, old_size, want, MREMAP_MAYMOVE);
   if (p == MAP_FAILED) {
     munmap(old, old_size);
@@ -54,6 +57,7 @@ void* recycle(std::vector<std::pair<void*, size_t>>& evicted, size_t want) {
   if (want > old_size) madvise(static_cast<char*>(p) + old_size, want - old_size, MADV_POPULATE_WRITE);
   return p;
 }
+
 }  // namespace
 
 BufferPool& BufferPool::instance() {
@@ -97,8 +101,7 @@ void* BufferPool::acquire(size_t bytes, size_t* capacity) {
     }
     evicted = evict_for(want);
   }
-  void* p = want >= kMapThreshold ? recycle(evicted, want) : nullptr;
-  for (auto& [q, size] : evicted) system_free(q, size);
+  void* p = recycle(evicted, want);
   if (!p) p = system_alloc(want);
   if (!p) throw std::bad_alloc();
   std::lock_guard<std::mutex> lock(mu_);
