@@ -25,6 +25,7 @@
 #include "ops/flop_count.h"
 #include "ops/ops.h"
 #include "pipeline/batch_rows.h"
+#include "e2e.h"
 
 namespace {
 
@@ -155,6 +156,25 @@ int main(int argc, char** argv) {
                "also cancel each phase at four points of its run and report the worst delay until it stopped");
   app.add_option("--vae-tile-size", vae_tile_size, "tile edge in pixels (default: the VAE's sample_size)")
       ->needs(tiling);
+  bool e2e = false;
+  std::string e2e_variant = "f32", e2e_dir;
+  int e2e_jobs = 2;
+  auto* e2e_flag = app.add_flag("--e2e", e2e,
+                                "end to end instead: write the --config model with random weights to a folder, load it "
+                                "as sd-generate does, run jobs of 2 steps and the decode; reports load, first and second "
+                                "step, decode and peak RSS");
+  app.add_option("--e2e-variant", e2e_variant, "the folder's weight files: f32 or the Hub's fp16 variant")
+      ->check(CLI::IsMember({"f32", "fp16"}))
+      ->needs(e2e_flag);
+  app.add_option("--e2e-dir", e2e_dir, "the folder, reused when it holds that variant (default: a temp folder, removed)")
+      ->needs(e2e_flag);
+  app.add_option("--e2e-jobs", e2e_jobs, "jobs run one after another on the loaded model")
+      ->check(CLI::Range(1, 100))
+      ->needs(e2e_flag);
+  bool no_warm_up = false;
+  app.add_flag("--no-warm-up", no_warm_up, "with --e2e: no warm-up image after the load (the first job pays for it)")
+      ->needs(e2e_flag);
+  e2e_flag->excludes(tiling)->excludes("--batch")->excludes("--cancel-latency")->excludes("--repeat");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -179,6 +199,34 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sd-bench: --dtype f16: the CPU backend computes in f32 or bf16\n");
     return 2;
   }
+  // The folder is written (in a child process) before this process starts any threads.
+  sd::bench::E2eOptions e2e_opt;
+  std::string e2e_folder;
+  double e2e_written_seconds = 0;
+  if (e2e) try {
+      e2e_opt.config_dir = config_dir;
+      e2e_opt.dir = e2e_dir;
+      e2e_opt.precision = e2e_variant == "fp16" ? sd::pipeline::FolderPrecision::Fp16 : sd::pipeline::FolderPrecision::F32;
+      e2e_opt.dtype = dtype;
+      e2e_opt.device = device_id;
+      e2e_opt.width = width;
+      e2e_opt.height = height;
+      e2e_opt.threads = threads;
+      e2e_opt.jobs = e2e_jobs;
+      e2e_opt.warm_up = !no_warm_up;
+      e2e_folder = sd::bench::prepare_e2e_folder(e2e_opt, &e2e_written_seconds);
+    } catch (const sd::Error& e) {
+      std::fprintf(stderr, "sd-bench: %s\n", e.what());
+      return 1;
+    }
+  // A temp folder (no --e2e-dir) is removed however the run ends.
+  struct RemoveFolder {
+    std::string path;
+    ~RemoveFolder() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  } temp_folder{e2e && e2e_dir.empty() ? e2e_folder : ""};
   sd::backend::Backend* device_backend = nullptr;
   try {
     device_backend = &sd::backend::backend_for(device_id);
@@ -194,6 +242,21 @@ int main(int argc, char** argv) {
     const fs::path root(config_dir);
     const double mm_tflops = matmul_tflops(dtype, device);
     std::fprintf(stderr, "matmul %s: %.3f TFLOP/s\n", dtype_name.c_str(), mm_tflops);
+    if (e2e) {
+      nlohmann::ordered_json j;
+      j["mode"] = "e2e";
+      j["config"] = config_dir;
+      j["width"] = width;
+      j["height"] = height;
+      j["dtype"] = dtype_name;
+      j["device"] = device_id.str();
+      j["threads"] = threads;
+      j["matmul_tflops"] = mm_tflops;
+      if (e2e_written_seconds > 0) j["write_seconds"] = e2e_written_seconds;
+      j.update(sd::bench::run_e2e(e2e_opt, e2e_folder));
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    }
 
     sd::models::RandomWeights weights(1234);
     auto te_cfg = sd::models::ClipTextConfig::load((root / "text_encoder" / "config.json").string());

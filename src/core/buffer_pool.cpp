@@ -10,7 +10,9 @@ namespace sd {
 namespace {
 constexpr size_t kAlign = 64;
 // Blocks this large are mapped directly, so freeing them returns the pages to the
-// system at once (malloc may keep heap memory, and raises its own mmap threshold).
+// system at once (malloc may keep heap memory, and raises its own mmap threshold). They
+// are mapped populated: every tensor is written whole, and faulting its pages in one by
+// one costs a trap per 4 KB page (seconds per GB in a virtual machine).
 constexpr size_t kMapThreshold = size_t(1) << 20;
 // Headroom above the live peak before cached blocks are evicted: avoids churn when
 // sizes wobble a little between steps.
@@ -20,7 +22,7 @@ size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 void* system_alloc(size_t bytes) {
   if (bytes >= kMapThreshold) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     return p == MAP_FAILED ? nullptr : p;
   }
   return std::aligned_alloc(kAlign, bytes);
@@ -30,6 +32,32 @@ void system_free(void* p, size_t bytes) {
   if (bytes >= kMapThreshold) munmap(p, bytes);
   else std::free(p);
 }
+
+// Frees the `evicted` blocks, except that the largest mapped one becomes the block of
+// `want` bytes returned (nullptr when there is none). mremap keeps that block's resident
+// pages: the phases of a job (text encoder, UNet steps, VAE decode) evict each other's
+// blocks, and mapping fresh ones instead would zero and populate hundreds of MB again in
+// every job. The others go first, so that growing it never adds to the peak.
+void* recycle(const std::vector<std::pair<void*, size_t>>& evicted, size_t want) {
+  auto best = evicted.end();
+  if (want >= kMapThreshold)
+    for (auto it = evicted.begin(); it != evicted.end(); ++it)
+      if (it->second >= kMapThreshold && (best == evicted.end() || it->second > best->second)) best = it;
+  for (auto it = evicted.begin(); it != evicted.end(); ++it)
+    if (it != best) system_free(it->first, it->second);
+  if (best == evicted.end()) return nullptr;
+  const auto [old, old_size] = *best;
+  void* p = mremap(old, old_size, want, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) {
+    munmap(old, old_size);
+    return nullptr;
+  }
+  // The grown part is populated as system_alloc's blocks are; without the call
+  // (kernels before 5.14) it is faulted in as it is written.
+  if (want > old_size) madvise(static_cast<char*>(p) + old_size, want - old_size, MADV_POPULATE_WRITE);
+  return p;
+}
+
 }  // namespace
 
 BufferPool& BufferPool::instance() {
@@ -73,8 +101,8 @@ void* BufferPool::acquire(size_t bytes, size_t* capacity) {
     }
     evicted = evict_for(want);
   }
-  for (auto& [p, size] : evicted) system_free(p, size);
-  void* p = system_alloc(want);
+  void* p = recycle(evicted, want);
+  if (!p) p = system_alloc(want);
   if (!p) throw std::bad_alloc();
   std::lock_guard<std::mutex> lock(mu_);
   *capacity = want;

@@ -15,33 +15,32 @@ inline float bf16_to_f32(uint16_t h) {
   return f;
 }
 
+// A select, not a branch, so bulk conversions vectorise.
 inline uint16_t f32_to_bf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return uint16_t(u >> 16);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (u >> 16) | 0x40u;
+  return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
+// Branch-free (masks only), so bulk conversions vectorise: exponent and mantissa move
+// into place and are rebiased; infinities and NaNs get the top exponent; subnormals come
+// out normalised by one exact float subtraction.
 inline float f16_to_f32(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t u;
-  if (exp == 0) {
-    if (mant == 0) {
-      u = sign;
-    } else {  // subnormal: normalise
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400u) == 0) { mant <<= 1; --exp; }
-      mant &= 0x3ffu;
-      u = sign | (exp << 23) | (mant << 13);
-    }
-  } else if (exp == 31) {
-    u = sign | 0x7f800000u | (mant << 13);
-  } else {
-    u = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
+  const uint32_t shifted = uint32_t(h & 0x7fffu) << 13;
+  const uint32_t exp = shifted & 0x0f800000u;
+  const uint32_t normal = shifted + ((127u - 15u) << 23);
+  const uint32_t inf_nan = normal + ((128u - 16u) << 23);
+  const uint32_t sub_bits = normal + (1u << 23);
+  float sub;
+  std::memcpy(&sub, &sub_bits, 4);
+  sub -= 6.103515625e-05f;  // 2^-14
+  uint32_t sub_u;
+  std::memcpy(&sub_u, &sub, 4);
+  const uint32_t is_inf_nan = 0u - uint32_t(exp == 0x0f800000u), is_sub = 0u - uint32_t(exp == 0);
+  uint32_t u = (normal & ~(is_inf_nan | is_sub)) | (inf_nan & is_inf_nan) | (sub_u & is_sub);
+  u |= uint32_t(h & 0x8000u) << 16;
   float f;
   std::memcpy(&f, &u, 4);
   return f;

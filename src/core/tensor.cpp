@@ -307,6 +307,12 @@ void convert_elements(const void* src, DType s, void* dst, DType d, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(in[i]);
     return;
   }
+  if (s == DType::F16 && d == DType::BF16) {  // exact through float32, then rounded once
+    auto* in = static_cast<const uint16_t*>(src);
+    auto* out = static_cast<uint16_t*>(dst);
+    for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(f16_to_f32(in[i]));
+    return;
+  }
   if (s == DType::F32 && d == DType::F16) {
     auto* in = static_cast<const float*>(src);
     auto* out = static_cast<uint16_t*>(dst);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/half.h"
 
 namespace sd::io {
 
@@ -262,28 +263,42 @@ Tensor SafetensorsFile::view(const std::string& name) const {
 }
 
 Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
-  return view(name).to(dtype);
+  const TensorInfo& t = info(name);
+  if (!t.dtype || *t.dtype == dtype) return view(name);
+  // Converted a chunk at a time through one small buffer: the stored copy (twice the
+  // size for float32 weights computed in bf16) never exists whole, no fresh pages are
+  // touched for it, and each chunk is converted while it is still in the cache.
+  constexpr size_t kChunkBytes = size_t(1) << 20;
+  Tensor out = Tensor::empty(t.shape, dtype);
+  const size_t in_size = dtype_size(*t.dtype), out_size = dtype_size(dtype);
+  const size_t n = (t.end - t.begin) / in_size;
+  const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
+  std::vector<char> buf(std::min(n, chunk) * in_size);
+  char* dst = static_cast<char*>(out.raw_data());
+  for (size_t i = 0; i < n; i += chunk) {
+    const size_t m = std::min(chunk, n - i);
+    if (!read_at(file_->fd, buf.data(), m * in_size, data_offset_ + t.begin + i * in_size))
+      throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
+    convert_elements(buf.data(), *t.dtype, dst + i * out_size, dtype, m);
+  }
+  posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(t.end - t.begin), POSIX_FADV_DONTNEED);
+  return out;
 }
 
-void write_safetensors(const std::string& path,
-                       const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                                const std::function<Tensor(size_t)>& produce,
+                                const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   size_t offset = 0;
-  std::vector<Tensor> contiguous;
-  for (auto& [name, t] : tensors) {
-    if (name == "__metadata__" || header.contains(name))
-      throw Error(path + ": cannot write tensor \"" + name + "\": " +
-                  (name == "__metadata__" ? "the name is reserved" : "the name is used twice"));
-    if (!t.defined()) throw Error(path + ": cannot write tensor \"" + name + "\": it is undefined");
-    Tensor c = t.contiguous();
-    std::vector<int64_t> shape(c.shape().begin(), c.shape().end());
-    header[name] = {{"dtype", file_dtype_name(c.dtype())},
-                    {"shape", shape},
-                    {"data_offsets", {offset, offset + c.nbytes()}}};
-    offset += c.nbytes();
-    contiguous.push_back(c);
+  for (const TensorSpec& s : specs) {
+    if (s.name == "__metadata__" || header.contains(s.name))
+      throw Error(path + ": cannot write tensor \"" + s.name + "\": " +
+                  (s.name == "__metadata__" ? "the name is reserved" : "the name is used twice"));
+    const size_t bytes = size_t(s.shape.product()) * dtype_size(s.dtype);
+    std::vector<int64_t> shape(s.shape.begin(), s.shape.end());
+    header[s.name] = {{"dtype", file_dtype_name(s.dtype)}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
   }
   std::string h;
   try {
@@ -299,9 +314,26 @@ void write_safetensors(const std::string& path,
   for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
   out.write(len, 8);
   out.write(h.data(), std::streamsize(h.size()));
-  for (auto& c : contiguous) out.write(static_cast<const char*>(c.raw_data()), std::streamsize(c.nbytes()));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const Tensor t = produce(i).contiguous();
+    if (t.dtype() != specs[i].dtype || t.shape() != specs[i].shape)
+      throw Error(path + ": tensor \"" + specs[i].name + "\" came as " + t.desc() + ", its header says " +
+                  std::string(dtype_name(specs[i].dtype)) + " " + specs[i].shape.str());
+    out.write(static_cast<const char*>(t.raw_data()), std::streamsize(t.nbytes()));
+  }
   out.close();
   if (!out) throw Error(path + ": write failed");
+}
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  for (auto& [name, t] : tensors) {
+    if (!t.defined()) throw Error(path + ": cannot write tensor \"" + name + "\": it is undefined");
+    specs.push_back({name, t.dtype(), t.shape()});
+  }
+  write_safetensors_streamed(path, specs, [&](size_t i) { return tensors[i].second; }, metadata);
 }
 
 }  // namespace sd::io

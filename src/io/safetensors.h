@@ -5,6 +5,7 @@
 // while the process runs then fails a read cleanly (sd::Error) instead of killing the
 // process with SIGBUS, and tensors already read do not change. Every structural problem
 // of an untrusted file is reported as sd::Error naming the file and the problem.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -52,6 +53,20 @@ class SafetensorsFile {
   std::vector<std::string> order_;
   std::map<std::string, std::string> metadata_;
 };
+
+// One tensor of a file written tensor by tensor.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  Shape shape;
+};
+
+// Writes a safetensors file whose header is `specs`, asking produce(i) for the i-th
+// tensor only when its bytes are due: one tensor is in memory at a time, so files larger
+// than the memory can be written. produce(i) must return exactly specs[i]'s dtype and shape.
+void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
+                                const std::function<Tensor(size_t)>& produce,
+                                const std::map<std::string, std::string>& metadata = {});
 
 // Writes tensors (any dtype the engine has) and string metadata to a safetensors file.
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

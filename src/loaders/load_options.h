@@ -20,6 +20,9 @@ struct LoadOptions {
   // Where the networks run: their layers' weights are uploaded there once, at load.
   Device device = Device::cpu();
   int threads = 0;             // 0 = all cores
+  // Run one native-size image of one step at load (Pipeline::warm_up), so the first job
+  // does not pay for creating primitives and reordering weights.
+  bool warm_up = true;
   // TAESD for previews and the fast final decode (optional): a diffusers AutoencoderTiny
   // folder or a bare taesd_decoder .safetensors; its latents must be the UNet's.
   std::string taesd_path;

@@ -105,6 +105,18 @@ class DiffusionPipeline : public Pipeline {
 
   const ModelInfo& info() const override { return info_; }
 
+  void warm_up() override {
+    GenerationRequest req;
+    req.prompt = "warm-up";
+    req.steps = 1;
+    req.width = info_.native_width;
+    req.height = info_.native_height;
+    req.guidance_scale = info_.default_guidance;
+    req.sampler = info_.default_sampler;
+    req.preview = PreviewMode::None;
+    generate(req, {});
+  }
+
   std::vector<GenerationResult> generate_batch(const GenerationRequest& asked, const GenerationCallbacks& cb) override {
     const auto t_start = Clock::now();
     // The networks poll should_cancel between their blocks too (core/cancellation.h).
@@ -489,7 +501,15 @@ std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
     });
   ModelSet m = load_model_set(opt);
   CheckpointIdentity checkpoint = hashing.valid() ? hashing.get() : identify_checkpoint(opt, m.source);
-  return std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
+  auto pipe = std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
+  if (opt.warm_up) {
+    const auto t = Clock::now();
+    pipe->warm_up();
+    log_info("warmed up (one " + std::to_string(pipe->info().native_width) + "x" +
+             std::to_string(pipe->info().native_height) + " image of one step) in " +
+             std::to_string(seconds_since(t)) + " s");
+  }
+  return pipe;
 }
 
 }  // namespace sd::pipeline

@@ -54,11 +54,17 @@ DType default_cpu_dtype();
 
 class Pipeline {
  public:
-  // Loads every component; throws sd::Error naming the file and the reason.
+  // Loads every component, then warm_up() unless opt.warm_up is false; throws sd::Error
+  // naming the file and the reason.
   static std::unique_ptr<Pipeline> load(const LoadOptions& opt);
   virtual ~Pipeline() = default;
 
   virtual const ModelInfo& info() const = 0;
+  // Generates one image of the native size with one step and the model's defaults,
+  // discarding it: the text encoder, the UNet and the VAE then hold the primitives and
+  // weight layouts a default job uses, and the tensor pool its blocks, so the first job's
+  // first step runs as fast as its second and the first job as fast as the next.
+  virtual void warm_up() = 0;
   // Runs one job on the calling thread: its batch_size images, in index order, each also
   // handed to on_image() as soon as it is ready. Throws sd::Cancelled when should_cancel()
   // says so (polled between steps and between the networks' blocks) and sd::Error for requests the model cannot serve.

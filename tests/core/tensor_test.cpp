@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/buffer_pool.h"
 #include "core/half.h"
@@ -58,11 +59,51 @@ TEST(Tensor, DtypeConversionsRoundToNearestEven) {
   EXPECT_EQ(b.to_floats()[1], -2.25f);
 }
 
+// Every half value decodes exactly (zeros, subnormals, normals, infinities, NaN payloads),
+// and half to bf16 rounds the exact value once.
+TEST(Tensor, EveryHalfValueDecodesExactly) {
+  std::vector<uint16_t> all(0x10000);
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    all[h] = uint16_t(h);
+    const uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    const float sign = (h & 0x8000) ? -1.f : 1.f;
+    const float f = f16_to_f32(uint16_t(h));
+    if (exp == 31 && mant == 0) {
+      EXPECT_EQ(f, sign * INFINITY) << h;
+    } else if (exp == 31) {
+      uint32_t u;
+      std::memcpy(&u, &f, 4);
+      EXPECT_EQ(u, ((h & 0x8000u) << 16) | 0x7f800000u | (mant << 13)) << h;
+    } else {
+      const float want = sign * (exp == 0 ? std::ldexp(float(mant), -24) : std::ldexp(float(mant | 0x400), int(exp) - 25));
+      ASSERT_EQ(f, want) << h;
+      ASSERT_EQ(std::signbit(f), (h & 0x8000) != 0) << h;
+    }
+  }
+  std::vector<uint16_t> bf(all.size());
+  convert_elements(all.data(), DType::F16, bf.data(), DType::BF16, all.size());
+  for (uint32_t h = 0; h < 0x10000; ++h) ASSERT_EQ(bf[h], f32_to_bf16(f16_to_f32(uint16_t(h)))) << h;
+}
+
 TEST(BufferPool, ReusesFreedBlocks) {
   auto before = BufferPool::instance().stats().allocations;
   { Tensor t = Tensor::empty({1 << 20}, DType::F32); }
   { Tensor t = Tensor::empty({1 << 20}, DType::F32); }
   EXPECT_EQ(BufferPool::instance().stats().allocations, before + 1);
+}
+
+// A cached block evicted for a request of another size is remapped to it (grown, then
+// shrunk here), and the whole new block is usable memory.
+TEST(BufferPool, EvictedBlocksServeOtherSizes) {
+  for (int64_t mb : {64, 128, 40}) {
+    Tensor t = Tensor::empty({mb << 20}, DType::U8);
+    auto* p = static_cast<uint8_t*>(t.raw_data());
+    const size_t n = size_t(t.nbytes());
+    for (size_t i = 0; i < n; i += 4096) p[i] = uint8_t(i >> 12);
+    p[n - 1] = 0x5a;
+    for (size_t i = 0; i < n; i += 4096) ASSERT_EQ(p[i], uint8_t(i >> 12)) << mb << " MB at " << i;
+    EXPECT_EQ(p[n - 1], 0x5a);
+  }
 }
 
 }  // namespace

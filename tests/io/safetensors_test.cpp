@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -168,6 +169,43 @@ TEST(Safetensors, MisalignedDataIsCopiedCorrectly) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(x.raw_data()) % 4, 0u);
   EXPECT_EQ(x.data<float>()[0], 1.25f);
   EXPECT_EQ(x.data<float>()[1], -7.5f);
+}
+
+// Loading in another dtype converts through a small buffer, chunk by chunk: a tensor
+// spanning several chunks (and ending inside one) gives what converting it whole gives.
+TEST(Safetensors, LoadConvertsLargeTensorsChunkByChunk) {
+  const std::string dir = test::temp_dir("st-chunks");
+  const int64_t n = (int64_t(3) << 18) + 77;  // three 1 MB float32 chunks and a partial one
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = std::sin(float(i) * 0.001f) * float(1 + i % 1000);
+  const Tensor f32 = Tensor::from_floats(v, Shape{n});
+  const std::string path = dir + "/big.safetensors";
+  write_safetensors(path, {{"a", f32}, {"h", f32.to(DType::F16)}});
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  EXPECT_TRUE(test::tensors_close(f.load("a", DType::BF16), f32.to(DType::BF16), 0.0));
+  EXPECT_TRUE(test::tensors_close(f.load("a", DType::F16), f32.to(DType::F16), 0.0));
+  EXPECT_TRUE(test::tensors_close(f.load("h", DType::BF16), f32.to(DType::F16).to(DType::F32).to(DType::BF16), 0.0));
+  EXPECT_TRUE(test::tensors_close(f.load("h", DType::F32), f32.to(DType::F16).to(DType::F32), 0.0));
+}
+
+// The streamed writer asks for each tensor in turn and refuses one that does not match
+// the header it already wrote.
+TEST(Safetensors, StreamedWriterChecksWhatItIsGiven) {
+  const std::string dir = test::temp_dir("st-stream");
+  const std::vector<TensorSpec> specs = {{"x", DType::F32, Shape{2, 3}}, {"y", DType::F16, Shape{4}}};
+  std::vector<size_t> asked;
+  write_safetensors_streamed(dir + "/ok.safetensors", specs, [&](size_t i) {
+    asked.push_back(i);
+    return Tensor::full(specs[i].shape, float(i + 1)).to(specs[i].dtype);
+  });
+  EXPECT_EQ(asked, (std::vector<size_t>{0, 1}));
+  const SafetensorsFile f = SafetensorsFile::open(dir + "/ok.safetensors");
+  EXPECT_EQ(f.info("y").dtype_name, "F16");
+  EXPECT_EQ(f.load("y", DType::F32).to_floats(), (std::vector<float>{2, 2, 2, 2}));
+  const std::string msg = test::error_of([&] {
+    write_safetensors_streamed(dir + "/bad.safetensors", specs, [&](size_t i) { return Tensor::full(specs[i].shape, 1.f); });
+  });
+  EXPECT_NE(msg.find("\"y\" came as f32[4]"), std::string::npos) << msg;
 }
 
 TEST(Safetensors, WriteRefusesBadInput) {
