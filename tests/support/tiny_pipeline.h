@@ -21,6 +21,7 @@ inline pipeline::LoadOptions tiny_load_options(const std::string& model = "tiny-
   opt.model_path = fixtures_dir() + "/" + model;
   opt.tokenizer_dir = data_dir() + "/clip";
   opt.dtype = DType::F32;
+  opt.warm_up = false;  // tests/pipeline/warm_up_test.cpp covers it; the others load many times
   return opt;
 }
 
