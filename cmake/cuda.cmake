@@ -52,9 +52,15 @@ if(NOT SD_CUDA STREQUAL "OFF")
 
   file(GLOB_RECURSE sd_cuda_srcs CONFIGURE_DEPENDS
     ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cpp ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cu)
-  add_library(sd_backend_cuda STATIC ${sd_cuda_srcs})
+  # A shared library beside the programs, which the backend registry (src/backend/registry.cpp)
+  # loads on the first use of a cuda device: linked into the programs, cuBLASLt's constructors
+  # cost about 0.7 s and 200 MB at every start, CPU runs and --help included. Its sd_core
+  # symbols are left to the program's own (one device registry, one pool), so every program
+  # exports its symbols (CMAKE_ENABLE_EXPORTS, ../CMakeLists.txt).
+  add_library(sd_backend_cuda SHARED ${sd_cuda_srcs})
+  set_target_properties(sd_backend_cuda PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
   target_include_directories(sd_backend_cuda PUBLIC ${CMAKE_SOURCE_DIR}/src ${SD_CUDNN_INCLUDE})
-  target_link_libraries(sd_backend_cuda PUBLIC sd_core CUDA::cudart CUDA::cublasLt ${SD_CUDNN_LIB})
+  target_link_libraries(sd_backend_cuda PUBLIC CUDA::cudart CUDA::cublasLt ${SD_CUDNN_LIB})
   target_compile_options(sd_backend_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
   message(STATUS "CUDA backend on: ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")

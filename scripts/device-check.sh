@@ -7,7 +7,7 @@
 #       Here. Builds with -DSD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 (default build dir:
 #       build), renders the tiny model's CPU float32 reference images, and writes
 #       .device-check/bundle.tar.xz (git-ignored, about 16 MB): test_cuda, test_backend,
-#       sd-generate, sd-bench, bench_cuda_ops, sd-worker-cuda, every library they need except glibc,
+#       sd-generate, sd-bench, bench_cuda_ops, sd-worker-cuda, the CUDA backend library, every library they need except glibc,
 #       libstdc++, cuBLASLt and cuDNN, the CLIP vocabulary, the SD1.5/SD2.1/SDXL configs
 #       and the reference images.
 #
@@ -53,7 +53,8 @@ pack() {
   stage="$(mktemp -d)"
   trap 'rm -rf "$stage"' RETURN
   mkdir -p "$stage/bin" "$stage/lib" "$stage/data/clip" "$stage/cpu" "$pack_dir"
-  for b in test_cuda test_backend sd-generate sd-bench bench_cuda_ops sd-worker-cuda; do
+  # libsd_backend_cuda.so: the CUDA backend the programs load from their own folder.
+  for b in test_cuda test_backend sd-generate sd-bench bench_cuda_ops sd-worker-cuda libsd_backend_cuda.so; do
     cp "$build/bin/$b" "$stage/bin/" && strip "$stage/bin/$b"
   done
   # Every shared library they load, except the C runtime the device image has in a newer

@@ -166,8 +166,9 @@ class Backend {
 };
 
 // How a backend joins (src/backend/registry.cpp): the CPU one is always built; a build with
-// CUDA defines SD_WITH_CUDA for sd_backend and links a library providing, in
-// src/backend/cuda/cuda_backend.h:
+// CUDA defines SD_WITH_CUDA for sd_backend and builds the shared library SD_CUDA_MODULE
+// beside the programs, which the registry loads on first use. It provides, in
+// src/backend/cuda/cuda_backend.h (exported as C names by module_entry.cpp):
 //   int cuda_device_count();   // usable GPUs, 0 without a driver (never throws)
 //   std::unique_ptr<Backend> make_cuda_backend(int index);  // throws sd::Error
 // make_cuda_backend registers the GPU's DeviceMemory (core/device.h) before returning,

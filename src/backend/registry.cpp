@@ -6,12 +6,45 @@
 #include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 #ifdef SD_WITH_CUDA
-#include "backend/cuda/cuda_backend.h"
+#include <dlfcn.h>
+
+#include <filesystem>
 #endif
 
 namespace sd::backend {
 
 namespace {
+
+#ifdef SD_WITH_CUDA
+// The CUDA backend is a shared library in the program's folder, loaded on first use
+// (cmake/cuda.cmake says why); its entry points are src/backend/cuda/module_entry.cpp.
+struct CudaModule {
+  int (*device_count)() = nullptr;
+  Backend* (*make_backend)(int index) = nullptr;
+  std::string error;  // why it did not load, when it did not
+};
+
+CudaModule load_cuda_module() {
+  CudaModule m;
+  std::error_code ec;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / SD_CUDA_MODULE;
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    m.error = "cannot load the CUDA backend: " + std::string(dlerror());
+    return m;
+  }
+  m.device_count = reinterpret_cast<int (*)()>(dlsym(handle, "sd_cuda_device_count"));
+  m.make_backend = reinterpret_cast<Backend* (*)(int)>(dlsym(handle, "sd_make_cuda_backend"));
+  if (m.device_count == nullptr || m.make_backend == nullptr)
+    m.error = "cannot load the CUDA backend: " + path.string() + " lacks its entry points";
+  return m;
+}
+
+const CudaModule& cuda_module() {
+  static const CudaModule m = load_cuda_module();
+  return m;
+}
+#endif
 
 Backend& cpu_backend() {
   static const std::unique_ptr<Backend> cpu = cpu::make_cpu_backend();
@@ -27,9 +60,11 @@ Backend& gpu_backend(Device d) {
   auto it = gpus->find(d.index);
   if (it != gpus->end()) return *it->second;
 #ifdef SD_WITH_CUDA
+  const CudaModule& cuda = cuda_module();
+  if (!cuda.error.empty()) throw Error("device " + d.str() + ": " + cuda.error);
   std::unique_ptr<Backend> gpu;
   try {
-    gpu = make_cuda_backend(d.index);
+    gpu.reset(cuda.make_backend(d.index));
   } catch (const Error& e) {
     throw Error("device " + d.str() + ": " + e.what());
   }
@@ -49,7 +84,9 @@ Backend& backend_for(Device d) {
 std::vector<Device> available_devices() {
   std::vector<Device> out{Device::cpu()};
 #ifdef SD_WITH_CUDA
-  for (int i = 0, n = cuda_device_count(); i < n; ++i) out.push_back(Device::cuda(i));
+  const CudaModule& cuda = cuda_module();
+  const int n = cuda.error.empty() ? cuda.device_count() : 0;
+  for (int i = 0; i < n; ++i) out.push_back(Device::cuda(i));
 #endif
   return out;
 }

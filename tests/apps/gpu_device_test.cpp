@@ -31,6 +31,8 @@ void expect_one_line_failure(const test::ProcessResult& r, const std::string& me
   EXPECT_FALSE(line.empty());
   EXPECT_EQ(line.find('\n'), std::string::npos) << "more than one line:\n" << r.err;
   EXPECT_NE(r.err.find(mentions), std::string::npos) << r.err;
+  // A CUDA build's programs load its backend library and give the driver's reason.
+  EXPECT_EQ(r.err.find("cannot load the CUDA backend"), std::string::npos) << r.err;
 }
 
 class WithoutGpu : public ::testing::Test {

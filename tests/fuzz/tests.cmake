@@ -10,11 +10,6 @@ if(NOT SD_FUZZ_CLANGXX OR NOT SD_FUZZ_CLANG)
   message(WARNING "clang not found (scripts/setup.sh installs it): the fuzz.* tests will fail")
 endif()
 set(sd_fuzz_main_libs sd_pipeline sd_loaders sd_models sd_ops sd_backend sd_backend_cpu sd_sampling sd_core)
-set(sd_fuzz_cuda_libs "")
-if(SD_HAVE_CUDA)  # the backend registry links the CUDA backend
-  list(INSERT sd_fuzz_main_libs 6 sd_backend_cuda)
-  set(sd_fuzz_cuda_libs $<TARGET_FILE:CUDA::cudart> $<TARGET_FILE:CUDA::cublasLt> ${SD_CUDNN_LIB})
-endif()
 # Lists cross into the external project '|'-separated (LIST_SEPARATOR).
 set(sd_fuzz_lib_files "")
 foreach(lib ${sd_fuzz_main_libs})
@@ -22,7 +17,7 @@ foreach(lib ${sd_fuzz_main_libs})
 endforeach()
 string(JOIN "|" sd_fuzz_lib_files ${sd_fuzz_lib_files})
 # libgomp, as the g++-built backend was compiled with -fopenmp.
-string(JOIN "|" sd_fuzz_extra_libs ${DNNL_LIB} ${OpenMP_CXX_LIBRARIES} ${sd_fuzz_cuda_libs})
+string(JOIN "|" sd_fuzz_extra_libs ${DNNL_LIB} ${OpenMP_CXX_LIBRARIES})
 ExternalProject_Add(sd_fuzzers
   SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR}
   BINARY_DIR ${CMAKE_BINARY_DIR}/fuzz
