@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/pipeline.h"
 
 namespace sd::bench {
@@ -145,6 +146,20 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
   req.guidance_scale = info.default_guidance;
   req.sampler = info.default_sampler;
   req.preview = pipeline::PreviewMode::None;
+  const uint64_t available = pipeline::memory_available_to_process(opt.max_memory);
+  try {
+    pipeline::admit_job_memory(req, info, available);
+  } catch (const pipeline::MemoryRefused& e) {
+    std::fprintf(stderr, "%s; running it in its leanest form, as sd-generate does\n", e.what());
+    j["memory_refused"] = true;
+  }
+  const pipeline::MemoryEstimate estimate = pipeline::estimate_job_memory(info, req);
+  j["available_mb"] = double(available) / (1 << 20);
+  j["estimate_mb"] = double(estimate.total()) / (1 << 20);
+  j["vae_tiling"] = req.vae_tiling;
+  if (req.vae_tiling) j["vae_tile_size"] = req.vae_tile_size > 0 ? req.vae_tile_size : info.memory.vae_tile_pixels;
+  std::fprintf(stderr, "job estimate %.0f MB of %.0f MB available: VAE %s\n", double(estimate.total()) / (1 << 20),
+               double(available) / (1 << 20), req.vae_tiling ? "in tiles" : "whole");
   nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
   for (int k = 0; k < opt.jobs; ++k) {
     std::vector<Clock::time_point> step_end;

@@ -147,12 +147,57 @@ TEST(PipelineHostile, MemoryAdmission) {
   auto tiles = req;
   pipeline::admit_job_memory(tiles, info, tiled.total());
   EXPECT_TRUE(tiles.vae_tiling);
+  EXPECT_EQ(tiles.vae_tile_size, 0);  // the VAE's own tile edge was enough
+  // Smaller tiles would not help here (the UNet's part is then the larger): the refusal
+  // names the default tiles as the least.
   auto refused = req;
   const std::string e = error_of([&] { pipeline::admit_job_memory(refused, info, tiled.total() - 1); });
   EXPECT_NE(e.find("a 2048x2048 job needs about"), std::string::npos) << e;
+  EXPECT_NE(e.find("with the VAE in tiles;"), std::string::npos) << e;
   EXPECT_NE(e.find("is available to the worker"), std::string::npos) << e;
+  // Refused, the request is left in its leanest form (sd-generate runs it so anyway).
+  EXPECT_TRUE(refused.vae_tiling);
+  EXPECT_EQ(refused.vae_tile_size, 0);
   EXPECT_GT(pipeline::memory_available_to_process(0), info.memory.resident_bytes);
   EXPECT_EQ(pipeline::memory_available_to_process(12345), 12345u);
+}
+
+// When the VAE's default tile is the whole image (SDXL's 1024 px tile at 1024x1024; the
+// tiny VAE's 64 px one at 64x64), tiling with it saves nothing: admission halves the
+// tile until the decode fits, and the job runs with that tile.
+TEST(PipelineHostile, MemoryAdmissionChoosesSmallerTiles) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  auto pipe = pipeline::Pipeline::load(tiny_load_options());
+  const pipeline::ModelInfo& info = pipe->info();
+  ASSERT_EQ(info.memory.vae_tile_pixels, 64);
+  auto req = tiny_ddim_request();
+  req.guidance_scale = 1.0f;  // the VAE's part outweighs the UNet's
+  const auto whole = pipeline::estimate_job_memory(info, req);
+  req.vae_tiling = true;
+  EXPECT_GE(pipeline::estimate_job_memory(info, req).activations, whole.activations);  // one tile: the whole
+  req.vae_tile_size = 32;
+  const auto half = pipeline::estimate_job_memory(info, req);
+  EXPECT_LT(half.activations, whole.activations);
+  req.vae_tiling = false;
+  req.vae_tile_size = 0;
+
+  auto admitted = req;
+  pipeline::admit_job_memory(admitted, info, half.total());
+  EXPECT_TRUE(admitted.vae_tiling);
+  EXPECT_EQ(admitted.vae_tile_size, 32);
+  // A tile edge the request names is kept: it is refused rather than cut.
+  auto named = req;
+  named.vae_tiling = true;
+  named.vae_tile_size = 64;
+  EXPECT_THROW(pipeline::admit_job_memory(named, info, half.total()), pipeline::MemoryRefused);
+
+  const auto tiled = pipe->generate(admitted, {});
+  const auto untiled = pipe->generate(req, {});
+  ASSERT_EQ(tiled.image.width, 64);
+  ASSERT_EQ(tiled.image.height, 64);
+  // The same latents decoded in four overlapping tiles: close to the whole decode, not equal.
+  ASSERT_EQ(max_abs_diff(tiled.final_latents, untiled.final_latents), 0.0);
+  EXPECT_NE(tiled.image.pixels, untiled.image.pixels);
 }
 
 }  // namespace
