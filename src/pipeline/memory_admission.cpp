@@ -67,10 +67,15 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
-// Bytes of the untiled (or one tile of the tiled) VAE at an image of `pixels`.
+// Bytes of the untiled (or one tile of the tiled) VAE at an image of `pixels`. A float32
+// decode runs its full-resolution 3x3 convolutions as Winograd (backend/cpu/convolution.cpp),
+// whose blocked copies of input and output and transformed tiles take about as much
+// again: SD2.1's 768x768 f32 decode grew the process by 4060 MiB, twice the 2016 MiB of
+// the bf16-sized count (SDXL's 1024x1024 bf16 decode: 1133 MiB of its 1792).
 uint64_t vae_bytes(const MemoryProfile& m, uint64_t pixels, bool decode) {
-  const int64_t channels = decode ? 2 * int64_t(m.vae_next_channels) + 3 * int64_t(m.vae_top_channels)
-                                  : 3 * int64_t(m.vae_top_channels);
+  int64_t channels = decode ? 2 * int64_t(m.vae_next_channels) + 3 * int64_t(m.vae_top_channels)
+                            : 3 * int64_t(m.vae_top_channels);
+  if (decode && m.activation_bytes == 4) channels += 2 * (int64_t(m.vae_next_channels) + m.vae_top_channels);
   return pixels * uint64_t(channels) * uint64_t(m.activation_bytes);
 }
 

@@ -131,8 +131,12 @@ TEST(PipelineHostile, MemoryAdmission) {
   const auto small = pipeline::estimate_job_memory(info, req);
   EXPECT_EQ(big.resident, small.resident);
   EXPECT_GT(big.activations, 3 * small.activations);
+  // With the VAE in tiles the UNet's part is the larger; CFG doubles its rows.
+  req.vae_tiling = true;
+  const auto guided = pipeline::estimate_job_memory(info, req);
   req.guidance_scale = 1.0f;
-  EXPECT_LT(pipeline::estimate_job_memory(info, req).activations, small.activations);
+  EXPECT_LT(pipeline::estimate_job_memory(info, req).activations, guided.activations);
+  req.vae_tiling = false;
   // Without CFG the tiny model's VAE outweighs its UNet (its VAE upsamples only 2x).
   req.width = req.height = 2048;
   const auto untiled = pipeline::estimate_job_memory(info, req);
@@ -198,6 +202,34 @@ TEST(PipelineHostile, MemoryAdmissionChoosesSmallerTiles) {
   // The same latents decoded in four overlapping tiles: close to the whole decode, not equal.
   ASSERT_EQ(max_abs_diff(tiled.final_latents, untiled.final_latents), 0.0);
   EXPECT_NE(tiled.image.pixels, untiled.image.pixels);
+}
+
+// The estimate against what sd-bench --e2e and sd-generate measured at full size (random
+// weights of the real configs, 2 steps): it must cover each peak, or a job admitted within
+// a budget would pass it. SD2.1 768x768 f32: 4980 MiB after the load, 9040 MiB at the VAE
+// decode; SDXL 1024x1024 bf16: 6696 MiB after the load, 7829 MiB at the whole decode and
+// 7134 MiB with 512 px tiles.
+TEST(PipelineHostile, MemoryEstimateCoversTheMeasuredPeaks) {
+  const uint64_t MiB = uint64_t(1) << 20;
+  pipeline::ModelInfo sd21, sdxl;
+  sd21.memory = {4980 * MiB, 4, 8, 320, 320 + 3 * 320 + 3 * 640 / 4 + 3 * 1280 / 16 + 3 * 1280 / 64, 128, 256, 768};
+  sdxl.memory = {6696 * MiB, 2, 8, 320, 320 + 3 * 320 + 3 * 640 / 4 + 3 * 1280 / 16, 128, 256, 1024};
+  pipeline::GenerationRequest req;
+  req.guidance_scale = 7.5f;
+  req.width = req.height = 768;
+  EXPECT_GE(pipeline::estimate_job_memory(sd21, req).total(), 9040 * MiB);
+  req.width = req.height = 1024;
+  EXPECT_GE(pipeline::estimate_job_memory(sdxl, req).total(), 7829 * MiB);
+  req.vae_tiling = true;
+  req.vae_tile_size = 512;
+  EXPECT_GE(pipeline::estimate_job_memory(sdxl, req).total(), 7134 * MiB);
+  // In 6 GiB the SDXL job fits in no way (its bf16 weights alone are 6.5 GiB); its leanest
+  // form tiles the VAE at 512 px, where the UNet's step becomes the larger part.
+  req.vae_tiling = false;
+  req.vae_tile_size = 0;
+  const std::string e = error_of([&] { pipeline::admit_job_memory(req, sdxl, 6144 * MiB); });
+  EXPECT_NE(e.find("with the VAE in 512 px tiles; 6144 MiB is available"), std::string::npos) << e;
+  EXPECT_EQ(req.vae_tile_size, 512);
 }
 
 }  // namespace
