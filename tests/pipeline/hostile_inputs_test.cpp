@@ -208,7 +208,8 @@ TEST(PipelineHostile, MemoryAdmissionChoosesSmallerTiles) {
 // weights of the real configs, 2 steps): it must cover each peak, or a job admitted within
 // a budget would pass it. SD2.1 768x768 f32: 4980 MiB after the load, 9040 MiB at the VAE
 // decode; SDXL 1024x1024 bf16: 6696 MiB after the load, 7829 MiB at the whole decode and
-// 7134 MiB with 512 px tiles.
+// 7134 MiB with 512 px tiles; in f32, 13309 MiB after the load and 15238 MiB at the decode
+// in 512 px tiles.
 TEST(PipelineHostile, MemoryEstimateCoversTheMeasuredPeaks) {
   const uint64_t MiB = uint64_t(1) << 20;
   pipeline::ModelInfo sd21, sdxl;
@@ -223,6 +224,10 @@ TEST(PipelineHostile, MemoryEstimateCoversTheMeasuredPeaks) {
   req.vae_tiling = true;
   req.vae_tile_size = 512;
   EXPECT_GE(pipeline::estimate_job_memory(sdxl, req).total(), 7134 * MiB);
+  pipeline::ModelInfo sdxl_f32 = sdxl;
+  sdxl_f32.memory.resident_bytes = 13309 * MiB;
+  sdxl_f32.memory.activation_bytes = 4;
+  EXPECT_GE(pipeline::estimate_job_memory(sdxl_f32, req).total(), 15238 * MiB);
   // In 6 GiB the SDXL job fits in no way (its bf16 weights alone are 6.5 GiB); its leanest
   // form tiles the VAE at 512 px, where the UNet's step becomes the larger part.
   req.vae_tiling = false;
