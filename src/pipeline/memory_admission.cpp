@@ -167,9 +167,11 @@ uint64_t memory_available_to_process(uint64_t max_memory) {
 void admit_job_memory(GenerationRequest& req, const ModelInfo& model, uint64_t available) {
   // What keeps the images exactly as asked comes first (a batch image by image), tiles
   // (which change the image slightly) only when that is not enough, the largest first.
+  // Tiles are blended on the host, so only a model on the CPU is offered them
+  // (DiffusionPipeline::validate refuses them elsewhere).
   std::vector<Plan> tilings;
   if (!req.vae_tiling) tilings.push_back({false, req.vae_tile_size});
-  if (req.vae_tiling || model.memory.vae_tile_pixels > 0)
+  if (req.vae_tiling || (model.memory.vae_tile_pixels > 0 && model.device == "cpu"))
     for (int t : tile_sizes(model.memory, req)) tilings.push_back({true, t});
   std::vector<BatchLayout> layouts{req.batch_layout};
   if (req.batch_size > 1)

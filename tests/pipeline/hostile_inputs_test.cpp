@@ -235,6 +235,15 @@ TEST(PipelineHostile, MemoryEstimateCoversTheMeasuredPeaks) {
   const std::string e = error_of([&] { pipeline::admit_job_memory(req, sdxl, 6144 * MiB); });
   EXPECT_NE(e.find("with the VAE in 512 px tiles; 6144 MiB is available"), std::string::npos) << e;
   EXPECT_EQ(req.vae_tile_size, 512);
+  // On a GPU the tiles (blended on the host) are not offered.
+  pipeline::ModelInfo gpu = sdxl;
+  gpu.device = "cuda:0";
+  auto on_gpu = req;
+  on_gpu.vae_tiling = false;
+  on_gpu.vae_tile_size = 0;
+  const std::string g = error_of([&] { pipeline::admit_job_memory(on_gpu, gpu, 6144 * MiB); });
+  EXPECT_EQ(g.find("tiles"), std::string::npos) << g;
+  EXPECT_FALSE(on_gpu.vae_tiling);
 }
 
 }  // namespace
