@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "pipeline/memory_admission.h"
 #include "pipeline/pipeline.h"
 
 namespace sd::bench {
@@ -30,6 +32,14 @@ double status_mb(const std::string& field) {
   while (std::getline(f, line))
     if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;
   return 0;
+}
+
+// VmHWM in MB, then reset to the RSS now (clear_refs 5), so that each phase of a job
+// reports its own peak. Where the reset is not allowed the peaks add up, an upper bound.
+double take_peak_mb() {
+  const double peak = status_mb("VmHWM");
+  std::ofstream("/proc/self/clear_refs") << "5";
+  return peak;
 }
 
 const char* weight_suffix(pipeline::FolderPrecision p) {
@@ -145,14 +155,36 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
   req.guidance_scale = info.default_guidance;
   req.sampler = info.default_sampler;
   req.preview = pipeline::PreviewMode::None;
+  const uint64_t available = pipeline::memory_available_to_process(opt.max_memory);
+  try {
+    pipeline::admit_job_memory(req, info, available);
+  } catch (const pipeline::MemoryRefused& e) {
+    std::fprintf(stderr, "%s; running it in its leanest form, as sd-generate does\n", e.what());
+    j["memory_refused"] = true;
+  }
+  const pipeline::MemoryEstimate estimate = pipeline::estimate_job_memory(info, req);
+  j["available_mb"] = double(available) / (1 << 20);
+  j["estimate_mb"] = double(estimate.total()) / (1 << 20);
+  j["vae_tiling"] = req.vae_tiling;
+  if (req.vae_tiling) j["vae_tile_size"] = req.vae_tile_size > 0 ? req.vae_tile_size : info.memory.vae_tile_pixels;
+  std::fprintf(stderr, "job estimate %.0f MB of %.0f MB available: VAE %s\n", double(estimate.total()) / (1 << 20),
+               double(available) / (1 << 20), req.vae_tiling ? "in tiles" : "whole");
   nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
+  double peak = take_peak_mb();  // the load's and warm-up's
   for (int k = 0; k < opt.jobs; ++k) {
     std::vector<Clock::time_point> step_end;
+    std::vector<double> step_peak;  // [0]: the text encoder and step 1; [1]: step 2
     pipeline::GenerationCallbacks cb;
-    cb.on_progress = [&](int, int) { step_end.push_back(Clock::now()); };
+    cb.on_progress = [&](int, int) {
+      step_end.push_back(Clock::now());
+      step_peak.push_back(take_peak_mb());
+    };
     const auto t = Clock::now();
     const pipeline::GenerationResult r = pipe->generate(req, cb);
     const double total = since(t);
+    const double decode_peak = take_peak_mb();
+    for (double p : step_peak) peak = std::max(peak, p);
+    peak = std::max(peak, decode_peak);
     // The denoise phase is both steps (and the sampler's set-up, which is small).
     const double second = std::chrono::duration<double>(step_end.at(1) - step_end.at(0)).count();
     const double first = r.timings.at("denoise") - second;
@@ -162,13 +194,17 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
                     {"first_over_second", first / second},
                     {"vae_decode_seconds", r.timings.at("vae_decode")},
                     {"seconds", total},
-                    {"rss_mb", status_mb("VmRSS")}});
-    std::fprintf(stderr, "job %d: text %.2f s, step 1 %.2f s, step 2 %.2f s (%.2fx), decode %.2f s, all %.2f s, RSS %.0f MB\n",
+                    {"rss_mb", status_mb("VmRSS")},
+                    {"peak_rss_text_and_step1_mb", step_peak.at(0)},
+                    {"peak_rss_step2_mb", step_peak.at(1)},
+                    {"peak_rss_decode_mb", decode_peak}});
+    std::fprintf(stderr, "job %d: text %.2f s, step 1 %.2f s, step 2 %.2f s (%.2fx), decode %.2f s, all %.2f s, RSS %.0f MB; "
+                 "peaks: text and step 1 %.0f MB, step 2 %.0f MB, decode %.0f MB\n",
                  k + 1, r.timings.at("text_encoder"), first, second, first / second, r.timings.at("vae_decode"), total,
-                 status_mb("VmRSS"));
+                 status_mb("VmRSS"), step_peak.at(0), step_peak.at(1), decode_peak);
   }
   j["jobs"] = jobs;
-  j["peak_rss_mb"] = status_mb("VmHWM");
+  j["peak_rss_mb"] = peak;
   return j;
 }
 

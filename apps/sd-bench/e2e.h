@@ -21,6 +21,7 @@ struct E2eOptions {
   int threads = 0;
   int jobs = 2;  // a worker's first and second jobs
   bool warm_up = true;  // Pipeline::warm_up after the load, as sd-generate and the worker load
+  uint64_t max_memory = 0;  // the jobs are admitted within it as sd-generate's (memory_admission.h)
 };
 
 // The folder of `opt`, written now unless opt.dir already holds one of its precision;

@@ -174,6 +174,12 @@ int main(int argc, char** argv) {
   bool no_warm_up = false;
   app.add_flag("--no-warm-up", no_warm_up, "with --e2e: no warm-up image after the load (the first job pays for it)")
       ->needs(e2e_flag);
+  uint64_t max_memory = 0;
+  app.add_option("--max-memory", max_memory,
+                 "with --e2e: the memory the jobs are admitted within, as sd-generate --max-memory (VAE tiles when the "
+                 "decode would not fit; default: the cgroup's limit or the system's available memory)")
+      ->transform(CLI::AsSizeValue(false))
+      ->needs(e2e_flag);
   e2e_flag->excludes(tiling)->excludes("--batch")->excludes("--cancel-latency")->excludes("--repeat");
   try {
     app.parse(argc, argv);
@@ -214,6 +220,7 @@ int main(int argc, char** argv) {
       e2e_opt.threads = threads;
       e2e_opt.jobs = e2e_jobs;
       e2e_opt.warm_up = !no_warm_up;
+      e2e_opt.max_memory = max_memory;
       e2e_folder = sd::bench::prepare_e2e_folder(e2e_opt, &e2e_written_seconds);
     } catch (const sd::Error& e) {
       std::fprintf(stderr, "sd-bench: %s\n", e.what());

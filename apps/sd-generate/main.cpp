@@ -251,12 +251,19 @@ int main(int argc, char** argv) {
   } catch (const sd::Error& e) {
     return usage_error(e.what());
   }
-  // A batch too large for memory as one runs image by image; a single image runs as asked.
-  if (req.batch_size > 1) try {
-      sd::pipeline::admit_job_memory(req, pipe->info(), sd::pipeline::memory_available_to_process(0));
-    } catch (const sd::pipeline::MemoryRefused&) {
-      req.batch_layout = sd::pipeline::BatchLayout::OneByOne;
-    }
+  // Within the memory given, as the worker admits its jobs: a batch image by image, the
+  // VAE in tiles. A job that fits in no way still runs in its leanest form: the estimate
+  // is conservative, and the person asked for this one image.
+  const bool tiles_asked = req.vae_tiling;
+  const int tile_asked = req.vae_tile_size;
+  try {
+    sd::pipeline::admit_job_memory(req, info, sd::pipeline::memory_available_to_process(o.max_memory));
+  } catch (const sd::pipeline::MemoryRefused& e) {
+    std::fprintf(stderr, "sd-generate: warning: %s; running it in its leanest form\n", e.what());
+  }
+  if (req.vae_tiling && (!tiles_asked || req.vae_tile_size != tile_asked))
+    std::fprintf(stderr, "sd-generate: the VAE runs in %d px tiles: the whole decode would not fit in the memory given\n",
+                 req.vae_tile_size > 0 ? req.vae_tile_size : info.memory.vae_tile_pixels);
 
   sd::pipeline::GenerationCallbacks cb;
   cb.on_progress = [&](int step, int total) { progress.step(step, total); };

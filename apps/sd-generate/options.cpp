@@ -183,6 +183,12 @@ void add_performance_options(CLI::App& app, Options& o) {
                  "tile edge in image pixels for --vae-tiling (default: the VAE's sample_size, 512 for SD1.5)")
       ->needs(tiling)
       ->group(g);
+  app.add_option("--max-memory", o.max_memory,
+                 "memory the process may grow to (bytes, or with a unit: 6GB, 512MiB); a job that would need more "
+                 "runs image by image or with the VAE in tiles, as the worker's. Default: the cgroup's limit or the "
+                 "system's available memory")
+      ->transform(CLI::AsSizeValue(false))
+      ->group(g);
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct Options {
   std::string save_latents;
   std::string preview_name, preview_dir;
   bool fast_decode = false;
+  uint64_t max_memory = 0;  // bytes; 0 = the cgroup's limit or the system's available memory
 };
 
 // Adds every flag to `app`, writing into `o`.

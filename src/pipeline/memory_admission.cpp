@@ -67,10 +67,15 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
-// Bytes of the untiled (or one tile of the tiled) VAE at an image of `pixels`.
+// Bytes of the untiled (or one tile of the tiled) VAE at an image of `pixels`. A float32
+// decode runs its full-resolution 3x3 convolutions as Winograd (backend/cpu/convolution.cpp),
+// whose blocked copies of input and output and transformed tiles take about as much
+// again: SD2.1's 768x768 f32 decode grew the process by 4060 MiB, twice the 2016 MiB of
+// the bf16-sized count (SDXL's 1024x1024 bf16 decode: 1133 MiB of its 1792).
 uint64_t vae_bytes(const MemoryProfile& m, uint64_t pixels, bool decode) {
-  const int64_t channels = decode ? 2 * int64_t(m.vae_next_channels) + 3 * int64_t(m.vae_top_channels)
-                                  : 3 * int64_t(m.vae_top_channels);
+  int64_t channels = decode ? 2 * int64_t(m.vae_next_channels) + 3 * int64_t(m.vae_top_channels)
+                            : 3 * int64_t(m.vae_top_channels);
+  if (decode && m.activation_bytes == 4) channels += 2 * (int64_t(m.vae_next_channels) + m.vae_top_channels);
   return pixels * uint64_t(channels) * uint64_t(m.activation_bytes);
 }
 
@@ -78,20 +83,27 @@ struct Phases {
   uint64_t unet = 0, vae = 0, image = 0;
 };
 
+// How a job runs: the levers admission may pull (request.h).
+struct Plan {
+  bool tiled = false;
+  int tile_size = 0;  // GenerationRequest::vae_tile_size: 0 = the VAE's default
+  BatchLayout layout = BatchLayout::Together;
+};
+
 // A batch runs its UNet rows together unless image by image; its VAE whole only when
 // together and untiled (request.h: BatchLayout).
-Phases phases(const MemoryProfile& m, const GenerationRequest& req, bool tiled, BatchLayout layout) {
+Phases phases(const MemoryProfile& m, const GenerationRequest& req, const Plan& plan) {
   const uint64_t images = uint64_t(std::max(1, req.batch_size));
   const uint64_t pixels = uint64_t(req.width) * uint64_t(req.height);
   const uint64_t latent = pixels / uint64_t(m.latent_factor * m.latent_factor);
-  const uint64_t unet_images = layout == BatchLayout::OneByOne ? 1 : images;
-  const uint64_t vae_images = layout == BatchLayout::Together && !tiled ? images : 1;
+  const uint64_t unet_images = plan.layout == BatchLayout::OneByOne ? 1 : images;
+  const uint64_t vae_images = plan.layout == BatchLayout::Together && !plan.tiled ? images : 1;
   const uint64_t batch = (req.guidance_scale > 1.0f ? 2 : 1) * unet_images;
   Phases p;
   p.unet = batch * latent * uint64_t(m.unet_skip_channels + kUnetWorkingTensors * m.unet_channels) *
            uint64_t(m.activation_bytes);
-  const int tile = req.vae_tile_size > 0 ? req.vae_tile_size : m.vae_tile_pixels;
-  const uint64_t vae_pixels = tiled && tile > 0 ? std::min(pixels, uint64_t(tile) * uint64_t(tile)) : pixels;
+  const int tile = plan.tile_size > 0 ? plan.tile_size : m.vae_tile_pixels;
+  const uint64_t vae_pixels = plan.tiled && tile > 0 ? std::min(pixels, uint64_t(tile) * uint64_t(tile)) : pixels;
   const bool encodes = req.operation != Operation::Txt2Img;
   const uint64_t decode = req.decoder == FinalDecoder::Taesd
                               ? pixels * 3 * kTaesdChannels * uint64_t(m.activation_bytes)
@@ -99,17 +111,29 @@ Phases phases(const MemoryProfile& m, const GenerationRequest& req, bool tiled, 
   // The input image is encoded once for the whole batch.
   p.vae = std::max(decode, encodes ? vae_bytes(m, vae_pixels, false) : 0);
   // The float images the VAE writes (and blends tiles into) and the 8-bit copies of all.
-  p.image = pixels * (3 * 4 * (tiled ? 2 : 1) * vae_images + 3 * images);
+  p.image = pixels * (3 * 4 * (plan.tiled ? 2 : 1) * vae_images + 3 * images);
   return p;
 }
 
 uint64_t with_margin(uint64_t bytes) { return uint64_t(double(bytes) * kMargin); }
 
-MemoryEstimate estimate(const ModelInfo& model, const GenerationRequest& req, bool tiled, BatchLayout layout) {
+MemoryEstimate estimate(const ModelInfo& model, const GenerationRequest& req, const Plan& plan) {
   const MemoryProfile& m = model.memory;
   if (m.resident_bytes == 0) return {};
-  const Phases p = phases(m, req, tiled, layout);
+  const Phases p = phases(m, req, plan);
   return {m.resident_bytes, with_margin(std::max(p.unet, p.vae) + p.image) + kRuntimeOverhead};
+}
+
+// The tile edges admission may choose when the request leaves the size to it: the
+// VAE's default, then halves of it (a decode's memory falls with the tile's area) while
+// they stay valid tiles (autoencoder_kl.h: resolve_tile_size), down to a quarter.
+std::vector<int> tile_sizes(const MemoryProfile& m, const GenerationRequest& req) {
+  if (req.vae_tile_size > 0 || m.vae_tile_pixels <= 0) return {req.vae_tile_size};
+  std::vector<int> sizes{0};
+  const int f = m.latent_factor;
+  for (int t = m.vae_tile_pixels / 2; t >= m.vae_tile_pixels / 4 && t >= 8 * f && t % (4 * f) == 0; t /= 2)
+    sizes.push_back(t);
+  return sizes;
 }
 
 }  // namespace
@@ -122,7 +146,7 @@ uint64_t process_rss_bytes() {
 }
 
 MemoryEstimate estimate_job_memory(const ModelInfo& model, const GenerationRequest& req) {
-  return estimate(model, req, req.vae_tiling, req.batch_layout);
+  return estimate(model, req, {req.vae_tiling, req.vae_tile_size, req.batch_layout});
 }
 
 uint64_t memory_available_to_process(uint64_t max_memory) {
@@ -142,32 +166,53 @@ uint64_t memory_available_to_process(uint64_t max_memory) {
 
 void admit_job_memory(GenerationRequest& req, const ModelInfo& model, uint64_t available) {
   // What keeps the images exactly as asked comes first (a batch image by image), tiles
-  // (which change the image slightly) only when that is not enough.
-  std::vector<bool> tilings{req.vae_tiling};
-  if (!req.vae_tiling && model.memory.vae_tile_pixels > 0) tilings.push_back(true);
+  // (which change the image slightly) only when that is not enough, the largest first.
+  // Tiles are blended on the host, so only a model on the CPU is offered them
+  // (DiffusionPipeline::validate refuses them elsewhere).
+  std::vector<Plan> tilings;
+  if (!req.vae_tiling) tilings.push_back({false, req.vae_tile_size});
+  if (req.vae_tiling || (model.memory.vae_tile_pixels > 0 && model.device == "cpu"))
+    for (int t : tile_sizes(model.memory, req)) tilings.push_back({true, t});
   std::vector<BatchLayout> layouts{req.batch_layout};
   if (req.batch_size > 1)
     for (BatchLayout l : {BatchLayout::VaeOneByOne, BatchLayout::OneByOne})
       if (l > req.batch_layout) layouts.push_back(l);
-  for (bool tiled : tilings)
-    for (BatchLayout layout : layouts)
-      if (estimate(model, req, tiled, layout).total() <= available) {
-        req.vae_tiling = tiled;
+  // The leanest plan is the first of the least estimate: a change that saves nothing
+  // (tiles when the UNet needs more than the VAE) is not made.
+  Plan leanest;
+  MemoryEstimate least;
+  for (Plan plan : tilings)
+    for (BatchLayout layout : layouts) {
+      plan.layout = layout;
+      const MemoryEstimate e = estimate(model, req, plan);
+      if (e.total() <= available) {
+        req.vae_tiling = plan.tiled;
+        req.vae_tile_size = plan.tile_size;
         req.batch_layout = layout;
         return;
       }
-  const MemoryEstimate as_asked = estimate(model, req, req.vae_tiling, req.batch_layout);
-  const MemoryEstimate least = estimate(model, req, tilings.back(), layouts.back());
+      if (least.total() == 0 || e.total() < least.total()) {
+        leanest = plan;
+        least = e;
+      }
+    }
+  const MemoryEstimate as_asked = estimate_job_memory(model, req);
   const std::string size = std::to_string(req.width) + "x" + std::to_string(req.height);
   std::string need = (req.batch_size > 1 ? "a batch of " + std::to_string(req.batch_size) + " " + size + " images"
                                          : "a " + size + " job") +
                      " needs about " + mib(as_asked.total()) + " of memory (" + mib(as_asked.resident) +
                      " for the model, " + mib(as_asked.activations) + " while it runs)";
   if (least.total() < as_asked.total()) {
-    std::string how = req.batch_size > 1 ? " one image at a time" : "";
-    if (tilings.back() && !req.vae_tiling) how += how.empty() ? " with the VAE in tiles" : " and the VAE in tiles";
+    std::string how = leanest.layout != req.batch_layout ? " one image at a time" : "";
+    if (leanest.tiled && (!req.vae_tiling || leanest.tile_size != req.vae_tile_size)) {
+      how += how.empty() ? " with the VAE in " : " and the VAE in ";
+      how += leanest.tile_size > 0 ? std::to_string(leanest.tile_size) + " px tiles" : "tiles";
+    }
     need += ", " + mib(least.total()) + how;
   }
+  req.vae_tiling = leanest.tiled;
+  req.vae_tile_size = leanest.tile_size;
+  req.batch_layout = leanest.layout;
   throw MemoryRefused(need + "; " + mib(available) + " is available to the worker");
 }
 

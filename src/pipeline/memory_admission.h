@@ -2,7 +2,8 @@
 // Memory admission: what a job will need at its peak, estimated from the model's configs
 // and the request before it is queued, against what the process may use. A batch counts
 // each image it runs together; one that would not fit runs image by image, and a job
-// whose only excess is the VAE decode (or encode) runs with the VAE in tiles; a job that
+// whose only excess is the VAE decode (or encode) runs with the VAE in tiles (smaller
+// ones when the default tile is not small enough); a job that
 // fits in none of these ways is refused with the numbers. Jobs run one at a time, so
 // each is measured against the whole budget.
 #include <cstdint>
@@ -37,8 +38,11 @@ class MemoryRefused : public Error {
 
 // Admits `req` within `available` bytes: unchanged when it fits; else with the first
 // change that makes it fit, the images' own first: a batch's VAE image by image, then
-// every phase image by image (batch_layout), then vae_tiling; or throws MemoryRefused
-// naming the needed and available memory.
+// every phase image by image (batch_layout), then vae_tiling with the VAE's default tile,
+// then (when the request leaves vae_tile_size to it) with tiles of half and a quarter
+// of that edge, since the default tile of SDXL's VAE (1024) is the whole of a 1024x1024
+// image; or throws MemoryRefused naming the needed and available memory, with `req` left
+// in its leanest form for a caller that runs it anyway (sd-generate).
 void admit_job_memory(GenerationRequest& req, const ModelInfo& model, uint64_t available);
 
 // Resident set size of this process now, in bytes (0 when /proc cannot tell).

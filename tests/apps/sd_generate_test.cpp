@@ -216,6 +216,32 @@ TEST(SdGenerate, VaeTilingRunsTheVaeInBlendedTiles) {
   EXPECT_FALSE(fs::exists(dir + "/y.png"));
 }
 
+// --max-memory admits the job as the worker does; one that fits in no way still runs,
+// with a warning, in its leanest form. Without guidance the tiny VAE's decode outweighs
+// its UNet, so that form tiles the VAE: in 32 px tiles (16 px ones would save no more,
+// the UNet's part being then the larger).
+TEST(SdGenerate, MaxMemoryRunsTheLeanestFormWithAWarning) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  const std::string dir = test::temp_dir("sdgen-max-memory");
+  auto args = tiny_args("ddim", dir + "/x.png");
+  *(std::find(args.begin(), args.end(), "--guidance") + 1) = "1";
+  args.insert(args.end(), {"--max-memory", "1MiB"});
+  auto r = test::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("sd-generate: warning: a 64x64 job needs about"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("with the VAE in 32 px tiles; 1 MiB is available"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the VAE runs in 32 px tiles"), std::string::npos) << r.err;
+  auto pipe = pipeline::Pipeline::load(test::tiny_load_options());
+  pipeline::GenerationRequest req = test::tiny_ddim_request();
+  req.guidance_scale = 1.0f;
+  req.vae_tiling = true;
+  req.vae_tile_size = 32;
+  const io::Image tiled = pipe->generate(req, {}).image;
+  EXPECT_TRUE(image_matches(read_png(dir + "/x.png"), tiled));
+  req.vae_tiling = false;
+  EXPECT_FALSE(image_matches(tiled, pipe->generate(req, {}).image));
+}
+
 TEST(SdGenerate, EverySamplerRuns) {
   SD_SKIP_WITHOUT_DATA("clip");
   const std::string dir = test::temp_dir("sdgen-samplers");

@@ -236,7 +236,10 @@ TEST(Batch, MemoryAdmissionCountsTheBatch) {
   auto refused = req;
   const std::string e = test::error_of([&] { admit_job_memory(refused, info, resident); });
   EXPECT_NE(e.find("a batch of 4 1024x1024 images needs about"), std::string::npos) << e;
-  EXPECT_NE(e.find("one image at a time and the VAE in tiles"), std::string::npos) << e;
+  // The least is every image alone and the VAE in tiles, and the request is left so.
+  EXPECT_NE(e.find("one image at a time and the VAE in tiles;"), std::string::npos) << e;
+  EXPECT_EQ(refused.batch_layout, BatchLayout::OneByOne);
+  EXPECT_TRUE(refused.vae_tiling);
 }
 
 }  // namespace

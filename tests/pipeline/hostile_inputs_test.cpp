@@ -131,8 +131,12 @@ TEST(PipelineHostile, MemoryAdmission) {
   const auto small = pipeline::estimate_job_memory(info, req);
   EXPECT_EQ(big.resident, small.resident);
   EXPECT_GT(big.activations, 3 * small.activations);
+  // With the VAE in tiles the UNet's part is the larger; CFG doubles its rows.
+  req.vae_tiling = true;
+  const auto guided = pipeline::estimate_job_memory(info, req);
   req.guidance_scale = 1.0f;
-  EXPECT_LT(pipeline::estimate_job_memory(info, req).activations, small.activations);
+  EXPECT_LT(pipeline::estimate_job_memory(info, req).activations, guided.activations);
+  req.vae_tiling = false;
   // Without CFG the tiny model's VAE outweighs its UNet (its VAE upsamples only 2x).
   req.width = req.height = 2048;
   const auto untiled = pipeline::estimate_job_memory(info, req);
@@ -147,12 +151,99 @@ TEST(PipelineHostile, MemoryAdmission) {
   auto tiles = req;
   pipeline::admit_job_memory(tiles, info, tiled.total());
   EXPECT_TRUE(tiles.vae_tiling);
+  EXPECT_EQ(tiles.vae_tile_size, 0);  // the VAE's own tile edge was enough
+  // Smaller tiles would not help here (the UNet's part is then the larger): the refusal
+  // names the default tiles as the least.
   auto refused = req;
   const std::string e = error_of([&] { pipeline::admit_job_memory(refused, info, tiled.total() - 1); });
   EXPECT_NE(e.find("a 2048x2048 job needs about"), std::string::npos) << e;
+  EXPECT_NE(e.find("with the VAE in tiles;"), std::string::npos) << e;
   EXPECT_NE(e.find("is available to the worker"), std::string::npos) << e;
+  // Refused, the request is left in its leanest form (sd-generate runs it so anyway).
+  EXPECT_TRUE(refused.vae_tiling);
+  EXPECT_EQ(refused.vae_tile_size, 0);
   EXPECT_GT(pipeline::memory_available_to_process(0), info.memory.resident_bytes);
   EXPECT_EQ(pipeline::memory_available_to_process(12345), 12345u);
+}
+
+// When the VAE's default tile is the whole image (SDXL's 1024 px tile at 1024x1024; the
+// tiny VAE's 64 px one at 64x64), tiling with it saves nothing: admission halves the
+// tile until the decode fits, and the job runs with that tile.
+TEST(PipelineHostile, MemoryAdmissionChoosesSmallerTiles) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  auto pipe = pipeline::Pipeline::load(tiny_load_options());
+  const pipeline::ModelInfo& info = pipe->info();
+  ASSERT_EQ(info.memory.vae_tile_pixels, 64);
+  auto req = tiny_ddim_request();
+  req.guidance_scale = 1.0f;  // the VAE's part outweighs the UNet's
+  const auto whole = pipeline::estimate_job_memory(info, req);
+  req.vae_tiling = true;
+  EXPECT_GE(pipeline::estimate_job_memory(info, req).activations, whole.activations);  // one tile: the whole
+  req.vae_tile_size = 32;
+  const auto half = pipeline::estimate_job_memory(info, req);
+  EXPECT_LT(half.activations, whole.activations);
+  req.vae_tiling = false;
+  req.vae_tile_size = 0;
+
+  auto admitted = req;
+  pipeline::admit_job_memory(admitted, info, half.total());
+  EXPECT_TRUE(admitted.vae_tiling);
+  EXPECT_EQ(admitted.vae_tile_size, 32);
+  // A tile edge the request names is kept: it is refused rather than cut.
+  auto named = req;
+  named.vae_tiling = true;
+  named.vae_tile_size = 64;
+  EXPECT_THROW(pipeline::admit_job_memory(named, info, half.total()), pipeline::MemoryRefused);
+
+  const auto tiled = pipe->generate(admitted, {});
+  const auto untiled = pipe->generate(req, {});
+  ASSERT_EQ(tiled.image.width, 64);
+  ASSERT_EQ(tiled.image.height, 64);
+  // The same latents decoded in four overlapping tiles: close to the whole decode, not equal.
+  ASSERT_EQ(max_abs_diff(tiled.final_latents, untiled.final_latents), 0.0);
+  EXPECT_NE(tiled.image.pixels, untiled.image.pixels);
+}
+
+// The estimate against what sd-bench --e2e and sd-generate measured at full size (random
+// weights of the real configs, 2 steps): it must cover each peak, or a job admitted within
+// a budget would pass it. SD2.1 768x768 f32: 4980 MiB after the load, 9040 MiB at the VAE
+// decode; SDXL 1024x1024 bf16: 6696 MiB after the load, 7829 MiB at the whole decode and
+// 7134 MiB with 512 px tiles; in f32, 13309 MiB after the load and 15238 MiB at the decode
+// in 512 px tiles.
+TEST(PipelineHostile, MemoryEstimateCoversTheMeasuredPeaks) {
+  const uint64_t MiB = uint64_t(1) << 20;
+  pipeline::ModelInfo sd21, sdxl;
+  sd21.memory = {4980 * MiB, 4, 8, 320, 320 + 3 * 320 + 3 * 640 / 4 + 3 * 1280 / 16 + 3 * 1280 / 64, 128, 256, 768};
+  sdxl.memory = {6696 * MiB, 2, 8, 320, 320 + 3 * 320 + 3 * 640 / 4 + 3 * 1280 / 16, 128, 256, 1024};
+  pipeline::GenerationRequest req;
+  req.guidance_scale = 7.5f;
+  req.width = req.height = 768;
+  EXPECT_GE(pipeline::estimate_job_memory(sd21, req).total(), 9040 * MiB);
+  req.width = req.height = 1024;
+  EXPECT_GE(pipeline::estimate_job_memory(sdxl, req).total(), 7829 * MiB);
+  req.vae_tiling = true;
+  req.vae_tile_size = 512;
+  EXPECT_GE(pipeline::estimate_job_memory(sdxl, req).total(), 7134 * MiB);
+  pipeline::ModelInfo sdxl_f32 = sdxl;
+  sdxl_f32.memory.resident_bytes = 13309 * MiB;
+  sdxl_f32.memory.activation_bytes = 4;
+  EXPECT_GE(pipeline::estimate_job_memory(sdxl_f32, req).total(), 15238 * MiB);
+  // In 6 GiB the SDXL job fits in no way (its bf16 weights alone are 6.5 GiB); its leanest
+  // form tiles the VAE at 512 px, where the UNet's step becomes the larger part.
+  req.vae_tiling = false;
+  req.vae_tile_size = 0;
+  const std::string e = error_of([&] { pipeline::admit_job_memory(req, sdxl, 6144 * MiB); });
+  EXPECT_NE(e.find("with the VAE in 512 px tiles; 6144 MiB is available"), std::string::npos) << e;
+  EXPECT_EQ(req.vae_tile_size, 512);
+  // On a GPU the tiles (blended on the host) are not offered.
+  pipeline::ModelInfo gpu = sdxl;
+  gpu.device = "cuda:0";
+  auto on_gpu = req;
+  on_gpu.vae_tiling = false;
+  on_gpu.vae_tile_size = 0;
+  const std::string g = error_of([&] { pipeline::admit_job_memory(on_gpu, gpu, 6144 * MiB); });
+  EXPECT_EQ(g.find("tiles"), std::string::npos) << g;
+  EXPECT_FALSE(on_gpu.vae_tiling);
 }
 
 }  // namespace
