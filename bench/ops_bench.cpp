@@ -199,11 +199,14 @@ void bench_misc(const Options& o, DType dt, Totals* unet) {
   Tensor u = random({2, 640, 32, 32}, dt, 23, 1.f, MemoryFormat::ChannelsLast);
   print_row("unet", "upsample_nearest2x 640 ch 32x32", 1,
             best_seconds(o, [&] { ops::upsample_nearest2x(u); }), 0, 1);
-  ops::Conv2d conv(random({320, 320, 3, 3}, dt, 25, 0.05f), random({320}, DType::F32, 26),
-                   ops::Conv2dOptions::same(1));
-  print_row("unet", "conv 320 ch 64x64 + residual (fused)", 0,
-            best_seconds(o, [&] { conv.forward(a, &a); }), 0, 1);
-  print_row("unet", "conv 320 ch 64x64 alone", 0, best_seconds(o, [&] { conv.forward(a); }), 0, 1);
+  // A residual should cost no more than a pass over the output (a ResNet's conv2).
+  for (auto [c, hw] : {std::pair<int64_t, int64_t>{320, 64}, {1280, 16}}) {
+    const Tensor xc = c == 320 ? a : random({2, c, hw, hw}, dt, 27, 1.f, MemoryFormat::ChannelsLast);
+    ops::Conv2d conv(random({c, c, 3, 3}, dt, 25, 0.05f), random({c}, DType::F32, 26), ops::Conv2dOptions::same(1));
+    const std::string what = "conv " + std::to_string(c) + " ch " + std::to_string(hw) + "x" + std::to_string(hw);
+    print_row("unet", what + " + residual", 0, best_seconds(o, [&] { conv.forward(xc, &xc); }), 0, 1);
+    print_row("unet", what + " alone", 0, best_seconds(o, [&] { conv.forward(xc); }), 0, 1);
+  }
   Tensor lat = random({2, 4, 64, 64}, DType::F32, 24);
   print_row("unet", "to_layout+to_dtype latents", 1, best_seconds(o, [&] {
     ops::to_dtype(ops::to_layout(lat, MemoryFormat::ChannelsLast), dt);
