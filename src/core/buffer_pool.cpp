@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -11,9 +12,13 @@ namespace {
 constexpr size_t kAlign = 64;
 // Blocks this large are mapped directly, so freeing them returns the pages to the
 // system at once (malloc may keep heap memory, and raises its own mmap threshold). They
-// are mapped populated: every tensor is written whole, and faulting its pages in one by
-// one costs a trap per 4 KB page (seconds per GB in a virtual machine).
+// are populated at once (every tensor is written whole, and faulting its pages in one by
+// one costs a trap per 4 KB page) and asked for transparent huge pages before that: in a
+// virtual machine with shadow page tables each 4 KB page also costs the hypervisor a trap
+// at the process's first write, even populated (measured: 5.6 s per GB written the first
+// time against 0.13 s the second; 0.4 s with huge pages).
 constexpr size_t kMapThreshold = size_t(1) << 20;
+constexpr size_t kHugePage = size_t(2) << 20;
 // Headroom above the live peak before cached blocks are evicted: avoids churn when
 // sizes wobble a little between steps.
 constexpr size_t kSlack = size_t(32) << 20;
@@ -22,8 +27,19 @@ size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 void* system_alloc(size_t bytes) {
   if (bytes >= kMapThreshold) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
+    // Huge pages cover only the 2 MB-aligned stretches of a mapping, and the kernel aligns
+    // only mappings whose size is a multiple of 2 MB: a larger one is mapped with room to
+    // align it, and the rest given back.
+    const size_t slack = bytes >= kHugePage ? kHugePage - 4096 : 0;
+    char* raw = static_cast<char*>(mmap(nullptr, bytes + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (raw == MAP_FAILED) return nullptr;
+    char* p = slack ? reinterpret_cast<char*>(round_up(reinterpret_cast<uintptr_t>(raw), kHugePage)) : raw;
+    if (p > raw) munmap(raw, size_t(p - raw));
+    if (raw + bytes + slack > p + bytes) munmap(p + bytes, size_t(raw + bytes + slack - (p + bytes)));
+    // Both are hints: without them (THP off, kernels before 5.14) pages fault in as written.
+    madvise(p, bytes, MADV_HUGEPAGE);
+    madvise(p, bytes, MADV_POPULATE_WRITE);
+    return p;
   }
   return std::aligned_alloc(kAlign, bytes);
 }

@@ -1,7 +1,6 @@
 #include "io/hub.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "core/log.h"
 #include "io/http_client.h"
 #include "io/json_file.h"
+#include "io/user_dirs.h"
 
 namespace sd::io {
 
@@ -45,17 +45,6 @@ bool env_true(const char* name) {
   std::string v = env(name);
   for (auto& c : v) c = char(std::toupper(uint8_t(c)));
   return v == "1" || v == "ON" || v == "YES" || v == "TRUE";
-}
-
-std::string home_dir() {
-  if (std::string h = env("HOME"); !h.empty()) return h;
-  if (const passwd* pw = getpwuid(getuid())) return pw->pw_dir;
-  return "/";
-}
-
-std::string expand_user(const std::string& p) {
-  if (p == "~" || p.rfind("~/", 0) == 0) return home_dir() + p.substr(1);
-  return p;
 }
 
 std::string trim(const std::string& s) {
@@ -350,10 +339,7 @@ HubOptions HubOptions::from_env() {
     o.endpoint = e;
   }
   std::string hf_home = env("HF_HOME");
-  if (hf_home.empty()) {
-    std::string xdg = env("XDG_CACHE_HOME");
-    hf_home = (xdg.empty() ? home_dir() + "/.cache" : xdg) + "/huggingface";
-  }
+  if (hf_home.empty()) hf_home = user_cache_dir() + "/huggingface";
   hf_home = expand_user(hf_home);
   o.cache_dir = env("HF_HUB_CACHE");
   if (o.cache_dir.empty()) o.cache_dir = env("HUGGINGFACE_HUB_CACHE");

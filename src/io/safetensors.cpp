@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
+#include <thread>
 
 #include "core/error.h"
 #include "core/half.h"
@@ -267,20 +269,33 @@ Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
   if (!t.dtype || *t.dtype == dtype) return view(name);
   // Converted a chunk at a time through one small buffer: the stored copy (twice the
   // size for float32 weights computed in bf16) never exists whole, no fresh pages are
-  // touched for it, and each chunk is converted while it is still in the cache.
+  // touched for it, and each chunk is converted while it is still in the cache. A large
+  // tensor is split between the cores, each reading and converting its own part.
   constexpr size_t kChunkBytes = size_t(1) << 20;
+  constexpr size_t kPartBytes = size_t(8) << 20;
   Tensor out = Tensor::empty(t.shape, dtype);
   const size_t in_size = dtype_size(*t.dtype), out_size = dtype_size(dtype);
   const size_t n = (t.end - t.begin) / in_size;
   const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
-  std::vector<char> buf(std::min(n, chunk) * in_size);
   char* dst = static_cast<char*>(out.raw_data());
-  for (size_t i = 0; i < n; i += chunk) {
-    const size_t m = std::min(chunk, n - i);
-    if (!read_at(file_->fd, buf.data(), m * in_size, data_offset_ + t.begin + i * in_size))
-      throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
-    convert_elements(buf.data(), *t.dtype, dst + i * out_size, dtype, m);
-  }
+  const auto convert_range = [&](size_t from, size_t to) {
+    std::vector<char> buf(std::min(to - from, chunk) * in_size);
+    for (size_t i = from; i < to; i += chunk) {
+      const size_t m = std::min(chunk, to - i);
+      if (!read_at(file_->fd, buf.data(), m * in_size, data_offset_ + t.begin + i * in_size)) return false;
+      convert_elements(buf.data(), *t.dtype, dst + i * out_size, dtype, m);
+    }
+    return true;
+  };
+  const size_t parts = std::clamp<size_t>((t.end - t.begin) / kPartBytes, 1, std::max(1u, std::thread::hardware_concurrency()));
+  const size_t per_part = (n + parts - 1) / parts;
+  std::vector<std::future<bool>> others;
+  for (size_t p = 1; p < parts; ++p)
+    others.push_back(std::async(std::launch::async, convert_range, std::min(n, p * per_part), std::min(n, (p + 1) * per_part)));
+  bool complete = convert_range(0, std::min(n, per_part));
+  for (auto& f : others) complete = f.get() && complete;
+  if (!complete)
+    throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
   posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(t.end - t.begin), POSIX_FADV_DONTNEED);
   return out;
 }

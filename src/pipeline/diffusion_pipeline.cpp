@@ -488,8 +488,9 @@ GenerationResult Pipeline::generate(const GenerationRequest& req, const Generati
 
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);
-  // The model hash streams the whole checkpoint (seconds for a few GB): on its own thread,
-  // while the load reads the same file, unless the file is still to be downloaded.
+  // The model hash streams the whole checkpoint (seconds for a few GB) unless the hash
+  // cache knows the file: on its own thread, while the load reads the same file, unless
+  // the file is still to be downloaded.
   const ModelSource src = resolve_model_source(opt);
   std::future<CheckpointIdentity> hashing;
   if (src.kind != ModelSource::Kind::HubRepo)

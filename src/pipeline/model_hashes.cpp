@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "io/file_hash_cache.h"
 #include "io/file_sha256.h"
 #include "loaders/model_source.h"
 #include "models/weight_source.h"
@@ -37,7 +38,7 @@ CheckpointIdentity identify_checkpoint(const LoadOptions& opt, const std::string
   std::string file = loaded_from;
   if (fs::is_directory(loaded_from))
     file = models::SafetensorsWeights::open_component((fs::path(loaded_from) / "unet").string())->files().front().path();
-  id.hash = io::sha256_file_hex(file).substr(0, kModelHashDigits);
+  id.hash = io::cached_sha256_file_hex(file, io::default_hash_cache_file()).substr(0, kModelHashDigits);
   return id;
 }
 

@@ -20,8 +20,10 @@ struct CheckpointIdentity {
 
 // The checkpoint `opt` names: a single file is hashed whole; a diffusers folder (there is
 // no single file to hash) by its UNet weights file, the first shard when sharded. A Hub
-// repository takes its repo name. Streams the file once (about 1.5 s per GB where the
-// CPU has SHA extensions). Throws sd::Error naming a file it cannot read.
+// repository takes its repo name. The hash is remembered in io::default_hash_cache_file()
+// while the file keeps its size and modification time; otherwise the file is streamed
+// once (about 1.5 s per GB where the CPU has SHA extensions). Throws sd::Error naming a
+// file it cannot read.
 CheckpointIdentity identify_checkpoint(const LoadOptions& opt, const std::string& loaded_from);
 
 // A1111's LoRA short hash: the first 12 hex digits of the SHA-256 of a safetensors file's

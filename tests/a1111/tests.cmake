@@ -10,6 +10,6 @@ foreach(case Txt2Img Auth Listings Img2Img InpaintModel ProgressInterruptSkip Sh
   add_test(NAME a1111.${case} COMMAND ${sd_python3} -m unittest -v a1111_api_test.${case}
            WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
   set_tests_properties(a1111.${case} PROPERTIES
-    ENVIRONMENT "SD_WORKER_BIN=$<TARGET_FILE:sd-worker-cpu>;SD_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1"
+    ENVIRONMENT "SD_WORKER_BIN=$<TARGET_FILE:sd-worker-cpu>;SD_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1;${sd_test_cache_env}"
     TIMEOUT 600)
 endforeach()

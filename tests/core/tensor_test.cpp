@@ -106,5 +106,21 @@ TEST(BufferPool, EvictedBlocksServeOtherSizes) {
   }
 }
 
+// Large blocks start on a 2 MB boundary, so transparent huge pages can cover them (a
+// mapping of a size that is not a multiple of 2 MB is not aligned by the kernel); the
+// trimmed mapping around them leaves the whole block usable.
+TEST(BufferPool, LargeBlocksAre2MbAligned) {
+  for (size_t bytes : {(size_t(5) << 20) + 12288, (size_t(37) << 20) + 4096, size_t(2) << 20}) {
+    size_t capacity = 0;
+    auto* p = static_cast<uint8_t*>(BufferPool::instance().acquire(bytes, &capacity));
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % (size_t(2) << 20), 0u) << bytes;
+    for (size_t i = 0; i < capacity; i += 4096) p[i] = 1;
+    p[capacity - 1] = 2;
+    EXPECT_EQ(p[capacity - 1], 2);
+    BufferPool::instance().release(p, capacity);
+  }
+}
+
 }  // namespace
 }  // namespace sd

@@ -8,7 +8,7 @@ endif()
 add_test(NAME openai_api COMMAND ${NODE_EXECUTABLE} --test ${CMAKE_CURRENT_LIST_DIR}/openai_api_test.mjs
          WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
 set_tests_properties(openai_api PROPERTIES
-  ENVIRONMENT "SD_WORKER_BIN=$<TARGET_FILE:sd-worker-cpu>;SD_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+  ENVIRONMENT "SD_WORKER_BIN=$<TARGET_FILE:sd-worker-cpu>;SD_SOURCE_DIR=${CMAKE_SOURCE_DIR};${sd_test_cache_env}"
   SKIP_RETURN_CODE 77
   TIMEOUT 600
   PROCESSORS 2)

@@ -51,28 +51,6 @@ FakeRepo tiny_repo() {
   return r;
 }
 
-// Sets (or, with nullopt, unsets) an environment variable for the scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() { set(old_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  void set(const std::optional<std::string>& v) {
-    if (v)
-      setenv(name_, v->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 class HubModel : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,12 +58,12 @@ class HubModel : public ::testing::Test {
     const FakeRepo repo = tiny_repo();
     hub_.emplace(std::map<std::string, FakeRepo>{{kRepo, repo}, {"stable-diffusion-v1-5/stable-diffusion-v1-5", repo}});
     home_ = test::temp_dir("hub_model");
-    env_.emplace_back(std::make_unique<ScopedEnv>("HF_ENDPOINT", hub_->endpoint()));
-    env_.emplace_back(std::make_unique<ScopedEnv>("HF_HOME", home_));
-    env_.emplace_back(std::make_unique<ScopedEnv>("HF_HUB_CACHE", home_ + "/hub"));
+    env_.emplace_back(std::make_unique<test::ScopedEnv>("HF_ENDPOINT", hub_->endpoint()));
+    env_.emplace_back(std::make_unique<test::ScopedEnv>("HF_HOME", home_));
+    env_.emplace_back(std::make_unique<test::ScopedEnv>("HF_HUB_CACHE", home_ + "/hub"));
     for (const char* unset : {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
                               "HUGGINGFACE_HUB_CACHE", "HF_TOKEN_PATH"})
-      env_.emplace_back(std::make_unique<ScopedEnv>(unset, std::nullopt));
+      env_.emplace_back(std::make_unique<test::ScopedEnv>(unset, std::nullopt));
   }
 
   std::string snapshot(const std::string& repo) const {
@@ -108,7 +86,7 @@ class HubModel : public ::testing::Test {
 
   std::optional<FakeHub> hub_;
   std::string home_;
-  std::vector<std::unique_ptr<ScopedEnv>> env_;
+  std::vector<std::unique_ptr<test::ScopedEnv>> env_;
 };
 
 TEST_F(HubModel, RepoIdDownloadsWhatIsNeededThenLoadsOfflineFromTheCache) {
@@ -127,7 +105,7 @@ TEST_F(HubModel, RepoIdDownloadsWhatIsNeededThenLoadsOfflineFromTheCache) {
   for (const auto& f : want) EXPECT_TRUE(fs::exists(snapshot(kRepo) + "/" + f)) << f;
 
   hub_->stop();
-  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  test::ScopedEnv offline("HF_HUB_OFFLINE", "1");
   EXPECT_EQ(Pipeline::load(opt)->info().model_path, snapshot(kRepo));
 }
 
@@ -140,7 +118,7 @@ TEST_F(HubModel, VersionStringFetchesItsRepository) {
 
   // --sd-version alone names the same repository, now cached.
   hub_->stop();
-  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  test::ScopedEnv offline("HF_HUB_OFFLINE", "1");
   LoadOptions by_version;
   by_version.sd_version = "1.5";
   EXPECT_EQ(Pipeline::load(by_version)->info().version, "v1-5");
@@ -158,7 +136,7 @@ TEST_F(HubModel, ReducedPrecisionTakesTheFp16Variant) {
 }
 
 TEST_F(HubModel, OfflineWithoutACachedCopyFailsAndSaysWhy) {
-  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  test::ScopedEnv offline("HF_HUB_OFFLINE", "1");
   LoadOptions opt;
   opt.model = kRepo;
   try {

@@ -5,7 +5,8 @@ add_executable(test_server_e2e ${sd_server_e2e_srcs})
 target_link_libraries(test_server_e2e PRIVATE sd_test_support GTest::gtest_main sd_server)
 target_include_directories(test_server_e2e PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 add_dependencies(test_server_e2e sd-worker-cpu sd-generate)
-gtest_discover_tests(test_server_e2e DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60)
+gtest_discover_tests(test_server_e2e DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+  PROPERTIES ENVIRONMENT "${sd_test_cache_env}")
 
 # ThreadSanitizer run of the server's threads (registry, engine thread, HTTP I/O thread and
 # handler pool, streams, heartbeats): the server sources and their tests compiled with
@@ -29,5 +30,5 @@ if(SD_TSAN)
   target_link_libraries(test_tsan PRIVATE GTest::gtest_main sd_pipeline sd_io Boost::headers
     CURL::libcurl ${UUID_LIB} PkgConfig::HTTPLIB)
   add_test(NAME tsan.server COMMAND test_tsan)
-  set_tests_properties(tsan.server PROPERTIES ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1")
+  set_tests_properties(tsan.server PROPERTIES ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1 second_deadlock_stack=1;${sd_test_cache_env}")
 endif()

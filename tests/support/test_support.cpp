@@ -12,6 +12,22 @@
 
 namespace sd::test {
 
+namespace {
+void set_env(const char* name, const std::optional<std::string>& v) {
+  if (v)
+    setenv(name, v->c_str(), 1);
+  else
+    unsetenv(name);
+}
+}  // namespace
+
+ScopedEnv::ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  set_env(name_, value);
+}
+
+ScopedEnv::~ScopedEnv() { set_env(name_, old_); }
+
 namespace fs = std::filesystem;
 
 std::string fixtures_dir() {

@@ -4,6 +4,7 @@
 // much they differ.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -32,6 +33,19 @@ std::string temp_dir(const std::string& tag);
 std::string model_without_vocabulary(const std::string& model);
 // A whole file's bytes; throws sd::Error when it cannot be read.
 std::string read_file(const std::string& path);
+
+// Sets (or, with nullopt, unsets) an environment variable for the scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 // The message of the sd::Error that fn() throws, or "(no error)".
 template <class Fn>
