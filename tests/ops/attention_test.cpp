@@ -45,9 +45,10 @@ TEST(Attention, CausalAsClip) {
 }
 
 TEST(Attention, ManyKeyTilesWithPartialLastTile) {
-  check_attention(1, 300, 300, 2, 24, false, 0.f, 11);
-  check_attention(1, 300, 300, 2, 24, true, 0.f, 12);  // skips tiles past the diagonal
-  check_attention(1, 50, 530, 1, 40, false, 0.f, 13);
+  // Key tiles hold at most 512 keys: these make two and three, the last ones partial.
+  check_attention(1, 600, 600, 2, 24, false, 0.f, 11);
+  check_attention(1, 600, 600, 2, 24, true, 0.f, 12);  // skips tiles past the diagonal
+  check_attention(1, 50, 1100, 1, 40, false, 0.f, 13);
 }
 
 TEST(Attention, StridedViewsOfFusedProjection) {

@@ -44,7 +44,11 @@ TEST(Bf16, AttentionForSdHeadDims) {
                         Case{2, 50, 50, 2, 80, false}, Case{1, 33, 77, 2, 160, false},
                         Case{1, 77, 77, 3, 64, true}, Case{1, 300, 300, 1, 5, false},
                         Case{1, 300, 300, 2, 40, true},
-                        Case{1, 20, 20, 1, 512, false}}) {
+                        Case{1, 20, 20, 1, 512, false},
+                        // Several key tiles (at most 512 keys each), causal ones skipped past
+                        // the diagonal; head dims 72, 24 and 8 end in a half (8-wide) block.
+                        Case{1, 30, 1100, 1, 40, false}, Case{1, 700, 700, 1, 72, true},
+                        Case{1, 40, 600, 2, 24, false}, Case{1, 20, 530, 1, 8, false}}) {
     const int64_t hd = c.heads * c.d;
     Tensor qkv = random_tensor({c.b, c.lq, 3 * hd}, 8, -2.f, 2.f);
     Tensor q = qkv.narrow(2, 0, hd);

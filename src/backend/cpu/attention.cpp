@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -20,6 +21,7 @@ namespace sd::cpu {
 namespace {
 
 constexpr int64_t kRows = 48;  // query rows per work item (a multiple of the 6-row kernel)
+static int64_t kMaxKeys = getenv("XK") ? atoi(getenv("XK")) : 512;  // keys per tile at most
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -105,8 +107,11 @@ struct Path<true> {
   static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
     kernels().gemm_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, s, g.nk, false);
   }
-  static void accumulate(const Geometry& g, int64_t m, float* s, T* p, const T* vt, float* o) {
-    kernels().f32_to_bf16(s, p, m * g.nk);
+  // Online softmax of the tile into bf16 probabilities, then O += P V.
+  static void fold(const Geometry& g, int64_t m, int64_t valid, int64_t diag, float* s, T* p,
+                   const T* vt, float* mx, float* l, float* o) {
+    kernels().softmax_tile_bf16(s, g.nk, m, valid, g.nk, g.c, g.causal, diag, mx, l, o, g.d_pad,
+                                g.d, p, g.nk);
     kernels().gemm_bf16(m, g.d_pad, g.nk / 2, p, g.nk, vt, o, g.d_pad, true);
   }
 };
@@ -143,7 +148,9 @@ struct Path<false> {
   static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
     kernels().gemm_f32(m, g.nk, g.d, q, g.d, kt, g.nk, s, g.nk, false);
   }
-  static void accumulate(const Geometry& g, int64_t m, float* s, T*, const T* vt, float* o) {
+  static void fold(const Geometry& g, int64_t m, int64_t valid, int64_t diag, float* s, T*,
+                   const T* vt, float* mx, float* l, float* o) {
+    kernels().softmax_tile(s, g.nk, m, valid, g.nk, g.c, g.causal, diag, mx, l, o, g.d_pad, g.d);
     kernels().gemm_f32(m, g.d_pad, g.nk, s, g.nk, vt, g.d_pad, o, g.d_pad, true);
   }
 };
@@ -200,9 +207,7 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
         const T* vt = vbase + x * g.tiles * vt_size + t * vt_size;
         const int64_t valid = std::min(g.nk, g.lk - t * g.nk);
         P::scores(g, m, q, kt, s);
-        kernels().softmax_tile(s, g.nk, m, valid, g.nk, g.c, g.causal, i0 + g.shift - t * g.nk,
-                               mx, l, o, g.d_pad, g.d);
-        P::accumulate(g, m, s, p, vt, o);
+        P::fold(g, m, valid, i0 + g.shift - t * g.nk, s, p, vt, mx, l, o);
       }
       for (int64_t i = 0; i < m; ++i) {
         float* oi = o + i * g.d_pad;
@@ -237,21 +242,30 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   g.heads = heads;
   g.hd = hd;
   g.d = hd / heads;
-  // One tile when the keys are few (cross-attention on 77 tokens), else 128-key tiles.
-  g.nk = lk <= 256 ? round_up(lk, 16) : 128;
-  g.tiles = (lk + g.nk - 1) / g.nk;
-  g.d_pad = round_up(g.d, 16);
+  // Each key tile costs every query row a max, a sum and a rescale, so tiles are long:
+  // as many keys as keep the packed K tile near 64 KiB (it is read once per 6 query rows),
+  // 128 to 512, balanced so the padding stays under 16 keys a tile. Few keys (cross-
+  // attention on 77 tokens) make one tile.
+  // bf16 inputs use the bf16 dot-product kernels where the CPU has them.
+  const bool bf16 = q.dtype() == DType::BF16 && kernels().gemm_bf16;
+  const int64_t max_keys = std::clamp<int64_t>((64 << 10) / (g.d * (bf16 ? 2 : 4)), 128, 512);
+  g.tiles = (lk + max_keys - 1) / max_keys;
+  g.nk = round_up((lk + g.tiles - 1) / g.tiles, 16);
   g.d2 = (g.d + 1) / 2;
   if (scale == 0.f) scale = 1.f / std::sqrt(float(g.d));
   g.c = scale * float(M_LOG2E);
   g.causal = causal;
   g.shift = lk - lq;
   const Operand Q = operand(q), K = operand(k), V = operand(v);
-  // bf16 inputs use the bf16 dot-product kernels where the CPU has them.
-  if (q.dtype() == DType::BF16 && kernels().gemm_bf16)
+  // The output accumulator's row is padded to the kernels' column step: 8 for the bf16
+  // kernels (head dim 40 stays 40), 16 for the f32 ones.
+  if (bf16) {
+    g.d_pad = round_up(g.d, 8);
     run<true>(g, Q, K, V, out);
-  else
+  } else {
+    g.d_pad = round_up(g.d, 16);
     run<false>(g, Q, K, V, out);
+  }
   return out;
 }
 

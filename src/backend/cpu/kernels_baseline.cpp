@@ -39,7 +39,8 @@ const Kernels table{"avx2",
                     affine_row<V>,
                     gemm_f32<V>,
                     nullptr,
-                    softmax_tile<V>};
+                    softmax_tile<V>,
+                    nullptr};
 
 }  // namespace sd::cpu::avx2
 #undef SD_KERNEL

@@ -28,13 +28,19 @@ struct Kernels {
   void (*gemm_f32)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                    int64_t ldb, float* c, int64_t ldc, bool acc);
   // The same on bf16 pairs: A [m x 2*k2] bf16 (rows lda elements apart), B packed as
-  // [k2][n][2] (b[(p*n + j)*2 + t] = B[2p+t][j]). nullptr without AVX512_BF16.
+  // [k2][n][2] (b[(p*n + j)*2 + t] = B[2p+t][j]); n a multiple of 8. nullptr without
+  // AVX512_BF16.
   void (*gemm_bf16)(int64_t m, int64_t n, int64_t k2, const uint16_t* a, int64_t lda,
                     const uint16_t* b, float* c, int64_t ldc, bool acc);
   // Online-softmax step over a score tile; see softmax_tile in row_kernels.inc.
   void (*softmax_tile)(float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad, float c,
                        bool causal, int64_t diag, float* mx, float* l, float* o, int64_t ldo,
                        int64_t d);
+  // The same step writing the probabilities as bf16 to p (rows ldp apart) and leaving S
+  // as it was; exp2 is accurate to 1e-4, below bf16's rounding. nullptr without AVX512_BF16.
+  void (*softmax_tile_bf16)(const float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad,
+                            float c, bool causal, int64_t diag, float* mx, float* l, float* o,
+                            int64_t ldo, int64_t d, uint16_t* p, int64_t ldp);
 };
 
 const Kernels& kernels();
