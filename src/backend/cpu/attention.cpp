@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/convert.h"
@@ -64,33 +65,35 @@ struct Path<true> {
   // K tile t: [d2][nk][2]; V tile t: [nk/2][d_pad][2].
   static int64_t k_tile(const Geometry& g) { return g.d2 * g.nk * 2; }
   static int64_t v_tile(const Geometry& g) { return g.nk * g.d_pad; }
+  // Row `l` of X's head h as `width` bf16 values, zero past the head dim: copied when X
+  // is bf16 already, else converted through `row`.
+  static void fetch(const Geometry& g, const Operand& X, int64_t b, int64_t l, int64_t h,
+                    int64_t width, T* dst, float* row) {
+    if (X.dt == DType::BF16) {
+      std::memcpy(dst, X.row(b, l, h * g.d), size_t(g.d) * sizeof(T));
+    } else {
+      load_f32(X.row(b, l, h * g.d), X.dt, 1, row, g.d);
+      kernels().f32_to_bf16(row, dst, g.d);
+    }
+    std::fill(dst + g.d, dst + width, T(0));
+  }
   static void pack(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h,
                    T* kp, T* vp, float* row) {
-    const auto& ker = kernels();
-    std::vector<uint16_t> tmp(static_cast<size_t>(g.d_pad));
+    std::vector<T> tmp(static_cast<size_t>(g.d_pad));
     for (int64_t t = 0; t < g.tiles; ++t) {
       T* kt = kp + t * k_tile(g);
       T* vt = vp + t * v_tile(g);
       for (int64_t j = 0; j < g.nk; ++j) {
         const int64_t key = t * g.nk + j;
-        if (key < g.lk) {
-          load_f32(K.row(b, key, h * g.d), K.dt, 1, row, g.d);
-          for (int64_t c = g.d; c < 2 * g.d2; ++c) row[c] = 0.f;
-          ker.f32_to_bf16(row, tmp.data(), 2 * g.d2);
-        } else {
-          std::fill(tmp.begin(), tmp.end(), uint16_t(0));
-        }
-        for (int64_t p = 0; p < g.d2; ++p) {
-          kt[(p * g.nk + j) * 2] = tmp[size_t(2 * p)];
-          kt[(p * g.nk + j) * 2 + 1] = tmp[size_t(2 * p + 1)];
-        }
-        if (key < g.lk) {
-          load_f32(V.row(b, key, h * g.d), V.dt, 1, row, g.d);
-          for (int64_t c = g.d; c < g.d_pad; ++c) row[c] = 0.f;
-          ker.f32_to_bf16(row, tmp.data(), g.d_pad);
-        } else {
-          std::fill(tmp.begin(), tmp.end(), uint16_t(0));
-        }
+        if (key < g.lk)
+          fetch(g, K, b, key, h, 2 * g.d2, tmp.data(), row);
+        else
+          std::fill(tmp.begin(), tmp.end(), T(0));
+        for (int64_t p = 0; p < g.d2; ++p) std::memcpy(kt + (p * g.nk + j) * 2, tmp.data() + 2 * p, 2 * sizeof(T));
+        if (key < g.lk)
+          fetch(g, V, b, key, h, g.d_pad, tmp.data(), row);
+        else
+          std::fill(tmp.begin(), tmp.end(), T(0));
         T* vrow = vt + (j / 2) * g.d_pad * 2 + (j % 2);
         for (int64_t c = 0; c < g.d_pad; ++c) vrow[c * 2] = tmp[size_t(c)];
       }
@@ -98,11 +101,7 @@ struct Path<true> {
   }
   static void load_q(const Geometry& g, const Operand& Q, int64_t b, int64_t h, int64_t i0,
                      int64_t m, T* q, float* row) {
-    for (int64_t i = 0; i < m; ++i) {
-      load_f32(Q.row(b, i0 + i, h * g.d), Q.dt, 1, row, g.d);
-      for (int64_t c = g.d; c < 2 * g.d2; ++c) row[c] = 0.f;
-      kernels().f32_to_bf16(row, q + i * 2 * g.d2, 2 * g.d2);
-    }
+    for (int64_t i = 0; i < m; ++i) fetch(g, Q, b, i0 + i, h, 2 * g.d2, q + i * 2 * g.d2, row);
   }
   static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
     kernels().gemm_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, s, g.nk, false);
