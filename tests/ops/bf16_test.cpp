@@ -60,6 +60,28 @@ TEST(Bf16, AttentionForSdHeadDims) {
   }
 }
 
+// The bf16 kernel moves a row's exponent reference only when a score passes it by a
+// factor of 2^8, and then rescales what the row already holds. Scores that climb (or fall)
+// steeply along the keys move it inside key tiles and across them. The reference runs in
+// float32 on the same bf16-rounded inputs, so only the probabilities' rounding differs.
+TEST(Bf16, AttentionWhoseScoresClimbAlongTheKeys) {
+  const int64_t lq = 8, lk = 1100, d = 40;
+  const float row_scale[lq] = {1.f, 0.5f, -1.f, 0.25f, 2.f, -0.5f, 1.5f, 0.1f};
+  std::vector<float> qv, kv;
+  for (int64_t i = 0; i < lq; ++i)
+    for (int64_t c = 0; c < d; ++c) qv.push_back(row_scale[i] * (1.f + 0.01f * float(c)));
+  for (int64_t j = 0; j < lk; ++j)
+    for (int64_t c = 0; c < d; ++c) kv.push_back(6.f * float(j) / float(lk) - 0.02f * float(c % 3));
+  const Tensor q = bf16(Tensor::from_floats(qv, {1, lq, d}));
+  const Tensor k = bf16(Tensor::from_floats(kv, {1, lk, d}));
+  const Tensor v = bf16(random_tensor({1, lk, d}, 12));
+  const auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32); };
+  for (bool causal : {false, true}) {
+    const Tensor ref = ops::attention(f32(q), f32(k), f32(v), 1, causal);
+    EXPECT_TRUE(close_rel(ops::attention(q, k, v, 1, causal), ref, 4e-3)) << "causal " << causal;
+  }
+}
+
 TEST(Bf16, NormsSoftmaxAndActivations) {
   Tensor x = random_tensor({2, 64, 6, 5}, 11, -3.f, 4.f).contiguous(MemoryFormat::ChannelsLast);
   Tensor g = random_tensor({64}, 12), b = random_tensor({64}, 13);

@@ -103,14 +103,13 @@ struct Path<true> {
                      int64_t m, T* q, float* row) {
     for (int64_t i = 0; i < m; ++i) fetch(g, Q, b, i0 + i, h, 2 * g.d2, q + i * 2 * g.d2, row);
   }
-  static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
-    kernels().gemm_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, s, g.nk, false);
-  }
-  // Online softmax of the tile into bf16 probabilities, then O += P V.
-  static void fold(const Geometry& g, int64_t m, int64_t valid, int64_t diag, float* s, T* p,
-                   const T* vt, float* mx, float* l, float* o) {
-    kernels().softmax_tile_bf16(s, g.nk, m, valid, g.nk, g.c, g.causal, diag, mx, l, o, g.d_pad,
-                                g.d, p, g.nk);
+  // Each row keeps 16 partial sums of its probabilities (one per lane).
+  static constexpr int64_t kSumLanes = 16;
+  // Scores and online softmax in one pass into bf16 probabilities, then O += P V.
+  static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
+                   const T* vt, float*, T* p, float* mx, float* lsum, float* o) {
+    kernels().attention_tile_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, valid, g.c, g.causal, diag, mx, lsum,
+                                  o, g.d_pad, g.d, p, g.nk);
     kernels().gemm_bf16(m, g.d_pad, g.nk / 2, p, g.nk, vt, o, g.d_pad, true);
   }
 };
@@ -144,11 +143,11 @@ struct Path<false> {
                      int64_t m, T* q, float*) {
     for (int64_t i = 0; i < m; ++i) load_f32(Q.row(b, i0 + i, h * g.d), Q.dt, 1, q + i * g.d, g.d);
   }
-  static void scores(const Geometry& g, int64_t m, const T* q, const T* kt, float* s) {
+  static constexpr int64_t kSumLanes = 1;
+  // Scores into S, the online softmax in place, then O += P V.
+  static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
+                   const T* vt, float* s, T*, float* mx, float* l, float* o) {
     kernels().gemm_f32(m, g.nk, g.d, q, g.d, kt, g.nk, s, g.nk, false);
-  }
-  static void fold(const Geometry& g, int64_t m, int64_t valid, int64_t diag, float* s, T*,
-                   const T* vt, float* mx, float* l, float* o) {
     kernels().softmax_tile(s, g.nk, m, valid, g.nk, g.c, g.causal, diag, mx, l, o, g.d_pad, g.d);
     kernels().gemm_f32(m, g.d_pad, g.nk, s, g.nk, vt, g.d_pad, o, g.d_pad, true);
   }
@@ -181,9 +180,9 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
     for (int64_t x = 0; x < bh; ++x)
       P::pack(g, K, V, x / g.heads, x % g.heads, kbase + x * g.tiles * kt_size,
               vbase + x * g.tiles * vt_size, row);
-    float* s = grow(s_buf, kRows * g.nk);
+    float* s = grow(s_buf, Bf16 ? 1 : kRows * g.nk);
     float* o = grow(o_buf, kRows * g.d_pad);
-    float* mx = grow(ml_buf, 2 * kRows);
+    float* mx = grow(ml_buf, kRows * (1 + P::kSumLanes));
     float* l = mx + kRows;
     T* q = grow(q_buf, kRows * (Bf16 ? 2 * g.d2 : g.d));
     T* p = grow(p_buf, Bf16 ? kRows * g.nk : 1);
@@ -195,7 +194,7 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
       P::load_q(g, Q, b, h, i0, m, q, row);
       std::fill(o, o + m * g.d_pad, 0.f);
       std::fill(mx, mx + m, -INFINITY);
-      std::fill(l, l + m, 0.f);
+      std::fill(l, l + m * P::kSumLanes, 0.f);
       int64_t tiles = g.tiles;
       if (g.causal) {
         const int64_t last_key = i0 + m - 1 + g.shift;  // the last key any row here sees
@@ -205,12 +204,13 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
         const T* kt = kbase + x * g.tiles * kt_size + t * kt_size;
         const T* vt = vbase + x * g.tiles * vt_size + t * vt_size;
         const int64_t valid = std::min(g.nk, g.lk - t * g.nk);
-        P::scores(g, m, q, kt, s);
-        P::fold(g, m, valid, i0 + g.shift - t * g.nk, s, p, vt, mx, l, o);
+        P::step(g, m, valid, i0 + g.shift - t * g.nk, q, kt, vt, s, p, mx, l, o);
       }
       for (int64_t i = 0; i < m; ++i) {
         float* oi = o + i * g.d_pad;
-        const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;  // a row that sees no key gets zeros
+        float sum = 0.f;
+        for (int64_t k = 0; k < P::kSumLanes; ++k) sum += l[i * P::kSumLanes + k];
+        const float inv = sum > 0.f ? 1.f / sum : 0.f;  // a row that sees no key gets zeros
         for (int64_t c = 0; c < g.d; ++c) oi[c] *= inv;
         store_f32(oi, dst + ((b * g.lq + i0 + i) * g.hd + h * g.d) * int64_t(oes), odt, 1, g.d);
       }

@@ -1,5 +1,6 @@
 // The AVX-512 kernels (with AVX512_BF16 dot products). Every function here carries the
 // AVX-512 target attribute and runs only after the CPU check in avx512_kernels().
+#include <algorithm>
 #include <cstring>
 
 // GCC 12 flags the deliberately undefined registers inside its own AVX-512 intrinsics once
@@ -9,6 +10,7 @@
 
 #include "backend/cpu/simd.h"
 #include "backend/cpu/vec_avx512.h"
+#include "core/half.h"
 
 #define SD_KERNEL SD_AVX512
 namespace sd::cpu::avx512 {
@@ -135,57 +137,114 @@ SD_AVX512 inline __m512 exp2_for_bf16(__m512 x) {
   return _mm512_scalef_ps(p, x);
 }
 
-// softmax_tile for the bf16 path: the same online step, but the probabilities go to p as
-// bf16 (rows ldp apart, zero from the row's last valid column to n_pad, a multiple of 16)
-// and S is left as it was: one pass instead of an f32 store and a conversion pass.
-SD_AVX512 void softmax_tile_bf16(const float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad,
-                                 float c, bool causal, int64_t diag, float* mx, float* l, float* o,
-                                 int64_t ldo, int64_t d, uint16_t* p, int64_t ldp) {
-  for (int64_t i = 0; i < m; ++i) {
-    const float* si = s + i * lds;
-    uint16_t* pi = p + i * ldp;
-    int64_t valid = n;
-    if (causal) {
-      valid = diag + i + 1;
-      valid = valid < 0 ? 0 : valid > n ? n : valid;
+// Scores of MR query rows against NR*16 keys of a tile (columns col0.. of the tile), kept
+// in registers and folded straight into the online softmax: no score matrix is stored.
+// Each row's exponent reference mx[i] (log2 units) moves only when a score exceeds it by
+// more than kSlack, so probabilities stay below 2^kSlack (exact in float32 and bf16 alike)
+// and the horizontal max is taken only then. When it moves, the row's output, its partial
+// sums and the probabilities it already wrote in this tile are rescaled.
+constexpr float kSlack = 8.f;
+
+template <int MR, int NR>
+SD_AVX512 void attention_block(int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t n,
+                               int64_t col0, const int64_t* lim, float c, float* mx, float* lsum,
+                               float* o, int64_t ldo, int64_t d, uint16_t* p, int64_t ldp) {
+  __m512 r[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) r[i][j] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < k2; ++k) {
+    __m512i bv[NR];
+    for (int j = 0; j < NR; ++j) bv[j] = _mm512_loadu_si512(kt + (k * n + col0 + j * 16) * 2);
+    for (int i = 0; i < MR; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, q + i * ldq + 2 * k, 4);
+      const __m512i av = _mm512_set1_epi32(pair);
+      for (int j = 0; j < NR; ++j)
+        r[i][j] = _mm512_dpbf16_ps(r[i][j], reinterpret_cast<const __m512bh&>(av),
+                                   reinterpret_cast<const __m512bh&>(bv[j]));
     }
-    const float tile_max = valid > 0 ? max_row<V>(si, valid) * c : -__builtin_inff();
-    const float m_new = tile_max > mx[i] ? tile_max : mx[i];
-    if (m_new == -__builtin_inff()) {  // nothing seen yet on this row
-      std::memset(pi, 0, size_t(n_pad) * sizeof(uint16_t));
-      continue;
+  }
+  const __m512 cv = _mm512_set1_ps(c), neg_inf = _mm512_set1_ps(-__builtin_inff());
+  for (int i = 0; i < MR; ++i) {
+    // Lanes past the row's last valid key (the tile's end, or the causal diagonal) drop out.
+    __mmask16 keep[NR];
+    __m512 top = neg_inf;
+    for (int j = 0; j < NR; ++j) {
+      const int64_t left = lim[i] - col0 - j * 16;
+      keep[j] = left <= 0 ? __mmask16(0) : left >= 16 ? __mmask16(0xffff) : V::tail_mask(left);
+      r[i][j] = _mm512_mask_mul_ps(neg_inf, keep[j], r[i][j], cv);
+      top = _mm512_max_ps(top, r[i][j]);
     }
-    const __m512 cv = _mm512_set1_ps(c), mv = _mm512_set1_ps(-m_new);
-    __m512 acc = _mm512_setzero_ps();
-    int64_t j = 0;
-    for (; j + 32 <= valid; j += 32) {
-      const __m512 lo = exp2_for_bf16(_mm512_fmadd_ps(_mm512_loadu_ps(si + j), cv, mv));
-      const __m512 hi = exp2_for_bf16(_mm512_fmadd_ps(_mm512_loadu_ps(si + j + 16), cv, mv));
-      acc = _mm512_add_ps(acc, _mm512_add_ps(lo, hi));
-      const __m512bh pair = _mm512_cvtne2ps_pbh(hi, lo);
-      _mm512_storeu_si512(pi + j, reinterpret_cast<const __m512i&>(pair));
-    }
-    for (; j < n_pad; j += 16) {
-      const int64_t left = valid - j;
-      const __mmask16 k = left <= 0 ? __mmask16(0) : V::tail_mask(left < 16 ? left : 16);
-      const __m512 e = _mm512_maskz_mov_ps(
-          k, exp2_for_bf16(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, si + j), cv, mv)));
-      acc = _mm512_add_ps(acc, e);
-      const __m256bh h = _mm512_cvtneps_pbh(e);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(pi + j), reinterpret_cast<const __m256i&>(h));
-    }
-    // Past the first tiles the row's max rarely moves: then nothing needs rescaling.
-    const float shift = mx[i] - m_new;  // -inf on the row's first keys
-    const float alpha = shift == 0.f ? 1.f : shift < -64.f ? 0.f : __builtin_exp2f(shift);
-    l[i] = l[i] * alpha + _mm512_reduce_add_ps(acc);
-    mx[i] = m_new;
-    if (alpha != 1.f) {
-      float* oi = o + i * ldo;
+    float ref = mx[i];
+    float* li = lsum + i * 16;
+    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(ref + kSlack), _CMP_GT_OQ)) {
+      const float m_new = _mm512_reduce_max_ps(top);
+      const float alpha = ref == -__builtin_inff() ? 0.f : __builtin_exp2f(ref - m_new);
       const __m512 av = _mm512_set1_ps(alpha);
-      int64_t t = 0;
-      for (; t + 16 <= d; t += 16) _mm512_storeu_ps(oi + t, _mm512_mul_ps(_mm512_loadu_ps(oi + t), av));
-      for (; t < d; ++t) oi[t] *= alpha;
+      _mm512_storeu_ps(li, _mm512_mul_ps(_mm512_loadu_ps(li), av));
+      float* oi = o + i * ldo;
+      for (int64_t t = 0; t < d; ++t) oi[t] *= alpha;
+      uint16_t* pi = p + i * ldp;
+      for (int64_t t = 0; t < col0; ++t) pi[t] = sd::f32_to_bf16(sd::bf16_to_f32(pi[t]) * alpha);
+      mx[i] = ref = m_new;
     }
+    const __m512 rv = _mm512_set1_ps(ref);
+    __m512 sum = _mm512_loadu_ps(li);
+    __m512 e[NR];
+    for (int j = 0; j < NR; ++j) {
+      e[j] = _mm512_maskz_mov_ps(keep[j], exp2_for_bf16(_mm512_sub_ps(r[i][j], rv)));
+      sum = _mm512_add_ps(sum, e[j]);
+    }
+    _mm512_storeu_ps(li, sum);
+    uint16_t* pi = p + i * ldp + col0;
+    int j = 0;
+    for (; j + 2 <= NR; j += 2) {
+      const __m512bh two = _mm512_cvtne2ps_pbh(e[j + 1], e[j]);
+      _mm512_storeu_si512(pi + j * 16, reinterpret_cast<const __m512i&>(two));
+    }
+    if (j < NR) {
+      const __m256bh one = _mm512_cvtneps_pbh(e[j]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(pi + j * 16), reinterpret_cast<const __m256i&>(one));
+    }
+  }
+}
+
+template <int MR>
+SD_AVX512 void attention_rows(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt,
+                              const int64_t* lim, float c, float* mx, float* lsum, float* o, int64_t ldo,
+                              int64_t d, uint16_t* p, int64_t ldp) {
+  for (int64_t j = 0; j < n;) {
+    const int nr = column_block<4>((n - j) / 16);
+    switch (nr) {
+      case 4: attention_block<MR, 4>(k2, q, ldq, kt, n, j, lim, c, mx, lsum, o, ldo, d, p, ldp); break;
+      case 3: attention_block<MR, 3>(k2, q, ldq, kt, n, j, lim, c, mx, lsum, o, ldo, d, p, ldp); break;
+      case 2: attention_block<MR, 2>(k2, q, ldq, kt, n, j, lim, c, mx, lsum, o, ldo, d, p, ldp); break;
+      default: attention_block<MR, 1>(k2, q, ldq, kt, n, j, lim, c, mx, lsum, o, ldo, d, p, ldp); break;
+    }
+    j += int64_t(nr) * 16;
+  }
+}
+
+SD_AVX512 void attention_tile_bf16(int64_t m, int64_t n, int64_t k2, const uint16_t* q, int64_t ldq,
+                                   const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
+                                   float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p,
+                                   int64_t ldp) {
+  int64_t lim[6];
+  auto rows = [&](int64_t i0, int rows_here) {
+    for (int i = 0; i < rows_here; ++i) {
+      int64_t v = valid;
+      if (causal) v = std::min(v, std::max<int64_t>(0, diag + i0 + i + 1));
+      lim[i] = v;
+    }
+  };
+  int64_t i = 0;
+  for (; i + 6 <= m; i += 6) {
+    rows(i, 6);
+    attention_rows<6>(n, k2, q + i * ldq, ldq, kt, lim, c, mx + i, lsum + i * 16, o + i * ldo, ldo, d, p + i * ldp, ldp);
+  }
+  for (; i < m; ++i) {
+    rows(i, 1);
+    attention_rows<1>(n, k2, q + i * ldq, ldq, kt, lim, c, mx + i, lsum + i * 16, o + i * ldo, ldo, d, p + i * ldp, ldp);
   }
 }
 
@@ -203,7 +262,7 @@ const Kernels table{"avx512_bf16",
                     gemm_f32<V>,
                     gemm_bf16,
                     softmax_tile<V>,
-                    softmax_tile_bf16};
+                    attention_tile_bf16};
 
 }  // namespace sd::cpu::avx512
 #undef SD_KERNEL

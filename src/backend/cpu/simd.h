@@ -36,11 +36,18 @@ struct Kernels {
   void (*softmax_tile)(float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad, float c,
                        bool causal, int64_t diag, float* mx, float* l, float* o, int64_t ldo,
                        int64_t d);
-  // The same step writing the probabilities as bf16 to p (rows ldp apart) and leaving S
-  // as it was; exp2 is accurate to 1e-4, below bf16's rounding. nullptr without AVX512_BF16.
-  void (*softmax_tile_bf16)(const float* s, int64_t lds, int64_t m, int64_t n, int64_t n_pad,
-                            float c, bool causal, int64_t diag, float* mx, float* l, float* o,
-                            int64_t ldo, int64_t d, uint16_t* p, int64_t ldp);
+  // The bf16 path's scores and online-softmax step in one: Q [m x 2*k2] bf16 (rows ldq
+  // apart) against a key tile packed as gemm_bf16's B ([k2][n][2], n a multiple of 16) of
+  // which the first `valid` keys are real (causal rows see the first clamp(diag + i + 1)).
+  // Writes the probabilities as bf16 to p (rows ldp apart, zero past a row's keys), keeps
+  // each row's exponent reference mx[i] (log2 units, -inf at first) and 16 partial sums
+  // lsum[16 i ...], and rescales the row's output (d floats, ldo apart in o) when the
+  // reference moves. 2^x is accurate to 1e-4, below bf16's rounding. nullptr without
+  // AVX512_BF16.
+  void (*attention_tile_bf16)(int64_t m, int64_t n, int64_t k2, const uint16_t* q, int64_t ldq,
+                              const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
+                              float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p,
+                              int64_t ldp);
 };
 
 const Kernels& kernels();
