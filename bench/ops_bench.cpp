@@ -2,10 +2,12 @@
 // same dtype: the figure the speed targets are stated against. Prints; asserts nothing.
 //
 //   bench_ops [--dtype f32|bf16|both] [--only conv,linear,attention,norm,misc,upsample]
-//             [--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time]
+//             [--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time] [--cold]
 //
 // --cpu-time measures process CPU time instead of wall time: on a busy shared machine,
 // with --threads 1, that approximates the time the op would take alone.
+// --cold overwrites 256 MB before each timed call, so no cache holds the op's weights or
+// inputs: as in a UNet step, which streams its 1.7 GB of bf16 weights from memory.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -30,6 +32,7 @@ struct Options {
   double min_time = 0.3;  // seconds of repeats per case, after one warm-up run
   int min_reps = 3;
   bool cpu_time = false;
+  bool cold = false;
 };
 
 Tensor random(const Shape& shape, DType dt, uint32_t seed, float scale = 1.f,
@@ -54,10 +57,20 @@ double now(bool cpu) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+void evict_caches() {
+  static std::vector<unsigned char> junk(size_t(256) << 20);
+  static unsigned char round = 0;
+  ++round;
+  const int64_t lines = int64_t(junk.size() / 64);
+#pragma omp parallel for
+  for (int64_t i = 0; i < lines; ++i) junk[size_t(i) * 64] = round;
+}
+
 double best_seconds(const Options& o, const std::function<void()>& fn) {
   fn();
   double best = 1e30, total = 0;
   for (int r = 0; r < o.min_reps || total < o.min_time; ++r) {
+    if (o.cold) evict_caches();
     const double t0 = now(o.cpu_time);
     fn();
     const double s = now(o.cpu_time) - t0;
@@ -292,11 +305,13 @@ int main(int argc, char** argv) {
       sd::ops::set_num_threads(std::stoi(next()));
     } else if (a == "--cpu-time") {
       o.cpu_time = true;
+    } else if (a == "--cold") {
+      o.cold = true;
     } else if (a == "--min-time") {
       o.min_time = std::stod(next());
     } else {
       std::fprintf(stderr, "usage: bench_ops [--dtype f32|bf16|both] [--only conv,linear,...] "
-                           "[--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time]\n");
+                           "[--model unet|vae] [--filter TEXT] [--threads N] [--min-time S] [--cpu-time] [--cold]\n");
       return 2;
     }
   }
