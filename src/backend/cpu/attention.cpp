@@ -22,7 +22,6 @@ namespace sd::cpu {
 namespace {
 
 constexpr int64_t kRows = 48;  // query rows per work item (a multiple of the 6-row kernel)
-static int64_t kMaxKeys = getenv("XK") ? atoi(getenv("XK")) : 512;  // keys per tile at most
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
