@@ -141,6 +141,7 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
   lo.dtype = opt.dtype;
   lo.threads = opt.threads;
   lo.device = opt.device;
+  lo.max_memory = opt.max_memory;
   lo.warm_up = false;  // timed on its own below
   const auto t_load = Clock::now();
   const double c_load = cpu_seconds();
@@ -183,6 +184,7 @@ nlohmann::ordered_json run_e2e(const E2eOptions& opt, const std::string& folder)
   const pipeline::MemoryEstimate estimate = pipeline::estimate_job_memory(info, req);
   j["available_mb"] = double(available) / (1 << 20);
   j["estimate_mb"] = double(estimate.total()) / (1 << 20);
+  j["text_encoders_streamed"] = info.text_encoders_streamed;
   j["vae_tiling"] = req.vae_tiling;
   if (req.vae_tiling) j["vae_tile_size"] = req.vae_tile_size > 0 ? req.vae_tile_size : info.memory.vae_tile_pixels;
   std::fprintf(stderr, "job estimate %.0f MB of %.0f MB available: VAE %s\n", double(estimate.total()) / (1 << 20),

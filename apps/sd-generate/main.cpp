@@ -174,6 +174,7 @@ int main(int argc, char** argv) {
   // One run makes its images and ends: a warm-up image at load would cost a whole step and
   // a decode to save part of the first step (SD1.5 512 bf16: +5.4 s on a 12.6 s run).
   o.load.warm_up = false;
+  o.load.max_memory = o.max_memory;
   if (o.dtype == "f16" && o.load.device.is_cpu())
     return usage_error("--dtype f16: the CPU backend computes in f32 or bf16 (f16 is for --device cuda)");
   if (o.dtype == "bf16") o.load.dtype = sd::DType::BF16;
@@ -264,6 +265,9 @@ int main(int argc, char** argv) {
   if (req.vae_tiling && (!tiles_asked || req.vae_tile_size != tile_asked))
     std::fprintf(stderr, "sd-generate: the VAE runs in %d px tiles: the whole decode would not fit in the memory given\n",
                  req.vae_tile_size > 0 ? req.vae_tile_size : info.memory.vae_tile_pixels);
+  if (info.text_encoders_streamed)
+    std::fprintf(stderr, "sd-generate: the text encoders read their layers from the files as they run: the whole "
+                         "model would not fit in the memory given\n");
 
   sd::pipeline::GenerationCallbacks cb;
   cb.on_progress = [&](int step, int total) { progress.step(step, total); };

@@ -1,6 +1,7 @@
 #pragma once
 // What to load and how: the model, its helpers (configs, tokenizer, TAESD), the compute
 // dtype and the device. The pipeline's front ends fill it in; the loaders read it.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ struct LoadOptions {
   // Where the networks run: their layers' weights are uploaded there once, at load.
   Device device = Device::cpu();
   int threads = 0;             // 0 = all cores
+  // Bytes the process may use (0 = its cgroup's limit or the system's available memory):
+  // the text encoders stream their layers from the files for each job when the whole
+  // model and a native-size image would not fit in it (model_set.h), and the warm-up
+  // runs within it, as jobs are admitted (memory_admission.h).
+  uint64_t max_memory = 0;
   // Run one native-size image of one step at load (Pipeline::warm_up), so the first job
   // does not pay for creating primitives and reordering weights.
   bool warm_up = true;

@@ -53,6 +53,8 @@ LoraTargets::LoraTargets(UNet2DConditionModel* unet, ClipTextModel* text_encoder
           aliases.emplace(path.substr(0, path.size() - std::string(name).size()) + old_name, path);
     return aliases;
   };
+  if (text_encoder && text_encoder->layers() == ClipLayers::Streamed) streamed_.push_back("text_encoder");
+  if (text_encoder_2 && text_encoder_2->layers() == ClipLayers::Streamed) streamed_.push_back("text_encoder_2");
   if (text_encoder) {
     ModuleRegistry modules = text_encoder->modules();
     auto aliases = clip_aliases(modules);
@@ -85,6 +87,13 @@ std::optional<LoraTargets::Target> LoraTargets::find_dotted(const Component& c, 
   return Target{c.name, real, *m};
 }
 
+void LoraTargets::refuse_if_streamed(const std::string& component, const std::string& lora_name) const {
+  if (std::find(streamed_.begin(), streamed_.end(), component) == streamed_.end()) return;
+  throw Error("LoRA layer \"" + lora_name + "\" changes the " + component +
+              ", whose layers this process reads from the model's files for each job to fit in its memory "
+              "(--max-memory): a LoRA can change the text encoders only when there is memory to keep them");
+}
+
 std::optional<LoraTargets::Target> LoraTargets::resolve(const std::string& lora_name) const {
   auto ambiguous = [&](const std::vector<std::string>& where) {
     std::string list;
@@ -102,7 +111,10 @@ std::optional<LoraTargets::Target> LoraTargets::resolve(const std::string& lora_
     for (const Component& c : components_) {
       if (c.name != component) continue;
       auto it = c.flat.find(lora_name.substr(std::string(prefix).size()));
-      if (it == c.flat.end()) return std::nullopt;
+      if (it == c.flat.end()) {
+        refuse_if_streamed(c.name, lora_name);
+        return std::nullopt;
+      }
       if (it->second.size() > 1) {
         std::vector<std::string> where;
         for (const auto& p : it->second) where.push_back(c.name + "." + p);
@@ -135,7 +147,12 @@ std::optional<LoraTargets::Target> LoraTargets::resolve(const std::string& lora_
     for (const auto& t : found) where.push_back(t.component + "." + t.path);
     throw ambiguous(where);
   }
-  if (found.empty()) return std::nullopt;
+  if (found.empty()) {
+    if (!component.empty()) refuse_if_streamed(component, lora_name);
+    else if (starts_with(path, "text_model."))
+      for (const std::string& c : streamed_) refuse_if_streamed(c, lora_name);
+    return std::nullopt;
+  }
   return found.front();
 }
 

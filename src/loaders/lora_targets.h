@@ -27,7 +27,8 @@ class LoraTargets {
     ModuleRef module;
   };
   // The layer a LoRA layer name (as LoraLayer::name) denotes, or nullopt when this model
-  // set has none by that name. Throws sd::Error when the name fits several layers.
+  // set has none by that name. Throws sd::Error when the name fits several layers, or
+  // names a layer of a text encoder that streams its layers.
   std::optional<Target> resolve(const std::string& lora_name) const;
 
  private:
@@ -39,8 +40,12 @@ class LoraTargets {
   };
   void add_component(const std::string& name, ModuleRegistry modules, std::map<std::string, std::string> aliases);
   std::optional<Target> find_dotted(const Component& c, const std::string& path) const;
+  // Throws when `component` streams its layers (ClipLayers::Streamed): they are not in
+  // memory to change, and skipping the LoRA's layers would change the image silently.
+  void refuse_if_streamed(const std::string& component, const std::string& lora_name) const;
 
   std::vector<Component> components_;
+  std::vector<std::string> streamed_;  // components whose layers are streamed
 };
 
 // The LDM/SGM module path (inside "model.diffusion_model.") of each UNet layer, keyed by

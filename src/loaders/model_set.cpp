@@ -1,6 +1,7 @@
 #include "loaders/model_set.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "backend/backend.h"
 #include "core/error.h"
@@ -42,7 +43,15 @@ FolderConfigs read_folder_configs(const std::string& dir) {
   return c;
 }
 
-ModelSet load_model_set(const LoadOptions& opt) {
+models::ClipLayers text_encoder_layers(const LoadOptions& opt, const ModelSet& m, const models::ClipTextConfig& first,
+                                       const models::ClipTextConfig* second, const StreamTextEncoders& decide) {
+  if (!opt.device.is_cpu() || !decide) return models::ClipLayers::Resident;
+  uint64_t bytes = models::ClipTextModel::weight_bytes(first, opt.dtype);
+  if (second) bytes += models::ClipTextModel::weight_bytes(*second, opt.dtype);
+  return decide(m, bytes) ? models::ClipLayers::Streamed : models::ClipLayers::Resident;
+}
+
+ModelSet load_model_set(const LoadOptions& opt, const StreamTextEncoders& stream_text_encoders) {
   const ModelSource src = resolve_model_source(opt);
   LoadOptions o = opt;
   o.model_path = src.location;
@@ -52,7 +61,8 @@ ModelSet load_model_set(const LoadOptions& opt) {
   if (!backend::backend_for(opt.device).computes_in(opt.dtype))
     throw Error(opt.device.str() + " does not compute in " + std::string(dtype_name(opt.dtype)));
   if (src.kind == ModelSource::Kind::HubRepo) o.model_path = fetch_hub_model(src.location, opt.dtype);
-  ModelSet m = src.kind == ModelSource::Kind::SingleFile ? load_single_file(o) : load_diffusers_folder(o);
+  ModelSet m = src.kind == ModelSource::Kind::SingleFile ? load_single_file(o, stream_text_encoders)
+                                                             : load_diffusers_folder(o, stream_text_encoders);
   if (!opt.vae_path.empty()) {
     log_info("VAE from " + opt.vae_path);
     m.vae = load_vae_file(opt.vae_path, m.vae->config(), opt.dtype);
@@ -62,7 +72,7 @@ ModelSet load_model_set(const LoadOptions& opt) {
   return m;
 }
 
-ModelSet load_diffusers_folder(const LoadOptions& opt) {
+ModelSet load_diffusers_folder(const LoadOptions& opt, const StreamTextEncoders& stream_text_encoders) {
   const fs::path root(opt.model_path);
   const FolderConfigs configs = read_folder_configs(opt.model_path);
 
@@ -83,13 +93,20 @@ ModelSet load_diffusers_folder(const LoadOptions& opt) {
            std::string(dtype_name(opt.dtype)) + ")");
   const BuiltinConfigs builtin = builtin_configs(m.version.name);
   m.tokenizer = load_model_tokenizer((root / "tokenizer").string(), opt.tokenizer_dir, builtin.tokenizer);
-  m.text_encoder = models::ClipTextModel::load((root / "text_encoder").string(), opt.dtype);
-  if (configs.evidence.has_text_encoder_2) {
+  if (configs.evidence.has_text_encoder_2)
     m.tokenizer_2 = load_model_tokenizer((root / "tokenizer_2").string(), opt.tokenizer_dir, builtin.tokenizer_2);
-    m.text_encoder_2 = models::ClipTextModel::load((root / "text_encoder_2").string(), opt.dtype);
-  }
   m.unet = models::UNet2DConditionModel::load((root / "unet").string(), opt.dtype);
   m.vae = models::AutoencoderKL::load((root / "vae").string(), opt.dtype);
+  const fs::path te1 = root / "text_encoder" / "config.json", te2 = root / "text_encoder_2" / "config.json";
+  const auto te1_config = models::ClipTextConfig::parse(configs.evidence.text_encoder, te1.string());
+  std::optional<models::ClipTextConfig> te2_config;
+  if (configs.evidence.has_text_encoder_2)
+    te2_config = models::ClipTextConfig::parse(configs.text_encoder_2, te2.string());
+  const models::ClipLayers layers =
+      text_encoder_layers(opt, m, te1_config, te2_config ? &*te2_config : nullptr, stream_text_encoders);
+  m.text_encoder = models::ClipTextModel::load((root / "text_encoder").string(), opt.dtype, layers);
+  if (configs.evidence.has_text_encoder_2)
+    m.text_encoder_2 = models::ClipTextModel::load((root / "text_encoder_2").string(), opt.dtype, layers);
   return m;
 }
 

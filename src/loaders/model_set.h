@@ -3,6 +3,8 @@
 // scheduler settings, and the version they make up. It loads from a diffusers folder,
 // from an LDM single-file checkpoint, or from a Hugging Face Hub repository downloaded
 // into the Hub cache (model_source.h says which).
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,14 +45,21 @@ struct FolderConfigs {
 // Throws sd::Error naming a missing or malformed file.
 FolderConfigs read_folder_configs(const std::string& dir);
 
+// Asked once the UNet and the VAE are loaded, before the text encoders, on the CPU only:
+// whether the text encoders, whose weights would take `text_encoder_bytes` kept in memory,
+// should stream their layers from the files for each job (models::ClipLayers::Streamed)
+// instead. Not given: they are kept in memory.
+using StreamTextEncoders =
+    std::function<bool(const ModelSet& without_text_encoders, uint64_t text_encoder_bytes)>;
+
 // What Pipeline::load loads: resolves the options (resolve_model_source), downloads a
 // Hub repository if that is what they name, and loads the folder or file, with the VAE
 // of opt.vae_path instead of its own when given.
-ModelSet load_model_set(const LoadOptions& opt);
+ModelSet load_model_set(const LoadOptions& opt, const StreamTextEncoders& stream_text_encoders = {});
 
 // Loads the diffusers folder opt.model_path. Throws sd::Error naming the missing or bad
 // file, or the mismatch between opt.sd_version and what the configs say.
-ModelSet load_diffusers_folder(const LoadOptions& opt);
+ModelSet load_diffusers_folder(const LoadOptions& opt, const StreamTextEncoders& stream_text_encoders = {});
 
 // Loads the LDM single-file checkpoint opt.model_path (single_file_loader.cpp):
 // - the version comes from its tensors (text encoders, UNet input channels): v1-5,
@@ -65,7 +74,13 @@ ModelSet load_diffusers_folder(const LoadOptions& opt);
 //   vocabulary comes from opt.tokenizer_dir, else the config folder's tokenizer, else the
 //   one built into the binary (a single file does not carry it), as for a diffusers
 //   folder without tokenizer files (model_tokenizer.h).
-ModelSet load_single_file(const LoadOptions& opt);
+ModelSet load_single_file(const LoadOptions& opt, const StreamTextEncoders& stream_text_encoders = {});
+
+// The text encoders' layers: streamed when `decide` says so for `m` (UNet and VAE loaded)
+// and encoders of these configs (`second` may be null) and the device is the CPU, else
+// resident.
+models::ClipLayers text_encoder_layers(const LoadOptions& opt, const ModelSet& m, const models::ClipTextConfig& first,
+                                       const models::ClipTextConfig* second, const StreamTextEncoders& decide);
 
 // The version load_single_file runs a checkpoint of this layout as: the one its weights
 // show, or `requested` (any spelling find_version accepts) when that is another version

@@ -1,5 +1,6 @@
 // Loading an LDM single-file checkpoint (see load_single_file in model_set.h).
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -126,7 +127,7 @@ const VersionDefaults& single_file_version(const models::LdmLayout& layout, cons
   return version;
 }
 
-ModelSet load_single_file(const LoadOptions& opt) {
+ModelSet load_single_file(const LoadOptions& opt, const StreamTextEncoders& stream_text_encoders) {
   const auto file = std::make_shared<const io::SafetensorsFile>(io::SafetensorsFile::open(opt.model_path));
   const models::LdmLayout layout = models::detect_ldm_layout(*file);
   Configs c = opt.config_dir.empty() ? builtin_configs_of(single_file_version(layout, opt.sd_version, opt.model_path))
@@ -145,24 +146,35 @@ ModelSet load_single_file(const LoadOptions& opt) {
   const auto te_config = models::ClipTextConfig::parse(c.text_encoder, what + " (text_encoder)");
   const auto unet_config = models::UNetConfig::parse(c.unet, what + " (unet)");
   const auto vae_config = models::VaeConfig::parse(c.vae, what + " (vae)");
-  std::vector<std::unique_ptr<models::LdmWeights>> sources;
+  std::vector<std::shared_ptr<const models::LdmWeights>> sources;
+  // A text encoder on its weights, its layers streamed from them or kept (model_set.h).
+  const auto text_encoder = [&](const models::ClipTextConfig& config, std::shared_ptr<const models::LdmWeights> w,
+                                models::ClipLayers layers) {
+    sources.push_back(w);
+    return layers == models::ClipLayers::Streamed ? std::make_unique<models::ClipTextModel>(config, w, opt.dtype)
+                                                  : std::make_unique<models::ClipTextModel>(config, *w, opt.dtype);
+  };
   try {
-    if (layout.text_encoders == LdmTextEncoders::OpenClip) {
-      sources.push_back(models::ldm_open_clip_weights(file, models::kLdmSd2OpenClipPrefix, te_config));
-    } else {
-      const bool xl = layout.text_encoders == LdmTextEncoders::ClipAndOpenClip;
-      sources.push_back(models::ldm_clip_weights(file, xl ? models::kLdmSdxlClipPrefix : models::kLdmSd1ClipPrefix));
-    }
-    m.text_encoder = std::make_unique<models::ClipTextModel>(te_config, *sources.back(), opt.dtype);
-    if (layout.text_encoders == LdmTextEncoders::ClipAndOpenClip) {
-      const auto te2_config = models::ClipTextConfig::parse(c.text_encoder_2, what + " (text_encoder_2)");
-      sources.push_back(models::ldm_open_clip_weights(file, models::kLdmSdxlOpenClipPrefix, te2_config));
-      m.text_encoder_2 = std::make_unique<models::ClipTextModel>(te2_config, *sources.back(), opt.dtype);
-    }
     sources.push_back(models::ldm_unet_weights(file, unet_config));
     m.unet = std::make_unique<models::UNet2DConditionModel>(unet_config, *sources.back(), opt.dtype);
     sources.push_back(models::ldm_vae_weights(file, vae_config));
     m.vae = std::make_unique<models::AutoencoderKL>(vae_config, *sources.back(), opt.dtype);
+    const bool xl = layout.text_encoders == LdmTextEncoders::ClipAndOpenClip;
+    std::optional<models::ClipTextConfig> te2_config;
+    if (xl) te2_config = models::ClipTextConfig::parse(c.text_encoder_2, what + " (text_encoder_2)");
+    const models::ClipLayers layers =
+        text_encoder_layers(opt, m, te_config, te2_config ? &*te2_config : nullptr, stream_text_encoders);
+    if (layout.text_encoders == LdmTextEncoders::OpenClip) {
+      m.text_encoder =
+          text_encoder(te_config, models::ldm_open_clip_weights(file, models::kLdmSd2OpenClipPrefix, te_config), layers);
+    } else {
+      m.text_encoder = text_encoder(
+          te_config, models::ldm_clip_weights(file, xl ? models::kLdmSdxlClipPrefix : models::kLdmSd1ClipPrefix),
+          layers);
+    }
+    if (xl)
+      m.text_encoder_2 = text_encoder(
+          *te2_config, models::ldm_open_clip_weights(file, models::kLdmSdxlOpenClipPrefix, *te2_config), layers);
     for (const auto& s : sources) s->require_all_used();
   } catch (const Error& e) {
     if (!opt.config_dir.empty()) throw;

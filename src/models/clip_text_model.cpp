@@ -1,6 +1,7 @@
 #include "models/clip_text_model.h"
 
 #include <cstring>
+#include <optional>
 
 #include "core/cancellation.h"
 #include "core/error.h"
@@ -42,17 +43,42 @@ void CLIPEncoderLayer::register_modules(ModuleRegistry& r, const std::string& pr
 ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w, DType dtype)
     : config_(config), dtype_(dtype) {
   check_compute_dtype(dtype);
+  load_outer(w);
+  for (int i = 0; i < config_.num_hidden_layers; ++i) layers_.push_back(load_layer(w, i));
+}
+
+ClipTextModel::ClipTextModel(const ClipTextConfig& config, std::shared_ptr<const WeightSource> w, DType dtype)
+    : config_(config), dtype_(dtype) {
+  check_compute_dtype(dtype);
+  load_outer(*w);
+  // Each layer read once now, so a missing or misshapen tensor fails the load.
+  for (int i = 0; i < config_.num_hidden_layers; ++i) load_layer(*w, i);
+  source_ = std::move(w);
+}
+
+void ClipTextModel::load_outer(const WeightSource& w) {
   const ClipTextConfig& c = config_;
   token_embedding_ =
-      w.get("text_model.embeddings.token_embedding.weight", Shape{c.vocab_size, c.hidden_size}, dtype).contiguous();
+      w.get("text_model.embeddings.token_embedding.weight", Shape{c.vocab_size, c.hidden_size}, dtype_).contiguous();
   position_embedding_ = w.get("text_model.embeddings.position_embedding.weight",
-                              Shape{c.max_position_embeddings, c.hidden_size}, dtype)
+                              Shape{c.max_position_embeddings, c.hidden_size}, dtype_)
                             .contiguous();
-  for (int i = 0; i < c.num_hidden_layers; ++i)
-    layers_.emplace_back(w, "text_model.encoder.layers." + std::to_string(i), c, dtype);
   final_layer_norm_ = load_layer_norm(w, "text_model.final_layer_norm", c.hidden_size, c.layer_norm_eps);
   if (c.with_projection)
-    text_projection_ = load_linear(w, "text_projection", c.hidden_size, c.projection_dim, false, dtype);
+    text_projection_ = load_linear(w, "text_projection", c.hidden_size, c.projection_dim, false, dtype_);
+}
+
+CLIPEncoderLayer ClipTextModel::load_layer(const WeightSource& w, int index) const {
+  return CLIPEncoderLayer(w, "text_model.encoder.layers." + std::to_string(index), config_, dtype_);
+}
+
+uint64_t ClipTextModel::weight_bytes(const ClipTextConfig& c, DType dtype) {
+  const uint64_t d = uint64_t(c.hidden_size), ff = uint64_t(c.intermediate_size);
+  const uint64_t layer = 4 * (d * d + d) + (d * ff + ff) + (ff * d + d);
+  const uint64_t embeddings = uint64_t(c.vocab_size + c.max_position_embeddings) * d;
+  const uint64_t projection = c.with_projection ? d * uint64_t(c.projection_dim) : 0;
+  const uint64_t norms = (2 * uint64_t(c.num_hidden_layers) + 1) * 2 * d * sizeof(float);
+  return (uint64_t(c.num_hidden_layers) * layer + embeddings + projection) * dtype_size(dtype) + norms;
 }
 
 ModuleRegistry ClipTextModel::modules() {
@@ -63,10 +89,11 @@ ModuleRegistry ClipTextModel::modules() {
   return r;
 }
 
-std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType dtype) {
+std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType dtype, ClipLayers layers) {
   const ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
-  const auto weights = SafetensorsWeights::open_component(dir);
-  auto model = std::make_unique<ClipTextModel>(config, *weights, dtype);
+  std::shared_ptr<const SafetensorsWeights> weights = SafetensorsWeights::open_component(dir);
+  auto model = layers == ClipLayers::Streamed ? std::make_unique<ClipTextModel>(config, weights, dtype)
+                                              : std::make_unique<ClipTextModel>(config, *weights, dtype);
   // position_ids is a buffer transformers saves with some checkpoints, not a weight.
   weights->require_all_used({"text_model.embeddings.position_ids"});
   return model;
@@ -120,43 +147,60 @@ Tensor ClipTextModel::embed(const Tensor& input_ids, const Tensor& extra_tokens)
 }
 
 ClipTextOutput ClipTextModel::forward(const Tensor& input_ids, const Tensor& extra_tokens) const {
-  if (input_ids.ndim() != 2 || input_ids.size(1) < 1 || input_ids.size(1) > config_.max_position_embeddings)
-    throw Error("CLIP: input_ids must be [B, L] with 1 <= L <= " + std::to_string(config_.max_position_embeddings) +
-                ", got " + input_ids.desc());
+  return std::move(forward_each({input_ids}, extra_tokens).front());
+}
+
+std::vector<ClipTextOutput> ClipTextModel::forward_each(const std::vector<Tensor>& input_ids,
+                                                        const Tensor& extra_tokens) const {
+  for (const Tensor& ids : input_ids)
+    if (ids.ndim() != 2 || ids.size(1) < 1 || ids.size(1) > config_.max_position_embeddings)
+      throw Error("CLIP: input_ids must be [B, L] with 1 <= L <= " + std::to_string(config_.max_position_embeddings) +
+                  ", got " + ids.desc());
   auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32).contiguous(); };
 
-  ClipTextOutput out;
-  Tensor h = embed(input_ids, extra_tokens);
-  out.hidden_states.push_back(f32(h));
-  for (const auto& layer : layers_) {
+  std::vector<ClipTextOutput> outs(input_ids.size());
+  std::vector<Tensor> h(input_ids.size());
+  for (size_t k = 0; k < input_ids.size(); ++k) {
+    h[k] = embed(input_ids[k], extra_tokens);
+    outs[k].hidden_states.push_back(f32(h[k]));
+  }
+  for (int i = 0; i < config_.num_hidden_layers; ++i) {
     check_cancelled();
-    h = layer.forward(h);
-    out.hidden_states.push_back(f32(h));
-  }
-  out.last_hidden_state = f32(final_layer_norm_.forward(h));
-
-  // The EOS position of each row: argmax of the ids for the legacy eos_token_id 2 (the
-  // EOS id is the largest in the CLIP vocabulary), else the first eos_token_id.
-  const int64_t batch = input_ids.size(0), len = input_ids.size(1), d = config_.hidden_size;
-  const std::vector<int64_t> ids = ids_of(input_ids);
-  out.pooled_output = Tensor::empty(Shape{batch, d}, DType::F32);
-  const Tensor last_on_host = out.last_hidden_state.to(Device::cpu());
-  const float* last = last_on_host.data<float>();
-  float* pooled = out.pooled_output.data<float>();
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t* row = ids.data() + b * len;
-    int64_t pos = 0;
-    if (config_.eos_token_id == 2) {
-      for (int64_t i = 1; i < len; ++i)
-        if (row[i] > row[pos] && row[i] < config_.vocab_size) pos = i;
-    } else {
-      for (int64_t i = len - 1; i >= 0; --i)
-        if (row[i] == config_.eos_token_id) pos = i;
+    std::optional<CLIPEncoderLayer> streamed;
+    if (source_) streamed.emplace(load_layer(*source_, i));
+    const CLIPEncoderLayer& layer = source_ ? *streamed : layers_[size_t(i)];
+    for (size_t k = 0; k < input_ids.size(); ++k) {
+      h[k] = layer.forward(h[k]);
+      outs[k].hidden_states.push_back(f32(h[k]));
     }
-    std::memcpy(pooled + b * d, last + (b * len + pos) * d, size_t(d) * sizeof(float));
   }
-  if (text_projection_.defined()) out.text_embeds = f32(text_projection_.forward(out.pooled_output.to(device())));
-  return out;
+
+  for (size_t k = 0; k < input_ids.size(); ++k) {
+    ClipTextOutput& out = outs[k];
+    out.last_hidden_state = f32(final_layer_norm_.forward(h[k]));
+    // The EOS position of each row: argmax of the ids for the legacy eos_token_id 2 (the
+    // EOS id is the largest in the CLIP vocabulary), else the first eos_token_id.
+    const int64_t batch = input_ids[k].size(0), len = input_ids[k].size(1), d = config_.hidden_size;
+    const std::vector<int64_t> ids = ids_of(input_ids[k]);
+    out.pooled_output = Tensor::empty(Shape{batch, d}, DType::F32);
+    const Tensor last_on_host = out.last_hidden_state.to(Device::cpu());
+    const float* last = last_on_host.data<float>();
+    float* pooled = out.pooled_output.data<float>();
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t* row = ids.data() + b * len;
+      int64_t pos = 0;
+      if (config_.eos_token_id == 2) {
+        for (int64_t i = 1; i < len; ++i)
+          if (row[i] > row[pos] && row[i] < config_.vocab_size) pos = i;
+      } else {
+        for (int64_t i = len - 1; i >= 0; --i)
+          if (row[i] == config_.eos_token_id) pos = i;
+      }
+      std::memcpy(pooled + b * d, last + (b * len + pos) * d, size_t(d) * sizeof(float));
+    }
+    if (text_projection_.defined()) out.text_embeds = f32(text_projection_.forward(out.pooled_output.to(device())));
+  }
+  return outs;
 }
 
 Tensor ClipTextModel::final_layer_norm(const Tensor& hidden) const {

@@ -64,11 +64,63 @@ struct InpaintLatents {
   Tensor noise;                 // 4-channel UNets: the initial noise, to re-noise the original
 };
 
+// The sizes a job's activations grow with (memory_admission.h); the resident part is the
+// process's RSS now, measured once the whole model set is loaded.
+MemoryProfile memory_profile(const ModelSet& m, DType dtype) {
+  const auto& uc = m.unet->config();
+  const auto& vc = m.vae->config();
+  MemoryProfile p;
+  p.resident_bytes = process_rss_bytes();
+  p.activation_bytes = int(dtype_size(dtype));
+  p.latent_factor = m.vae->scale_factor();
+  p.unet_channels = uc.block_out_channels.front();
+  p.unet_skip_channels = uc.block_out_channels.front();
+  for (size_t l = 0; l < uc.block_out_channels.size(); ++l)
+    p.unet_skip_channels += int64_t(uc.layers_per_block[l] + 1) * uc.block_out_channels[l] >> (2 * l);
+  p.vae_top_channels = vc.block_out_channels.front();
+  p.vae_next_channels = vc.block_out_channels.size() > 1 ? vc.block_out_channels[1] : vc.block_out_channels[0];
+  p.vae_tile_pixels = m.vae->resolve_tile_size(0);
+  return p;
+}
+
+// A one-step image at the model's native size with its default guidance, as the warm-up
+// runs it and as the text encoders' placement is judged by.
+GenerationRequest native_request(const ModelSet& m) {
+  GenerationRequest req;
+  req.steps = 1;
+  req.width = req.height = m.unet->config().sample_size * m.vae->scale_factor();
+  req.guidance_scale = m.version.guidance;
+  req.preview = PreviewMode::None;
+  return req;
+}
+
+// Whether the text encoders should stream their layers (model_set.h): a native-size image,
+// in its leanest form, would not fit in `max_memory` with them kept in memory.
+bool stream_text_encoders(const ModelSet& without_text_encoders, uint64_t text_encoder_bytes, DType dtype,
+                          uint64_t max_memory) {
+  ModelInfo kept;
+  kept.memory = memory_profile(without_text_encoders, dtype);
+  kept.memory.resident_bytes += text_encoder_bytes;
+  GenerationRequest req = native_request(without_text_encoders);
+  const uint64_t available = memory_available_to_process(max_memory);
+  try {
+    admit_job_memory(req, kept, available);
+    return false;
+  } catch (const MemoryRefused&) {
+    const auto mib = [](uint64_t b) { return std::to_string(b >> 20) + " MiB"; };
+    log_info("text encoders: layers read from the files for each job, since the model with them kept (" +
+             mib(kept.memory.resident_bytes) + ") and a native-size image would need " +
+             mib(estimate_job_memory(kept, req).total()) + " of the " + mib(available) + " available");
+    return true;
+  }
+}
+
 class DiffusionPipeline : public Pipeline {
  public:
   DiffusionPipeline(ModelSet m, const LoadOptions& opt, CheckpointIdentity checkpoint)
       : m_(std::move(m)),
         lora_dirs_(opt.lora_dirs),
+        max_memory_(opt.max_memory),
         embeddings_(TextualInversions::load(opt.embeddings_dir, m_)),
         preview_(m_.version.family, opt.taesd_path, opt.dtype, m_.unet->config().out_channels,
                  m_.vae->scale_factor()) {
@@ -93,6 +145,7 @@ class DiffusionPipeline : public Pipeline {
     SD_CHECK(sampler, "model version " + m_.version.name + " names an unknown sampler " + m_.version.sampler);
     info_.default_sampler = sampler->sampler;
     info_.inpaint_model = uc.in_channels == 9;
+    info_.text_encoders_streamed = m_.text_encoder->layers() == models::ClipLayers::Streamed;
     // The contract (worker-api.md) allows 1..12; a shallower text encoder allows less.
     info_.limits.max_clip_skip = std::min(
         info_.limits.max_clip_skip,
@@ -100,20 +153,22 @@ class DiffusionPipeline : public Pipeline {
     info_.limits.size_multiple = std::lcm(info_.limits.size_multiple, m_.vae->scale_factor());
     info_.preview_modes = preview_.preview_modes();
     info_.decoders = preview_.decoders();
-    info_.memory = memory_profile(opt.dtype);
+    info_.memory = memory_profile(m_, opt.dtype);
   }
 
   const ModelInfo& info() const override { return info_; }
 
   void warm_up() override {
-    GenerationRequest req;
+    GenerationRequest req = native_request(m_);
     req.prompt = "warm-up";
-    req.steps = 1;
-    req.width = info_.native_width;
-    req.height = info_.native_height;
-    req.guidance_scale = info_.default_guidance;
     req.sampler = info_.default_sampler;
-    req.preview = PreviewMode::None;
+    // Within the memory jobs are admitted to: a whole decode the jobs will tile would
+    // leave its larger blocks cached in the pool.
+    try {
+      admit_job_memory(req, info_, memory_available_to_process(max_memory_));
+    } catch (const MemoryRefused&) {
+      // It runs in its leanest form, as sd-generate runs a job that does not fit.
+    }
     generate(req, {});
   }
 
@@ -225,24 +280,6 @@ class DiffusionPipeline : public Pipeline {
   }
 
  private:
-  // The sizes a job's activations grow with (memory_admission.h); the resident part is
-  // measured once the whole model set is loaded.
-  MemoryProfile memory_profile(DType dtype) const {
-    const auto& uc = m_.unet->config();
-    const auto& vc = m_.vae->config();
-    MemoryProfile p;
-    p.resident_bytes = process_rss_bytes();
-    p.activation_bytes = int(dtype_size(dtype));
-    p.latent_factor = m_.vae->scale_factor();
-    p.unet_channels = uc.block_out_channels.front();
-    p.unet_skip_channels = uc.block_out_channels.front();
-    for (size_t l = 0; l < uc.block_out_channels.size(); ++l)
-      p.unet_skip_channels += int64_t(uc.layers_per_block[l] + 1) * uc.block_out_channels[l] >> (2 * l);
-    p.vae_top_channels = vc.block_out_channels.front();
-    p.vae_next_channels = vc.block_out_channels.size() > 1 ? vc.block_out_channels[1] : vc.block_out_channels[0];
-    p.vae_tile_pixels = m_.vae->resolve_tile_size(0);
-    return p;
-  }
 
   // The input image and mask of img2img/inpainting, prepared and VAE-encoded once for
   // every image of the batch (the encode is deterministic; each image samples its own
@@ -470,6 +507,7 @@ class DiffusionPipeline : public Pipeline {
   ModelSet m_;
   Device device_;  // where the networks run (LoadOptions::device)
   std::vector<std::string> lora_dirs_;
+  uint64_t max_memory_;
   TextualInversions embeddings_;
   PreviewDecoder preview_;
   ModelInfo info_;
@@ -500,7 +538,9 @@ std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
       log_info("model hash " + id.hash + " (" + id.name + ") in " + std::to_string(seconds_since(t)) + " s");
       return id;
     });
-  ModelSet m = load_model_set(opt);
+  ModelSet m = load_model_set(opt, [&opt](const ModelSet& without, uint64_t text_encoder_bytes) {
+    return stream_text_encoders(without, text_encoder_bytes, opt.dtype, opt.max_memory);
+  });
   CheckpointIdentity checkpoint = hashing.valid() ? hashing.get() : identify_checkpoint(opt, m.source);
   auto pipe = std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
   if (opt.warm_up) {

@@ -39,6 +39,9 @@ struct ModelInfo {
   float default_guidance = 7.5f;
   Sampler default_sampler = Sampler::Ddim;
   bool inpaint_model = false;  // 9-channel UNet
+  // The text encoders read their layers from the weight files for each job
+  // (loaders/model_set.h), since the whole model would not fit in LoadOptions::max_memory.
+  bool text_encoders_streamed = false;
   RequestLimits limits;        // what check_request holds every request to
   // Preview modes with distinct output ("none", "latent", and "taesd" when TAESD is
   // loaded; a "taesd" request without it gets "latent") and final decoders ("vae", and

@@ -38,12 +38,11 @@ void apply_weights(Tensor& z, const std::vector<float>& weights) {
   for (int64_t i = 0; i < L * C; ++i) p[i] *= k;
 }
 
-// One chunk through one encoder: the hidden state the family conditions on. Conditioning
-// is small and its emphasis math is diffusers-parity host code: the results come to the
-// host whatever device the encoder runs on.
-Tensor chunk_hidden(const models::ClipTextModel& enc, const Tensor& added_tokens, const PromptChunk& chunk,
-                    Family family, int clip_skip, Tensor* pooled) {
-  models::ClipTextOutput out = enc.forward(ids_tensor(chunk), added_tokens);
+// The hidden state the family conditions on, from one chunk's encoder output.
+// Conditioning is small and its emphasis math is diffusers-parity host code: the results
+// come to the host whatever device the encoder runs on.
+Tensor chunk_hidden(const models::ClipTextModel& enc, const models::ClipTextOutput& out, Family family,
+                    int clip_skip, Tensor* pooled) {
   const int n = int(out.hidden_states.size());
   SD_CHECK(clip_skip >= 1 && clip_skip < n, "clip_skip " + std::to_string(clip_skip) + " out of range for a " +
                                                 std::to_string(n - 1) + "-layer text encoder");
@@ -53,18 +52,30 @@ Tensor chunk_hidden(const models::ClipTextModel& enc, const Tensor& added_tokens
   return enc.final_layer_norm(out.hidden_states[size_t(n - clip_skip)]).to(Device::cpu());
 }
 
-Encoded encode_chunks(const models::ClipTextModel& enc, const Tensor& added_tokens,
-                      const std::vector<PromptChunk>& chunks, Family family, int clip_skip, bool want_pooled) {
-  std::vector<Tensor> parts;
-  Encoded e;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    Tensor h =
-        chunk_hidden(enc, added_tokens, chunks[i], family, clip_skip, want_pooled && i == 0 ? &e.pooled : nullptr);
-    apply_weights(h, chunks[i].weights);
-    parts.push_back(h);
+// Each row's chunks through one encoder, all in one call (an encoder that streams its
+// layers reads them once per job, not once per chunk); the pooled output is the first
+// chunk's.
+std::vector<Encoded> encode_rows(const models::ClipTextModel& enc, const Tensor& added_tokens,
+                                 const std::vector<const std::vector<PromptChunk>*>& rows, Family family,
+                                 int clip_skip, bool want_pooled) {
+  std::vector<Tensor> ids;
+  for (const auto* chunks : rows)
+    for (const PromptChunk& chunk : *chunks) ids.push_back(ids_tensor(chunk));
+  const std::vector<models::ClipTextOutput> outs = enc.forward_each(ids, added_tokens);
+  std::vector<Encoded> encoded;
+  size_t next = 0;
+  for (const auto* chunks : rows) {
+    Encoded e;
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < chunks->size(); ++i) {
+      Tensor h = chunk_hidden(enc, outs[next++], family, clip_skip, want_pooled && i == 0 ? &e.pooled : nullptr);
+      apply_weights(h, (*chunks)[i].weights);
+      parts.push_back(h);
+    }
+    e.hidden = parts.size() == 1 ? parts[0] : ops::concat(parts, 1);
+    encoded.push_back(std::move(e));
   }
-  e.hidden = parts.size() == 1 ? parts[0] : ops::concat(parts, 1);
-  return e;
+  return encoded;
 }
 
 // Pads the shorter list with empty-prompt chunks so both rows have the same length.
@@ -72,16 +83,6 @@ void equalize(std::vector<PromptChunk>& a, std::vector<PromptChunk>& b, const te
   const PromptChunk empty = text::tokenize_prompt(tok, "").front();
   while (a.size() < b.size()) a.push_back(empty);
   while (b.size() < a.size()) b.push_back(empty);
-}
-
-Encoded encode_row(const ModelSet& m, std::vector<PromptChunk>& c1, std::vector<PromptChunk>& c2, int clip_skip,
-                   const TextualInversions& ti) {
-  const Family fam = m.version.family;
-  const Tensor& added1 = ti.encoder(0).added_tokens;
-  if (fam != Family::SDXL) return encode_chunks(*m.text_encoder, added1, c1, fam, clip_skip, false);
-  Encoded a = encode_chunks(*m.text_encoder, added1, c1, fam, clip_skip, false);
-  Encoded b = encode_chunks(*m.text_encoder_2, ti.encoder(1).added_tokens, c2, fam, clip_skip, true);
-  return {ops::concat({a.hidden, b.hidden}, 2), b.pooled};
 }
 
 }  // namespace
@@ -108,7 +109,23 @@ Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const 
     if (xl) equalize(pos2, neg2, *m.tokenizer_2);
   }
 
-  Encoded cond = encode_row(m, pos1, pos2, clip_skip, ti);
+  // SDXL conditions on zeros, not on the encoding of "", for an empty negative prompt.
+  const bool zero_uncond = xl && negative_prompt.empty() && m.force_zeros_for_empty_prompt;
+  const bool encode_uncond = classifier_free_guidance && !zero_uncond;
+  std::vector<const std::vector<PromptChunk>*> rows1{&pos1}, rows2{&pos2};
+  if (encode_uncond) {
+    rows1.push_back(&neg1);
+    rows2.push_back(&neg2);
+  }
+  const Family fam = m.version.family;
+  std::vector<Encoded> rows = encode_rows(*m.text_encoder, ti.encoder(0).added_tokens, rows1, fam, clip_skip, false);
+  if (xl) {
+    const std::vector<Encoded> rows_2 =
+        encode_rows(*m.text_encoder_2, ti.encoder(1).added_tokens, rows2, fam, clip_skip, true);
+    for (size_t r = 0; r < rows.size(); ++r)
+      rows[r] = {ops::concat({rows[r].hidden, rows_2[r].hidden}, 2), rows_2[r].pooled};
+  }
+  const Encoded& cond = rows[0];
   Conditioning out;
   if (!classifier_free_guidance) {
     out.context = cond.hidden;
@@ -116,11 +133,11 @@ Conditioning encode_prompts(const ModelSet& m, const std::string& prompt, const 
     return out;
   }
   Encoded uncond;
-  if (xl && negative_prompt.empty() && m.force_zeros_for_empty_prompt) {
+  if (zero_uncond) {
     uncond.hidden = Tensor::zeros(cond.hidden.shape(), DType::F32);
     uncond.pooled = Tensor::zeros(cond.pooled.shape(), DType::F32);
   } else {
-    uncond = encode_row(m, neg1, neg2, clip_skip, ti);
+    uncond = rows[1];
   }
   out.context = ops::concat({uncond.hidden, cond.hidden}, 0);
   if (xl) out.pooled = ops::concat({uncond.pooled, cond.pooled}, 0);

@@ -16,6 +16,7 @@ pipeline::LoadOptions WorkerConfig::load_options() const {
   load.lora_dirs = lora_dirs;
   load.vae_path = vae_path;
   load.embeddings_dir = embeddings_dir;
+  load.max_memory = max_memory;
   return load;
 }
 

@@ -217,7 +217,8 @@ TEST(SdGenerate, VaeTilingRunsTheVaeInBlendedTiles) {
 }
 
 // --max-memory admits the job as the worker does; one that fits in no way still runs,
-// with a warning, in its leanest form. Without guidance the tiny VAE's decode outweighs
+// with a warning, in its leanest form, its text encoders streaming their layers (which
+// changes nothing in the image). Without guidance the tiny VAE's decode outweighs
 // its UNet, so that form tiles the VAE: in 32 px tiles (16 px ones would save no more,
 // the UNet's part being then the larger).
 TEST(SdGenerate, MaxMemoryRunsTheLeanestFormWithAWarning) {
@@ -231,6 +232,7 @@ TEST(SdGenerate, MaxMemoryRunsTheLeanestFormWithAWarning) {
   EXPECT_NE(r.err.find("sd-generate: warning: a 64x64 job needs about"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("with the VAE in 32 px tiles; 1 MiB is available"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("the VAE runs in 32 px tiles"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sd-generate: the text encoders read their layers from the files as they run"), std::string::npos) << r.err;
   auto pipe = pipeline::Pipeline::load(test::tiny_load_options());
   pipeline::GenerationRequest req = test::tiny_ddim_request();
   req.guidance_scale = 1.0f;

@@ -226,6 +226,22 @@ TEST(Lora, UNetAndTextEncoderMatchDiffusersAndUndoExactly) {
   EXPECT_EQ(test::max_abs_diff(m.te_last_hidden(), plain_te), 0.0);
 }
 
+TEST(Lora, TextEncoderLayersOfAStreamedEncoderAreRefusedWithTheModelUntouched) {
+  const auto unet = UNet2DConditionModel::load(fixture_path("tiny-sd15/unet"));
+  const auto te = ClipTextModel::load(fixture_path("tiny-sd15/text_encoder"), DType::F32, ClipLayers::Streamed);
+  const LoraTargets targets(unet.get(), te.get(), nullptr);
+  const Tensor before = unet->modules().find(kUnetProbe)->weight().clone();
+  try {
+    LoraPatch patch(targets, {{LoraFile::open(lora_path()), 0.8f}});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("text_encoder"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--max-memory"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(test::max_abs_diff(unet->modules().find(kUnetProbe)->weight(), before), 0.0);
+}
+
 TEST(Lora, TheSameFileTwiceAtHalfStrengthEqualsOnceAtFull) {
   TinySd15 m;
   LoraPatch patch = apply(m, {{lora_path(), 0.4f}, {lora_path(), 0.4f}});

@@ -115,6 +115,89 @@ TEST(ClipTextModel, MissingTensorErrorNamesFileAndTensor) {
   }
 }
 
+// Counts the reads of one tensor of another source.
+class CountingSource : public WeightSource {
+ public:
+  CountingSource(std::shared_ptr<const WeightSource> inner, std::string counted)
+      : inner_(std::move(inner)), counted_(std::move(counted)) {}
+  bool has(const std::string& n) const override { return inner_->has(n); }
+  std::string describe() const override { return inner_->describe(); }
+  int reads() const { return reads_; }
+
+ protected:
+  Tensor fetch(const std::string& n, const Shape& s, DType d) const override {
+    if (n == counted_) ++reads_;
+    return inner_->get(n, s, d);
+  }
+
+ private:
+  std::shared_ptr<const WeightSource> inner_;
+  std::string counted_;
+  mutable int reads_ = 0;
+};
+
+TEST(ClipTextModel, StreamedLayersGiveTheResidentResultsAndAreReadOncePerCall) {
+  const std::string dir = fixture_path("tiny-sdxl/text_encoder_2");
+  const ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
+  const auto ref = open_reference("tiny-sdxl");
+  const Tensor ids = ref.view("te2.input_ids");
+  Tensor other = ids.contiguous().clone();
+  other.data<int64_t>()[1] = 400;
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const auto resident = ClipTextModel::load(dir, dtype);
+    const auto counting = std::make_shared<CountingSource>(SafetensorsWeights::open_component(dir),
+                                                           "text_model.encoder.layers.1.mlp.fc2.weight");
+    const ClipTextModel streamed(config, counting, dtype);
+    EXPECT_EQ(streamed.layers(), ClipLayers::Streamed);
+    EXPECT_EQ(counting->reads(), 1);  // checked at load
+    const std::vector<ClipTextOutput> both = streamed.forward_each({ids, other});
+    EXPECT_EQ(counting->reads(), 2);  // once for both inputs
+    ASSERT_EQ(both.size(), 2u);
+    for (size_t k = 0; k < 2; ++k) {
+      const ClipTextOutput want = resident->forward(k == 0 ? ids : other);
+      EXPECT_EQ(test::max_abs_diff(both[k].last_hidden_state, want.last_hidden_state), 0.0);
+      EXPECT_EQ(test::max_abs_diff(both[k].hidden_states[1], want.hidden_states[1]), 0.0);
+      EXPECT_EQ(test::max_abs_diff(both[k].text_embeds, want.text_embeds), 0.0);
+    }
+    EXPECT_GT(test::max_abs_diff(both[0].text_embeds, both[1].text_embeds), 0.0);
+    streamed.forward(ids);
+    EXPECT_EQ(counting->reads(), 3);
+    // Only text_projection is in memory to change (LoRA).
+    ClipTextModel& s = const_cast<ClipTextModel&>(streamed);
+    EXPECT_EQ(s.modules().modules().size(), 1u);
+  }
+}
+
+TEST(ClipTextModel, StreamedLayersAreCheckedAtLoad) {
+  const std::string dir = fixture_path("tiny-sd15/text_encoder");
+  const auto weights = SafetensorsWeights::open_component(dir);
+  const std::shared_ptr<const WeightSource> hiding =
+      std::make_shared<HidingSource>(*weights, "text_model.encoder.layers.3.mlp.fc2.bias");
+  try {
+    ClipTextModel model(ClipTextConfig::load(dir + "/config.json"), hiding, DType::F32);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("text_model.encoder.layers.3.mlp.fc2.bias"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ClipTextModel, WeightBytesCountEveryTensorInTheComputeDtype) {
+  for (const char* dir : {"tiny-sd15/text_encoder", "tiny-sdxl/text_encoder_2"}) {
+    SCOPED_TRACE(dir);
+    const auto weights = SafetensorsWeights::open_component(fixture_path(dir));
+    uint64_t floats = 0;
+    for (const auto& f : weights->files())
+      for (const std::string& name : f.names())
+        if (name != "text_model.embeddings.position_ids") floats += uint64_t(f.info(name).shape.product());
+    const ClipTextConfig config = ClipTextConfig::load(fixture_path(dir) + "/config.json");
+    // Layer norms stay float32 whatever the compute dtype.
+    const uint64_t norms = uint64_t(2 * config.num_hidden_layers + 1) * 2 * uint64_t(config.hidden_size);
+    EXPECT_EQ(ClipTextModel::weight_bytes(config, DType::F32), floats * 4);
+    EXPECT_EQ(ClipTextModel::weight_bytes(config, DType::BF16), (floats - norms) * 2 + norms * 4);
+  }
+}
+
 TEST(ClipTextModel, ConfigThatDisagreesWithTheWeightsIsAnError) {
   const std::string dir = fixture_path("tiny-sd15/text_encoder");
   ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
