@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/buffer_pool.h"
+#include "core/convert_avx512.h"
 #include "core/half.h"
 
 namespace sd {
@@ -292,7 +293,7 @@ void convert_elements(const void* src, DType s, void* dst, DType d, size_t n) {
   if (s == DType::F32 && d == DType::BF16) {
     auto* in = static_cast<const float*>(src);
     auto* out = static_cast<uint16_t*>(dst);
-    for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(in[i]);
+    for (size_t i = detail::f32_to_bf16_avx512(in, out, n); i < n; ++i) out[i] = f32_to_bf16(in[i]);
     return;
   }
   if (s == DType::BF16 && d == DType::F32) {
@@ -310,7 +311,7 @@ void convert_elements(const void* src, DType s, void* dst, DType d, size_t n) {
   if (s == DType::F16 && d == DType::BF16) {  // exact through float32, then rounded once
     auto* in = static_cast<const uint16_t*>(src);
     auto* out = static_cast<uint16_t*>(dst);
-    for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(f16_to_f32(in[i]));
+    for (size_t i = detail::f16_to_bf16_avx512(in, out, n); i < n; ++i) out[i] = f32_to_bf16(f16_to_f32(in[i]));
     return;
   }
   if (s == DType::F32 && d == DType::F16) {

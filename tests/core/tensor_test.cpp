@@ -59,6 +59,27 @@ TEST(Tensor, DtypeConversionsRoundToNearestEven) {
   EXPECT_EQ(b.to_floats()[1], -2.25f);
 }
 
+// The bulk conversion (AVX-512 where the CPU has it) gives f32_to_bf16's bits for every
+// kind of value: ties, subnormals, infinities, quiet and signalling NaNs, and random
+// patterns, at lengths that leave a remainder for the scalar tail.
+TEST(Tensor, BulkFloat32ToBf16IsTheScalarRounding) {
+  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x3f808000u, 0x3f818000u,
+                                0x3f80ffffu, 0x7f7fffffu, 0x7f800000u, 0xff800000u, 0x7f800001u, 0x7fc00000u,
+                                0xffbfffffu, 0x7fff8000u, 0x00ff8000u, 0x3f7fffffu};
+  uint32_t x = 12345;
+  while (bits.size() < 100003) {
+    x = x * 1664525u + 1013904223u;
+    bits.push_back(x);
+  }
+  std::vector<float> in(bits.size());
+  std::memcpy(in.data(), bits.data(), bits.size() * 4);
+  for (size_t n : {size_t(15), size_t(16), bits.size()}) {
+    std::vector<uint16_t> out(n);
+    convert_elements(in.data(), DType::F32, out.data(), DType::BF16, n);
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], f32_to_bf16(in[i])) << std::hex << bits[i];
+  }
+}
+
 // Every half value decodes exactly (zeros, subnormals, normals, infinities, NaN payloads),
 // and half to bf16 rounds the exact value once.
 TEST(Tensor, EveryHalfValueDecodesExactly) {
