@@ -185,8 +185,9 @@ void add_performance_options(CLI::App& app, Options& o) {
       ->group(g);
   app.add_option("--max-memory", o.max_memory,
                  "memory the process may grow to (bytes, or with a unit: 6GB, 512MiB); a job that would need more "
-                 "runs image by image or with the VAE in tiles, as the worker's. Default: the cgroup's limit or the "
-                 "system's available memory")
+                 "runs image by image or with the VAE in tiles, as the worker's, and a model that would not fit with "
+                 "its text encoders kept reads their layers from its files as they run. Default: the cgroup's limit "
+                 "or the system's available memory")
       ->transform(CLI::AsSizeValue(false))
       ->group(g);
 }

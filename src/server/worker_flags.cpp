@@ -131,7 +131,8 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("SD_WORKER_VAE_TILE_SIZE")->needs(tiling)->check(CLI::Range(64, 8192));
   app.add_option("--max-memory", cfg.max_memory,
                  "Memory the worker may grow to with a job (bytes, or with a unit: 6GB, 512MiB); jobs that would "
-                 "need more are refused. Default: the cgroup's limit or the system's available memory")
+                 "need more are refused, and a model that would not fit with its text encoders kept reads their "
+                 "layers from its files for each job. Default: the cgroup's limit or the system's available memory")
       ->envname("SD_WORKER_MAX_MEMORY")->transform(CLI::AsSizeValue(false));
   app.add_option("--job-retention", retention_s, "Seconds a finished job's events and result are kept")
       ->envname("SD_WORKER_JOB_RETENTION")->check(CLI::NonNegativeNumber)->capture_default_str();
