@@ -1,5 +1,5 @@
 // The programs' OpenMP threads sleep when idle unless the user chose a wait policy
-// (backend/cpu/openmp_wait_policy.cpp): libgomp prints the spin count it runs with when
+// (backend/cpu/startup_environment.cpp): libgomp prints the spin count it runs with when
 // OMP_DISPLAY_ENV is verbose (0: passive; 300000 is its default when nothing is set).
 #include <gtest/gtest.h>
 
