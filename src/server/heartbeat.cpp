@@ -92,6 +92,9 @@ void Heartbeat::run() {
         wake_.wait(lock, change_ready);
       continue;
     }
+    // A retry sends the newest status: those set while it waited are as stale as the one
+    // that failed.
+    if (retrying && pending_.size() > 1) pending_.erase(pending_.begin(), pending_.end() - 1);
     bool change = !pending_.empty();
     std::string status = change ? pending_.front() : current_;
     lock.unlock();

@@ -139,8 +139,8 @@ TEST(Heartbeat, RetriesUntilTheHiveIsBackAndSendsTheNewestStatus) {
   const int port = reserved.port();
   Heartbeat hb(options(reserved.url()));
   hb.set_status("starting");
-  hb.set_status("ready");
-  std::this_thread::sleep_for(100ms);  // both failed; a retry is due in about a second
+  std::this_thread::sleep_for(100ms);  // "starting" failed; its retry is due in about a second
+  hb.set_status("ready");              // set while the retry waits: the retry sends it instead
   sd::test::LoopbackServer hive;
   std::mutex mu;
   std::vector<std::string> got;
