@@ -48,14 +48,22 @@ Tensor add_low_rank(const Tensor& acc, const LoraLayer& l, float factor) {
 }
 
 struct Contribution {
+  std::shared_ptr<const LoraFile> file;  // holds `layer`
   const LoraLayer* layer;
   float factor;  // strength * scale
 };
 
 struct ModuleChange {
-  ModuleRef module;
+  LoraTargets::Target target;
   std::vector<Contribution> parts;
 };
+
+// The weight with every part added, in float32, stored back in the weight's dtype.
+Tensor merged_weight(const Tensor& original, const std::vector<Contribution>& parts) {
+  Tensor acc = ops::to_dtype(original, DType::F32).contiguous();  // read only: each sum is a new tensor
+  for (const Contribution& c : parts) acc = add_low_rank(acc, *c.layer, c.factor);
+  return ops::to_dtype(acc, original.dtype());
+}
 
 }  // namespace
 
@@ -79,15 +87,15 @@ LoraPatch::LoraPatch(const LoraTargets& targets, const std::vector<LoraUse>& lor
         unmatched.push_back(&layer);
         continue;
       }
-      const Shape& weight_shape = target->module.weight_shape();
+      const Shape& weight_shape = target->weight_shape;
       const std::string why = misfit(layer, weight_shape);
       if (!why.empty())
         throw Error(file.path() + ": LoRA layer \"" + layer.name + "\" (down \"" + layer.down_key + "\" " +
                     layer.down.desc() + ", up \"" + layer.up_key + "\" " + layer.up.desc() + ") does not fit " +
                     target->component + " layer \"" + target->path + "\" with weight " + weight_shape.str() + ": " +
                     why + "; is it a LoRA for another model?");
-      auto it = changes.try_emplace(target->component + "." + target->path, ModuleChange{target->module, {}}).first;
-      it->second.parts.push_back({&layer, use.strength * layer.scale});
+      auto it = changes.try_emplace(target->component + "." + target->path, ModuleChange{*target, {}}).first;
+      it->second.parts.push_back({use.file, &layer, use.strength * layer.scale});
       ++stats_.layers_applied;
     }
     if (!unmatched.empty() && unmatched.size() == file.layers().size())
@@ -104,21 +112,34 @@ LoraPatch::LoraPatch(const LoraTargets& targets, const std::vector<LoraUse>& lor
                " bundled textual-inversion embeddings are not applied");
   }
 
-  // 2. Compute every merged weight, still without touching the model.
+  // 2. Compute every merged weight of the layers in memory, still without touching the
+  // model. Streamed layers are merged the same way as each call reads them.
   std::vector<std::pair<ModuleRef, Tensor>> merged;
   std::vector<std::pair<ModuleRef, Tensor>> originals;
+  std::map<ClipTextModel*, std::map<std::string, std::vector<Contribution>>> streamed;
   for (auto& [name, change] : changes) {
-    const Tensor original = change.module.weight();
-    Tensor acc = ops::to_dtype(original, DType::F32).contiguous();  // read only: each sum is a new tensor
-    for (const Contribution& c : change.parts) acc = add_low_rank(acc, *c.layer, c.factor);
-    merged.emplace_back(change.module, ops::to_dtype(acc, original.dtype()));
-    originals.emplace_back(change.module, original);
+    if (!change.target.module) {
+      streamed[change.target.streamed_by][change.target.path] = std::move(change.parts);
+      continue;
+    }
+    const ModuleRef& module = *change.target.module;
+    const Tensor original = module.weight();
+    merged.emplace_back(module, merged_weight(original, change.parts));
+    originals.emplace_back(module, original);
   }
 
   // 3. Swap them in.
   for (auto& [module, weight] : merged) module.set_weight(std::move(weight));
   saved_ = std::move(originals);
   stats_.modules_changed = int(saved_.size());
+  for (auto& [model, by_path] : streamed) {
+    stats_.modules_changed += int(by_path.size());
+    model->set_streamed_layer_edit([by_path = std::move(by_path)](const ModuleRegistry& layer) {
+      for (const auto& [path, parts] : by_path)
+        if (const ModuleRef* m = layer.find(path)) m->set_weight(merged_weight(m->weight(), parts));
+    });
+    edited_.push_back(model);
+  }
 }
 
 LoraPatch& LoraPatch::operator=(LoraPatch&& o) noexcept {
@@ -126,6 +147,8 @@ LoraPatch& LoraPatch::operator=(LoraPatch&& o) noexcept {
     restore();
     saved_ = std::move(o.saved_);
     o.saved_.clear();
+    edited_ = std::move(o.edited_);
+    o.edited_.clear();
     stats_ = o.stats_;
   }
   return *this;
@@ -134,6 +157,8 @@ LoraPatch& LoraPatch::operator=(LoraPatch&& o) noexcept {
 void LoraPatch::restore() {
   for (auto& [module, weight] : saved_) module.set_weight(std::move(weight));
   saved_.clear();
+  for (ClipTextModel* model : edited_) model->set_streamed_layer_edit(nullptr);
+  edited_.clear();
 }
 
 }  // namespace sd::models

@@ -3,7 +3,8 @@
 //   W <- W + sum over LoRAs and their layers of strength * scale * (up @ down)
 // computed in float32 and stored in the layer's compute dtype. Undoing it by subtraction
 // would not give the original back once the sum was rounded to bf16, so the original
-// weights of the touched layers (only those) are kept and put back.
+// weights of the touched layers (only those) are kept and put back. The layers of a text
+// encoder that streams them are merged as each call reads them, until the patch ends.
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,7 +31,10 @@ class LoraPatch {
   // some layer of the file matches: LoRA trainers add layers some checkpoints lack.
   LoraPatch(const LoraTargets& targets, const std::vector<LoraUse>& loras);
   ~LoraPatch() { restore(); }
-  LoraPatch(LoraPatch&& o) noexcept : saved_(std::move(o.saved_)), stats_(o.stats_) { o.saved_.clear(); }
+  LoraPatch(LoraPatch&& o) noexcept : saved_(std::move(o.saved_)), edited_(std::move(o.edited_)), stats_(o.stats_) {
+    o.saved_.clear();
+    o.edited_.clear();
+  }
   LoraPatch& operator=(LoraPatch&& o) noexcept;
   LoraPatch(const LoraPatch&) = delete;
   LoraPatch& operator=(const LoraPatch&) = delete;
@@ -47,6 +51,7 @@ class LoraPatch {
 
  private:
   std::vector<std::pair<ModuleRef, Tensor>> saved_;  // layer, original weight
+  std::vector<ClipTextModel*> edited_;               // streamed encoders merging as they read
   Stats stats_;
 };
 

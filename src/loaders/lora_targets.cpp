@@ -35,46 +35,39 @@ std::map<std::string, std::string> ldm_unet_module_paths(const ModuleRegistry& u
 
 LoraTargets::LoraTargets(UNet2DConditionModel* unet, ClipTextModel* text_encoder, ClipTextModel* text_encoder_2) {
   if (unet) {
-    ModuleRegistry modules = unet->modules();
-    std::map<std::string, std::string> aliases;
-    for (const auto& [path, ldm] : ldm_unet_module_paths(modules, unet->config())) aliases.emplace(ldm, path);
-    add_component("unet", std::move(modules), std::move(aliases));
+    Component c{"unet", unet->modules(), {}, nullptr, {}, {}};
+    for (const auto& [path, ldm] : ldm_unet_module_paths(c.modules, unet->config())) c.aliases.emplace(ldm, path);
+    add_component(std::move(c));
   }
-  // Old diffusers text-encoder LoRAs name the attention projections as the UNet does.
-  auto clip_aliases = [](const ModuleRegistry& modules) {
-    std::map<std::string, std::string> aliases;
-    const std::pair<const char*, const char*> renames[] = {{"self_attn.q_proj", "self_attn.to_q"},
-                                                           {"self_attn.k_proj", "self_attn.to_k"},
-                                                           {"self_attn.v_proj", "self_attn.to_v"},
-                                                           {"self_attn.out_proj", "self_attn.to_out"}};
-    for (const auto& [path, ref] : modules.modules())
-      for (const auto& [name, old_name] : renames)
-        if (ends_with(path, name))
-          aliases.emplace(path.substr(0, path.size() - std::string(name).size()) + old_name, path);
-    return aliases;
-  };
-  if (text_encoder && text_encoder->layers() == ClipLayers::Streamed) streamed_.push_back("text_encoder");
-  if (text_encoder_2 && text_encoder_2->layers() == ClipLayers::Streamed) streamed_.push_back("text_encoder_2");
-  if (text_encoder) {
-    ModuleRegistry modules = text_encoder->modules();
-    auto aliases = clip_aliases(modules);
-    add_component("text_encoder", std::move(modules), std::move(aliases));
-  }
-  if (text_encoder_2) {
-    ModuleRegistry modules = text_encoder_2->modules();
-    auto aliases = clip_aliases(modules);
-    add_component("text_encoder_2", std::move(modules), std::move(aliases));
-  }
+  if (text_encoder) add_text_encoder("text_encoder", *text_encoder);
+  if (text_encoder_2) add_text_encoder("text_encoder_2", *text_encoder_2);
 }
 
-void LoraTargets::add_component(const std::string& name, ModuleRegistry modules,
-                                std::map<std::string, std::string> aliases) {
-  Component c{name, std::move(modules), std::move(aliases), {}};
+void LoraTargets::add_text_encoder(const std::string& name, ClipTextModel& model) {
+  Component c{name, model.modules(), model.streamed_modules(), nullptr, {}, {}};
+  if (!c.streamed.empty()) c.streamed_by = &model;
+  // Old diffusers text-encoder LoRAs name the attention projections as the UNet does.
+  const std::pair<const char*, const char*> renames[] = {{"self_attn.q_proj", "self_attn.to_q"},
+                                                         {"self_attn.k_proj", "self_attn.to_k"},
+                                                         {"self_attn.v_proj", "self_attn.to_v"},
+                                                         {"self_attn.out_proj", "self_attn.to_out"}};
+  auto alias = [&](const std::string& path) {
+    for (const auto& [now, old_name] : renames)
+      if (ends_with(path, now))
+        c.aliases.emplace(path.substr(0, path.size() - std::string(now).size()) + old_name, path);
+  };
+  for (const auto& [path, ref] : c.modules.modules()) alias(path);
+  for (const auto& [path, shape] : c.streamed) alias(path);
+  add_component(std::move(c));
+}
+
+void LoraTargets::add_component(Component c) {
   auto index = [&](const std::string& written, const std::string& path) {
     auto& paths = c.flat[flatten(written)];
     if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
   };
   for (const auto& [path, ref] : c.modules.modules()) index(path, path);
+  for (const auto& [path, shape] : c.streamed) index(path, path);
   for (const auto& [alias, path] : c.aliases) index(alias, path);
   components_.push_back(std::move(c));
 }
@@ -82,16 +75,10 @@ void LoraTargets::add_component(const std::string& name, ModuleRegistry modules,
 std::optional<LoraTargets::Target> LoraTargets::find_dotted(const Component& c, const std::string& path) const {
   auto alias = c.aliases.find(path);
   const std::string& real = alias != c.aliases.end() ? alias->second : path;
-  const ModuleRef* m = c.modules.find(real);
-  if (!m) return std::nullopt;
-  return Target{c.name, real, *m};
-}
-
-void LoraTargets::refuse_if_streamed(const std::string& component, const std::string& lora_name) const {
-  if (std::find(streamed_.begin(), streamed_.end(), component) == streamed_.end()) return;
-  throw Error("LoRA layer \"" + lora_name + "\" changes the " + component +
-              ", whose layers this process reads from the model's files for each job to fit in its memory "
-              "(--max-memory): a LoRA can change the text encoders only when there is memory to keep them");
+  if (const ModuleRef* m = c.modules.find(real)) return Target{c.name, real, m->weight_shape(), *m, nullptr};
+  auto streamed = c.streamed.find(real);
+  if (streamed != c.streamed.end()) return Target{c.name, real, streamed->second, std::nullopt, c.streamed_by};
+  return std::nullopt;
 }
 
 std::optional<LoraTargets::Target> LoraTargets::resolve(const std::string& lora_name) const {
@@ -111,10 +98,7 @@ std::optional<LoraTargets::Target> LoraTargets::resolve(const std::string& lora_
     for (const Component& c : components_) {
       if (c.name != component) continue;
       auto it = c.flat.find(lora_name.substr(std::string(prefix).size()));
-      if (it == c.flat.end()) {
-        refuse_if_streamed(c.name, lora_name);
-        return std::nullopt;
-      }
+      if (it == c.flat.end()) return std::nullopt;
       if (it->second.size() > 1) {
         std::vector<std::string> where;
         for (const auto& p : it->second) where.push_back(c.name + "." + p);
@@ -147,12 +131,7 @@ std::optional<LoraTargets::Target> LoraTargets::resolve(const std::string& lora_
     for (const auto& t : found) where.push_back(t.component + "." + t.path);
     throw ambiguous(where);
   }
-  if (found.empty()) {
-    if (!component.empty()) refuse_if_streamed(component, lora_name);
-    else if (starts_with(path, "text_model."))
-      for (const std::string& c : streamed_) refuse_if_streamed(c, lora_name);
-    return std::nullopt;
-  }
+  if (found.empty()) return std::nullopt;
   return found.front();
 }
 

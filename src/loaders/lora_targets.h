@@ -24,28 +24,30 @@ class LoraTargets {
   struct Target {
     std::string component;  // "unet", "text_encoder", "text_encoder_2"
     std::string path;       // diffusers module path
-    ModuleRef module;
+    Shape weight_shape;
+    std::optional<ModuleRef> module;  // a layer in memory
+    // Else the text encoder that reads this layer from its files on every call
+    // (ClipLayers::Streamed): a change is made as the layer is read.
+    ClipTextModel* streamed_by = nullptr;
   };
   // The layer a LoRA layer name (as LoraLayer::name) denotes, or nullopt when this model
-  // set has none by that name. Throws sd::Error when the name fits several layers, or
-  // names a layer of a text encoder that streams its layers.
+  // set has none by that name. Throws sd::Error when the name fits several layers.
   std::optional<Target> resolve(const std::string& lora_name) const;
 
  private:
   struct Component {
     std::string name;
     ModuleRegistry modules;
+    std::map<std::string, Shape> streamed;                 // layers read per call: path -> weight shape
+    ClipTextModel* streamed_by = nullptr;
     std::map<std::string, std::string> aliases;            // other dotted path -> module path
     std::map<std::string, std::vector<std::string>> flat;  // path or alias with '.' -> '_' -> module paths
   };
-  void add_component(const std::string& name, ModuleRegistry modules, std::map<std::string, std::string> aliases);
+  void add_component(Component c);
+  void add_text_encoder(const std::string& name, ClipTextModel& model);
   std::optional<Target> find_dotted(const Component& c, const std::string& path) const;
-  // Throws when `component` streams its layers (ClipLayers::Streamed): they are not in
-  // memory to change, and skipping the LoRA's layers would change the image silently.
-  void refuse_if_streamed(const std::string& component, const std::string& lora_name) const;
 
   std::vector<Component> components_;
-  std::vector<std::string> streamed_;  // components whose layers are streamed
 };
 
 // The LDM/SGM module path (inside "model.diffusion_model.") of each UNet layer, keyed by

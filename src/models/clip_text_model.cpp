@@ -52,7 +52,12 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, std::shared_ptr<const
   check_compute_dtype(dtype);
   load_outer(*w);
   // Each layer read once now, so a missing or misshapen tensor fails the load.
-  for (int i = 0; i < config_.num_hidden_layers; ++i) load_layer(*w, i);
+  for (int i = 0; i < config_.num_hidden_layers; ++i) {
+    CLIPEncoderLayer layer = load_layer(*w, i);
+    ModuleRegistry r;
+    layer.register_modules(r, layer_path(i));
+    for (const auto& [path, ref] : r.modules()) streamed_shapes_.emplace(path, ref.weight_shape());
+  }
   source_ = std::move(w);
 }
 
@@ -68,8 +73,10 @@ void ClipTextModel::load_outer(const WeightSource& w) {
     text_projection_ = load_linear(w, "text_projection", c.hidden_size, c.projection_dim, false, dtype_);
 }
 
+std::string ClipTextModel::layer_path(int index) { return "text_model.encoder.layers." + std::to_string(index); }
+
 CLIPEncoderLayer ClipTextModel::load_layer(const WeightSource& w, int index) const {
-  return CLIPEncoderLayer(w, "text_model.encoder.layers." + std::to_string(index), config_, dtype_);
+  return CLIPEncoderLayer(w, layer_path(index), config_, dtype_);
 }
 
 uint64_t ClipTextModel::weight_bytes(const ClipTextConfig& c, DType dtype) {
@@ -83,8 +90,7 @@ uint64_t ClipTextModel::weight_bytes(const ClipTextConfig& c, DType dtype) {
 
 ModuleRegistry ClipTextModel::modules() {
   ModuleRegistry r;
-  for (size_t i = 0; i < layers_.size(); ++i)
-    layers_[i].register_modules(r, "text_model.encoder.layers." + std::to_string(i));
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i].register_modules(r, layer_path(int(i)));
   r.add("text_projection", text_projection_);
   return r;
 }
@@ -167,7 +173,14 @@ std::vector<ClipTextOutput> ClipTextModel::forward_each(const std::vector<Tensor
   for (int i = 0; i < config_.num_hidden_layers; ++i) {
     check_cancelled();
     std::optional<CLIPEncoderLayer> streamed;
-    if (source_) streamed.emplace(load_layer(*source_, i));
+    if (source_) {
+      streamed.emplace(load_layer(*source_, i));
+      if (streamed_edit_) {
+        ModuleRegistry r;
+        streamed->register_modules(r, layer_path(i));
+        streamed_edit_(r);
+      }
+    }
     const CLIPEncoderLayer& layer = source_ ? *streamed : layers_[size_t(i)];
     for (size_t k = 0; k < input_ids.size(); ++k) {
       h[k] = layer.forward(h[k]);

@@ -3,6 +3,8 @@
 // token + position embeddings, pre-norm causal transformer layers, final LayerNorm, the
 // pooled EOS feature and, with projection, text_embeds.
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,8 +71,15 @@ class ClipTextModel {
   Tensor final_layer_norm(const Tensor& hidden) const;
   // Every Linear by transformers path ("text_model.encoder.layers.0.self_attn.q_proj",
   // "text_projection"), for replacing weights in place (LoRA). Streamed layers are not in
-  // memory to replace: only text_projection is listed then.
+  // memory to replace: only text_projection is listed then (see streamed_modules()).
   ModuleRegistry modules();
+  // Streamed layers only: each layer's Linears by transformers path, with their weight
+  // shapes (as modules() lists them for resident layers), and an edit run on every layer as
+  // it is read for a call, before the layer runs, with its modules by those paths: how a
+  // LoRA changes layers that are not in memory between calls. Null: no edit.
+  const std::map<std::string, Shape>& streamed_modules() const { return streamed_shapes_; }
+  using LayerEdit = std::function<void(const ModuleRegistry&)>;
+  void set_streamed_layer_edit(LayerEdit edit) { streamed_edit_ = std::move(edit); }
   ClipLayers layers() const { return source_ ? ClipLayers::Streamed : ClipLayers::Resident; }
   // Bytes of all the weights in `dtype`, as loading keeps them with resident layers.
   static uint64_t weight_bytes(const ClipTextConfig& config, DType dtype);
@@ -85,6 +94,7 @@ class ClipTextModel {
   // Everything but the encoder layers.
   void load_outer(const WeightSource& w);
   CLIPEncoderLayer load_layer(const WeightSource& w, int index) const;
+  static std::string layer_path(int index);
   Tensor embed(const Tensor& input_ids, const Tensor& extra_tokens) const;
 
   ClipTextConfig config_;
@@ -93,6 +103,8 @@ class ClipTextModel {
   Tensor position_embedding_;  // [max_positions, hidden], compute dtype
   std::vector<CLIPEncoderLayer> layers_;         // resident layers
   std::shared_ptr<const WeightSource> source_;  // streamed layers' weights
+  std::map<std::string, Shape> streamed_shapes_;
+  LayerEdit streamed_edit_;
   ops::LayerNorm final_layer_norm_;
   ops::Linear text_projection_;  // no bias
 };

@@ -226,20 +226,60 @@ TEST(Lora, UNetAndTextEncoderMatchDiffusersAndUndoExactly) {
   EXPECT_EQ(test::max_abs_diff(m.te_last_hidden(), plain_te), 0.0);
 }
 
-TEST(Lora, TextEncoderLayersOfAStreamedEncoderAreRefusedWithTheModelUntouched) {
+// A text encoder that streams its layers (ClipLayers::Streamed) has them merged as each
+// call reads them: the outputs are the resident encoder's bit for bit, in f32 and bf16,
+// and the encoder is as loaded once the patch ends.
+TEST(Lora, AStreamedTextEncoderMergesAsItReadsAndUndoesExactly) {
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    TinySd15 resident(dtype);
+    const auto te = ClipTextModel::load(fixture_path("tiny-sd15/text_encoder"), dtype, ClipLayers::Streamed);
+    const LoraTargets targets(resident.unet.get(), te.get(), nullptr);
+    const Tensor ids = open_reference("tiny-sd15").view("te.input_ids");
+    const Tensor plain = te->forward(ids).last_hidden_state;
+    EXPECT_EQ(test::max_abs_diff(plain, resident.te_last_hidden()), 0.0);
+    {
+      LoraPatch streamed_patch(targets, {{LoraFile::open(lora_path()), 0.8f}});
+      LoraPatch resident_patch = apply(resident, {{lora_path(), 0.8f}});
+      EXPECT_EQ(streamed_patch.stats().modules_changed, 49);
+      EXPECT_EQ(streamed_patch.stats().layers_unmatched, 0);
+      const Tensor merged = te->forward(ids).last_hidden_state;
+      EXPECT_EQ(test::max_abs_diff(merged, resident.te_last_hidden()), 0.0);
+      EXPECT_GT(test::max_abs_diff(merged, plain), 0.0);
+      if (dtype == DType::F32) {
+        EXPECT_MATCHES_REFERENCE(merged, lora_reference().view("te.last_hidden_state"));
+      }
+      // Read again for the next call, and merged again.
+      EXPECT_EQ(test::max_abs_diff(te->forward(ids).last_hidden_state, merged), 0.0);
+    }
+    EXPECT_EQ(test::max_abs_diff(te->forward(ids).last_hidden_state, plain), 0.0);
+  }
+}
+
+// The shapes of a streamed encoder's layers are checked before anything changes, as a
+// resident one's are.
+TEST(Lora, AStreamedLayerThatDoesNotFitIsRefusedWithTheModelUntouched) {
   const auto unet = UNet2DConditionModel::load(fixture_path("tiny-sd15/unet"));
   const auto te = ClipTextModel::load(fixture_path("tiny-sd15/text_encoder"), DType::F32, ClipLayers::Streamed);
   const LoraTargets targets(unet.get(), te.get(), nullptr);
-  const Tensor before = unet->modules().find(kUnetProbe)->weight().clone();
+  const Tensor ids = open_reference("tiny-sd15").view("te.input_ids");
+  const Tensor plain = te->forward(ids).last_hidden_state;
+  const Tensor unet_before = unet->modules().find(kUnetProbe)->weight().clone();
+  const int64_t d = te->config().hidden_size;
+  const std::string name = "lora_te_text_model_encoder_layers_1_mlp_fc1";
+  const std::string path = write_lora("streamed-misfit.safetensors",
+                                      {{name + ".lora_down.weight", Tensor::full({4, d + 1}, 0.01f)},
+                                       {name + ".lora_up.weight", Tensor::full({te->config().intermediate_size, 4}, 0.01f)}});
   try {
-    LoraPatch patch(targets, {{LoraFile::open(lora_path()), 0.8f}});
+    LoraPatch patch(targets, {{LoraFile::open(path), 1.f}});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("text_encoder"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("--max-memory"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("text_model.encoder.layers.1.mlp.fc1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("down has " + std::to_string(d + 1) + " inputs"), std::string::npos) << msg;
   }
-  EXPECT_EQ(test::max_abs_diff(unet->modules().find(kUnetProbe)->weight(), before), 0.0);
+  EXPECT_EQ(test::max_abs_diff(te->forward(ids).last_hidden_state, plain), 0.0);
+  EXPECT_EQ(test::max_abs_diff(unet->modules().find(kUnetProbe)->weight(), unet_before), 0.0);
 }
 
 TEST(Lora, TheSameFileTwiceAtHalfStrengthEqualsOnceAtFull) {

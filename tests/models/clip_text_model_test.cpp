@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "core/error.h"
 #include "reference.h"
 
@@ -163,9 +165,17 @@ TEST(ClipTextModel, StreamedLayersGiveTheResidentResultsAndAreReadOncePerCall) {
     EXPECT_GT(test::max_abs_diff(both[0].text_embeds, both[1].text_embeds), 0.0);
     streamed.forward(ids);
     EXPECT_EQ(counting->reads(), 3);
-    // Only text_projection is in memory to change (LoRA).
+    // Only text_projection is in memory to change (LoRA); the streamed layers are listed
+    // by the paths and shapes a resident encoder has for them.
     ClipTextModel& s = const_cast<ClipTextModel&>(streamed);
     EXPECT_EQ(s.modules().modules().size(), 1u);
+    std::map<std::string, Shape> layers;
+    const ModuleRegistry resident_modules = resident->modules();
+    for (const auto& [path, ref] : resident_modules.modules())
+      if (path != "text_projection") layers.emplace(path, ref.weight_shape());
+    EXPECT_EQ(streamed.streamed_modules(), layers);
+    EXPECT_EQ(layers.size(), size_t(6 * config.num_hidden_layers));
+    EXPECT_TRUE(resident->streamed_modules().empty());
   }
 }
 
