@@ -208,6 +208,10 @@ class DiffusionPipeline : public Pipeline {
     described.init_image.reset();
     described.mask_image.reset();
     described.batch_size = 1;
+    if (asked.inpaint_only_masked && !plan.box) {  // a blank mask: img2img of the whole picture
+      described.inpaint_only_masked = false;
+      described.masked_content = MaskedContent::Original;
+    }
     std::vector<std::string> lora_hashes;
     for (const LoraSpec& l : req.loras) lora_hashes.push_back(lora_hashes_.get(l.path));
     std::vector<GenerationResult> results;

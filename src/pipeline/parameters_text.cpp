@@ -121,6 +121,18 @@ std::string parameters_text(const GenerationRequest& req, const CheckpointIdenti
   if (req.clip_skip > 1) p.emplace_back("Clip skip", std::to_string(req.clip_skip));
   // A1111 leaves RNG out for its default, GPU; ours is CPU, so both are named.
   p.emplace_back("RNG", req.rng == NoiseSource::Philox ? "GPU" : "CPU");
+  // A1111's masked img2img settings, in the order its img2img init() adds them; one blur
+  // is named only when both directions have it (A1111's mask_blur property).
+  if (req.operation == Operation::Inpaint) {
+    if (req.mask_blur_x > 0 && req.mask_blur_x == req.mask_blur_y) p.emplace_back("Mask blur", number(req.mask_blur_x));
+    if (req.inpaint_only_masked) {
+      p.emplace_back("Inpaint area", "Only masked");
+      p.emplace_back("Masked area padding", std::to_string(req.inpaint_padding));
+    }
+    if (req.masked_content == MaskedContent::Fill) p.emplace_back("Masked content", "fill");
+    if (req.masked_content == MaskedContent::LatentNoise) p.emplace_back("Masked content", "latent noise");
+    if (req.masked_content == MaskedContent::LatentNothing) p.emplace_back("Masked content", "latent nothing");
+  }
   std::string hashes;
   for (size_t i = 0; i < req.loras.size() && i < lora_hashes.size(); ++i)
     hashes += (i ? ", " : "") + parameters_name_of_file(req.loras[i].path) + ": " + lora_hashes[i];

@@ -13,9 +13,13 @@ namespace sd::pipeline {
 // prompt, then "Negative prompt: ...", then the settings line in A1111's order:
 // "Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.5, Seed: 42,
 // Size: 512x512, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength,
-// Clip skip, RNG, Lora hashes", then this project's "Lora: <name>:<strength>" per LoRA
+// Clip skip, RNG, Mask blur, Inpaint area, Masked area padding, Masked content, Lora
+// hashes", then this project's "Lora: <name>:<strength>" per LoRA
 // (A1111 keeps strengths in the prompt's <lora:> tags). No value holds a path. `lora_hashes`
-// follows req.loras. Deterministic in its inputs, so the same job gives the same bytes.
+// follows req.loras. An inpaint's settings are the ones it ran with: a caller whose "only
+// masked" fell back to the whole picture (a blank mask) clears inpaint_only_masked and
+// masked_content, as A1111 leaves them out then. Deterministic in its inputs, so the same
+// job gives the same bytes.
 std::string parameters_text(const GenerationRequest& req, const CheckpointIdentity& model,
                             const std::vector<std::string>& lora_hashes);
 

@@ -138,6 +138,15 @@ TEST(InpaintOnlyMasked, InpaintsTheBoxAtFullSizeAndKeepsTheRest) {
       }
     }
   EXPECT_GT(inside_changed, 24 * 24 * 3 / 2);
+  EXPECT_NE(only.parameters.find("Inpaint area: Only masked, Masked area padding: 8"), std::string::npos)
+      << only.parameters;
+  // A blank mask: img2img of the whole picture, which the parameters say as A1111's do.
+  GenerationRequest blank = req;
+  blank.mask_image = box_mask(160, 96, {0, 0, 0, 0});
+  blank.masked_content = MaskedContent::LatentNothing;
+  const std::string blank_parameters = pipe->generate(blank, {}).parameters;
+  EXPECT_EQ(blank_parameters.find("Inpaint area"), std::string::npos) << blank_parameters;
+  EXPECT_EQ(blank_parameters.find("Masked content"), std::string::npos) << blank_parameters;
   // The box's own job, run by hand: the same pixels under the mask.
   GenerationRequest box_job = req;
   box_job.inpaint_only_masked = false;

@@ -39,6 +39,36 @@ TEST(ParametersText, WritesA1111sFieldsInA1111sOrder) {
             "Lora hashes: \"style v2: aaaaaaaaaaaa, detail: bbbbbbbbbbbb\", Lora: style v2:0.8, Lora: detail:1");
 }
 
+// A1111's img2img init() adds these after RNG, in this order, for a masked img2img only.
+TEST(ParametersText, NamesAnInpaintsMaskSettingsAsA1111Does) {
+  GenerationRequest req = request();
+  req.operation = Operation::Inpaint;
+  req.strength = 0.75;
+  req.mask_blur_x = req.mask_blur_y = 4.f;
+  req.inpaint_only_masked = true;
+  req.inpaint_padding = 32;
+  req.masked_content = MaskedContent::Fill;
+  EXPECT_EQ(parameters_text(req, {}, {}),
+            "a lighthouse, at dusk\nNegative prompt: blurry\n"
+            "Steps: 20, Sampler: Euler a, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 512x768, "
+            "Denoising strength: 0.75, RNG: CPU, Mask blur: 4, Inpaint area: Only masked, Masked area padding: 32, "
+            "Masked content: fill");
+  // Whole picture, the original under the mask, blurs that differ (A1111's mask_blur is
+  // then None): nothing but the strength.
+  req.inpaint_only_masked = false;
+  req.masked_content = MaskedContent::Original;
+  req.mask_blur_y = 2.f;
+  const std::string whole = parameters_text(req, {}, {});
+  EXPECT_EQ(whole.substr(whole.find("Denoising")), "Denoising strength: 0.75, RNG: CPU");
+  req.mask_blur_y = 4.f;
+  req.masked_content = MaskedContent::LatentNoise;
+  EXPECT_NE(parameters_text(req, {}, {}).find("RNG: CPU, Mask blur: 4, Masked content: latent noise"), std::string::npos);
+  req.masked_content = MaskedContent::LatentNothing;
+  EXPECT_NE(parameters_text(req, {}, {}).find("Masked content: latent nothing"), std::string::npos);
+  req.operation = Operation::Img2Img;  // the mask settings of a request without a mask
+  EXPECT_EQ(parameters_text(req, {}, {}).find("Mask"), std::string::npos);
+}
+
 TEST(ParametersText, LeavesOutWhatA1111LeavesOut) {
   GenerationRequest req = request();
   req.schedule = Schedule::Default;
