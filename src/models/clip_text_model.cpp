@@ -96,7 +96,11 @@ ModuleRegistry ClipTextModel::modules() {
 }
 
 std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType dtype, ClipLayers layers) {
-  const ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
+  return load(ClipTextConfig::load(dir + "/config.json"), dir, dtype, layers);
+}
+
+std::unique_ptr<ClipTextModel> ClipTextModel::load(const ClipTextConfig& config, const std::string& dir, DType dtype,
+                                                   ClipLayers layers) {
   std::shared_ptr<const SafetensorsWeights> weights = SafetensorsWeights::open_component(dir);
   auto model = layers == ClipLayers::Streamed ? std::make_unique<ClipTextModel>(config, weights, dtype)
                                               : std::make_unique<ClipTextModel>(config, *weights, dtype);

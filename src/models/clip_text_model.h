@@ -58,6 +58,9 @@ class ClipTextModel {
   // Reads <dir>/config.json and the weights of the folder <dir> (e.g. model/text_encoder_2).
   static std::unique_ptr<ClipTextModel> load(const std::string& dir, DType dtype = DType::F32,
                                              ClipLayers layers = ClipLayers::Resident);
+  // The same with the folder's config already read (a loader that decided on it).
+  static std::unique_ptr<ClipTextModel> load(const ClipTextConfig& config, const std::string& dir, DType dtype,
+                                             ClipLayers layers);
 
   // input_ids [B, L] int64 or int32, L <= max_position_embeddings. All outputs float32
   // contiguous. No attention mask beyond the causal one, as the SD pipelines call it.
