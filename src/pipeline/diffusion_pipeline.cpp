@@ -284,7 +284,6 @@ class DiffusionPipeline : public Pipeline {
   }
 
  private:
-
   // The input image and mask of img2img/inpainting, prepared and VAE-encoded once for
   // every image of the batch (the encode is deterministic; each image samples its own
   // latents from the distribution with its own generator).
