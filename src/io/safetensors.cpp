@@ -250,23 +250,36 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   return tensors_[it->second];
 }
 
-Tensor SafetensorsFile::view(const std::string& name) const {
+Tensor SafetensorsFile::view(const std::string& name, PageCache cache) const {
   const TensorInfo& t = info(name);
+  return read(t, t.shape, 0, cache);
+}
+
+Tensor SafetensorsFile::view_rows(const std::string& name, int64_t begin, int64_t count, PageCache cache) const {
+  const TensorInfo& t = info(name);
+  if (t.shape.size() < 1 || begin < 0 || count < 0 || begin > t.shape[0] - count)
+    throw Error(path_ + ": tensor \"" + name + "\" has shape " + t.shape.str() + ", which has no rows " +
+                std::to_string(begin) + " to " + std::to_string(begin + count));
+  Shape rows = t.shape;
+  rows[0] = count;
+  return read(t, rows, size_t(begin) * ((t.end - t.begin) / size_t(std::max<int64_t>(1, t.shape[0]))), cache);
+}
+
+Tensor SafetensorsFile::read(const TensorInfo& t, const Shape& shape, size_t from, PageCache cache) const {
   if (!t.dtype)
-    throw Error(path_ + ": tensor \"" + name + "\" has dtype " + t.dtype_name +
+    throw Error(path_ + ": tensor \"" + t.name + "\" has dtype " + t.dtype_name +
                 ", which the engine does not support");
-  Tensor out = Tensor::empty(t.shape, *t.dtype);
-  const size_t bytes = t.end - t.begin;
-  if (!read_at(file_->fd, out.raw_data(), bytes, data_offset_ + t.begin))
-    throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
-  // The bytes are the process's own now; the page cache need not keep a second copy.
-  posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(bytes), POSIX_FADV_DONTNEED);
+  Tensor out = Tensor::empty(shape, *t.dtype);
+  const uint64_t at = data_offset_ + t.begin + from;
+  if (!read_at(file_->fd, out.raw_data(), out.nbytes(), at))
+    throw Error(path_ + ": tensor \"" + t.name + "\": the file ended before its data (it changed after it was opened)");
+  if (cache == PageCache::Release) posix_fadvise(file_->fd, off_t(at), off_t(out.nbytes()), POSIX_FADV_DONTNEED);
   return out;
 }
 
-Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
+Tensor SafetensorsFile::load(const std::string& name, DType dtype, PageCache cache) const {
   const TensorInfo& t = info(name);
-  if (!t.dtype || *t.dtype == dtype) return view(name);
+  if (!t.dtype || *t.dtype == dtype) return view(name, cache);
   // Converted a chunk at a time through one small buffer: the stored copy (twice the
   // size for float32 weights computed in bf16) never exists whole, no fresh pages are
   // touched for it, and each chunk is converted while it is still in the cache. A large
@@ -296,7 +309,8 @@ Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
   for (auto& f : others) complete = f.get() && complete;
   if (!complete)
     throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
-  posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(t.end - t.begin), POSIX_FADV_DONTNEED);
+  if (cache == PageCache::Release)
+    posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(t.end - t.begin), POSIX_FADV_DONTNEED);
   return out;
 }
 

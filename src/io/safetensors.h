@@ -25,6 +25,16 @@ struct TensorInfo {
   size_t end = 0;
 };
 
+// What a read does with the tensor's pages in the page cache.
+enum class PageCache {
+  // Dropped: a weight read once is the process's own then, and a second copy in the cache
+  // would only displace other files.
+  Release,
+  // Kept, for a file read again and again (layers streamed from it for every job): the
+  // next read comes from memory, not from the disk.
+  Keep,
+};
+
 class SafetensorsFile {
  public:
   // Opens and validates the whole header; throws sd::Error on any problem.
@@ -37,11 +47,13 @@ class SafetensorsFile {
   const std::vector<std::string>& names() const { return order_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-  // The tensor in its stored dtype, read from the file now (its page-cache pages are
-  // released after the read).
-  Tensor view(const std::string& name) const;
+  // The tensor in its stored dtype, read from the file now.
+  Tensor view(const std::string& name, PageCache cache = PageCache::Release) const;
+  // Rows [begin, begin + count) of the tensor's first dimension in its stored dtype (one of
+  // the q, k, v projections fused in one matrix), reading only their bytes.
+  Tensor view_rows(const std::string& name, int64_t begin, int64_t count, PageCache cache = PageCache::Release) const;
   // The tensor converted to `dtype`.
-  Tensor load(const std::string& name, DType dtype) const;
+  Tensor load(const std::string& name, DType dtype, PageCache cache = PageCache::Release) const;
 
  private:
   struct Handle;
@@ -52,6 +64,9 @@ class SafetensorsFile {
   std::vector<TensorInfo> tensors_;
   std::vector<std::string> order_;
   std::map<std::string, std::string> metadata_;
+
+  // `shape`'s worth of t's bytes from byte `from` of its data, in its stored dtype.
+  Tensor read(const TensorInfo& t, const Shape& shape, size_t from, PageCache cache) const;
 };
 
 // One tensor of a file written tensor by tensor.

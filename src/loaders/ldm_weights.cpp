@@ -69,12 +69,16 @@ Tensor LdmWeights::fetch(const std::string& name, const Shape& shape, DType dtyp
   if (!info.dtype)
     throw Error(what + " has dtype " + info.dtype_name + ", which cannot be converted to " +
                 std::string(dtype_name(dtype)));
-  Tensor v = file_->view(t->name);
+  Tensor v;
   if (t->qkv_chunk >= 0) {
-    if (v.ndim() < 1 || v.size(0) % 3 != 0)
-      throw Error(what + " has shape " + v.shape().str() + ", not a fused q/k/v projection (rows divisible by 3)");
-    const int64_t rows = v.size(0) / 3;
-    v = v.narrow(0, t->qkv_chunk * rows, rows);
+    // Only this projection's third is read: reading the fused matrix for each of q, k
+    // and v would read it three times, from the disk when the cache is not kept.
+    if (info.shape.size() < 1 || info.shape[0] % 3 != 0)
+      throw Error(what + " has shape " + info.shape.str() + ", not a fused q/k/v projection (rows divisible by 3)");
+    const int64_t rows = info.shape[0] / 3;
+    v = file_->view_rows(t->name, t->qkv_chunk * rows, rows, page_cache());
+  } else {
+    v = file_->view(t->name, page_cache());
   }
   if (t->transpose) {
     if (v.ndim() != 2) throw Error(what + " has shape " + v.shape().str() + ", not a matrix");

@@ -188,6 +188,54 @@ TEST(Safetensors, LoadConvertsLargeTensorsChunkByChunk) {
   EXPECT_TRUE(test::tensors_close(f.load("h", DType::F32), f32.to(DType::F16).to(DType::F32), 0.0));
 }
 
+// Rows of the first dimension (one of the q, k, v projections of a fused matrix) are read
+// alone, as the whole tensor's rows would be; rows it does not have are refused.
+TEST(Safetensors, ViewRowsReadsThoseRowsAndRefusesOthers) {
+  const std::string dir = test::temp_dir("st-rows");
+  std::vector<float> v(24);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = float(i) * 0.5f - 3.0f;
+  const Tensor m = Tensor::from_floats(v, Shape{6, 4}), b = Tensor::from_floats(v, Shape{24});
+  const std::string path = dir + "/rows.safetensors";
+  write_safetensors(path, {{"m", m.to(DType::F16)}, {"b", b}, {"s", Tensor::full({}, 2.0f)}});
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  for (int64_t begin : {0, 2, 4}) {
+    const Tensor rows = f.view_rows("m", begin, 2);
+    EXPECT_EQ(rows.dtype(), DType::F16);
+    EXPECT_TRUE(test::tensors_close(rows, m.to(DType::F16).narrow(0, begin, 2).contiguous(), 0.0)) << begin;
+  }
+  EXPECT_TRUE(test::tensors_close(f.view_rows("b", 8, 8), b.narrow(0, 8, 8).contiguous(), 0.0));
+  EXPECT_EQ(f.view_rows("m", 6, 0).shape(), (Shape{0, 4}));
+  for (auto [begin, count] : {std::pair<int64_t, int64_t>{5, 2}, {-1, 1}, {0, 7}, {2, -1}}) {
+    const std::string msg = test::error_of([&, begin = begin, count = count] { f.view_rows("m", begin, count); });
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\"m\" has shape [6,4], which has no rows"), std::string::npos) << msg;
+  }
+  EXPECT_NE(test::error_of([&] { f.view_rows("s", 0, 1); }).find("has shape [], which has no rows"), std::string::npos);
+}
+
+// A read drops the tensor's pages from the page cache (a weight read once is the
+// process's own then) unless the caller keeps them for the next read.
+TEST(Safetensors, PageCacheIsReleasedAfterAReadUnlessKept) {
+  const std::string dir = test::temp_dir("st-cache");
+  const int64_t n = int64_t(1) << 20;  // 4 MB each: a thousand pages
+  const std::string path = dir + "/cache.safetensors";
+  write_safetensors(path, {{"a", Tensor::full({n}, 1.5f)}, {"b", Tensor::full({n}, -2.0f)}});
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  const auto a = test::tensor_bytes(path, "a"), b = test::tensor_bytes(path, "b");
+  if (!test::drop_from_page_cache(path)) GTEST_SKIP() << "the filesystem of " << dir << " keeps cached pages";
+  const auto cached = [&](std::pair<uint64_t, uint64_t> r) { return test::cached_share(path, r.first, r.second); };
+  EXPECT_EQ(f.load("a", DType::BF16, PageCache::Keep).to(DType::F32).data<float>()[n - 1], 1.5f);
+  EXPECT_EQ(cached(a), 1.0);
+  EXPECT_EQ(f.view("b").data<float>()[0], -2.0f);
+  // Only the page b shares with a may stay.
+  EXPECT_LT(cached(b), 0.01);
+  EXPECT_EQ(cached(a), 1.0);
+  EXPECT_EQ(f.load("a", DType::BF16).numel(), n);
+  EXPECT_LT(cached(a), 0.01);
+  EXPECT_EQ(f.view("b", PageCache::Keep).data<float>()[n - 1], -2.0f);
+  EXPECT_EQ(cached(b), 1.0);
+}
+
 // The streamed writer asks for each tensor in turn and refuses one that does not match
 // the header it already wrote.
 TEST(Safetensors, StreamedWriterChecksWhatItIsGiven) {

@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <vector>
 
 namespace sd::test {
 
@@ -79,6 +82,48 @@ std::string temp_dir(const std::string& tag) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
+}
+
+double cached_share(const std::string& path, uint64_t offset, uint64_t length) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open");
+  const uint64_t size = uint64_t(lseek(fd, 0, SEEK_END));
+  if (length == 0) length = size - offset;
+  if (offset + length > size) throw Error(path + ": range past the end of the file");
+  if (length == 0) {
+    ::close(fd);
+    return 1.0;
+  }
+  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+  const uint64_t first = offset / page * page, end = offset + length;
+  // Mapping a file does not read it; mincore reports which of its pages are cached.
+  void* map = mmap(nullptr, end - first, PROT_READ, MAP_SHARED, fd, off_t(first));
+  ::close(fd);
+  if (map == MAP_FAILED) throw Error(path + ": cannot map");
+  std::vector<unsigned char> in_core((end - first + page - 1) / page);
+  const int rc = mincore(map, end - first, in_core.data());
+  munmap(map, end - first);
+  if (rc != 0) throw Error(path + ": mincore failed");
+  size_t cached = 0;
+  for (unsigned char c : in_core) cached += c & 1;
+  return in_core.empty() ? 1.0 : double(cached) / double(in_core.size());
+}
+
+std::pair<uint64_t, uint64_t> tensor_bytes(const std::string& path, const std::string& name) {
+  const io::TensorInfo t = io::SafetensorsFile::open(path).info(name);
+  uint64_t header = 0;
+  std::ifstream in(path, std::ios::binary);
+  for (int i = 0; i < 8; ++i) header |= uint64_t(uint8_t(in.get())) << (8 * i);
+  return {8 + header + t.begin, t.end - t.begin};
+}
+
+bool drop_from_page_cache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open");
+  // Dirty pages are not dropped: they are written first.
+  const bool dropped = fsync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+  ::close(fd);
+  return dropped && cached_share(path) == 0.0;
 }
 
 std::string read_file(const std::string& path) {
