@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   }
   const auto& info = pipe->info();
   progress.phase("load", seconds_since(t_load),
-                 info.checkpoint.name + " [" + info.checkpoint.hash + "], " + info.version + ", " +
+                 info.checkpoint_name + ", " + info.version + ", " +
                      std::string(sd::dtype_name(info.dtype)));
   fill_request(info);
   try {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <future>
 #include <numeric>
 
@@ -117,7 +118,7 @@ bool stream_text_encoders(const ModelSet& without_text_encoders, uint64_t text_e
 
 class DiffusionPipeline : public Pipeline {
  public:
-  DiffusionPipeline(ModelSet m, const LoadOptions& opt, CheckpointIdentity checkpoint)
+  DiffusionPipeline(ModelSet m, const LoadOptions& opt, std::shared_future<std::string> model_hash)
       : m_(std::move(m)),
         lora_dirs_(opt.lora_dirs),
         max_memory_(opt.max_memory),
@@ -128,10 +129,11 @@ class DiffusionPipeline : public Pipeline {
     const int native = uc.sample_size * m_.vae->scale_factor();
     info_.version = m_.version.name;
     info_.model_path = m_.source;
-    info_.checkpoint = std::move(checkpoint);
+    checkpoint_.name = info_.checkpoint_name = checkpoint_name(opt);
+    model_hash_ = std::move(model_hash);
     if (!m_.vae_source.empty()) {
       const std::filesystem::path vae = std::filesystem::path(m_.vae_source).lexically_normal();
-      info_.checkpoint.vae = (vae.has_filename() ? vae : vae.parent_path()).filename().string();
+      checkpoint_.vae = (vae.has_filename() ? vae : vae.parent_path()).filename().string();
     }
     info_.vae_path = m_.vae_source;
     info_.embeddings = embeddings_.names();
@@ -223,7 +225,7 @@ class DiffusionPipeline : public Pipeline {
       r.timings = phase_times;
       r.timings["total"] = seconds_since(t_start);
       described.seed = run.seed;
-      r.parameters = parameters_text(described, info_.checkpoint, lora_hashes);
+      r.parameters = parameters_text(described, checkpoint(), lora_hashes);
       if (req.keep_latents) {
         r.text_embeddings = cond.context;
         r.final_latents = run.latents;
@@ -514,6 +516,23 @@ class DiffusionPipeline : public Pipeline {
   TextualInversions embeddings_;
   PreviewDecoder preview_;
   ModelInfo info_;
+  CheckpointIdentity checkpoint_;               // its name, its VAE's, and the hash once known:
+  std::shared_future<std::string> model_hash_;  // from the thread Pipeline::load started
+  std::once_flag hash_known_;
+
+  // The checkpoint as the images' parameters name it: waits for the hash while it is
+  // being computed (only for a model the hash cache does not know). A file the hash could
+  // not read leaves the hash out, with a warning; the load had read the weights.
+  const CheckpointIdentity& checkpoint() {
+    std::call_once(hash_known_, [this] {
+      try {
+        checkpoint_.hash = model_hash_.get();
+      } catch (const std::exception& e) {
+        log_warn(std::string(e.what()) + ": the images' parameters go without a model hash");
+      }
+    });
+    return checkpoint_;
+  }
   models::LoraFileCache lora_files_;
   LoraHashCache lora_hashes_;
   std::unique_ptr<models::LoraTargets> lora_targets_;  // built on the first job with LoRAs
@@ -530,22 +549,25 @@ GenerationResult Pipeline::generate(const GenerationRequest& req, const Generati
 std::unique_ptr<Pipeline> Pipeline::load(const LoadOptions& opt) {
   if (opt.threads > 0) ops::set_num_threads(opt.threads);
   // The model hash streams the whole checkpoint (seconds for a few GB) unless the hash
-  // cache knows the file: on its own thread, while the load reads the same file, unless
-  // the file is still to be downloaded.
-  const ModelSource src = resolve_model_source(opt);
-  std::future<CheckpointIdentity> hashing;
-  if (src.kind != ModelSource::Kind::HubRepo)
-    hashing = std::async(std::launch::async, [&opt, location = src.location] {
+  // cache knows the file. Only the images' parameters need it, so it is computed on its own
+  // thread, from the start for a local model and after the download for one from the Hub,
+  // and the load does not wait for it: the first image's parameters do, if it is not done.
+  const auto hash_in_background = [](std::string loaded_from) {
+    return std::async(std::launch::async, [loaded_from] {
       const auto t = Clock::now();
-      CheckpointIdentity id = identify_checkpoint(opt, location);
-      log_info("model hash " + id.hash + " (" + id.name + ") in " + std::to_string(seconds_since(t)) + " s");
-      return id;
-    });
+      std::string hash = checkpoint_hash(loaded_from);
+      log_info("model hash " + hash + " in " + std::to_string(seconds_since(t)) + " s");
+      return hash;
+    }).share();
+  };
+  const ModelSource src = resolve_model_source(opt);
+  std::shared_future<std::string> model_hash;
+  if (src.kind != ModelSource::Kind::HubRepo) model_hash = hash_in_background(src.location);
   ModelSet m = load_model_set(opt, [&opt](const ModelSet& without, uint64_t text_encoder_bytes) {
     return stream_text_encoders(without, text_encoder_bytes, opt.dtype, opt.max_memory);
   });
-  CheckpointIdentity checkpoint = hashing.valid() ? hashing.get() : identify_checkpoint(opt, m.source);
-  auto pipe = std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(checkpoint));
+  if (!model_hash.valid()) model_hash = hash_in_background(m.source);
+  auto pipe = std::make_unique<DiffusionPipeline>(std::move(m), opt, std::move(model_hash));
   if (opt.warm_up) {
     const auto t = Clock::now();
     pipe->warm_up();

@@ -26,20 +26,19 @@ std::string parameters_name_of_file(const std::string& path) {
   return name;
 }
 
-CheckpointIdentity identify_checkpoint(const LoadOptions& opt, const std::string& loaded_from) {
+std::string checkpoint_name(const LoadOptions& opt) {
   const ModelSource src = resolve_model_source(opt);
-  CheckpointIdentity id;
-  if (src.kind == ModelSource::Kind::HubRepo) {
-    id.name = src.location.substr(src.location.rfind('/') + 1);
-    std::erase_if(id.name, [](char c) { return c == ':' || c == ','; });
-  } else {
-    id.name = parameters_name_of_file(src.location);
-  }
+  if (src.kind != ModelSource::Kind::HubRepo) return parameters_name_of_file(src.location);
+  std::string name = src.location.substr(src.location.rfind('/') + 1);
+  std::erase_if(name, [](char c) { return c == ':' || c == ','; });
+  return name;
+}
+
+std::string checkpoint_hash(const std::string& loaded_from) {
   std::string file = loaded_from;
   if (fs::is_directory(loaded_from))
     file = models::SafetensorsWeights::open_component((fs::path(loaded_from) / "unet").string())->files().front().path();
-  id.hash = io::cached_sha256_file_hex(file, io::default_hash_cache_file()).substr(0, kModelHashDigits);
-  return id;
+  return io::cached_sha256_file_hex(file, io::default_hash_cache_file()).substr(0, kModelHashDigits);
 }
 
 std::string lora_short_hash(const std::string& path) {

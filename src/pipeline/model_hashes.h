@@ -18,13 +18,15 @@ struct CheckpointIdentity {
   std::string vae;   // --vae's file or folder name (A1111's "VAE"), empty for the model's own
 };
 
-// The checkpoint `opt` names: a single file is hashed whole; a diffusers folder (there is
-// no single file to hash) by its UNet weights file, the first shard when sharded. A Hub
-// repository takes its repo name. The hash is remembered in io::default_hash_cache_file()
-// while the file keeps its size and modification time; otherwise the file is streamed
-// once (about 1.5 s per GB where the CPU has SHA extensions). Throws sd::Error naming a
-// file it cannot read.
-CheckpointIdentity identify_checkpoint(const LoadOptions& opt, const std::string& loaded_from);
+// The name of the checkpoint `opt` names: its file's or folder's, a Hub repository's.
+std::string checkpoint_name(const LoadOptions& opt);
+// The hash of the checkpoint loaded from `loaded_from` (the Hub's download folder for a
+// repository): a single file is hashed whole; a diffusers folder (there is no single file
+// to hash) by its UNet weights file, the first shard when sharded. The hash is remembered
+// in io::default_hash_cache_file() while the file keeps its size and modification time;
+// otherwise the file is streamed once (about 0.6 s per GB where the CPU has SHA
+// extensions). Throws sd::Error naming a file it cannot read.
+std::string checkpoint_hash(const std::string& loaded_from);
 
 // A1111's LoRA short hash: the first 12 hex digits of the SHA-256 of a safetensors file's
 // tensor data (everything after the header: kohya's "addnet" hash, which survives edits

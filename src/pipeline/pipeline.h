@@ -29,7 +29,7 @@ struct MemoryProfile {
 struct ModelInfo {
   std::string version;         // "v1-5", "v2-1", "xl", ...
   std::string model_path;
-  CheckpointIdentity checkpoint;  // name and A1111 hash, for the images' parameters
+  std::string checkpoint_name;  // what the images' parameters call the model (A1111's "Model")
   std::string vae_path;        // the VAE replacing the model's own (--vae), empty for its own
   std::string device = "cpu";  // LoadOptions::device, as Device::str() writes it
   DType dtype = DType::F32;
