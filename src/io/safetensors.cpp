@@ -250,22 +250,22 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   return tensors_[it->second];
 }
 
-Tensor SafetensorsFile::view(const std::string& name, PageCache cache) const {
+Tensor SafetensorsFile::view(const std::string& name) const {
   const TensorInfo& t = info(name);
-  return read(t, t.shape, 0, cache);
+  return read(t, t.shape, 0);
 }
 
-Tensor SafetensorsFile::view_rows(const std::string& name, int64_t begin, int64_t count, PageCache cache) const {
+Tensor SafetensorsFile::view_rows(const std::string& name, int64_t begin, int64_t count) const {
   const TensorInfo& t = info(name);
   if (t.shape.size() < 1 || begin < 0 || count < 0 || begin > t.shape[0] - count)
     throw Error(path_ + ": tensor \"" + name + "\" has shape " + t.shape.str() + ", which has no rows " +
                 std::to_string(begin) + " to " + std::to_string(begin + count));
   Shape rows = t.shape;
   rows[0] = count;
-  return read(t, rows, size_t(begin) * ((t.end - t.begin) / size_t(std::max<int64_t>(1, t.shape[0]))), cache);
+  return read(t, rows, size_t(begin) * ((t.end - t.begin) / size_t(std::max<int64_t>(1, t.shape[0]))));
 }
 
-Tensor SafetensorsFile::read(const TensorInfo& t, const Shape& shape, size_t from, PageCache cache) const {
+Tensor SafetensorsFile::read(const TensorInfo& t, const Shape& shape, size_t from) const {
   if (!t.dtype)
     throw Error(path_ + ": tensor \"" + t.name + "\" has dtype " + t.dtype_name +
                 ", which the engine does not support");
@@ -273,13 +273,12 @@ Tensor SafetensorsFile::read(const TensorInfo& t, const Shape& shape, size_t fro
   const uint64_t at = data_offset_ + t.begin + from;
   if (!read_at(file_->fd, out.raw_data(), out.nbytes(), at))
     throw Error(path_ + ": tensor \"" + t.name + "\": the file ended before its data (it changed after it was opened)");
-  if (cache == PageCache::Release) posix_fadvise(file_->fd, off_t(at), off_t(out.nbytes()), POSIX_FADV_DONTNEED);
   return out;
 }
 
-Tensor SafetensorsFile::load(const std::string& name, DType dtype, PageCache cache) const {
+Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
   const TensorInfo& t = info(name);
-  if (!t.dtype || *t.dtype == dtype) return view(name, cache);
+  if (!t.dtype || *t.dtype == dtype) return view(name);
   // Converted a chunk at a time through one small buffer: the stored copy (twice the
   // size for float32 weights computed in bf16) never exists whole, no fresh pages are
   // touched for it, and each chunk is converted while it is still in the cache. A large
@@ -309,8 +308,6 @@ Tensor SafetensorsFile::load(const std::string& name, DType dtype, PageCache cac
   for (auto& f : others) complete = f.get() && complete;
   if (!complete)
     throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
-  if (cache == PageCache::Release)
-    posix_fadvise(file_->fd, off_t(data_offset_ + t.begin), off_t(t.end - t.begin), POSIX_FADV_DONTNEED);
   return out;
 }
 

@@ -3,7 +3,10 @@
 // describing each tensor (dtype, shape, byte range), then the raw data. Tensors are read
 // with pread into memory the process owns, never mapped: a file truncated or rewritten
 // while the process runs then fails a read cleanly (sd::Error) instead of killing the
-// process with SIGBUS, and tensors already read do not change. Every structural problem
+// process with SIGBUS, and tensors already read do not change. The file's pages stay in
+// the page cache, the kernel's to reclaim (not counted in the process's RSS, as a mapped
+// file's are): the next load of the model and layers streamed for every job read them
+// from memory. Every structural problem
 // of an untrusted file is reported as sd::Error naming the file and the problem.
 #include <functional>
 #include <map>
@@ -25,16 +28,6 @@ struct TensorInfo {
   size_t end = 0;
 };
 
-// What a read does with the tensor's pages in the page cache.
-enum class PageCache {
-  // Dropped: a weight read once is the process's own then, and a second copy in the cache
-  // would only displace other files.
-  Release,
-  // Kept, for a file read again and again (layers streamed from it for every job): the
-  // next read comes from memory, not from the disk.
-  Keep,
-};
-
 class SafetensorsFile {
  public:
   // Opens and validates the whole header; throws sd::Error on any problem.
@@ -48,12 +41,12 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
   // The tensor in its stored dtype, read from the file now.
-  Tensor view(const std::string& name, PageCache cache = PageCache::Release) const;
+  Tensor view(const std::string& name) const;
   // Rows [begin, begin + count) of the tensor's first dimension in its stored dtype (one of
   // the q, k, v projections fused in one matrix), reading only their bytes.
-  Tensor view_rows(const std::string& name, int64_t begin, int64_t count, PageCache cache = PageCache::Release) const;
+  Tensor view_rows(const std::string& name, int64_t begin, int64_t count) const;
   // The tensor converted to `dtype`.
-  Tensor load(const std::string& name, DType dtype, PageCache cache = PageCache::Release) const;
+  Tensor load(const std::string& name, DType dtype) const;
 
  private:
   struct Handle;
@@ -66,7 +59,7 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 
   // `shape`'s worth of t's bytes from byte `from` of its data, in its stored dtype.
-  Tensor read(const TensorInfo& t, const Shape& shape, size_t from, PageCache cache) const;
+  Tensor read(const TensorInfo& t, const Shape& shape, size_t from) const;
 };
 
 // One tensor of a file written tensor by tensor.

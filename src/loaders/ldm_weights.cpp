@@ -71,14 +71,13 @@ Tensor LdmWeights::fetch(const std::string& name, const Shape& shape, DType dtyp
                 std::string(dtype_name(dtype)));
   Tensor v;
   if (t->qkv_chunk >= 0) {
-    // Only this projection's third is read: reading the fused matrix for each of q, k
-    // and v would read it three times, from the disk when the cache is not kept.
+    // Only this projection's third is read, not the fused matrix once for each of q, k, v.
     if (info.shape.size() < 1 || info.shape[0] % 3 != 0)
       throw Error(what + " has shape " + info.shape.str() + ", not a fused q/k/v projection (rows divisible by 3)");
     const int64_t rows = info.shape[0] / 3;
-    v = file_->view_rows(t->name, t->qkv_chunk * rows, rows, page_cache());
+    v = file_->view_rows(t->name, t->qkv_chunk * rows, rows);
   } else {
-    v = file_->view(t->name, page_cache());
+    v = file_->view(t->name);
   }
   if (t->transpose) {
     if (v.ndim() != 2) throw Error(what + " has shape " + v.shape().str() + ", not a matrix");

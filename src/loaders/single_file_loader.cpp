@@ -148,14 +148,11 @@ ModelSet load_single_file(const LoadOptions& opt, const StreamTextEncoders& stre
   const auto vae_config = models::VaeConfig::parse(c.vae, what + " (vae)");
   std::vector<std::shared_ptr<const models::LdmWeights>> sources;
   // A text encoder on its weights, its layers streamed from them or kept (model_set.h).
-  const auto text_encoder = [&](const models::ClipTextConfig& config, std::shared_ptr<models::LdmWeights> w,
+  const auto text_encoder = [&](const models::ClipTextConfig& config, std::shared_ptr<const models::LdmWeights> w,
                                 models::ClipLayers layers) {
     sources.push_back(w);
-    if (layers == models::ClipLayers::Streamed) {
-      w->expect_rereads();
-      return std::make_unique<models::ClipTextModel>(config, w, opt.dtype);
-    }
-    return std::make_unique<models::ClipTextModel>(config, *w, opt.dtype);
+    return layers == models::ClipLayers::Streamed ? std::make_unique<models::ClipTextModel>(config, w, opt.dtype)
+                                                  : std::make_unique<models::ClipTextModel>(config, *w, opt.dtype);
   };
   try {
     sources.push_back(models::ldm_unet_weights(file, unet_config));

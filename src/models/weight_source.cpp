@@ -88,7 +88,7 @@ Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DT
   if (!info.dtype)
     throw Error(f.path() + ": tensor \"" + name + "\" has dtype " + info.dtype_name +
                 ", which cannot be converted to " + std::string(dtype_name(dtype)));
-  return f.load(name, dtype, page_cache());
+  return f.load(name, dtype);
 }
 
 void SafetensorsWeights::require_all_used(const std::vector<std::string>& ignorable) const {

@@ -25,20 +25,12 @@ class WeightSource {
   Tensor get(const std::string& name, const Shape& shape, DType dtype) const;
   // Says where the weights come from (a file path), for error messages.
   virtual std::string describe() const = 0;
-  // The weights will be fetched again and again (layers streamed for every job): a source
-  // reading files keeps their pages in the page cache, so later reads come from memory.
-  void expect_rereads() { rereads_ = true; }
 
  protected:
-  io::PageCache page_cache() const { return rereads_ ? io::PageCache::Keep : io::PageCache::Release; }
-
   // The tensor converted to `dtype`, or an undefined Tensor when the source lacks it.
   // `shape` is what the model expects: a source that generates or reshapes needs it; the
   // caller checks the result against it.
   virtual Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const = 0;
-
- private:
-  bool rereads_ = false;
 };
 
 // Safetensors files (one, or the shards of a `*.safetensors.index.json`); each tensor is

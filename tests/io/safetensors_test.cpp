@@ -213,29 +213,6 @@ TEST(Safetensors, ViewRowsReadsThoseRowsAndRefusesOthers) {
   EXPECT_NE(test::error_of([&] { f.view_rows("s", 0, 1); }).find("has shape [], which has no rows"), std::string::npos);
 }
 
-// A read drops the tensor's pages from the page cache (a weight read once is the
-// process's own then) unless the caller keeps them for the next read.
-TEST(Safetensors, PageCacheIsReleasedAfterAReadUnlessKept) {
-  const std::string dir = test::temp_dir("st-cache");
-  const int64_t n = int64_t(1) << 20;  // 4 MB each: a thousand pages
-  const std::string path = dir + "/cache.safetensors";
-  write_safetensors(path, {{"a", Tensor::full({n}, 1.5f)}, {"b", Tensor::full({n}, -2.0f)}});
-  const SafetensorsFile f = SafetensorsFile::open(path);
-  const auto a = test::tensor_bytes(path, "a"), b = test::tensor_bytes(path, "b");
-  if (!test::drop_from_page_cache(path)) GTEST_SKIP() << "the filesystem of " << dir << " keeps cached pages";
-  const auto cached = [&](std::pair<uint64_t, uint64_t> r) { return test::cached_share(path, r.first, r.second); };
-  EXPECT_EQ(f.load("a", DType::BF16, PageCache::Keep).to(DType::F32).data<float>()[n - 1], 1.5f);
-  EXPECT_EQ(cached(a), 1.0);
-  EXPECT_EQ(f.view("b").data<float>()[0], -2.0f);
-  // Only the page b shares with a may stay.
-  EXPECT_LT(cached(b), 0.01);
-  EXPECT_EQ(cached(a), 1.0);
-  EXPECT_EQ(f.load("a", DType::BF16).numel(), n);
-  EXPECT_LT(cached(a), 0.01);
-  EXPECT_EQ(f.view("b", PageCache::Keep).data<float>()[n - 1], -2.0f);
-  EXPECT_EQ(cached(b), 1.0);
-}
-
 // The streamed writer asks for each tensor in turn and refuses one that does not match
 // the header it already wrote.
 TEST(Safetensors, StreamedWriterChecksWhatItIsGiven) {

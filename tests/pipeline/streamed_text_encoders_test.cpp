@@ -3,8 +3,6 @@
 // resident encoders give, with or without a LoRA that changes them.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
@@ -71,49 +69,6 @@ TEST(StreamedTextEncoders, MatchDiffusersAndTakeALoraAsTheResidentOnesDo) {
   EXPECT_GT(test::max_abs_diff(with_lora.final_latents, plain.final_latents), 0.0);
   req.loras.clear();
   expect_same_image(pipe->generate(req, {}), plain);
-}
-
-// Streamed layers are read again for every job: their file stays in the page cache, so
-// that read comes from memory. A resident encoder's file is read once and dropped from it
-// as it is read (tests/io/safetensors_test.cpp). The tiny encoder's layers are smaller than
-// a page; its token embedding (6 MB) tells the two apart. A folder and a single file.
-TEST(StreamedTextEncoders, KeepTheirFileInThePageCache) {
-  SD_SKIP_WITHOUT_DATA("clip");
-  namespace fs = std::filesystem;
-  const fs::path dir = test::temp_dir("streamed-cache");
-  fs::copy(test::fixtures_dir() + "/tiny-sd15", dir / "tiny-sd15", fs::copy_options::recursive);
-  fs::copy(test::fixtures_dir() + "/tiny-sd15-single-file.safetensors", dir / "single.safetensors");
-  LoadOptions folder = test::tiny_load_options();
-  folder.model_path = (dir / "tiny-sd15").string();
-  LoadOptions single = folder;
-  single.model_path = (dir / "single.safetensors").string();
-  single.config_dir = folder.model_path;
-  const std::string te = folder.model_path + "/text_encoder/model.safetensors";
-  const std::pair<std::string, std::pair<uint64_t, uint64_t>> embeddings[] = {
-      {te, test::tensor_bytes(te, "text_model.embeddings.token_embedding.weight")},
-      {single.model_path, test::tensor_bytes(single.model_path,
-                                             "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")}};
-  // The single file's model hash reads it whole once; from then on it comes from the hash cache.
-  Pipeline::load(single);
-  for (const auto& [file, bytes] : embeddings)
-    if (!test::drop_from_page_cache(file)) GTEST_SKIP() << "the filesystem of " << dir << " keeps cached pages";
-
-  for (int i = 0; i < 2; ++i) {
-    for (const bool stream : {true, false}) {
-      const auto& [file, bytes] = embeddings[i];
-      SCOPED_TRACE(file + (stream ? ", streamed" : ", resident"));
-      ASSERT_TRUE(test::drop_from_page_cache(file));
-      LoadOptions opt = i == 0 ? folder : single;
-      if (stream) opt.max_memory = kTinyMemory;
-      auto pipe = Pipeline::load(opt);
-      ASSERT_EQ(pipe->info().text_encoders_streamed, stream);
-      pipe->generate(test::tiny_ddim_request(), {});
-      if (stream)
-        EXPECT_EQ(test::cached_share(file, bytes.first, bytes.second), 1.0);
-      else
-        EXPECT_LT(test::cached_share(file, bytes.first, bytes.second), 0.1);
-    }
-  }
 }
 
 }  // namespace

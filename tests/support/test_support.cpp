@@ -84,37 +84,23 @@ std::string temp_dir(const std::string& tag) {
   return p.string();
 }
 
-double cached_share(const std::string& path, uint64_t offset, uint64_t length) {
+double cached_share(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path + ": cannot open");
-  const uint64_t size = uint64_t(lseek(fd, 0, SEEK_END));
-  if (length == 0) length = size - offset;
-  if (offset + length > size) throw Error(path + ": range past the end of the file");
-  if (length == 0) {
-    ::close(fd);
-    return 1.0;
-  }
-  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-  const uint64_t first = offset / page * page, end = offset + length;
+  const off_t size = lseek(fd, 0, SEEK_END);
   // Mapping a file does not read it; mincore reports which of its pages are cached.
-  void* map = mmap(nullptr, end - first, PROT_READ, MAP_SHARED, fd, off_t(first));
+  void* map = size > 0 ? mmap(nullptr, size_t(size), PROT_READ, MAP_SHARED, fd, 0) : nullptr;
   ::close(fd);
+  if (size <= 0) return 1.0;
   if (map == MAP_FAILED) throw Error(path + ": cannot map");
-  std::vector<unsigned char> in_core((end - first + page - 1) / page);
-  const int rc = mincore(map, end - first, in_core.data());
-  munmap(map, end - first);
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in_core((size_t(size) + page - 1) / page);
+  const int rc = mincore(map, size_t(size), in_core.data());
+  munmap(map, size_t(size));
   if (rc != 0) throw Error(path + ": mincore failed");
   size_t cached = 0;
   for (unsigned char c : in_core) cached += c & 1;
-  return in_core.empty() ? 1.0 : double(cached) / double(in_core.size());
-}
-
-std::pair<uint64_t, uint64_t> tensor_bytes(const std::string& path, const std::string& name) {
-  const io::TensorInfo t = io::SafetensorsFile::open(path).info(name);
-  uint64_t header = 0;
-  std::ifstream in(path, std::ios::binary);
-  for (int i = 0; i < 8; ++i) header |= uint64_t(uint8_t(in.get())) << (8 * i);
-  return {8 + header + t.begin, t.end - t.begin};
+  return double(cached) / double(in_core.size());
 }
 
 bool drop_from_page_cache(const std::string& path) {

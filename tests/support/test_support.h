@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <optional>
-#include <utility>
 #include <string>
 
 #include "core/error.h"
@@ -35,12 +34,8 @@ std::string model_without_vocabulary(const std::string& model);
 // A whole file's bytes; throws sd::Error when it cannot be read.
 std::string read_file(const std::string& path);
 
-// The share of the pages of bytes [offset, offset + length) of the file (length 0: to the
-// end) that are in the page cache now.
-double cached_share(const std::string& path, uint64_t offset = 0, uint64_t length = 0);
-// Where the bytes of the tensor `name` of a safetensors file are: {offset, length}. Reading
-// the header may cache pages: ask before dropping them.
-std::pair<uint64_t, uint64_t> tensor_bytes(const std::string& path, const std::string& name);
+// The share of the file's pages that are in the page cache now (1 for an empty file).
+double cached_share(const std::string& path);
 // Writes the file's pages to the disk and drops them from the page cache, so that the next
 // read of it comes from the disk. Returns false where the filesystem keeps them anyway
 // (tmpfs keeps its pages in memory: there is no disk to read them back from).
