@@ -6,8 +6,8 @@
 // process with SIGBUS, and tensors already read do not change. The file's pages stay in
 // the page cache, the kernel's to reclaim (not counted in the process's RSS, as a mapped
 // file's are): the next load of the model and layers streamed for every job read them
-// from memory. Every structural problem
-// of an untrusted file is reported as sd::Error naming the file and the problem.
+// from memory. Every structural problem of an untrusted file is reported as sd::Error
+// naming the file and the problem.
 #include <functional>
 #include <map>
 #include <memory>
