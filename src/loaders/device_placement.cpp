@@ -45,9 +45,10 @@ void check_fits_on_device(ModelSet& m, Device device) {
 }
 
 void place_on_device(ModelSet& m, Device device) {
-  if (device.is_cpu()) return;
-  check_fits_on_device(m, device);
-  log_info("uploading the weights to " + device.str());
+  if (!device.is_cpu()) {
+    check_fits_on_device(m, device);
+    log_info("uploading the weights to " + device.str());
+  }
   place(m.text_encoder->modules(), device);
   if (m.text_encoder_2) place(m.text_encoder_2->modules(), device);
   place(m.unet->modules(), device);

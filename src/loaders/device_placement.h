@@ -1,9 +1,9 @@
 #pragma once
 // Puts a loaded model set's networks on the device the load options name: every layer
 // with weights the models list by name (text encoders, UNet) is prepared there now, so
-// its weights are uploaded once, at load, not during the first job. The VAE's layers are
-// prepared at their first use on that device. On the CPU nothing moves: layers prepare
-// their primitives at first use, as they always have.
+// its weights are uploaded (on a GPU) or reordered into the kernels' layout (on the CPU)
+// once, at load, not during the first job. The VAE's layers are prepared at their first
+// use on that device.
 #include "core/device.h"
 #include "loaders/model_set.h"
 

@@ -32,6 +32,7 @@ class ModuleRef {
     if (conv_) conv_->to(device);
     else linear_->to(device);
   }
+  bool prepared() const { return conv_ ? conv_->prepared() : linear_->prepared(); }
 
  private:
   ops::Linear* linear_ = nullptr;

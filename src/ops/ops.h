@@ -50,8 +50,9 @@ class Conv2d {
                  Activation act = Activation::None) const;
 
   // The weight [O, I, kh, kw] in its compute dtype. The backend keeps one copy of each
-  // weight, in its own layout once the first forward() ran; this then rebuilds the plain
-  // tensor, and the reference stays valid until the next forward() or set_weight().
+  // weight, in its own layout once the layer is prepared (to() or the first forward());
+  // this then rebuilds the plain tensor, and the reference stays valid until the next
+  // forward() or set_weight().
   const Tensor& weight() const;
   // The weight's shape, without rebuilding the tensor.
   const Shape& weight_shape() const { return wshape_; }
@@ -61,6 +62,8 @@ class Conv2d {
   // Prepares the layer on `device` now (the backend uploads the weight once and keeps the
   // one copy), instead of at the first forward(). The layer then takes inputs on `device`.
   void to(Device device) const;
+  // Whether the backend holds the weight yet: after to() or the first forward().
+  bool prepared() const { return cache_ != nullptr; }
   int out_channels() const { return int(wshape_[0]); }
   int in_channels() const { return int(wshape_[1]); }
   bool defined() const { return wshape_.size() == 4; }
@@ -104,12 +107,13 @@ class Linear {
   Tensor forward(const Tensor& x, const Tensor* residual = nullptr,
                  Activation act = Activation::None) const;
 
-  // As Conv2d::weight(): rebuilt from the backend's copy after the first forward().
+  // As Conv2d::weight(): rebuilt from the backend's copy once the layer is prepared.
   const Tensor& weight() const;
   const Shape& weight_shape() const { return wshape_; }
   const Tensor& bias() const { return bias_; }
   void set_weight(Tensor weight);
   void to(Device device) const;  // as Conv2d::to
+  bool prepared() const { return cache_ != nullptr; }  // as Conv2d::prepared
   // Where its weights are: the device it was prepared on, the host before its first use.
   Device device() const;
   int out_features() const { return int(wshape_[0]); }

@@ -33,5 +33,23 @@ TEST(WeightStore, MatmulKeepsOneCopy) {
   EXPECT_EQ(test::max_abs_diff(mm.weight(), w), 0.0);
 }
 
+// The weights take the kernels' layout when the layer is built (at load), not in the
+// first forward(): the plain tensor is let go at once and rebuilt exactly on request.
+TEST(WeightStore, LayersTakeTheKernelsLayoutWhenBuilt) {
+  for (DType dt : {DType::F32, DType::BF16}) {
+    Tensor wm = random_tensor({96, 64}, 5).to(dt);
+    cpu::Matmul mm(wm, Tensor());
+    Tensor back = mm.weight();
+    EXPECT_FALSE(back.shares_storage(wm)) << dtype_name(dt);
+    EXPECT_EQ(test::max_abs_diff(back, wm), 0.0);
+
+    Tensor wc = random_tensor({64, 32, 3, 3}, 6).to(dt);
+    cpu::Convolution conv(wc, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
+    back = conv.weight();
+    EXPECT_FALSE(back.shares_storage(wc)) << dtype_name(dt);
+    EXPECT_EQ(test::max_abs_diff(back, wc), 0.0);
+  }
+}
+
 }  // namespace
 }  // namespace sd

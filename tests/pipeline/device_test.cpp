@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/backend.h"
+#include "loaders/model_set.h"
 #include "pipeline/pipeline.h"
 #include "support/test_support.h"
 #include "support/tiny_pipeline.h"
@@ -20,6 +21,24 @@ TEST(PipelineDevice, CpuIsTheDefaultAndIsReported) {
   SD_SKIP_WITHOUT_DATA("clip");
   const auto p = pipeline::Pipeline::load(test::tiny_load_options());
   EXPECT_EQ(p->info().device, "cpu");
+}
+
+// On the CPU too, the text encoder's and the UNet's layers are prepared at load (their
+// weights reordered into the kernels' layout), so the first job's first step does not.
+TEST(PipelineDevice, CpuLayersArePreparedAtLoad) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  for (DType dt : {DType::F32, DType::BF16}) {
+    pipeline::LoadOptions opt = test::tiny_load_options();
+    opt.dtype = dt;
+    const pipeline::ModelSet m = pipeline::load_model_set(opt);
+    size_t layers = 0;
+    for (const models::ModuleRegistry& r : {m.text_encoder->modules(), m.unet->modules()})
+      for (const auto& [path, ref] : r.modules()) {
+        EXPECT_TRUE(ref.prepared()) << path << " " << dtype_name(dt);
+        ++layers;
+      }
+    EXPECT_GT(layers, 50u);
+  }
 }
 
 TEST(PipelineDevice, AGpuIsUsedWhenPresentAndRefusedOtherwise) {

@@ -89,6 +89,31 @@ Convolution::Convolution(const Tensor& weight, const Tensor& bias, ConvGeometry 
              "conv bias " + bias.desc() + " does not match weight " + weight.desc());
     bias_ = bias.to(DType::F32).contiguous().reshape({weight.size(0)});
   }
+  // The weight is reordered now, when the layer is prepared (at load for the UNet), not
+  // in the first step, into the layout oneDNN picks for a 64x64 input. On SD's convolutions that is the layout of every
+  // input size from 8x8 to 512x512, except some 1x1s (a residual changes their kernel):
+  // those reorder again at their first use. Winograd's per-call transform then reads a
+  // plain copy rebuilt from it (under 1 ms against its 15-50 ms on 256x256x3x3 weights).
+  try {
+    weights_.get(direct_weights_desc(64, 64));
+  } catch (const dnnl::error&) {
+    // No direct kernel for a 64x64 input: the first forward() picks the layout.
+  }
+}
+
+dnnl::memory::desc Convolution::direct_weights_desc(int64_t h, int64_t w) const {
+  const int64_t o = wshape_[0], i = wshape_[1], kh = wshape_[2], kw = wshape_[3];
+  const int64_t ho = (h + g_.pad_top + g_.pad_bottom - kh) / g_.stride + 1;
+  const int64_t wo = (w + g_.pad_left + g_.pad_right - kw) / g_.stride + 1;
+  const auto dt = dnnl_type(dtype_);
+  dnnl::memory::desc bmd;
+  if (bias_.defined()) bmd = dnnl::memory::desc({o}, dnnl::memory::data_type::f32, tag::a);
+  const dnnl::convolution_forward::desc cd(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+      dnnl::memory::desc({1, i, h, w}, dt, tag::nhwc), dnnl::memory::desc({o, i, kh, kw}, dt, tag::any),
+      bmd, dnnl::memory::desc({1, o, ho, wo}, dt, tag::nhwc), {g_.stride, g_.stride},
+      {g_.pad_top, g_.pad_left}, {g_.pad_bottom, g_.pad_right});
+  return dnnl::convolution_forward::primitive_desc(cd, engine()).weights_desc();
 }
 
 const Convolution::Prim& Convolution::prim_for(const Key& key) {

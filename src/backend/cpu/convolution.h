@@ -37,6 +37,8 @@ class Convolution {
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
   const Prim& prim_for(const Key& key);
   bool use_winograd(int64_t h, int64_t w) const;
+  // The weight layout of a direct convolution of one h x w image without post-ops.
+  dnnl::memory::desc direct_weights_desc(int64_t h, int64_t w) const;
   Tensor forward_blocked(const Prim& p, const Tensor& x, const Tensor* residual, Tensor& out);
 
   Shape wshape_;

@@ -31,6 +31,21 @@ Matmul::Matmul(const Tensor& weight, const Tensor& bias)
              "linear bias " + bias.desc() + " does not match weight " + weight.desc());
     bias_ = bias.to(DType::F32).contiguous().reshape({1, out_});
   }
+  // The layout oneDNN picks for the weights does not depend on the row count (checked on
+  // SD's layers for 1 to 4096 rows), so they are reordered now, when the layer is
+  // prepared (at load for the UNet and the text encoders), not in the first step.
+  const auto dt = dnnl_type(dtype_);
+  const int64_t rows = 64;
+  dnnl::memory::desc bmd;
+  if (bias_.defined()) bmd = dnnl::memory::desc({1, out_}, dnnl::memory::data_type::f32, tag::ab);
+  const dnnl::matmul::desc md(dnnl::memory::desc({rows, in_}, dt, tag::ab),
+                              dnnl::memory::desc({in_, out_}, dt, tag::any), bmd,
+                              dnnl::memory::desc({rows, out_}, dt, tag::ab));
+  try {
+    weights_.get(dnnl::matmul::primitive_desc(md, engine()).weights_desc());
+  } catch (const dnnl::error&) {
+    // No kernel for this shape: forward() says so with the shapes.
+  }
 }
 
 const Matmul::Prim& Matmul::prim_for(const Key& key) {
