@@ -51,5 +51,20 @@ TEST(WeightStore, LayersTakeTheKernelsLayoutWhenBuilt) {
   }
 }
 
+// A float32 convolution that takes the Winograd path goes back to its plain weight once,
+// which the per-call transform reads, instead of rebuilding it on every call.
+TEST(WeightStore, WinogradConvolutionKeepsThePlainWeight) {
+  const int64_t ci = 128, co = 256, hw = 128;
+  ASSERT_TRUE(cpu::winograd_pays(ci, co, hw, hw));
+  Tensor w = random_tensor({co, ci, 3, 3}, 7, -0.05f, 0.05f);
+  cpu::Convolution conv(w, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
+  EXPECT_FALSE(conv.weight().shares_storage(conv.weight()));  // blocked: rebuilt per call
+  conv.forward(random_tensor({1, ci, hw, hw}, 8), nullptr, cpu::Act::None);
+  const Tensor held = conv.weight();
+  EXPECT_TRUE(held.shares_storage(conv.weight()));
+  EXPECT_EQ(test::max_abs_diff(held, w), 0.0);
+  EXPECT_LT(conv.weight_bytes(), 2 * w.nbytes());
+}
+
 }  // namespace
 }  // namespace sd

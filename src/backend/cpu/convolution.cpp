@@ -90,10 +90,10 @@ Convolution::Convolution(const Tensor& weight, const Tensor& bias, ConvGeometry 
     bias_ = bias.to(DType::F32).contiguous().reshape({weight.size(0)});
   }
   // The weight is reordered now, when the layer is prepared (at load for the UNet), not
-  // in the first step, into the layout oneDNN picks for a 64x64 input. On SD's convolutions that is the layout of every
-  // input size from 8x8 to 512x512, except some 1x1s (a residual changes their kernel):
-  // those reorder again at their first use. Winograd's per-call transform then reads a
-  // plain copy rebuilt from it (under 1 ms against its 15-50 ms on 256x256x3x3 weights).
+  // in the first step, into the layout oneDNN picks for a 64x64 input. On SD's
+  // convolutions that is the layout of every input size from 8x8 to 512x512, except some
+  // 1x1s (a residual changes their kernel): those reorder again at their first use, and
+  // so do those that take the Winograd path (forward_blocked).
   try {
     weights_.get(direct_weights_desc(64, 64));
   } catch (const dnnl::error&) {
@@ -222,7 +222,9 @@ Tensor Convolution::forward_blocked(const Prim& p, const Tensor& x, const Tensor
   const bool sum_residual = residual && p.act_after == Act::None;
   if (sum_residual) reorder(memory_of(*residual), dst);
   // Winograd weights are 4x the plain ones: transform them per call (a few percent of the
-  // convolution at the sizes that use it) rather than keep a second, larger copy.
+  // convolution at the sizes that use it) from the plain ones, which oneDNN can reorder
+  // from, rather than keep a second, larger copy.
+  weights_.keep_plain();
   Tensor wbytes;
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_.transient(p.weights, &wbytes)}, {DNNL_ARG_DST, dst}};

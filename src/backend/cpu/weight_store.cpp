@@ -59,6 +59,13 @@ Tensor WeightStore::plain() const {
   return out;
 }
 
+void WeightStore::keep_plain() {
+  if (plain_.defined()) return;
+  plain_ = plain();
+  blocked_ = Tensor();
+  blocked_md_ = dnnl::memory::desc();
+}
+
 size_t WeightStore::bytes() const { return plain_.defined() ? plain_.nbytes() : blocked_.nbytes(); }
 
 }  // namespace sd::cpu

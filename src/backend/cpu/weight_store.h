@@ -26,6 +26,9 @@ class WeightStore {
   // The weight as a plain tensor of its original shape: shared while still held, else a
   // fresh copy reordered back.
   Tensor plain() const;
+  // Makes the plain tensor the one copy again, reordered back once: for a weight that
+  // transient() transforms on every call from the plain layout (Winograd's).
+  void keep_plain();
   size_t bytes() const;
 
  private:
