@@ -7,9 +7,9 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <future>
 #include <memory>
 #include <mutex>
-#include <future>
 #include <numeric>
 
 #include "core/cancellation.h"
@@ -509,17 +509,6 @@ class DiffusionPipeline : public Pipeline {
     return models::LoraPatch(*lora_targets_, uses);
   }
 
-  ModelSet m_;
-  Device device_;  // where the networks run (LoadOptions::device)
-  std::vector<std::string> lora_dirs_;
-  uint64_t max_memory_;
-  TextualInversions embeddings_;
-  PreviewDecoder preview_;
-  ModelInfo info_;
-  CheckpointIdentity checkpoint_;               // its name, its VAE's, and the hash once known:
-  std::shared_future<std::string> model_hash_;  // from the thread Pipeline::load started
-  std::once_flag hash_known_;
-
   // The checkpoint as the images' parameters name it: waits for the hash while it is
   // being computed (only for a model the hash cache does not know). A file the hash could
   // not read leaves the hash out, with a warning; the load had read the weights.
@@ -533,6 +522,17 @@ class DiffusionPipeline : public Pipeline {
     });
     return checkpoint_;
   }
+
+  ModelSet m_;
+  Device device_;  // where the networks run (LoadOptions::device)
+  std::vector<std::string> lora_dirs_;
+  uint64_t max_memory_;
+  TextualInversions embeddings_;
+  PreviewDecoder preview_;
+  ModelInfo info_;
+  CheckpointIdentity checkpoint_;               // its name, its VAE's, and the hash once known:
+  std::shared_future<std::string> model_hash_;  // from the thread Pipeline::load started
+  std::once_flag hash_known_;
   models::LoraFileCache lora_files_;
   LoraHashCache lora_hashes_;
   std::unique_ptr<models::LoraTargets> lora_targets_;  // built on the first job with LoRAs
