@@ -22,6 +22,10 @@ struct E2eOptions {
   int jobs = 2;  // a worker's first and second jobs
   bool warm_up = true;  // Pipeline::warm_up after the load, as sd-generate and the worker load
   uint64_t max_memory = 0;  // the jobs are admitted within it as sd-generate's (memory_admission.h)
+  // Load the model a second time once the first is freed, and run the jobs on that one:
+  // a load into memory the process has already used, which the pool recycles, times the
+  // engine's own work without what the machine charges for fresh pages.
+  bool reload = false;
 };
 
 // The folder of `opt`, written now unless opt.dir already holds one of its precision;

@@ -171,6 +171,11 @@ int main(int argc, char** argv) {
   app.add_option("--e2e-jobs", e2e_jobs, "jobs run one after another on the loaded model")
       ->check(CLI::Range(1, 100))
       ->needs(e2e_flag);
+  bool e2e_reload = false;
+  app.add_flag("--e2e-reload", e2e_reload,
+               "load the model a second time once the first is freed (reload_seconds), and run the jobs on it: the "
+               "engine's own load work, without the machine's cost of fresh memory")
+      ->needs(e2e_flag);
   bool no_warm_up = false;
   app.add_flag("--no-warm-up", no_warm_up, "with --e2e: no warm-up image after the load (the first job pays for it)")
       ->needs(e2e_flag);
@@ -221,6 +226,7 @@ int main(int argc, char** argv) {
       e2e_opt.jobs = e2e_jobs;
       e2e_opt.warm_up = !no_warm_up;
       e2e_opt.max_memory = max_memory;
+      e2e_opt.reload = e2e_reload;
       e2e_folder = sd::bench::prepare_e2e_folder(e2e_opt, &e2e_written_seconds);
     } catch (const sd::Error& e) {
       std::fprintf(stderr, "sd-bench: %s\n", e.what());

@@ -51,7 +51,16 @@ TEST(SdBenchE2e, WritesReusesAndReportsTheFolder) {
   const nlohmann::json again = run_e2e({"--e2e-dir", dir, "--e2e-jobs", "1", "--no-warm-up"});
   EXPECT_FALSE(again.contains("write_seconds"));
   EXPECT_FALSE(again.contains("warm_up_seconds"));
+  EXPECT_FALSE(again.contains("reload_seconds"));
   EXPECT_EQ(fs::last_write_time(dir + "/unet/diffusion_pytorch_model.safetensors"), mtime);
+
+  // --e2e-reload: a second load timed too, and the job runs on it.
+  const nlohmann::json reload = run_e2e({"--e2e-dir", dir, "--e2e-jobs", "1", "--no-warm-up", "--e2e-reload"});
+  EXPECT_GT(reload["reload_seconds"].get<double>(), 0.0);
+  EXPECT_GT(reload["reload_over_read"].get<double>(), 0.0);
+  EXPECT_GE(reload["reload_cpu_seconds"].get<double>(), 0.0);
+  ASSERT_EQ(reload["jobs"].size(), 1u);
+  EXPECT_GT(reload["jobs"][0]["second_step_seconds"].get<double>(), 0.0);
 }
 
 TEST(SdBenchE2e, Fp16VariantInATempFolderThatIsRemoved) {
@@ -63,7 +72,8 @@ TEST(SdBenchE2e, Fp16VariantInATempFolderThatIsRemoved) {
 
 TEST(SdBenchE2e, FlagsWithoutEffectAreUsageErrors) {
   for (const std::vector<std::string>& extra :
-       {std::vector<std::string>{"--e2e", "--batch", "2"}, {"--e2e-variant", "fp16"}, {"--e2e", "--repeat", "2"}}) {
+       {std::vector<std::string>{"--e2e", "--batch", "2"}, {"--e2e-variant", "fp16"}, {"--e2e", "--repeat", "2"},
+        {"--e2e-reload", "--dtype", "f32"}}) {
     std::vector<std::string> argv = {test::bin_dir() + "/sd-bench", "--config", kExample};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const auto r = test::run_process(argv);
