@@ -27,6 +27,7 @@
 
 #include "core/device.h"
 #include "core/tensor.h"
+#include "core/weight_rows.h"
 
 namespace sd::backend {
 
@@ -104,6 +105,16 @@ class Backend {
                                                      ConvGeometry g) = 0;
   virtual std::unique_ptr<PreparedMatmul> prepare_matmul(const Tensor& weight,
                                                          const Tensor& bias) = 0;
+  // The same from a weight read in bands of rows (WeightRows, on the host), for a backend
+  // that lays each band out as it is read; by default the whole weight is read, then
+  // prepared as above.
+  virtual std::unique_ptr<PreparedConv> prepare_conv_rows(const WeightRows& weight, const Tensor& bias,
+                                                          ConvGeometry g) {
+    return prepare_conv(weight.read_all(), bias, g);
+  }
+  virtual std::unique_ptr<PreparedMatmul> prepare_matmul_rows(const WeightRows& weight, const Tensor& bias) {
+    return prepare_matmul(weight.read_all(), bias);
+  }
 
   // -- attention and normalisations ----------------------------------------------------
   // softmax(q k^T * scale) v per head. q [B, Lq, H*D], k and v [B, Lk, H*D], each with a

@@ -279,36 +279,58 @@ Tensor SafetensorsFile::read(const TensorInfo& t, const Shape& shape, size_t fro
 Tensor SafetensorsFile::load(const std::string& name, DType dtype) const {
   const TensorInfo& t = info(name);
   if (!t.dtype || *t.dtype == dtype) return view(name);
+  Tensor out = Tensor::empty(t.shape, dtype);
+  read_converted(t, 0, out.numel(), dtype, out.raw_data());
+  return out;
+}
+
+void SafetensorsFile::read_rows(const std::string& name, int64_t row, int64_t count, DType dtype, void* dst) const {
+  const TensorInfo& t = info(name);
+  if (t.shape.size() < 1 || row < 0 || count < 0 || row > t.shape[0] - count)
+    throw Error(path_ + ": tensor \"" + name + "\" has shape " + t.shape.str() + ", which has no rows " +
+                std::to_string(row) + " to " + std::to_string(row + count));
+  if (!t.dtype)
+    throw Error(path_ + ": tensor \"" + t.name + "\" has dtype " + t.dtype_name +
+                ", which the engine does not support");
+  const int64_t per_row = t.shape[0] == 0 ? 0 : t.shape.product() / t.shape[0];
+  read_converted(t, size_t(row * per_row), size_t(count * per_row), dtype, dst);
+}
+
+void SafetensorsFile::read_converted(const TensorInfo& t, size_t first, size_t n, DType dtype, void* out) const {
   // Converted a chunk at a time through one small buffer: the stored copy (twice the
   // size for float32 weights computed in bf16) never exists whole, no fresh pages are
   // touched for it, and each chunk is converted while it is still in the cache. A large
-  // tensor is split between the cores, each reading and converting its own part.
+  // range is split between the cores, each reading and converting its own part.
   constexpr size_t kChunkBytes = size_t(1) << 20;
   constexpr size_t kPartBytes = size_t(8) << 20;
-  Tensor out = Tensor::empty(t.shape, dtype);
   const size_t in_size = dtype_size(*t.dtype), out_size = dtype_size(dtype);
-  const size_t n = (t.end - t.begin) / in_size;
+  const uint64_t at = data_offset_ + t.begin + first * in_size;
+  char* dst = static_cast<char*>(out);
+  const auto ended = [&] {
+    return Error(path_ + ": tensor \"" + t.name + "\": the file ended before its data (it changed after it was opened)");
+  };
+  if (*t.dtype == dtype) {
+    if (!read_at(file_->fd, dst, n * in_size, at)) throw ended();
+    return;
+  }
   const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
-  char* dst = static_cast<char*>(out.raw_data());
   const auto convert_range = [&](size_t from, size_t to) {
     std::vector<char> buf(std::min(to - from, chunk) * in_size);
     for (size_t i = from; i < to; i += chunk) {
       const size_t m = std::min(chunk, to - i);
-      if (!read_at(file_->fd, buf.data(), m * in_size, data_offset_ + t.begin + i * in_size)) return false;
+      if (!read_at(file_->fd, buf.data(), m * in_size, at + i * in_size)) return false;
       convert_elements(buf.data(), *t.dtype, dst + i * out_size, dtype, m);
     }
     return true;
   };
-  const size_t parts = std::clamp<size_t>((t.end - t.begin) / kPartBytes, 1, std::max(1u, std::thread::hardware_concurrency()));
+  const size_t parts = std::clamp<size_t>(n * in_size / kPartBytes, 1, std::max(1u, std::thread::hardware_concurrency()));
   const size_t per_part = (n + parts - 1) / parts;
   std::vector<std::future<bool>> others;
   for (size_t p = 1; p < parts; ++p)
     others.push_back(std::async(std::launch::async, convert_range, std::min(n, p * per_part), std::min(n, (p + 1) * per_part)));
   bool complete = convert_range(0, std::min(n, per_part));
   for (auto& f : others) complete = f.get() && complete;
-  if (!complete)
-    throw Error(path_ + ": tensor \"" + name + "\": the file ended before its data (it changed after it was opened)");
-  return out;
+  if (!complete) throw ended();
 }
 
 void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,

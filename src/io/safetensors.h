@@ -47,6 +47,10 @@ class SafetensorsFile {
   Tensor view_rows(const std::string& name, int64_t begin, int64_t count) const;
   // The tensor converted to `dtype`.
   Tensor load(const std::string& name, DType dtype) const;
+  // Rows [row, row + count) of the tensor's first dimension converted to `dtype`, written
+  // contiguous to `dst` (a layer laying its weight out band by band). Safe to call from
+  // several threads at once.
+  void read_rows(const std::string& name, int64_t row, int64_t count, DType dtype, void* dst) const;
 
  private:
   struct Handle;
@@ -60,6 +64,8 @@ class SafetensorsFile {
 
   // `shape`'s worth of t's bytes from byte `from` of its data, in its stored dtype.
   Tensor read(const TensorInfo& t, const Shape& shape, size_t from) const;
+  // Elements [first, first + n) of t converted to `dtype` into `dst`.
+  void read_converted(const TensorInfo& t, size_t first, size_t n, DType dtype, void* dst) const;
 };
 
 // One tensor of a file written tensor by tensor.

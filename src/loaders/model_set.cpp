@@ -95,7 +95,11 @@ ModelSet load_diffusers_folder(const LoadOptions& opt, const StreamTextEncoders&
   m.tokenizer = load_model_tokenizer((root / "tokenizer").string(), opt.tokenizer_dir, builtin.tokenizer);
   if (configs.evidence.has_text_encoder_2)
     m.tokenizer_2 = load_model_tokenizer((root / "tokenizer_2").string(), opt.tokenizer_dir, builtin.tokenizer_2);
-  m.unet = models::UNet2DConditionModel::load((root / "unet").string(), opt.dtype);
+  // On the CPU the text encoders' and the UNet's layers take the kernels' layout as their
+  // weights are read; a GPU's are uploaded from plain tensors by place_on_device, after
+  // the check that they fit.
+  const std::optional<Device> prepare_on = opt.device.is_cpu() ? std::optional<Device>(opt.device) : std::nullopt;
+  m.unet = models::UNet2DConditionModel::load((root / "unet").string(), opt.dtype, prepare_on);
   m.vae = models::AutoencoderKL::load((root / "vae").string(), opt.dtype);
   const fs::path te1 = root / "text_encoder" / "config.json", te2 = root / "text_encoder_2" / "config.json";
   const auto te1_config = models::ClipTextConfig::parse(configs.evidence.text_encoder, te1.string());
@@ -104,9 +108,10 @@ ModelSet load_diffusers_folder(const LoadOptions& opt, const StreamTextEncoders&
     te2_config = models::ClipTextConfig::parse(configs.text_encoder_2, te2.string());
   const models::ClipLayers layers =
       text_encoder_layers(opt, m, te1_config, te2_config ? &*te2_config : nullptr, stream_text_encoders);
-  m.text_encoder = models::ClipTextModel::load(te1_config, (root / "text_encoder").string(), opt.dtype, layers);
+  m.text_encoder = models::ClipTextModel::load(te1_config, (root / "text_encoder").string(), opt.dtype, layers, prepare_on);
   if (te2_config)
-    m.text_encoder_2 = models::ClipTextModel::load(*te2_config, (root / "text_encoder_2").string(), opt.dtype, layers);
+    m.text_encoder_2 =
+        models::ClipTextModel::load(*te2_config, (root / "text_encoder_2").string(), opt.dtype, layers, prepare_on);
   return m;
 }
 

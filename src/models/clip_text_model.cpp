@@ -100,8 +100,9 @@ std::unique_ptr<ClipTextModel> ClipTextModel::load(const std::string& dir, DType
 }
 
 std::unique_ptr<ClipTextModel> ClipTextModel::load(const ClipTextConfig& config, const std::string& dir, DType dtype,
-                                                   ClipLayers layers) {
-  std::shared_ptr<const SafetensorsWeights> weights = SafetensorsWeights::open_component(dir);
+                                                   ClipLayers layers, std::optional<Device> prepare_on) {
+  std::shared_ptr<SafetensorsWeights> weights = SafetensorsWeights::open_component(dir);
+  if (prepare_on && layers == ClipLayers::Resident) weights->prepare_layers_on(*prepare_on);
   auto model = layers == ClipLayers::Streamed ? std::make_unique<ClipTextModel>(config, weights, dtype)
                                               : std::make_unique<ClipTextModel>(config, *weights, dtype);
   // position_ids is a buffer transformers saves with some checkpoints, not a weight.

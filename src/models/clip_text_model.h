@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,10 @@ class ClipTextModel {
   static std::unique_ptr<ClipTextModel> load(const std::string& dir, DType dtype = DType::F32,
                                              ClipLayers layers = ClipLayers::Resident);
   // The same with the folder's config already read (a loader that decided on it).
+  // prepare_on: resident layers are prepared on that device as their weights are read
+  // (WeightSource::prepare_layers_on).
   static std::unique_ptr<ClipTextModel> load(const ClipTextConfig& config, const std::string& dir, DType dtype,
-                                             ClipLayers layers);
+                                             ClipLayers layers, std::optional<Device> prepare_on = std::nullopt);
 
   // input_ids [B, L] int64 or int32, L <= max_position_embeddings. All outputs float32
   // contiguous. No attention mask beyond the causal one, as the SD pipelines call it.

@@ -1,5 +1,7 @@
 #include "models/layers.h"
 
+#include <optional>
+
 #include "core/error.h"
 
 namespace sd::models {
@@ -8,17 +10,31 @@ std::string join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
 
+namespace {
+// The weight in bands of rows, when the source prepares its layers as it reads them.
+std::optional<WeightRows> weight_rows(const WeightSource& w, const std::string& name, const Shape& shape,
+                                      DType dtype) {
+  return w.layers_device() ? w.rows(name, shape, dtype) : std::nullopt;
+}
+}  // namespace
+
 ops::Linear load_linear(const WeightSource& w, const std::string& prefix, int in, int out, bool bias,
                         DType dtype) {
-  Tensor weight = w.get(join(prefix, "weight"), Shape{out, in}, dtype);
+  const Shape shape{out, in};
+  const auto rows = weight_rows(w, join(prefix, "weight"), shape, dtype);
+  Tensor weight = rows ? Tensor() : w.get(join(prefix, "weight"), shape, dtype);
   Tensor b = bias ? w.get(join(prefix, "bias"), Shape{out}, DType::F32) : Tensor();
+  if (rows) return ops::Linear(*rows, std::move(b), *w.layers_device());
   return ops::Linear(std::move(weight), std::move(b));
 }
 
 ops::Conv2d load_conv2d(const WeightSource& w, const std::string& prefix, int in, int out, int kernel,
                         ops::Conv2dOptions opt, DType dtype) {
-  Tensor weight = w.get(join(prefix, "weight"), Shape{out, in, kernel, kernel}, dtype);
+  const Shape shape{out, in, kernel, kernel};
+  const auto rows = weight_rows(w, join(prefix, "weight"), shape, dtype);
+  Tensor weight = rows ? Tensor() : w.get(join(prefix, "weight"), shape, dtype);
   Tensor bias = w.get(join(prefix, "bias"), Shape{out}, DType::F32);
+  if (rows) return ops::Conv2d(*rows, std::move(bias), opt, *w.layers_device());
   return ops::Conv2d(std::move(weight), std::move(bias), opt);
 }
 

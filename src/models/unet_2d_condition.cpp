@@ -33,9 +33,11 @@ UNet2DConditionModel::UNet2DConditionModel(const UNetConfig& config, const Weigh
                           ops::Conv2dOptions::same(c.conv_out_kernel / 2), dtype);
 }
 
-std::unique_ptr<UNet2DConditionModel> UNet2DConditionModel::load(const std::string& dir, DType dtype) {
+std::unique_ptr<UNet2DConditionModel> UNet2DConditionModel::load(const std::string& dir, DType dtype,
+                                                                 std::optional<Device> prepare_on) {
   const UNetConfig config = UNetConfig::load(dir + "/config.json");
   const auto weights = SafetensorsWeights::open_component(dir);
+  if (prepare_on) weights->prepare_layers_on(*prepare_on);
   auto model = std::make_unique<UNet2DConditionModel>(config, *weights, dtype);
   weights->require_all_used();
   return model;

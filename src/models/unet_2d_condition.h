@@ -3,6 +3,7 @@
 // SD1.x, SD2.x (linear projections, per-block heads), SDXL (text_time added conditioning,
 // several transformer layers per block) and inpainting (9 input channels) alike.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,10 @@ class UNet2DConditionModel {
   // dtype: F32 or BF16, the dtype convolutions, matmuls and activations run in.
   UNet2DConditionModel(const UNetConfig& config, const WeightSource& weights, DType dtype = DType::F32);
   // Reads <dir>/config.json and the weights of the diffusers folder <dir> (e.g. model/unet).
-  static std::unique_ptr<UNet2DConditionModel> load(const std::string& dir, DType dtype = DType::F32);
+  // prepare_on: the layers are prepared on that device as their weights are read
+  // (WeightSource::prepare_layers_on).
+  static std::unique_ptr<UNet2DConditionModel> load(const std::string& dir, DType dtype = DType::F32,
+                                                    std::optional<Device> prepare_on = std::nullopt);
 
   // sample [B, in_channels, H, W] float32 (any layout); timesteps: one per batch row, or
   // one for all; encoder_hidden_states [B, L, cross_attention_dim] float32; `added` is

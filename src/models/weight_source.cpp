@@ -20,6 +20,8 @@ Tensor WeightSource::get(const std::string& name, const Shape& shape, DType dtyp
   return t;
 }
 
+std::optional<WeightRows> WeightSource::rows(const std::string&, const Shape&, DType) const { return std::nullopt; }
+
 SafetensorsWeights::SafetensorsWeights(const std::vector<std::string>& paths) {
   SD_CHECK(!paths.empty(), "no safetensors file given");
   for (const auto& p : paths) {
@@ -76,9 +78,10 @@ std::string SafetensorsWeights::describe() const {
   return s;
 }
 
-Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DType dtype) const {
+const io::SafetensorsFile* SafetensorsWeights::checked_file(const std::string& name, const Shape& shape,
+                                                            DType dtype) const {
   auto it = file_of_.find(name);
-  if (it == file_of_.end()) return {};
+  if (it == file_of_.end()) return nullptr;
   const io::SafetensorsFile& f = files_[it->second];
   const io::TensorInfo& info = f.info(name);
   if (info.shape != shape)
@@ -88,7 +91,20 @@ Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DT
   if (!info.dtype)
     throw Error(f.path() + ": tensor \"" + name + "\" has dtype " + info.dtype_name +
                 ", which cannot be converted to " + std::string(dtype_name(dtype)));
-  return f.load(name, dtype);
+  return &f;
+}
+
+Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DType dtype) const {
+  const io::SafetensorsFile* f = checked_file(name, shape, dtype);
+  return f ? f->load(name, dtype) : Tensor();
+}
+
+std::optional<WeightRows> SafetensorsWeights::rows(const std::string& name, const Shape& shape, DType dtype) const {
+  const io::SafetensorsFile* f = checked_file(name, shape, dtype);
+  if (!f || shape.size() < 1) return std::nullopt;
+  return WeightRows{shape, dtype, [f, name, dtype](int64_t row, int64_t count, void* dst) {
+                      f->read_rows(name, row, count, dtype, dst);
+                    }};
 }
 
 void SafetensorsWeights::require_all_used(const std::vector<std::string>& ignorable) const {

@@ -6,11 +6,13 @@
 // a LoRA-merging wrapper or seeded random weights all plug in here.
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/weight_rows.h"
 #include "io/safetensors.h"
 
 namespace sd::models {
@@ -26,11 +28,24 @@ class WeightSource {
   // Says where the weights come from (a file path), for error messages.
   virtual std::string describe() const = 0;
 
+  // Layers built from this source are prepared on `device` as their weights are read,
+  // where the source can read a weight in bands of rows (rows()): no plain copy of those
+  // weights is made. Without it, layers are built from plain tensors and prepared later.
+  void prepare_layers_on(Device device) { layers_device_ = device; }
+  const std::optional<Device>& layers_device() const { return layers_device_; }
+  // The tensor `name` read in bands of rows as `dtype`, checked as get() checks it; empty
+  // when this source cannot read it that way (it generates, renames or reshapes it). The
+  // result reads from this source: it must be used while the source lives.
+  virtual std::optional<WeightRows> rows(const std::string& name, const Shape& shape, DType dtype) const;
+
  protected:
   // The tensor converted to `dtype`, or an undefined Tensor when the source lacks it.
   // `shape` is what the model expects: a source that generates or reshapes needs it; the
   // caller checks the result against it.
   virtual Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const = 0;
+
+ private:
+  std::optional<Device> layers_device_;
 };
 
 // Safetensors files (one, or the shards of a `*.safetensors.index.json`); each tensor is
@@ -46,6 +61,7 @@ class SafetensorsWeights : public WeightSource {
 
   bool has(const std::string& name) const override;
   std::string describe() const override;
+  std::optional<WeightRows> rows(const std::string& name, const Shape& shape, DType dtype) const override;
   const std::vector<io::SafetensorsFile>& files() const { return files_; }
 
   // Throws sd::Error when the files hold tensors nobody asked for (other than
@@ -57,6 +73,9 @@ class SafetensorsWeights : public WeightSource {
   Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const override;
 
  private:
+  // The file holding `name` after the checks fetch() and rows() share; null when none does.
+  const io::SafetensorsFile* checked_file(const std::string& name, const Shape& shape, DType dtype) const;
+
   std::vector<io::SafetensorsFile> files_;
   std::map<std::string, size_t> file_of_;  // tensor name -> index in files_
   mutable std::set<std::string> fetched_;

@@ -8,9 +8,8 @@
 namespace sd::ops {
 
 namespace {
-void check_weight_dtype(const Tensor& w, const char* what) {
-  SD_CHECK(is_floating(w.dtype()),
-           std::string(what) + " weight must be a float tensor, got " + w.desc());
+void check_weight_dtype(DType t, const char* what) {
+  SD_CHECK(is_floating(t), std::string(what) + " weight must be a float tensor, got " + std::string(dtype_name(t)));
 }
 
 // What the FLOP count attributes the op to: BF16 when weights, input and output all were
@@ -27,15 +26,26 @@ struct Conv2d::Cache {
 };
 
 Conv2d::Conv2d(Tensor weight, Tensor bias, Conv2dOptions opt)
-    : weight_(std::move(weight)), bias_(std::move(bias)), opt_(opt) {
-  SD_CHECK(weight_.ndim() == 4, "Conv2d weight must be [O, I, kh, kw], got " + weight_.desc());
-  check_weight_dtype(weight_, "Conv2d");
-  SD_CHECK(!bias_.defined() || bias_.numel() == weight_.size(0),
-           "Conv2d bias " + bias_.desc() + " does not match weight " + weight_.desc());
-  SD_CHECK(opt.stride >= 1 && opt.pad_top >= 0 && opt.pad_left >= 0 && opt.pad_bottom >= 0 &&
-               opt.pad_right >= 0,
+    : weight_(std::move(weight)), bias_(std::move(bias)), wshape_(weight_.shape()), opt_(opt) {
+  check_arguments(weight_.dtype());
+}
+
+Conv2d::Conv2d(const WeightRows& weight, Tensor bias, Conv2dOptions opt, Device device)
+    : bias_(std::move(bias)), wshape_(weight.shape), opt_(opt) {
+  check_arguments(weight.dtype);
+  const backend::ConvGeometry g{opt_.stride, opt_.pad_top, opt_.pad_left, opt_.pad_bottom, opt_.pad_right};
+  cache_.reset(new Cache{device, backend::backend_for(device).prepare_conv_rows(
+                                     weight, bias_.defined() ? bias_.to(device) : bias_, g)});
+}
+
+void Conv2d::check_arguments(DType weight_dtype) const {
+  SD_CHECK(wshape_.size() == 4, "Conv2d weight must be [O, I, kh, kw], got " + wshape_.str());
+  check_weight_dtype(weight_dtype, "Conv2d");
+  SD_CHECK(!bias_.defined() || bias_.numel() == wshape_[0],
+           "Conv2d bias " + bias_.desc() + " does not match weight " + wshape_.str());
+  SD_CHECK(opt_.stride >= 1 && opt_.pad_top >= 0 && opt_.pad_left >= 0 && opt_.pad_bottom >= 0 &&
+               opt_.pad_right >= 0,
            "Conv2d needs stride >= 1 and non-negative padding");
-  wshape_ = weight_.shape();
 }
 
 Conv2d::Conv2d() = default;
@@ -75,7 +85,7 @@ const Tensor& Conv2d::weight() const {
 void Conv2d::set_weight(Tensor weight) {
   SD_CHECK(weight.shape() == wshape_,
            "Conv2d::set_weight: " + weight.desc() + " does not match " + wshape_.str());
-  check_weight_dtype(weight, "Conv2d");
+  check_weight_dtype(weight.dtype(), "Conv2d");
   weight_ = std::move(weight);
   cache_.reset();
 }
@@ -85,12 +95,22 @@ struct Linear::Cache {
   std::unique_ptr<backend::PreparedMatmul> mm;
 };
 
-Linear::Linear(Tensor weight, Tensor bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
-  SD_CHECK(weight_.ndim() == 2, "Linear weight must be [O, I], got " + weight_.desc());
-  check_weight_dtype(weight_, "Linear");
-  SD_CHECK(!bias_.defined() || bias_.numel() == weight_.size(0),
-           "Linear bias " + bias_.desc() + " does not match weight " + weight_.desc());
-  wshape_ = weight_.shape();
+Linear::Linear(Tensor weight, Tensor bias)
+    : weight_(std::move(weight)), bias_(std::move(bias)), wshape_(weight_.shape()) {
+  check_arguments(weight_.dtype());
+}
+
+Linear::Linear(const WeightRows& weight, Tensor bias, Device device) : bias_(std::move(bias)), wshape_(weight.shape) {
+  check_arguments(weight.dtype);
+  cache_.reset(new Cache{device, backend::backend_for(device).prepare_matmul_rows(
+                                     weight, bias_.defined() ? bias_.to(device) : bias_)});
+}
+
+void Linear::check_arguments(DType weight_dtype) const {
+  SD_CHECK(wshape_.size() == 2, "Linear weight must be [O, I], got " + wshape_.str());
+  check_weight_dtype(weight_dtype, "Linear");
+  SD_CHECK(!bias_.defined() || bias_.numel() == wshape_[0],
+           "Linear bias " + bias_.desc() + " does not match weight " + wshape_.str());
 }
 
 Linear::Linear() = default;
@@ -129,7 +149,7 @@ const Tensor& Linear::weight() const {
 void Linear::set_weight(Tensor weight) {
   SD_CHECK(weight.shape() == wshape_,
            "Linear::set_weight: " + weight.desc() + " does not match " + wshape_.str());
-  check_weight_dtype(weight, "Linear");
+  check_weight_dtype(weight.dtype(), "Linear");
   weight_ = std::move(weight);
   cache_.reset();
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/weight_rows.h"
 
 namespace sd::ops {
 
@@ -41,6 +42,9 @@ class Conv2d {
  public:
   Conv2d();
   Conv2d(Tensor weight, Tensor bias, Conv2dOptions opt);
+  // Prepared on `device` as the weight is read: the backend lays it out band by band, and
+  // no plain copy of it is made (loading).
+  Conv2d(const WeightRows& weight, Tensor bias, Conv2dOptions opt, Device device);
   ~Conv2d();
   Conv2d(Conv2d&&) noexcept;
   Conv2d& operator=(Conv2d&&) noexcept;
@@ -69,6 +73,7 @@ class Conv2d {
   bool defined() const { return wshape_.size() == 4; }
 
  private:
+  void check_arguments(DType weight_dtype) const;
   mutable Tensor weight_;  // undefined while the backend holds the only copy
   Tensor bias_;
   Shape wshape_;
@@ -99,6 +104,7 @@ class Linear {
  public:
   Linear();
   Linear(Tensor weight, Tensor bias);
+  Linear(const WeightRows& weight, Tensor bias, Device device);  // as Conv2d's
   ~Linear();
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
@@ -121,6 +127,7 @@ class Linear {
   bool defined() const { return wshape_.size() == 2; }
 
  private:
+  void check_arguments(DType weight_dtype) const;
   mutable Tensor weight_;  // undefined while the backend holds the only copy
   Tensor bias_;
   Shape wshape_;

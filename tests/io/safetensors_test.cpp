@@ -213,6 +213,32 @@ TEST(Safetensors, ViewRowsReadsThoseRowsAndRefusesOthers) {
   EXPECT_NE(test::error_of([&] { f.view_rows("s", 0, 1); }).find("has shape [], which has no rows"), std::string::npos);
 }
 
+// read_rows: rows of the first dimension converted to the asked dtype, into the caller's
+// memory, as load() gives them; rows the tensor does not have are refused.
+TEST(Safetensors, ReadRowsConvertsThoseRowsAndRefusesOthers) {
+  const std::string dir = test::temp_dir("st-read-rows");
+  std::vector<float> v(6 * 5);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(float(i)) * 3.0f;
+  const Tensor m = Tensor::from_floats(v, Shape{6, 5});
+  const std::string path = dir + "/rows.safetensors";
+  write_safetensors(path, {{"f", m}, {"h", m.to(DType::F16)}});
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  for (const char* name : {"f", "h"})
+    for (DType dt : {DType::F32, DType::BF16})
+      for (auto [row, count] : {std::pair<int64_t, int64_t>{0, 6}, {2, 3}, {5, 1}}) {
+        Tensor out = Tensor::empty({count, 5}, dt);
+        f.read_rows(name, row, count, dt, out.raw_data());
+        EXPECT_TRUE(test::tensors_close(out, f.load(name, dt).narrow(0, row, count).contiguous(), 0.0))
+            << name << " " << dtype_name(dt) << " " << row;
+      }
+  Tensor out = Tensor::empty({2, 5}, DType::F32);
+  for (auto [row, count] : {std::pair<int64_t, int64_t>{5, 2}, {-1, 1}, {0, 7}}) {
+    const std::string msg = test::error_of([&, row = row, count = count] { f.read_rows("f", row, count, DType::F32, out.raw_data()); });
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\"f\" has shape [6,5], which has no rows"), std::string::npos) << msg;
+  }
+}
+
 // The streamed writer asks for each tensor in turn and refuses one that does not match
 // the header it already wrote.
 TEST(Safetensors, StreamedWriterChecksWhatItIsGiven) {
@@ -438,6 +464,9 @@ TEST(SafetensorsHostile, FileTruncatedOrRewrittenAfterOpening) {
   EXPECT_NE(test::error_of([&] { f.view(last); }).find("the file ended before its data"), std::string::npos);
   fs::resize_file(path, 0);
   EXPECT_NE(test::error_of([&] { f.load(last, DType::BF16); }).find("the file ended before its data"), std::string::npos);
+  Tensor row = Tensor::empty({f.info(last).shape.product() / f.info(last).shape[0]}, DType::BF16);
+  EXPECT_NE(test::error_of([&] { f.read_rows(last, 0, 1, DType::BF16, row.raw_data()); }).find("the file ended before its data"),
+            std::string::npos);
 }
 
 // What the first 8 bytes of a file that is not safetensors say is not echoed.

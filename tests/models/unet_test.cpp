@@ -60,6 +60,26 @@ TEST(UNet2DConditionModel, Sd15MatchesDiffusersAtT1) {
   EXPECT_MATCHES_REFERENCE(out, ref.view("unet.t1.out"));
 }
 
+// Layers prepared as their weights are read (a CPU load) compute exactly what layers built
+// from whole tensors and prepared at their first call compute.
+TEST(UNet2DConditionModel, LayersPreparedAsTheyAreReadMatchLayersBuiltFromTensors) {
+  const auto ref = open_reference("tiny-sd15");
+  for (DType dt : {DType::F32, DType::BF16}) {
+    const auto read = UNet2DConditionModel::load(fixture_path("tiny-sd15/unet"), dt, Device::cpu());
+    const auto built = UNet2DConditionModel::load(fixture_path("tiny-sd15/unet"), dt);
+    size_t layers = 0;
+    const ModuleRegistry registry = read->modules();
+    for (const auto& [path, layer] : registry.modules()) {
+      EXPECT_TRUE(layer.prepared()) << path;
+      ++layers;
+    }
+    EXPECT_GT(layers, 50u);
+    const Tensor a = read->forward(ref.view("unet.sample"), {981.f}, ref.view("unet.encoder_hidden_states"));
+    const Tensor b = built->forward(ref.view("unet.sample"), {981.f}, ref.view("unet.encoder_hidden_states"));
+    EXPECT_EQ(test::max_abs_diff(a, b), 0.0) << dtype_name(dt);
+  }
+}
+
 TEST(UNet2DConditionModel, OneTimestepPerRowEqualsSeparateCalls) {
   const auto ref = open_reference("tiny-sd15");
   const auto unet = UNet2DConditionModel::load(fixture_path("tiny-sd15/unet"));

@@ -2,6 +2,10 @@
 // primitive's own layout exists, and rebuilt exactly on request.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
+#include <vector>
+
 #include "backend/cpu/convolution.h"
 #include "backend/cpu/matmul.h"
 #include "ops/reference.h"
@@ -49,6 +53,81 @@ TEST(WeightStore, LayersTakeTheKernelsLayoutWhenBuilt) {
     EXPECT_FALSE(back.shares_storage(wc)) << dtype_name(dt);
     EXPECT_EQ(test::max_abs_diff(back, wc), 0.0);
   }
+}
+
+// A WeightRows over `w` that records which rows were read, and in how many calls.
+struct RecordedRows {
+  explicit RecordedRows(const Tensor& w) : weight(w.contiguous()), read_count(size_t(w.size(0))) {
+    rows.shape = weight.shape();
+    rows.dtype = weight.dtype();
+    rows.read = [this](int64_t row, int64_t count, void* dst) {
+      const size_t row_bytes = weight.nbytes() / size_t(weight.size(0));
+      std::memcpy(dst, static_cast<const char*>(weight.raw_data()) + size_t(row) * row_bytes, size_t(count) * row_bytes);
+      for (int64_t r = row; r < row + count; ++r) read_count[size_t(r)] += 1;
+      calls += 1;
+    };
+  }
+  bool each_row_read_once() const {
+    for (const auto& c : read_count)
+      if (c != 1) return false;
+    return true;
+  }
+  Tensor weight;
+  WeightRows rows;
+  std::vector<std::atomic<int>> read_count;
+  std::atomic<int> calls{0};
+};
+
+// A layer built from a weight read in bands of rows holds exactly the weight a layer built
+// from the whole tensor holds, and computes exactly the same: large weights in several
+// bands (the last one shorter), small ones in one, and a layout the bands cannot cut (the
+// output channels padded to the kernel's block) from the whole weight read at once.
+TEST(WeightStore, LayersReadInBandsMatchLayersBuiltFromTheTensor) {
+  for (DType dt : {DType::F32, DType::BF16}) {
+    const std::string what(dtype_name(dt));
+    for (const Shape& shape : {Shape{1280, 1280}, Shape{96, 64}}) {
+      const Tensor w = random_tensor(shape, 9, -0.1f, 0.1f).to(dt), bias = random_tensor({shape[0]}, 10);
+      RecordedRows src(w);
+      cpu::Matmul banded(src.rows, bias), whole(w, bias);
+      EXPECT_TRUE(src.each_row_read_once()) << what << shape.str();
+      EXPECT_GT(src.calls.load(), shape[0] == 1280 ? 2 : 0) << what;
+      EXPECT_EQ(test::max_abs_diff(banded.weight(), w), 0.0) << what << shape.str();
+      EXPECT_EQ(banded.weight_bytes(), whole.weight_bytes()) << what << shape.str();
+      const Tensor x = random_tensor({40, shape[1]}, 11).to(dt);
+      EXPECT_EQ(test::max_abs_diff(banded.forward(x, nullptr, cpu::Act::None), whole.forward(x, nullptr, cpu::Act::None)),
+                0.0)
+          << what << shape.str();
+    }
+    for (const Shape& shape : {Shape{320, 320, 3, 3}, Shape{4, 320, 3, 3}}) {
+      const Tensor w = random_tensor(shape, 12, -0.1f, 0.1f).to(dt), bias = random_tensor({shape[0]}, 13);
+      RecordedRows src(w);
+      const cpu::ConvGeometry g{1, 1, 1, 1, 1};
+      cpu::Convolution banded(src.rows, bias, g), whole(w, bias, g);
+      EXPECT_TRUE(src.each_row_read_once()) << what << shape.str();
+      // Several bands for 320 output channels; 4 are padded to a block: one read.
+      if (shape[0] == 320) {
+        EXPECT_GT(src.calls.load(), 2) << what;
+      } else {
+        EXPECT_EQ(src.calls.load(), 1) << what;
+      }
+      EXPECT_EQ(test::max_abs_diff(banded.weight(), w), 0.0) << what << shape.str();
+      const Tensor x = random_tensor({1, shape[1], 8, 8}, 14).to(dt);
+      EXPECT_EQ(test::max_abs_diff(banded.forward(x, nullptr, cpu::Act::None), whole.forward(x, nullptr, cpu::Act::None)),
+                0.0)
+          << what << shape.str();
+    }
+  }
+}
+
+// A weight read in another dtype than the layer computes in (F16 computes as F32) is read
+// whole and converted.
+TEST(WeightStore, RowsInAnotherDtypeAreReadWholeAndConverted) {
+  const Tensor w = random_tensor({64, 32}, 15).to(DType::F16);
+  RecordedRows src(w);
+  cpu::Matmul mm(src.rows, Tensor());
+  EXPECT_EQ(mm.dtype(), DType::F32);
+  EXPECT_EQ(src.calls.load(), 1);
+  EXPECT_EQ(test::max_abs_diff(mm.weight(), w.to(DType::F32)), 0.0);
 }
 
 // A float32 convolution that takes the Winograd path goes back to its plain weight once,

@@ -34,6 +34,11 @@ namespace {
 
 DType compute_dtype(DType t) { return t == DType::BF16 ? DType::BF16 : DType::F32; }
 
+void check_geometry(const ConvGeometry& g) {
+  SD_CHECK(g.stride >= 1 && g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 && g.pad_right >= 0,
+           "conv stride must be >= 1 and padding >= 0");
+}
+
 enum class Algo { Auto, Direct, Winograd };
 
 Algo algo_override() {
@@ -79,25 +84,42 @@ bool Convolution::use_winograd(int64_t h, int64_t w) const {
 Convolution::Convolution(const Tensor& weight, const Tensor& bias, ConvGeometry g)
     : wshape_(weight.shape()), dtype_(compute_dtype(weight.dtype())), g_(g) {
   SD_CHECK(weight.ndim() == 4, "conv weight must be [O, I, kh, kw], got " + weight.desc());
-  SD_CHECK(g.stride >= 1 && g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 &&
-               g.pad_right >= 0,
-           "conv stride must be >= 1 and padding >= 0");
+  check_geometry(g);
+  set_bias(bias);
   Tensor w = weight.to(dtype_).contiguous();
   weights_ = WeightStore(w, desc_of(w));
-  if (bias.defined()) {
-    SD_CHECK(bias.numel() == weight.size(0),
-             "conv bias " + bias.desc() + " does not match weight " + weight.desc());
-    bias_ = bias.to(DType::F32).contiguous().reshape({weight.size(0)});
+  if (const auto want = kernel_weights_desc()) weights_.get(*want);
+}
+
+Convolution::Convolution(const WeightRows& weight, const Tensor& bias, ConvGeometry g)
+    : wshape_(weight.shape), dtype_(compute_dtype(weight.dtype)), g_(g) {
+  SD_CHECK(wshape_.size() == 4, "conv weight must be [O, I, kh, kw], got " + wshape_.str());
+  check_geometry(g);
+  if (weight.dtype != dtype_) {  // read whole and converted (F16 computes as F32)
+    *this = Convolution(weight.read_all(), bias, g);
+    return;
   }
-  // The weight is reordered now, when the layer is prepared (at load for the UNet), not
-  // in the first step, into the layout oneDNN picks for a 64x64 input. On SD's
-  // convolutions that is the layout of every input size from 8x8 to 512x512, except some
-  // 1x1s (a residual changes their kernel): those reorder again at their first use, and
-  // so do those that take the Winograd path (forward_blocked).
+  set_bias(bias);
+  weights_ = WeightStore(weight, desc_of(wshape_, contiguous_strides(wshape_), dtype_), 0, kernel_weights_desc());
+}
+
+void Convolution::set_bias(const Tensor& bias) {
+  if (bias.defined()) {
+    SD_CHECK(bias.numel() == wshape_[0], "conv bias " + bias.desc() + " does not match weight " + wshape_.str());
+    bias_ = bias.to(DType::F32).contiguous().reshape({wshape_[0]});
+  }
+}
+
+// The weight is reordered when the layer is prepared (at load for the UNet), not in the
+// first step, into the layout oneDNN picks for a 64x64 input. On SD's convolutions that is
+// the layout of every input size from 8x8 to 512x512, except some 1x1s (a residual changes
+// their kernel): those reorder again at their first use, and so do those that take the
+// Winograd path (forward_blocked).
+std::optional<dnnl::memory::desc> Convolution::kernel_weights_desc() const {
   try {
-    weights_.get(direct_weights_desc(64, 64));
+    return direct_weights_desc(64, 64);
   } catch (const dnnl::error&) {
-    // No direct kernel for a 64x64 input: the first forward() picks the layout.
+    return std::nullopt;  // no direct kernel for a 64x64 input: the first forward() picks the layout
   }
 }
 

@@ -3,6 +3,7 @@
 // primitive's preferred layout, bias/activation/residual fused, one primitive per shape.
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 
 #include "backend/cpu/act.h"
@@ -23,6 +24,8 @@ class Convolution {
   // weight [O, I, kh, kw] in F32 or BF16 (the compute dtype; F16 computes as F32);
   // bias [O] or undefined.
   Convolution(const Tensor& weight, const Tensor& bias, ConvGeometry g);
+  // The same, the weight laid out band by band as it is read (no plain copy).
+  Convolution(const WeightRows& weight, const Tensor& bias, ConvGeometry g);
 
   // y = act(conv(x) + bias) + residual, channels-last in the compute dtype.
   Tensor forward(const Tensor& x, const Tensor* residual, Act act);
@@ -36,6 +39,8 @@ class Convolution {
   // (N, H, W, act, residual dtype or -1)
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
   const Prim& prim_for(const Key& key);
+  void set_bias(const Tensor& bias);
+  std::optional<dnnl::memory::desc> kernel_weights_desc() const;
   bool use_winograd(int64_t h, int64_t w) const;
   // The weight layout of a direct convolution of one h x w image without post-ops.
   dnnl::memory::desc direct_weights_desc(int64_t h, int64_t w) const;

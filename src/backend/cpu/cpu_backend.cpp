@@ -16,7 +16,8 @@ const float* floats_or_null(const Tensor& t) { return t.defined() ? t.data<float
 
 class CpuConv final : public backend::PreparedConv {
  public:
-  CpuConv(const Tensor& weight, const Tensor& bias, ConvGeometry g) : conv_(weight, bias, g) {}
+  template <class Weight>
+  CpuConv(const Weight& weight, const Tensor& bias, ConvGeometry g) : conv_(weight, bias, g) {}
   Tensor forward(const Tensor& x, const Tensor* residual, Act act) override {
     return conv_.forward(x, residual, act);
   }
@@ -30,7 +31,8 @@ class CpuConv final : public backend::PreparedConv {
 
 class CpuMatmul final : public backend::PreparedMatmul {
  public:
-  CpuMatmul(const Tensor& weight, const Tensor& bias) : mm_(weight, bias) {}
+  template <class Weight>
+  CpuMatmul(const Weight& weight, const Tensor& bias) : mm_(weight, bias) {}
   Tensor forward(const Tensor& x, const Tensor* residual, Act act) override {
     return mm_.forward(x, residual, act);
   }
@@ -58,6 +60,14 @@ class CpuBackend final : public backend::Backend {
   }
   std::unique_ptr<backend::PreparedMatmul> prepare_matmul(const Tensor& weight,
                                                           const Tensor& bias) override {
+    return std::make_unique<CpuMatmul>(weight, bias);
+  }
+  std::unique_ptr<backend::PreparedConv> prepare_conv_rows(const WeightRows& weight, const Tensor& bias,
+                                                           ConvGeometry g) override {
+    return std::make_unique<CpuConv>(weight, bias, g);
+  }
+  std::unique_ptr<backend::PreparedMatmul> prepare_matmul_rows(const WeightRows& weight,
+                                                               const Tensor& bias) override {
     return std::make_unique<CpuMatmul>(weight, bias);
   }
 

@@ -21,19 +21,39 @@ DType compute_dtype(DType t) { return t == DType::BF16 ? DType::BF16 : DType::F3
 Matmul::Matmul(const Tensor& weight, const Tensor& bias)
     : dtype_(compute_dtype(weight.dtype())) {
   SD_CHECK(weight.ndim() == 2, "linear weight must be [O, I], got " + weight.desc());
-  out_ = weight.size(0);
-  in_ = weight.size(1);
-  Tensor w = weight.to(dtype_).contiguous();
-  // The primitive computes x [M,I] times an I x O matrix: W [O,I] read transposed ("ba").
-  weights_ = WeightStore(w, dnnl::memory::desc({in_, out_}, dnnl_type(dtype_), tag::ba));
+  set_shape(weight.shape(), bias);
+  weights_ = WeightStore(weight.to(dtype_).contiguous(), plain_weights_desc());
+  if (const auto want = kernel_weights_desc()) weights_.get(*want);
+}
+
+Matmul::Matmul(const WeightRows& weight, const Tensor& bias) : dtype_(compute_dtype(weight.dtype)) {
+  SD_CHECK(weight.shape.size() == 2, "linear weight must be [O, I], got " + weight.shape.str());
+  if (weight.dtype != dtype_) {  // read whole and converted (F16 computes as F32)
+    *this = Matmul(weight.read_all(), bias);
+    return;
+  }
+  set_shape(weight.shape, bias);
+  weights_ = WeightStore(weight, plain_weights_desc(), 1, kernel_weights_desc());
+}
+
+void Matmul::set_shape(const Shape& weight, const Tensor& bias) {
+  out_ = weight[0];
+  in_ = weight[1];
   if (bias.defined()) {
-    SD_CHECK(bias.numel() == out_,
-             "linear bias " + bias.desc() + " does not match weight " + weight.desc());
+    SD_CHECK(bias.numel() == out_, "linear bias " + bias.desc() + " does not match weight " + weight.str());
     bias_ = bias.to(DType::F32).contiguous().reshape({1, out_});
   }
-  // The layout oneDNN picks for the weights does not depend on the row count (checked on
-  // SD's layers for 1 to 4096 rows), so they are reordered now, when the layer is
-  // prepared (at load for the UNet and the text encoders), not in the first step.
+}
+
+// The primitive computes x [M,I] times an I x O matrix: W [O,I] read transposed ("ba").
+dnnl::memory::desc Matmul::plain_weights_desc() const {
+  return dnnl::memory::desc({in_, out_}, dnnl_type(dtype_), tag::ba);
+}
+
+// The layout oneDNN picks for the weights does not depend on the row count (checked on
+// SD's layers for 1 to 4096 rows), so they are reordered when the layer is prepared (at
+// load for the UNet and the text encoders), not in the first step.
+std::optional<dnnl::memory::desc> Matmul::kernel_weights_desc() const {
   const auto dt = dnnl_type(dtype_);
   const int64_t rows = 64;
   dnnl::memory::desc bmd;
@@ -42,9 +62,9 @@ Matmul::Matmul(const Tensor& weight, const Tensor& bias)
                               dnnl::memory::desc({in_, out_}, dt, tag::any), bmd,
                               dnnl::memory::desc({rows, out_}, dt, tag::ab));
   try {
-    weights_.get(dnnl::matmul::primitive_desc(md, engine()).weights_desc());
+    return dnnl::matmul::primitive_desc(md, engine()).weights_desc();
   } catch (const dnnl::error&) {
-    // No kernel for this shape: forward() says so with the shapes.
+    return std::nullopt;  // no kernel for this shape: forward() says so with the shapes
   }
 }
 

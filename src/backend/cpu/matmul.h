@@ -3,6 +3,7 @@
 // dimension, weights reordered once, one primitive per row count.
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 
 #include "backend/cpu/act.h"
@@ -16,6 +17,8 @@ class Matmul {
   // weight [O, I] in F32 or BF16 (the compute dtype; F16 computes as F32); bias [O] or
   // undefined.
   Matmul(const Tensor& weight, const Tensor& bias);
+  // The same, the weight laid out band by band as it is read (no plain copy).
+  Matmul(const WeightRows& weight, const Tensor& bias);
 
   // x [..., I] -> contiguous [..., O] in the compute dtype; residual [..., O] or null.
   Tensor forward(const Tensor& x, const Tensor* residual, Act act);
@@ -29,6 +32,9 @@ class Matmul {
   // (rows, src row stride, act, residual dtype or -1, residual row stride)
   using Key = std::tuple<int64_t, int64_t, int, int, int64_t>;
   const Prim& prim_for(const Key& key);
+  void set_shape(const Shape& weight, const Tensor& bias);
+  dnnl::memory::desc plain_weights_desc() const;
+  std::optional<dnnl::memory::desc> kernel_weights_desc() const;
 
   int64_t out_ = 0, in_ = 0;
   DType dtype_;

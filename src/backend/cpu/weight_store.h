@@ -2,10 +2,14 @@
 // One weight tensor in the layout oneDNN primitives ask for, kept as a single copy: the
 // plain tensor is released once a primitive wants another layout, and rebuilt on request.
 // Reordered copies live in BufferPool memory, so a layer's freed plain weight can be
-// reused for the next layer's reordered one while a model warms up.
+// reused for the next layer's reordered one while a model warms up. A weight loaded from
+// a file is laid out band by band as it is read, and has no plain copy until asked.
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <optional>
+
 #include "core/tensor.h"
+#include "core/weight_rows.h"
 
 namespace sd::cpu {
 
@@ -15,6 +19,11 @@ class WeightStore {
   // plain: the weight in the dtype it computes in; plain_md: how a primitive sees it
   // (may reorder the dims, e.g. a [O,I] matrix as an I x O "ba" matrix).
   WeightStore(Tensor plain, dnnl::memory::desc plain_md);
+  // The weight read from `rows` (in the dtype it computes in) and laid out as `want` band
+  // by band, when that layout can be cut along the rows (dimension `row_dim` of
+  // `plain_md`); else read whole and reordered as above. No `want`: kept plain.
+  WeightStore(const WeightRows& rows, dnnl::memory::desc plain_md, int row_dim,
+              const std::optional<dnnl::memory::desc>& want);
 
   // The weight laid out as `want`, reordered if needed, and kept as the only copy. Only the
   // latest layout is kept: primitives that disagree on the layout (rare) cost a reorder
@@ -34,6 +43,7 @@ class WeightStore {
  private:
   dnnl::memory current() const;
   void reorder_to(dnnl::memory dst) const;
+  void read_in_bands(const WeightRows& rows, int row_dim, int64_t block);
 
   Tensor plain_;  // defined until some primitive needs another layout
   Shape shape_;
