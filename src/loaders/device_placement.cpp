@@ -32,6 +32,10 @@ std::string gib(uint64_t bytes) {
 
 }  // namespace
 
+std::optional<Device> prepare_while_reading(Device device) {
+  return device.is_cpu() ? std::optional<Device>(device) : std::nullopt;
+}
+
 void check_fits_on_device(ModelSet& m, Device device) {
   const backend::Backend& b = backend::backend_for(device);
   const uint64_t free = b.free_memory();

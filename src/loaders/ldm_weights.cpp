@@ -91,6 +91,26 @@ Tensor LdmWeights::fetch(const std::string& name, const Shape& shape, DType dtyp
   return out.is_contiguous() ? out : out.contiguous();
 }
 
+std::optional<WeightRows> LdmWeights::rows(const std::string& name, const Shape& shape, DType dtype) const {
+  const auto t = translate_(name);
+  if (!t || t->transpose || !file_->contains(t->name)) return std::nullopt;
+  const io::TensorInfo& info = file_->info(t->name);
+  if (!info.dtype || info.shape.size() < 1) return std::nullopt;
+  Shape stored = info.shape;
+  int64_t first = 0;
+  if (t->qkv_chunk >= 0) {
+    if (stored[0] % 3 != 0) return std::nullopt;
+    stored[0] /= 3;
+    first = t->qkv_chunk * stored[0];
+  }
+  // Trailing 1x1 dims change no row's bytes.
+  if (stored != shape && !differs_by_trailing_ones(stored, shape)) return std::nullopt;
+  fetched_.insert(t->name);
+  return WeightRows{shape, dtype, [file = file_, stored_name = t->name, first, dtype](int64_t row, int64_t count, void* dst) {
+                      file->read_rows(stored_name, first + row, count, dtype, dst);
+                    }};
+}
+
 void LdmWeights::require_all_used() const {
   std::vector<std::string> unused;
   for (const auto& key : file_->names())

@@ -55,6 +55,10 @@ class LdmWeights : public WeightSource {
   // Throws sd::Error when tensors under the prefix were never asked for (and are not
   // ignorable): the config describes a smaller model than the checkpoint holds.
   void require_all_used() const;
+  // The tensor's rows read from the file (a fused q/k/v projection's third included); empty
+  // for a tensor stored transposed, or shaped otherwise than the model expects (fetch()
+  // then says how).
+  std::optional<WeightRows> rows(const std::string& name, const Shape& shape, DType dtype) const override;
 
  protected:
   Tensor fetch(const std::string& name, const Shape& shape, DType dtype) const override;

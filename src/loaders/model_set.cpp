@@ -95,10 +95,7 @@ ModelSet load_diffusers_folder(const LoadOptions& opt, const StreamTextEncoders&
   m.tokenizer = load_model_tokenizer((root / "tokenizer").string(), opt.tokenizer_dir, builtin.tokenizer);
   if (configs.evidence.has_text_encoder_2)
     m.tokenizer_2 = load_model_tokenizer((root / "tokenizer_2").string(), opt.tokenizer_dir, builtin.tokenizer_2);
-  // On the CPU the text encoders' and the UNet's layers take the kernels' layout as their
-  // weights are read; a GPU's are uploaded from plain tensors by place_on_device, after
-  // the check that they fit.
-  const std::optional<Device> prepare_on = opt.device.is_cpu() ? std::optional<Device>(opt.device) : std::nullopt;
+  const std::optional<Device> prepare_on = prepare_while_reading(opt.device);
   m.unet = models::UNet2DConditionModel::load((root / "unet").string(), opt.dtype, prepare_on);
   m.vae = models::AutoencoderKL::load((root / "vae").string(), opt.dtype);
   const fs::path te1 = root / "text_encoder" / "config.json", te2 = root / "text_encoder_2" / "config.json";

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "loaders/ldm_weights.h"
 #include "loaders/builtin_configs.h"
+#include "loaders/device_placement.h"
 #include "loaders/model_set.h"
 #include "loaders/model_tokenizer.h"
 
@@ -147,16 +148,20 @@ ModelSet load_single_file(const LoadOptions& opt, const StreamTextEncoders& stre
   const auto unet_config = models::UNetConfig::parse(c.unet, what + " (unet)");
   const auto vae_config = models::VaeConfig::parse(c.vae, what + " (vae)");
   std::vector<std::shared_ptr<const models::LdmWeights>> sources;
+  const std::optional<Device> prepare_on = prepare_while_reading(opt.device);
   // A text encoder on its weights, its layers streamed from them or kept (model_set.h).
-  const auto text_encoder = [&](const models::ClipTextConfig& config, std::shared_ptr<const models::LdmWeights> w,
+  const auto text_encoder = [&](const models::ClipTextConfig& config, std::shared_ptr<models::LdmWeights> w,
                                 models::ClipLayers layers) {
     sources.push_back(w);
-    return layers == models::ClipLayers::Streamed ? std::make_unique<models::ClipTextModel>(config, w, opt.dtype)
-                                                  : std::make_unique<models::ClipTextModel>(config, *w, opt.dtype);
+    if (layers == models::ClipLayers::Streamed) return std::make_unique<models::ClipTextModel>(config, w, opt.dtype);
+    if (prepare_on) w->prepare_layers_on(*prepare_on);
+    return std::make_unique<models::ClipTextModel>(config, *w, opt.dtype);
   };
   try {
-    sources.push_back(models::ldm_unet_weights(file, unet_config));
-    m.unet = std::make_unique<models::UNet2DConditionModel>(unet_config, *sources.back(), opt.dtype);
+    std::shared_ptr<models::LdmWeights> unet_weights = models::ldm_unet_weights(file, unet_config);
+    if (prepare_on) unet_weights->prepare_layers_on(*prepare_on);
+    sources.push_back(unet_weights);
+    m.unet = std::make_unique<models::UNet2DConditionModel>(unet_config, *unet_weights, opt.dtype);
     sources.push_back(models::ldm_vae_weights(file, vae_config));
     m.vae = std::make_unique<models::AutoencoderKL>(vae_config, *sources.back(), opt.dtype);
     const bool xl = layout.text_encoders == LdmTextEncoders::ClipAndOpenClip;

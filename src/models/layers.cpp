@@ -25,7 +25,9 @@ ops::Linear load_linear(const WeightSource& w, const std::string& prefix, int in
   Tensor weight = rows ? Tensor() : w.get(join(prefix, "weight"), shape, dtype);
   Tensor b = bias ? w.get(join(prefix, "bias"), Shape{out}, DType::F32) : Tensor();
   if (rows) return ops::Linear(*rows, std::move(b), *w.layers_device());
-  return ops::Linear(std::move(weight), std::move(b));
+  ops::Linear layer(std::move(weight), std::move(b));
+  if (w.layers_device()) layer.to(*w.layers_device());
+  return layer;
 }
 
 ops::Conv2d load_conv2d(const WeightSource& w, const std::string& prefix, int in, int out, int kernel,
@@ -35,7 +37,9 @@ ops::Conv2d load_conv2d(const WeightSource& w, const std::string& prefix, int in
   Tensor weight = rows ? Tensor() : w.get(join(prefix, "weight"), shape, dtype);
   Tensor bias = w.get(join(prefix, "bias"), Shape{out}, DType::F32);
   if (rows) return ops::Conv2d(*rows, std::move(bias), opt, *w.layers_device());
-  return ops::Conv2d(std::move(weight), std::move(bias), opt);
+  ops::Conv2d layer(std::move(weight), std::move(bias), opt);
+  if (w.layers_device()) layer.to(*w.layers_device());
+  return layer;
 }
 
 ops::GroupNorm load_group_norm(const WeightSource& w, const std::string& prefix, int groups, int channels,

@@ -28,9 +28,9 @@ class WeightSource {
   // Says where the weights come from (a file path), for error messages.
   virtual std::string describe() const = 0;
 
-  // Layers built from this source are prepared on `device` as their weights are read,
-  // where the source can read a weight in bands of rows (rows()): no plain copy of those
-  // weights is made. Without it, layers are built from plain tensors and prepared later.
+  // Layers built from this source are prepared on `device` when they are built, their
+  // weights read in bands of rows where the source can (rows()): no plain copy of those
+  // is made. Without it, layers are built from plain tensors and prepared later.
   void prepare_layers_on(Device device) { layers_device_ = device; }
   const std::optional<Device>& layers_device() const { return layers_device_; }
   // The tensor `name` read in bands of rows as `dtype`, checked as get() checks it; empty

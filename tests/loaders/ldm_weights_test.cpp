@@ -365,21 +365,28 @@ std::string write_open_clip_file(const std::string& prefix, const std::vector<st
   return path;
 }
 
+// Also with the layers prepared as their weights are read (a CPU load): the q/k/v thirds
+// read as rows of the fused matrix, the transposed projection read whole.
 TEST(LdmWeights, OpenClipWithProjectionIsTheFolderEncoder) {
   const auto file = open_shared(write_open_clip_file(kLdmSdxlOpenClipPrefix, {}));
   const std::string dir = test::fixture_path("tiny-sdxl/text_encoder_2");
   const ClipTextConfig config = ClipTextConfig::load(dir + "/config.json");
   ASSERT_TRUE(config.with_projection);
-  const auto weights = ldm_open_clip_weights(file, kLdmSdxlOpenClipPrefix, config);
-  const ClipTextModel from_file(config, *weights, DType::F32);
-  EXPECT_NO_THROW(weights->require_all_used());
   const auto from_folder = ClipTextModel::load(dir, DType::F32);
-
   const Tensor ids = test::open_reference("tiny-sdxl").load("te2.input_ids", DType::I64);
-  const ClipTextOutput a = from_file.forward(ids), b = from_folder->forward(ids);
-  for (size_t i = 0; i < a.hidden_states.size(); ++i)
-    EXPECT_EQ(test::max_abs_diff(a.hidden_states[i], b.hidden_states[i]), 0.0) << "hidden state " << i;
-  EXPECT_EQ(test::max_abs_diff(a.text_embeds, b.text_embeds), 0.0);
+  for (bool prepared_as_read : {false, true}) {
+    const auto weights = ldm_open_clip_weights(file, kLdmSdxlOpenClipPrefix, config);
+    if (prepared_as_read) weights->prepare_layers_on(Device::cpu());
+    ClipTextModel from_file(config, *weights, DType::F32);
+    EXPECT_NO_THROW(weights->require_all_used());
+    const ModuleRegistry layers = from_file.modules();
+    for (const auto& [path, layer] : layers.modules()) EXPECT_EQ(layer.prepared(), prepared_as_read) << path;
+
+    const ClipTextOutput a = from_file.forward(ids), b = from_folder->forward(ids);
+    for (size_t i = 0; i < a.hidden_states.size(); ++i)
+      EXPECT_EQ(test::max_abs_diff(a.hidden_states[i], b.hidden_states[i]), 0.0) << "hidden state " << i;
+    EXPECT_EQ(test::max_abs_diff(a.text_embeds, b.text_embeds), 0.0) << prepared_as_read;
+  }
 }
 
 TEST(LdmWeights, Sd2OpenClipIgnoresTheSkippedLayerProjectionAndLogitScale) {

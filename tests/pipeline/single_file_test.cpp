@@ -44,6 +44,28 @@ TEST(SingleFile, WithConfigGeneratesTheFolderImage) {
       r, io::SafetensorsFile::open(test::fixtures_dir() + "/tiny-sd15/reference.safetensors"));
 }
 
+// On the CPU a checkpoint's text encoder and UNet layers are prepared as their weights are
+// read, as a folder's are, and hold the folder's weights exactly.
+TEST(SingleFile, LayersArePreparedAsTheyAreReadAndHoldTheFolderWeights) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  for (DType dt : {DType::F32, DType::BF16}) {
+    LoadOptions file_opt = single_file_options(), folder_opt = test::tiny_load_options();
+    file_opt.dtype = folder_opt.dtype = dt;
+    ModelSet from_file = load_model_set(file_opt), from_folder = load_model_set(folder_opt);
+    const std::pair<models::ModuleRegistry, models::ModuleRegistry> pairs[] = {
+        {from_file.text_encoder->modules(), from_folder.text_encoder->modules()},
+        {from_file.unet->modules(), from_folder.unet->modules()}};
+    size_t layers = 0;
+    for (const auto& [file_layers, folder_layers] : pairs)
+      for (const auto& [path, layer] : file_layers.modules()) {
+        EXPECT_TRUE(layer.prepared()) << path;
+        EXPECT_EQ(test::max_abs_diff(layer.weight(), folder_layers.modules().at(path).weight()), 0.0) << path;
+        ++layers;
+      }
+    EXPECT_GT(layers, 50u) << dtype_name(dt);
+  }
+}
+
 TEST(SingleFile, WithoutConfigUsesTheBuiltInConfigsAndSaysSo) {
   LoadOptions opt = single_file_options();
   opt.config_dir.clear();
