@@ -171,10 +171,39 @@ class DiffusionPipeline : public Pipeline {
     } catch (const MemoryRefused&) {
       // It runs in its leanest form, as sd-generate runs a job that does not fit.
     }
-    generate(req, {});
+    // Undescribed: its parameters would wait for the model's hash, which the worker's
+    // readiness need not.
+    run(req, {}, false);
   }
 
   std::vector<GenerationResult> generate_batch(const GenerationRequest& asked, const GenerationCallbacks& cb) override {
+    return run(asked, cb, true);
+  }
+
+  void validate(const GenerationRequest& req) const override {
+    check_request(req, info_);
+    try {
+      loras_with_tags(req.loras, extract_lora_tags(req.prompt), lora_dirs_);
+    } catch (const RequestError&) {
+      throw;
+    } catch (const Error& e) {
+      throw RequestError("prompt", std::string("has a LoRA tag that cannot be used: ") + e.what());
+    }
+    // The tiles are blended on the host, where the VAE's layers would then have to live.
+    if (req.vae_tiling && !device_.is_cpu())
+      throw RequestError("vae_tiling", "runs on the CPU only; on " + device_.str() + " decode without it");
+    if (req.vae_tiling) {
+      try {
+        m_.vae->resolve_tile_size(req.vae_tile_size);
+      } catch (const Error& e) {
+        throw RequestError("vae_tile_size", std::string("does not fit this VAE: ") + e.what());
+      }
+    }
+  }
+
+ private:
+  // describe: each image gets its parameters text (which waits for the model's hash).
+  std::vector<GenerationResult> run(const GenerationRequest& asked, const GenerationCallbacks& cb, bool describe) {
     const auto t_start = Clock::now();
     // The networks poll should_cancel between their blocks too (core/cancellation.h).
     const CancellationScope cancellation(cb.should_cancel);
@@ -225,7 +254,7 @@ class DiffusionPipeline : public Pipeline {
       r.timings = phase_times;
       r.timings["total"] = seconds_since(t_start);
       described.seed = run.seed;
-      r.parameters = parameters_text(described, checkpoint(), lora_hashes);
+      if (describe) r.parameters = parameters_text(described, checkpoint(), lora_hashes);
       if (req.keep_latents) {
         r.text_embeddings = cond.context;
         r.final_latents = run.latents;
@@ -264,28 +293,6 @@ class DiffusionPipeline : public Pipeline {
     return results;
   }
 
-  void validate(const GenerationRequest& req) const override {
-    check_request(req, info_);
-    try {
-      loras_with_tags(req.loras, extract_lora_tags(req.prompt), lora_dirs_);
-    } catch (const RequestError&) {
-      throw;
-    } catch (const Error& e) {
-      throw RequestError("prompt", std::string("has a LoRA tag that cannot be used: ") + e.what());
-    }
-    // The tiles are blended on the host, where the VAE's layers would then have to live.
-    if (req.vae_tiling && !device_.is_cpu())
-      throw RequestError("vae_tiling", "runs on the CPU only; on " + device_.str() + " decode without it");
-    if (req.vae_tiling) {
-      try {
-        m_.vae->resolve_tile_size(req.vae_tile_size);
-      } catch (const Error& e) {
-        throw RequestError("vae_tile_size", std::string("does not fit this VAE: ") + e.what());
-      }
-    }
-  }
-
- private:
   // The input image and mask of img2img/inpainting, prepared and VAE-encoded once for
   // every image of the batch (the encode is deterministic; each image samples its own
   // latents from the distribution with its own generator).

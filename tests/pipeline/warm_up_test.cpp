@@ -2,7 +2,11 @@
 // arithmetic as a one-step job), and leaves nothing behind that changes a later image.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "core/log.h"
 #include "ops/flop_count.h"
+#include "pipeline/model_hashes.h"
 #include "pipeline/pipeline.h"
 #include "support/test_support.h"
 
@@ -60,6 +64,33 @@ TEST(WarmUp, InpaintingModelsWarmUpAsTextToImage) {
   SD_SKIP_WITHOUT_DATA("clip");
   const auto pipe = Pipeline::load(options("tiny-sd15-inpaint", DType::F32, true));
   EXPECT_TRUE(pipe->info().inpaint_model);
+}
+
+// The warm-up describes no image, so the load does not wait for the model's hash: with a
+// UNet file that takes seconds to hash (its data followed by a 1 GB hole, which the load
+// never reads), the load returns before the hash is logged, and the first image's
+// parameters then carry the hash.
+TEST(WarmUp, DoesNotWaitForTheModelHash) {
+  SD_SKIP_WITHOUT_DATA("clip");
+  namespace fs = std::filesystem;
+  const std::string dir = test::temp_dir("warm-up-hash");
+  const std::string model = dir + "/model";
+  fs::copy(test::fixtures_dir() + "/tiny-sd15", model, fs::copy_options::recursive);
+  const std::string unet = model + "/unet/diffusion_pytorch_model.safetensors";
+  fs::resize_file(unet, fs::file_size(unet) + (uint64_t(1) << 30));
+  test::ScopedEnv xdg("XDG_CACHE_HOME", dir + "/xdg");
+  LoadOptions opt = options("tiny-sd15", DType::F32, true);
+  opt.model_path = model;
+  const LogLevel level = log_level();
+  set_log_level(LogLevel::Info);
+  testing::internal::CaptureStderr();
+  const auto pipe = Pipeline::load(opt);
+  const std::string at_load = testing::internal::GetCapturedStderr();
+  set_log_level(level);
+  EXPECT_NE(at_load.find("warmed up"), std::string::npos) << at_load;
+  EXPECT_EQ(at_load.find("model hash"), std::string::npos) << at_load;
+  const GenerationResult r = pipe->generate(job(pipe->info(), 1), {});
+  EXPECT_NE(r.parameters.find("Model hash: " + checkpoint_hash(model)), std::string::npos) << r.parameters;
 }
 
 }  // namespace
