@@ -301,7 +301,7 @@ void SafetensorsFile::read_converted(const TensorInfo& t, size_t first, size_t n
   // size for float32 weights computed in bf16) never exists whole, no fresh pages are
   // touched for it, and each chunk is converted while it is still in the cache. A large
   // range is split between the cores, each reading and converting its own part.
-  constexpr size_t kChunkBytes = size_t(1) << 20;
+  constexpr size_t kChunkBytes = size_t(256) << 10;
   constexpr size_t kPartBytes = size_t(8) << 20;
   const size_t in_size = dtype_size(*t.dtype), out_size = dtype_size(dtype);
   const uint64_t at = data_offset_ + t.begin + first * in_size;
@@ -315,11 +315,11 @@ void SafetensorsFile::read_converted(const TensorInfo& t, size_t first, size_t n
   }
   const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
   const auto convert_range = [&](size_t from, size_t to) {
-    std::vector<char> buf(std::min(to - from, chunk) * in_size);
+    const std::unique_ptr<char[]> buf(new char[std::min(to - from, chunk) * in_size]);  // not zeroed: read into
     for (size_t i = from; i < to; i += chunk) {
       const size_t m = std::min(chunk, to - i);
-      if (!read_at(file_->fd, buf.data(), m * in_size, at + i * in_size)) return false;
-      convert_elements(buf.data(), *t.dtype, dst + i * out_size, dtype, m);
+      if (!read_at(file_->fd, buf.get(), m * in_size, at + i * in_size)) return false;
+      convert_elements(buf.get(), *t.dtype, dst + i * out_size, dtype, m);
     }
     return true;
   };

@@ -175,7 +175,7 @@ TEST(Safetensors, MisalignedDataIsCopiedCorrectly) {
 // spanning several chunks (and ending inside one) gives what converting it whole gives.
 TEST(Safetensors, LoadConvertsLargeTensorsChunkByChunk) {
   const std::string dir = test::temp_dir("st-chunks");
-  const int64_t n = (int64_t(3) << 18) + 77;  // three 1 MB float32 chunks and a partial one
+  const int64_t n = (int64_t(3) << 18) + 77;  // twelve 256 KB float32 chunks and a partial one
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[size_t(i)] = std::sin(float(i) * 0.001f) * float(1 + i % 1000);
   const Tensor f32 = Tensor::from_floats(v, Shape{n});

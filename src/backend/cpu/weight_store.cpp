@@ -17,8 +17,10 @@ WeightStore::WeightStore(Tensor plain, dnnl::memory::desc plain_md)
 
 namespace {
 
-// Bands this large stay in the cache between their read and their reorder.
-constexpr int64_t kBandBytes = int64_t(1) << 20;
+// Bands this large, read through SafetensorsFile's 256 KB buffer, stay in the core's L2
+// cache between their read and their reorder (measured: a fifth less CPU time to load
+// SD1.5 than with 1 MB bands and buffers).
+constexpr int64_t kBandBytes = int64_t(512) << 10;
 
 // How many rows a band of layout `md` must start at a multiple of: the product of the
 // layout's inner blocks along `row_dim`. 0 when it cannot be cut in bands: not a blocked
