@@ -2,8 +2,9 @@
 // Puts a loaded model set's networks on the device the load options name: every layer
 // with weights the models list by name (text encoders, UNet) is prepared there now, so
 // its weights are uploaded (on a GPU) or reordered into the kernels' layout (on the CPU)
-// once, at load, not during the first job. The VAE's layers are prepared at their first
-// use on that device.
+// once, at load, not during the first job. On the CPU the loaders have already done so
+// as they read the weights (prepare_while_reading). The VAE's layers are prepared at
+// their first use on that device.
 #include <optional>
 
 #include "core/device.h"

@@ -106,9 +106,10 @@ std::optional<WeightRows> LdmWeights::rows(const std::string& name, const Shape&
   // Trailing 1x1 dims change no row's bytes.
   if (stored != shape && !differs_by_trailing_ones(stored, shape)) return std::nullopt;
   fetched_.insert(t->name);
-  return WeightRows{shape, dtype, [file = file_, stored_name = t->name, first, dtype](int64_t row, int64_t count, void* dst) {
-                      file->read_rows(stored_name, first + row, count, dtype, dst);
-                    }};
+  const auto read = [file = file_, stored_name = t->name, first, dtype](int64_t row, int64_t count, void* dst) {
+    file->read_rows(stored_name, first + row, count, dtype, dst);
+  };
+  return WeightRows{shape, dtype, read};
 }
 
 void LdmWeights::require_all_used() const {

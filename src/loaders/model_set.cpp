@@ -105,7 +105,8 @@ ModelSet load_diffusers_folder(const LoadOptions& opt, const StreamTextEncoders&
     te2_config = models::ClipTextConfig::parse(configs.text_encoder_2, te2.string());
   const models::ClipLayers layers =
       text_encoder_layers(opt, m, te1_config, te2_config ? &*te2_config : nullptr, stream_text_encoders);
-  m.text_encoder = models::ClipTextModel::load(te1_config, (root / "text_encoder").string(), opt.dtype, layers, prepare_on);
+  m.text_encoder =
+      models::ClipTextModel::load(te1_config, (root / "text_encoder").string(), opt.dtype, layers, prepare_on);
   if (te2_config)
     m.text_encoder_2 =
         models::ClipTextModel::load(*te2_config, (root / "text_encoder_2").string(), opt.dtype, layers, prepare_on);
