@@ -15,6 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr double kMostPages = 0.99;
+
 TEST(ModelFiles, StayInThePageCacheAfterTheLoadAndAJob) {
   SD_SKIP_WITHOUT_DATA("clip");
   const fs::path dir = test::temp_dir("model-files-cached");
@@ -46,10 +48,14 @@ TEST(ModelFiles, StayInThePageCacheAfterTheLoadAndAJob) {
       auto pipe = Pipeline::load(opt);
       ASSERT_EQ(pipe->info().text_encoders_streamed, streamed);
       pipe->generate(test::tiny_ddim_request(), {});
+      // A loader that dropped the pages it read would leave next to none. On the virtual
+      // machines measured, the kernel evicts a few pages of a file right after they are
+      // read, now and then (2 to 8 of the single file's 3320 pages in 2 runs of 10, with
+      // pages read whole as with pages read in bands): hence not exactly all.
       if (opt.model_path == single.model_path) {
-        EXPECT_EQ(test::cached_share(single.model_path), 1.0);
+        EXPECT_GE(test::cached_share(single.model_path), kMostPages);
       } else {
-        for (size_t i = 0; i < 3; ++i) EXPECT_EQ(test::cached_share(files[i]), 1.0) << files[i];
+        for (size_t i = 0; i < 3; ++i) EXPECT_GE(test::cached_share(files[i]), kMostPages) << files[i];
       }
     }
   }
