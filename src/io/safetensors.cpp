@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 #include "core/error.h"
@@ -270,9 +271,7 @@ Tensor SafetensorsFile::read(const TensorInfo& t, const Shape& shape, size_t fro
     throw Error(path_ + ": tensor \"" + t.name + "\" has dtype " + t.dtype_name +
                 ", which the engine does not support");
   Tensor out = Tensor::empty(shape, *t.dtype);
-  const uint64_t at = data_offset_ + t.begin + from;
-  if (!read_at(file_->fd, out.raw_data(), out.nbytes(), at))
-    throw Error(path_ + ": tensor \"" + t.name + "\": the file ended before its data (it changed after it was opened)");
+  read_converted(t, from / dtype_size(*t.dtype), size_t(out.numel()), *t.dtype, out.raw_data());
   return out;
 }
 
@@ -300,21 +299,18 @@ void SafetensorsFile::read_converted(const TensorInfo& t, size_t first, size_t n
   // Converted a chunk at a time through one small buffer: the stored copy (twice the
   // size for float32 weights computed in bf16) never exists whole, no fresh pages are
   // touched for it, and each chunk is converted while it is still in the cache. A large
-  // range is split between the cores, each reading and converting its own part.
+  // range is split between the cores, each reading (and converting) its own part: one
+  // core copies from the page cache at half the rate two reach, and a first load pays
+  // for each fresh page it writes.
   constexpr size_t kChunkBytes = size_t(256) << 10;
-  constexpr size_t kPartBytes = size_t(8) << 20;
+  constexpr size_t kPartBytes = size_t(2) << 20;
   const size_t in_size = dtype_size(*t.dtype), out_size = dtype_size(dtype);
   const uint64_t at = data_offset_ + t.begin + first * in_size;
   char* dst = static_cast<char*>(out);
-  const auto ended = [&] {
-    return Error(path_ + ": tensor \"" + t.name + "\": the file ended before its data (it changed after it was opened)");
-  };
-  if (*t.dtype == dtype) {
-    if (!read_at(file_->fd, dst, n * in_size, at)) throw ended();
-    return;
-  }
   const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
-  const auto convert_range = [&](size_t from, size_t to) {
+  const auto read_range = [&](size_t from, size_t to) {
+    if (from >= to) return true;
+    if (*t.dtype == dtype) return read_at(file_->fd, dst + from * out_size, (to - from) * in_size, at + from * in_size);
     const std::unique_ptr<char[]> buf(new char[std::min(to - from, chunk) * in_size]);  // not zeroed: read into
     for (size_t i = from; i < to; i += chunk) {
       const size_t m = std::min(chunk, to - i);
@@ -326,11 +322,19 @@ void SafetensorsFile::read_converted(const TensorInfo& t, size_t first, size_t n
   const size_t parts = std::clamp<size_t>(n * in_size / kPartBytes, 1, std::max(1u, std::thread::hardware_concurrency()));
   const size_t per_part = (n + parts - 1) / parts;
   std::vector<std::future<bool>> others;
-  for (size_t p = 1; p < parts; ++p)
-    others.push_back(std::async(std::launch::async, convert_range, std::min(n, p * per_part), std::min(n, (p + 1) * per_part)));
-  bool complete = convert_range(0, std::min(n, per_part));
+  bool complete = true;
+  for (size_t p = 1; p < parts; ++p) {
+    const size_t from = std::min(n, p * per_part), to = std::min(n, (p + 1) * per_part);
+    try {
+      others.push_back(std::async(std::launch::async, read_range, from, to));
+    } catch (const std::system_error&) {
+      complete = read_range(from, to) && complete;  // no thread to spare: this one reads it
+    }
+  }
+  complete = read_range(0, std::min(n, per_part)) && complete;
   for (auto& f : others) complete = f.get() && complete;
-  if (!complete) throw ended();
+  if (!complete)
+    throw Error(path_ + ": tensor \"" + t.name + "\": the file ended before its data (it changed after it was opened)");
 }
 
 void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,

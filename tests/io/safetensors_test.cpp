@@ -188,6 +188,25 @@ TEST(Safetensors, LoadConvertsLargeTensorsChunkByChunk) {
   EXPECT_TRUE(test::tensors_close(f.load("h", DType::F32), f32.to(DType::F16).to(DType::F32), 0.0));
 }
 
+// A large tensor is read in parts, one per core: it comes whole and exact, in its own dtype
+// and converted, and a file cut short inside its last part fails the read.
+TEST(Safetensors, LargeTensorsAreReadInPartsAndFailWhenCutShort) {
+  namespace fs = std::filesystem;
+  const std::string dir = test::temp_dir("st-parts");
+  const int64_t n = (int64_t(5) << 18) + 33;  // 5 MB of float32 and a bit: parts of 2 MB
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = float(i % 65521) - 0.5f;
+  const Tensor f32 = Tensor::from_floats(v, Shape{n});
+  const std::string path = dir + "/big.safetensors";
+  write_safetensors(path, {{"a", f32}});
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  EXPECT_EQ(test::max_abs_diff(f.view("a"), f32), 0.0);
+  EXPECT_EQ(test::max_abs_diff(f.load("a", DType::BF16), f32.to(DType::BF16)), 0.0);
+  fs::resize_file(path, fs::file_size(path) - 4096);
+  EXPECT_NE(test::error_of([&] { f.view("a"); }).find("the file ended before its data"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { f.load("a", DType::BF16); }).find("the file ended before its data"), std::string::npos);
+}
+
 // Rows of the first dimension (one of the q, k, v projections of a fused matrix) are read
 // alone, as the whole tensor's rows would be; rows it does not have are refused.
 TEST(Safetensors, ViewRowsReadsThoseRowsAndRefusesOthers) {
