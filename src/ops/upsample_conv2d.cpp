@@ -18,20 +18,42 @@ namespace {
 constexpr int kTapFirst[2][2] = {{0, 1}, {0, 2}};
 constexpr int kTapLast[2][2] = {{0, 2}, {1, 2}};
 
-Tensor phase_kernel(const Tensor& w, int dy, int dx) {
-  const int64_t o = w.size(0), in = w.size(1);
-  Tensor k = Tensor::zeros({o, in, 2, 2}, DType::F32);
+// Sum of a 3x3 kernel's taps in rows Y0..Y1 and columns X0..X1, row by row.
+template <int Y0, int Y1, int X0, int X1>
+float taps(const float* w) {
+  float sum = 0.f;
+  for (int y = Y0; y <= Y1; ++y)
+    for (int x = X0; x <= X1; ++x) sum += w[y * 3 + x];
+  return sum;
+}
+
+// The 2x2 kernel of output parity (DY, DX) from one 3x3 kernel: all bounds are constants,
+// so this is straight-line code (a VAE builds 4 x 4 x 590k of these at each load).
+template <int DY, int DX>
+void phase_taps(const float* w, float* k) {
+  k[0] = taps<kTapFirst[DY][0], kTapLast[DY][0], kTapFirst[DX][0], kTapLast[DX][0]>(w);
+  k[1] = taps<kTapFirst[DY][0], kTapLast[DY][0], kTapFirst[DX][1], kTapLast[DX][1]>(w);
+  k[2] = taps<kTapFirst[DY][1], kTapLast[DY][1], kTapFirst[DX][0], kTapLast[DX][0]>(w);
+  k[3] = taps<kTapFirst[DY][1], kTapLast[DY][1], kTapFirst[DX][1], kTapLast[DX][1]>(w);
+}
+
+// The four phase kernels [dy][dx] ([O, I, 2, 2] each), in one pass over w [O, I, 3, 3].
+void phase_kernels(const Tensor& w, Tensor (&k)[2][2]) {
+  for (auto& row : k)
+    for (Tensor& t : row) t = Tensor::empty({w.size(0), w.size(1), 2, 2}, DType::F32);
   const float* src = w.data<float>();
-  float* dst = k.data<float>();
-  for (int64_t oi = 0; oi < o * in; ++oi)
-    for (int a = 0; a < 2; ++a)
-      for (int b = 0; b < 2; ++b) {
-        float sum = 0.f;
-        for (int ky = kTapFirst[dy][a]; ky <= kTapLast[dy][a]; ++ky)
-          for (int kx = kTapFirst[dx][b]; kx <= kTapLast[dx][b]; ++kx) sum += src[oi * 9 + ky * 3 + kx];
-        dst[oi * 4 + a * 2 + b] = sum;
-      }
-  return k;
+  float* k00 = k[0][0].data<float>();
+  float* k01 = k[0][1].data<float>();
+  float* k10 = k[1][0].data<float>();
+  float* k11 = k[1][1].data<float>();
+  const int64_t count = w.size(0) * w.size(1);
+  for (int64_t i = 0; i < count; ++i) {
+    const float* t = src + i * 9;
+    phase_taps<0, 0>(t, k00 + i * 4);
+    phase_taps<0, 1>(t, k01 + i * 4);
+    phase_taps<1, 0>(t, k10 + i * 4);
+    phase_taps<1, 1>(t, k11 + i * 4);
+  }
 }
 
 }  // namespace
@@ -40,9 +62,11 @@ UpsampleConv2d::UpsampleConv2d(const Tensor& weight, const Tensor& bias, DType d
   SD_CHECK(weight.ndim() == 4 && weight.size(2) == 3 && weight.size(3) == 3,
            "UpsampleConv2d weight must be [O, I, 3, 3], got " + weight.desc());
   const Tensor w = to_layout(to_dtype(weight, DType::F32), MemoryFormat::Contiguous);
+  Tensor kernels[2][2];
+  phase_kernels(w, kernels);
   for (int dy = 0; dy < 2; ++dy)
     for (int dx = 0; dx < 2; ++dx)
-      phases_[dy][dx] = Conv2d(to_dtype(phase_kernel(w, dy, dx), dtype), bias,
+      phases_[dy][dx] = Conv2d(to_dtype(kernels[dy][dx], dtype), bias,
                                Conv2dOptions{1, dy == 0 ? 1 : 0, dx == 0 ? 1 : 0, dy, dx});
 }
 
