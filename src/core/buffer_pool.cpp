@@ -2,9 +2,12 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <system_error>
+#include <thread>
 
 namespace sd {
 
@@ -19,6 +22,12 @@ constexpr size_t kAlign = 64;
 // time against 0.13 s the second; 0.4 s with huge pages).
 constexpr size_t kMapThreshold = size_t(1) << 20;
 constexpr size_t kHugePage = size_t(2) << 20;
+// Blocks at least twice this large are populated by several threads, a part each: the
+// kernel zeroes a page on the core that faults it in (measured on a 2-core VM: 1 GB in
+// 0.054 s on one core, 0.029 s on two; at a process's first use of memory the host's
+// work per page splits the same way).
+constexpr size_t kPopulatePart = size_t(8) << 20;
+constexpr unsigned kMaxPopulateThreads = 4;
 // Headroom above the live peak before cached blocks are evicted: avoids churn when
 // sizes wobble a little between steps.
 constexpr size_t kSlack = size_t(32) << 20;
@@ -39,13 +48,32 @@ char* map_aligned(size_t bytes, int prot) {
   return p;
 }
 
-void* system_alloc(size_t bytes) {
+// Faults in [p, p + bytes) for writing, in parts on several threads when it is large.
+// A hint, like the madvise calls below: without it pages fault in as they are written.
+void populate(char* p, size_t bytes) {
+  const unsigned cores = std::max(1u, std::min(kMaxPopulateThreads, std::thread::hardware_concurrency()));
+  const size_t parts = std::clamp<size_t>(bytes / kPopulatePart, 1, cores);
+  const size_t per = round_up((bytes + parts - 1) / parts, kHugePage);
+  std::vector<std::thread> others;
+  for (size_t from = per; from < bytes; from += per) {
+    const size_t n = std::min(per, bytes - from);
+    try {
+      others.emplace_back([=] { madvise(p + from, n, MADV_POPULATE_WRITE); });
+    } catch (const std::system_error&) {
+      madvise(p + from, n, MADV_POPULATE_WRITE);  // no thread to spare: this one does it
+    }
+  }
+  madvise(p, std::min(per, bytes), MADV_POPULATE_WRITE);
+  for (auto& t : others) t.join();
+}
+
+void* system_alloc(size_t bytes, bool populate_now) {
   if (bytes >= kMapThreshold) {
     char* p = map_aligned(bytes, PROT_READ | PROT_WRITE);
     if (!p) return nullptr;
     // Both are hints: without them (THP off, kernels before 5.14) pages fault in as written.
     madvise(p, bytes, MADV_HUGEPAGE);
-    madvise(p, bytes, MADV_POPULATE_WRITE);
+    if (populate_now) populate(p, bytes);
     return p;
   }
   return std::aligned_alloc(kAlign, bytes);
@@ -61,7 +89,7 @@ void system_free(void* p, size_t bytes) {
 // pages: the phases of a job (text encoder, UNet steps, VAE decode) evict each other's
 // blocks, and mapping fresh ones instead would zero and populate hundreds of MB again in
 // every job. The others go first, so that growing it never adds to the peak.
-void* recycle(const std::vector<std::pair<void*, size_t>>& evicted, size_t want) {
+void* recycle(const std::vector<std::pair<void*, size_t>>& evicted, size_t want, bool populate_now) {
   auto best = evicted.end();
   if (want >= kMapThreshold)
     for (auto it = evicted.begin(); it != evicted.end(); ++it)
@@ -87,7 +115,7 @@ void* recycle(const std::vector<std::pair<void*, size_t>>& evicted, size_t want)
   }
   // The grown part is populated as system_alloc's blocks are; without the call
   // (kernels before 5.14) it is faulted in as it is written.
-  if (want > old_size) madvise(static_cast<char*>(p) + old_size, want - old_size, MADV_POPULATE_WRITE);
+  if (populate_now && want > old_size) populate(static_cast<char*>(p) + old_size, want - old_size);
   return p;
 }
 
@@ -115,7 +143,7 @@ std::vector<std::pair<void*, size_t>> BufferPool::evict_for(size_t need) {
   return out;
 }
 
-void* BufferPool::acquire(size_t bytes, size_t* capacity) {
+void* BufferPool::acquire(size_t bytes, size_t* capacity, bool populate_now) {
   size_t want = round_up(bytes == 0 ? kAlign : bytes, kAlign);
   if (want >= kMapThreshold) want = round_up(want, 4096);
   std::vector<std::pair<void*, size_t>> evicted;
@@ -134,8 +162,8 @@ void* BufferPool::acquire(size_t bytes, size_t* capacity) {
     }
     evicted = evict_for(want);
   }
-  void* p = recycle(evicted, want);
-  if (!p) p = system_alloc(want);
+  void* p = recycle(evicted, want, populate_now);
+  if (!p) p = system_alloc(want, populate_now);
   if (!p) throw std::bad_alloc();
   std::lock_guard<std::mutex> lock(mu_);
   *capacity = want;

@@ -26,8 +26,9 @@ class BufferPool {
   static BufferPool& instance();
 
   // Returns 64-byte-aligned memory of at least `bytes`; `*capacity` receives the block's
-  // real size, which must be passed back to release().
-  void* acquire(size_t bytes, size_t* capacity);
+  // real size, which must be passed back to release(). populate_now = false: new pages
+  // fault in as they are first written (by whichever threads write them), not at once.
+  void* acquire(size_t bytes, size_t* capacity, bool populate_now = true);
   void release(void* ptr, size_t capacity);
   // Frees every cached block.
   void trim();

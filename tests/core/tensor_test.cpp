@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/buffer_pool.h"
 #include "core/half.h"
@@ -145,6 +148,29 @@ TEST(BufferPool, LargeBlocksAre2MbAligned) {
     EXPECT_EQ(p[capacity - 1], 2);
     BufferPool::instance().release(p, capacity);
   }
+}
+
+// A new large block is populated at once, in parts on several threads when it is large
+// (every part of it), unless the caller asks for its pages to fault in as written.
+TEST(BufferPool, NewLargeBlocksArePopulatedUnlessAskedNotTo) {
+  const auto resident = [](const void* p, size_t bytes) {
+    std::vector<unsigned char> v(bytes / 4096);
+    EXPECT_EQ(mincore(const_cast<void*>(p), bytes, v.data()), 0);
+    return size_t(std::count_if(v.begin(), v.end(), [](unsigned char c) { return c & 1; }));
+  };
+  // Odd sizes, so that neither matches a block cached by the other.
+  const size_t bytes = (size_t(45) << 20) + 4096 * 3, unpopulated = (size_t(29) << 20) + 4096 * 5;
+  size_t capacity = 0;
+  void* p = BufferPool::instance().acquire(bytes, &capacity);
+  EXPECT_EQ(resident(p, capacity), capacity / 4096);
+  size_t capacity2 = 0;
+  auto* q = static_cast<uint8_t*>(BufferPool::instance().acquire(unpopulated, &capacity2, /*populate_now=*/false));
+  EXPECT_EQ(resident(q, capacity2), 0u);
+  q[0] = 1;
+  EXPECT_GT(resident(q, capacity2), 0u);
+  EXPECT_LT(resident(q, capacity2), capacity2 / 4096);
+  BufferPool::instance().release(p, capacity);
+  BufferPool::instance().release(q, capacity2);
 }
 
 }  // namespace
