@@ -57,6 +57,13 @@ class PreparedConv {
   virtual Tensor weight() const = 0;
   virtual DType dtype() const = 0;  // the compute dtype
   virtual size_t weight_bytes() const = 0;  // device memory the weight holds
+  // Puts `weight` (the layer's shape, the compute dtype, on this device) in place of the
+  // weight, in the memory and layout the backend keeps it in (a LoRA merge and its undoing).
+  // False where the backend cannot: the layer is then prepared again.
+  virtual bool replace_weight(const Tensor& weight) {
+    (void)weight;
+    return false;
+  }
 };
 
 // A linear layer (y = act(x W^T + bias) + residual over the last dimension), prepared once.
@@ -71,6 +78,10 @@ class PreparedMatmul {
   virtual Tensor weight() const = 0;  // contiguous [O, I], as PreparedConv::weight
   virtual DType dtype() const = 0;
   virtual size_t weight_bytes() const = 0;
+  virtual bool replace_weight(const Tensor& weight) {  // as PreparedConv::replace_weight
+    (void)weight;
+    return false;
+  }
 };
 
 enum class BinaryOp { Add, Mul };

@@ -4,8 +4,10 @@
 // its own lays each band out as it arrives, so the plain weight is never made whole: the
 // load writes each weight once instead of twice.
 #include <functional>
+#include <memory>
 
 #include "core/tensor.h"
+#include "core/weight_arena.h"
 
 namespace sd {
 
@@ -16,6 +18,9 @@ struct WeightRows {
   // when the source fails. Valid only while the layer is being built. May be called from
   // two threads at once (for different rows).
   std::function<void(int64_t row, int64_t count, void* dst)> read;
+  // Where a host backend keeps the weight laid out its way: shared by the weights of one
+  // model component (weight_arena.h). Null: memory of its own.
+  std::shared_ptr<WeightArena> arena;
 
   int64_t rows() const { return shape[0]; }
   int64_t row_elements() const { return rows() == 0 ? 0 : shape.product() / rows(); }

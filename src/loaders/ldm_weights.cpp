@@ -109,7 +109,7 @@ std::optional<WeightRows> LdmWeights::rows(const std::string& name, const Shape&
   const auto read = [file = file_, stored_name = t->name, first, dtype](int64_t row, int64_t count, void* dst) {
     file->read_rows(stored_name, first + row, count, dtype, dst);
   };
-  return WeightRows{shape, dtype, read};
+  return WeightRows{shape, dtype, read, layers_arena()};
 }
 
 void LdmWeights::require_all_used() const {

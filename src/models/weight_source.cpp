@@ -22,6 +22,11 @@ Tensor WeightSource::get(const std::string& name, const Shape& shape, DType dtyp
 
 std::optional<WeightRows> WeightSource::rows(const std::string&, const Shape&, DType) const { return std::nullopt; }
 
+void WeightSource::prepare_layers_on(Device device) {
+  layers_device_ = device;
+  layers_arena_ = device.is_cpu() ? std::make_shared<WeightArena>() : nullptr;
+}
+
 SafetensorsWeights::SafetensorsWeights(const std::vector<std::string>& paths) {
   SD_CHECK(!paths.empty(), "no safetensors file given");
   for (const auto& p : paths) {
@@ -102,9 +107,10 @@ Tensor SafetensorsWeights::fetch(const std::string& name, const Shape& shape, DT
 std::optional<WeightRows> SafetensorsWeights::rows(const std::string& name, const Shape& shape, DType dtype) const {
   const io::SafetensorsFile* f = checked_file(name, shape, dtype);
   if (!f || shape.size() < 1) return std::nullopt;
-  return WeightRows{shape, dtype, [f, name, dtype](int64_t row, int64_t count, void* dst) {
-                      f->read_rows(name, row, count, dtype, dst);
-                    }};
+  const auto read = [f, name, dtype](int64_t row, int64_t count, void* dst) {
+    f->read_rows(name, row, count, dtype, dst);
+  };
+  return WeightRows{shape, dtype, read, layers_arena()};
 }
 
 void SafetensorsWeights::require_all_used(const std::vector<std::string>& ignorable) const {

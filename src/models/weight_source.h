@@ -31,8 +31,10 @@ class WeightSource {
   // Layers built from this source are prepared on `device` when they are built, their
   // weights read in bands of rows where the source can (rows()): no plain copy of those
   // is made. Without it, layers are built from plain tensors and prepared later.
-  void prepare_layers_on(Device device) { layers_device_ = device; }
+  void prepare_layers_on(Device device);
   const std::optional<Device>& layers_device() const { return layers_device_; }
+  // Where the host backend lays out the weights of those layers; rows() passes it on.
+  const std::shared_ptr<WeightArena>& layers_arena() const { return layers_arena_; }
   // The tensor `name` read in bands of rows as `dtype`, checked as get() checks it; empty
   // when this source cannot read it that way (it generates, renames or reshapes it). The
   // result reads from this source: it must be used while the source lives.
@@ -46,6 +48,7 @@ class WeightSource {
 
  private:
   std::optional<Device> layers_device_;
+  std::shared_ptr<WeightArena> layers_arena_;
 };
 
 // Safetensors files (one, or the shards of a `*.safetensors.index.json`); each tensor is

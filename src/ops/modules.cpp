@@ -86,6 +86,10 @@ void Conv2d::set_weight(Tensor weight) {
   SD_CHECK(weight.shape() == wshape_,
            "Conv2d::set_weight: " + weight.desc() + " does not match " + wshape_.str());
   check_weight_dtype(weight.dtype(), "Conv2d");
+  weight_ = Tensor();
+  // A prepared layer keeps the memory its weight is laid out in (a LoRA merge would
+  // otherwise leave the model's weight memory with holes) where its backend can.
+  if (cache_ && weight.device() == cache_->device && cache_->conv->replace_weight(weight)) return;
   weight_ = std::move(weight);
   cache_.reset();
 }
@@ -150,6 +154,8 @@ void Linear::set_weight(Tensor weight) {
   SD_CHECK(weight.shape() == wshape_,
            "Linear::set_weight: " + weight.desc() + " does not match " + wshape_.str());
   check_weight_dtype(weight.dtype(), "Linear");
+  weight_ = Tensor();
+  if (cache_ && weight.device() == cache_->device && cache_->mm->replace_weight(weight)) return;  // as Conv2d's
   weight_ = std::move(weight);
   cache_.reset();
 }

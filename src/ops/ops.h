@@ -61,7 +61,8 @@ class Conv2d {
   // The weight's shape, without rebuilding the tensor.
   const Shape& weight_shape() const { return wshape_; }
   const Tensor& bias() const { return bias_; }
-  // Replaces the weights (LoRA merge and unmerge); drops prepared backend state.
+  // Replaces the weights (LoRA merge and unmerge): in the prepared layer's memory where
+  // its backend can (the same shape and compute dtype), else the layer is prepared anew.
   void set_weight(Tensor weight);
   // Prepares the layer on `device` now (the backend uploads the weight once and keeps the
   // one copy), instead of at the first forward(). The layer then takes inputs on `device`.

@@ -8,6 +8,10 @@
 
 #include "backend/cpu/convolution.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/weight_store.h"
+#include "core/buffer_pool.h"
+#include "core/weight_arena.h"
+#include "ops/ops.h"
 #include "ops/reference.h"
 
 namespace sd {
@@ -117,6 +121,59 @@ TEST(WeightStore, LayersReadInBandsMatchLayersBuiltFromTheTensor) {
           << what << shape.str();
     }
   }
+}
+
+// A LoRA merge (set_weight on a prepared layer) writes the new weight where the layer keeps
+// its weight, in the model's arena: no memory is taken for it and none is left unused, and
+// the layer computes exactly what a layer built from the new weight does.
+TEST(WeightStore, SetWeightOnAPreparedLayerKeepsItsMemory) {
+  for (DType dt : {DType::F32, DType::BF16}) {
+    const std::string what(dtype_name(dt));
+    auto arena = std::make_shared<WeightArena>();
+    const Tensor wm = random_tensor({1280, 640}, 16).to(dt), wm2 = random_tensor({1280, 640}, 17).to(dt);
+    const Tensor wc = random_tensor({320, 64, 3, 3}, 18).to(dt), wc2 = random_tensor({320, 64, 3, 3}, 19).to(dt);
+    const Tensor bm = random_tensor({1280}, 20), bc = random_tensor({320}, 21);
+    RecordedRows mrows(wm), crows(wc);
+    mrows.rows.arena = crows.rows.arena = arena;
+    ops::Linear linear(mrows.rows, bm, Device::cpu());
+    ops::Conv2d conv(crows.rows, bc, ops::Conv2dOptions::same(1), Device::cpu());
+    const Tensor xm = random_tensor({8, 640}, 22).to(dt), xc = random_tensor({1, 64, 8, 8}, 23).to(dt);
+    linear.forward(xm);
+    conv.forward(xc);
+    const size_t in_use = BufferPool::instance().stats().in_use;  // the outputs went back
+    linear.set_weight(wm2);
+    conv.set_weight(wc2);
+    linear.forward(xm);
+    conv.forward(xc);
+    EXPECT_EQ(BufferPool::instance().stats().in_use, in_use) << what;
+    const Tensor ym = linear.forward(xm), yc = conv.forward(xc);
+    EXPECT_EQ(test::max_abs_diff(ym, ops::Linear(wm2, bm).forward(xm)), 0.0) << what;
+    EXPECT_EQ(test::max_abs_diff(yc, ops::Conv2d(wc2, bc, ops::Conv2dOptions::same(1)).forward(xc)), 0.0) << what;
+    EXPECT_EQ(test::max_abs_diff(linear.weight(), wm2), 0.0) << what;
+    EXPECT_EQ(test::max_abs_diff(conv.weight(), wc2), 0.0) << what;
+  }
+}
+
+// A weight laid out at load lives in its model's arena, where memory let go stays unused
+// while the model is loaded: another layout of it (a primitive for another image size),
+// or Winograd's plain one, takes the same memory where it fits.
+TEST(WeightStore, AnotherLayoutTakesTheSameMemory) {
+  using tag = dnnl::memory::format_tag;
+  using dt = dnnl::memory::data_type;
+  const Tensor w = random_tensor({64, 64, 1, 1}, 24);
+  RecordedRows src(w);
+  src.rows.arena = std::make_shared<WeightArena>();
+  const dnnl::memory::desc plain_md({64, 64, 1, 1}, dt::f32, tag::oihw);
+  cpu::WeightStore store(src.rows, plain_md, 0, dnnl::memory::desc({64, 64, 1, 1}, dt::f32, tag::OIhw16i16o));
+  void* const home = store.get(dnnl::memory::desc({64, 64, 1, 1}, dt::f32, tag::OIhw16i16o)).get_data_handle();
+  const size_t in_use = BufferPool::instance().stats().in_use;
+  EXPECT_EQ(store.get(dnnl::memory::desc({64, 64, 1, 1}, dt::f32, tag::OIhw16o16i)).get_data_handle(), home);
+  EXPECT_EQ(BufferPool::instance().stats().in_use, in_use);
+  EXPECT_EQ(test::max_abs_diff(store.plain(), w), 0.0);
+  store.keep_plain();
+  EXPECT_EQ(store.plain().raw_data(), home);
+  EXPECT_EQ(test::max_abs_diff(store.plain(), w), 0.0);
+  EXPECT_EQ(BufferPool::instance().stats().in_use, in_use);
 }
 
 // A weight read in another dtype than the layer computes in (F16 computes as F32) is read

@@ -103,6 +103,12 @@ Convolution::Convolution(const WeightRows& weight, const Tensor& bias, ConvGeome
   weights_ = WeightStore(weight, desc_of(wshape_, contiguous_strides(wshape_), dtype_), 0, kernel_weights_desc());
 }
 
+bool Convolution::replace_weight(const Tensor& weight) {
+  if (weight.shape() != wshape_ || weight.dtype() != dtype_ || !weight.device().is_cpu()) return false;
+  weights_.replace(weight);
+  return true;
+}
+
 void Convolution::set_bias(const Tensor& bias) {
   if (bias.defined()) {
     SD_CHECK(bias.numel() == wshape_[0], "conv bias " + bias.desc() + " does not match weight " + wshape_.str());

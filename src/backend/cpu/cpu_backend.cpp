@@ -24,6 +24,7 @@ class CpuConv final : public backend::PreparedConv {
   Tensor weight() const override { return conv_.weight(); }
   DType dtype() const override { return conv_.dtype(); }
   size_t weight_bytes() const override { return conv_.weight_bytes(); }
+  bool replace_weight(const Tensor& weight) override { return conv_.replace_weight(weight); }
 
  private:
   Convolution conv_;
@@ -39,6 +40,7 @@ class CpuMatmul final : public backend::PreparedMatmul {
   Tensor weight() const override { return mm_.weight(); }
   DType dtype() const override { return mm_.dtype(); }
   size_t weight_bytes() const override { return mm_.weight_bytes(); }
+  bool replace_weight(const Tensor& weight) override { return mm_.replace_weight(weight); }
 
  private:
   Matmul mm_;

@@ -36,6 +36,12 @@ Matmul::Matmul(const WeightRows& weight, const Tensor& bias) : dtype_(compute_dt
   weights_ = WeightStore(weight, plain_weights_desc(), 1, kernel_weights_desc());
 }
 
+bool Matmul::replace_weight(const Tensor& weight) {
+  if (weight.shape() != Shape{out_, in_} || weight.dtype() != dtype_ || !weight.device().is_cpu()) return false;
+  weights_.replace(weight);
+  return true;
+}
+
 void Matmul::set_shape(const Shape& weight, const Tensor& bias) {
   out_ = weight[0];
   in_ = weight[1];

@@ -26,6 +26,9 @@ class Matmul {
   Tensor weight() const { return weights_.plain(); }
   DType dtype() const { return dtype_; }
   size_t weight_bytes() const { return weights_.bytes(); }
+  // As backend::PreparedConv::replace_weight: false unless `weight` has this layer's
+  // shape and compute dtype.
+  bool replace_weight(const Tensor& weight);
 
  private:
   struct Prim;

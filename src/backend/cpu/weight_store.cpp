@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 
 #include "backend/cpu/runtime.h"
@@ -58,7 +59,8 @@ void WeightStore::read_in_bands(const WeightRows& rows, int row_dim, int64_t blo
   const int64_t n = rows.rows();
   const int64_t row_bytes = rows.row_elements() * int64_t(dtype_size(dtype_));
   const int64_t band = std::min(n, std::max<int64_t>(1, kBandBytes / std::max<int64_t>(1, row_bytes * block)) * block);
-  blocked_ = Tensor::empty({int64_t(blocked_md_.get_size())}, DType::U8);
+  const auto bytes = blocked_md_.get_size();
+  blocked_ = rows.arena ? rows.arena->allocate(bytes) : Tensor::empty({int64_t(bytes)}, DType::U8);
   char* base = static_cast<char*>(blocked_.raw_data());
   const dnnl::memory::dims dims = plain_md_.dims();
   const dnnl::memory::dims strides(plain_md_.data.format_desc.blocking.strides,
@@ -135,10 +137,17 @@ dnnl::memory WeightStore::get(const dnnl::memory::desc& want) {
   Tensor bytes = Tensor::empty({int64_t(want.get_size())}, DType::U8);
   dnnl::memory dst(want, engine(), bytes.raw_data());
   reorder_to(dst);
+  // Into the memory of the old layout, where it fits (a primitive for another image size
+  // may want another layout of a 1x1 convolution): a weight laid out at load lives in its
+  // model's arena, where memory let go stays unused while the model is loaded.
+  if (blocked_.defined() && blocked_.nbytes() >= bytes.nbytes()) {
+    std::memcpy(blocked_.raw_data(), bytes.raw_data(), bytes.nbytes());
+    bytes = std::move(blocked_);
+  }
   blocked_ = std::move(bytes);
   blocked_md_ = want;
   plain_ = Tensor();  // the reordered copy is now the only one
-  return dst;
+  return current();
 }
 
 dnnl::memory WeightStore::transient(const dnnl::memory::desc& want, Tensor* bytes) const {
@@ -161,9 +170,27 @@ Tensor WeightStore::plain() const {
 
 void WeightStore::keep_plain() {
   if (plain_.defined()) return;
-  plain_ = plain();
+  Tensor p = plain();
+  if (blocked_.nbytes() >= p.nbytes()) {  // in the blocked layout's memory, as get() does
+    std::memcpy(blocked_.raw_data(), p.raw_data(), p.nbytes());
+    p = Tensor::wrap(blocked_.raw_data(), shape_, dtype_, std::make_shared<Tensor>(blocked_));
+  }
+  plain_ = std::move(p);
   blocked_ = Tensor();
   blocked_md_ = dnnl::memory::desc();
+}
+
+void WeightStore::replace(const Tensor& plain) {
+  const Tensor p = plain.contiguous();
+  if (plain_.defined()) {  // which weight() may have handed out: not written into
+    plain_ = p;
+    return;
+  }
+  dnnl::memory src = memory_of(plain_md_, p);
+  dnnl::memory dst = current();
+  sync_threads();
+  dnnl::reorder(src, dst).execute(stream(), src, dst);
+  stream().wait();
 }
 
 size_t WeightStore::bytes() const { return plain_.defined() ? plain_.nbytes() : blocked_.nbytes(); }

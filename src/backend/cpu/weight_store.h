@@ -3,7 +3,9 @@
 // plain tensor is released once a primitive wants another layout, and rebuilt on request.
 // Reordered copies live in BufferPool memory, so a layer's freed plain weight can be
 // reused for the next layer's reordered one while a model warms up. A weight loaded from
-// a file is laid out band by band as it is read, and has no plain copy until asked.
+// a file is laid out band by band as it is read, into its model's arena (weight_arena.h)
+// when the source names one, and has no plain copy until asked; a new layout of it takes
+// the same memory where it fits.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <optional>
@@ -38,6 +40,9 @@ class WeightStore {
   // Makes the plain tensor the one copy again, reordered back once: for a weight that
   // transient() transforms on every call from the plain layout (Winograd's).
   void keep_plain();
+  // Puts `plain` (this weight's shape and dtype) in place of the weight, in the layout and
+  // the memory it has now.
+  void replace(const Tensor& plain);
   size_t bytes() const;
 
  private:
