@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 #include <random>
@@ -29,6 +30,19 @@ TEST(Simd, Avx512KernelsAreTested) {
   if (!avx512_kernels()) GTEST_SKIP() << "no AVX-512 on this CPU: its kernels are not tested here";
   EXPECT_EQ(tables().size(), 2u);
   EXPECT_NE(std::string(avx512_kernels()->isa), std::string(baseline_kernels().isa));
+}
+
+// The bf16 attention runs on the tile unit wherever the CPU has one, unless SD_CPU_ISA
+// names the vector kernels (the "avx512." and "avx2." runs of these tests).
+TEST(Simd, AmxAttentionWhereTheCpuHasIt) {
+  const char* force = std::getenv("SD_CPU_ISA");
+  if (force && *force) {
+    EXPECT_EQ(amx_kernels(), nullptr) << "SD_CPU_ISA=" << force;
+    return;
+  }
+  if (!avx512_kernels() || !__builtin_cpu_supports("amx-bf16"))
+    GTEST_SKIP() << "no AMX-BF16 on this CPU: the tile kernels are not tested here";
+  EXPECT_NE(amx_kernels(), nullptr);
 }
 
 std::vector<float> inputs(int64_t n, uint32_t seed, float lo, float hi) {

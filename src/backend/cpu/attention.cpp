@@ -17,7 +17,8 @@ namespace sd::cpu {
 // tiles, computing the score tile with a small GEMM, folding it into a running (online)
 // softmax and accumulating P V, so only one (rows x tile) score block exists per thread.
 // K and V are packed once per call into the layouts the tile GEMMs read: on AVX512_BF16
-// bf16 pairs for vdpbf16ps (fp32 accumulation), else fp32.
+// bf16 pairs for vdpbf16ps (fp32 accumulation), else fp32. With AMX the bf16 path's two
+// products run on the tile unit instead, and the scores pass through a small f32 block.
 
 namespace {
 
@@ -52,6 +53,8 @@ struct Geometry {
   float c;                       // scale * log2(e)
   bool causal;
   int64_t shift;  // causal: row i sees keys j <= i + shift
+  const AmxKernels* amx;  // the bf16 path on the tile unit, or nullptr
+  int kc;                 // with amx: head-dim pairs per tile product (d2 a multiple)
 };
 
 // Pairs element type: bf16 kernels read (bf16, bf16) pairs; fp32 kernels plain floats.
@@ -106,7 +109,17 @@ struct Path<true> {
   static constexpr int64_t kSumLanes = 16;
   // Scores and online softmax in one pass into bf16 probabilities, then O += P V.
   static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
-                   const T* vt, float*, T* p, float* mx, float* lsum, float* o) {
+                   const T* vt, float* s, T* p, float* mx, float* lsum, float* o) {
+    if (g.amx) {  // 16 rows at a time: their scores (16 x nk floats) stay in L1
+      for (int64_t r = 0; r < m; r += 16) {
+        const int64_t ldq = 2 * g.d2;
+        g.amx->scores(g.nk, g.d2, g.kc, q + r * ldq, ldq, kt, s, g.nk);
+        g.amx->softmax(std::min<int64_t>(16, m - r), g.nk, s, g.nk, valid, g.c, g.causal, diag + r, mx + r,
+                       lsum + r * kSumLanes, o + r * g.d_pad, g.d_pad, g.d, p + r * g.nk, g.nk);
+        g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, g.nk, vt, o + r * g.d_pad, g.d_pad);
+      }
+      return;
+    }
     kernels().attention_tile_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, valid, g.c, g.causal, diag, mx, lsum,
                                   o, g.d_pad, g.d, p, g.nk);
     kernels().gemm_bf16(m, g.d_pad, g.nk / 2, p, g.nk, vt, o, g.d_pad, true);
@@ -179,19 +192,21 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
     for (int64_t x = 0; x < bh; ++x)
       P::pack(g, K, V, x / g.heads, x % g.heads, kbase + x * g.tiles * kt_size,
               vbase + x * g.tiles * vt_size, row);
-    float* s = grow(s_buf, Bf16 ? 1 : kRows * g.nk);
+    float* s = grow(s_buf, !Bf16 ? kRows * g.nk : g.amx ? 16 * g.nk : 1);
     float* o = grow(o_buf, kRows * g.d_pad);
     float* mx = grow(ml_buf, kRows * (1 + P::kSumLanes));
     float* l = mx + kRows;
     T* q = grow(q_buf, kRows * (Bf16 ? 2 * g.d2 : g.d));
     T* p = grow(p_buf, Bf16 ? kRows * g.nk : 1);
+    if (g.amx) g.amx->configure(g.kc);
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t x = it / qblocks, b = x / g.heads, h = x % g.heads;
       const int64_t i0 = (it % qblocks) * kRows;
       const int64_t m = g.lq - i0 < kRows ? g.lq - i0 : kRows;
       P::load_q(g, Q, b, h, i0, m, q, row);
-      std::fill(o, o + m * g.d_pad, 0.f);
+      // The tile products run on whole 16-row blocks: rows past m stay finite, unused.
+      std::fill(o, o + (g.amx ? round_up(m, 16) : m) * g.d_pad, 0.f);
       std::fill(mx, mx + m, -INFINITY);
       std::fill(l, l + m * P::kSumLanes, 0.f);
       int64_t tiles = g.tiles;
@@ -214,6 +229,7 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
         store_f32(oi, dst + ((b * g.lq + i0 + i) * g.hd + h * g.d) * int64_t(oes), odt, 1, g.d);
       }
     }
+    if (g.amx) g.amx->release();
   }
 }
 
@@ -246,19 +262,26 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   // attention on 77 tokens) make one tile.
   // bf16 inputs use the bf16 dot-product kernels where the CPU has them.
   const bool bf16 = q.dtype() == DType::BF16 && kernels().gemm_bf16;
+  g.amx = bf16 ? amx_kernels() : nullptr;
   const int64_t max_keys = std::clamp<int64_t>((64 << 10) / (g.d * (bf16 ? 2 : 4)), 128, 512);
   g.tiles = (lk + max_keys - 1) / max_keys;
-  g.nk = round_up((lk + g.tiles - 1) / g.tiles, 16);
+  g.nk = round_up((lk + g.tiles - 1) / g.tiles, g.amx ? 32 : 16);
   g.d2 = (g.d + 1) / 2;
+  g.kc = 0;
+  if (g.amx) {  // the head dim in equal chunks of at most 16 pairs, zero-padded to fill them
+    const int64_t chunks = (g.d2 + 15) / 16;
+    g.kc = int((g.d2 + chunks - 1) / chunks);
+    g.d2 = g.kc * chunks;
+  }
   if (scale == 0.f) scale = 1.f / std::sqrt(float(g.d));
   g.c = scale * float(M_LOG2E);
   g.causal = causal;
   g.shift = lk - lq;
   const Operand Q = operand(q), K = operand(k), V = operand(v);
   // The output accumulator's row is padded to the kernels' column step: 8 for the bf16
-  // kernels (head dim 40 stays 40), 16 for the f32 ones.
+  // kernels (head dim 40 stays 40), 16 for the f32 ones and the tile products.
   if (bf16) {
-    g.d_pad = round_up(g.d, 8);
+    g.d_pad = round_up(g.d, g.amx ? 16 : 8);
     run<true>(g, Q, K, V, out);
   } else {
     g.d_pad = round_up(g.d, 16);

@@ -125,25 +125,12 @@ SD_AVX512 void gemm_bf16(int64_t m, int64_t n, int64_t k2, const uint16_t* a, in
   if (i < m) gemm_bf16_rows<1>(n, k2, a + i * lda, lda, b, c + i * ldc, ldc, acc);
 }
 
-// 2^x for x <= 0, to 9e-5 relative: far below the 2^-9 of the bf16 it is stored in.
-// x = floor(x) + f with f in [0, 1) by vreduceps, a degree-3 fit of 2^f (relative minimax,
-// p(0) = 1), and vscalefps for 2^floor(x), which flushes a far-negative x to 0 by itself.
-SD_AVX512 inline __m512 exp2_for_bf16(__m512 x) {
-  const __m512 f = _mm512_reduce_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  __m512 p = _mm512_set1_ps(0.0770644692f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.227647796f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.695116156f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, x);
-}
-
 // Scores of MR query rows against NR*16 keys of a tile (columns col0.. of the tile), kept
 // in registers and folded straight into the online softmax: no score matrix is stored.
 // Each row's exponent reference mx[i] (log2 units) moves only when a score exceeds it by
-// more than kSlack, so probabilities stay below 2^kSlack (exact in float32 and bf16 alike)
-// and the horizontal max is taken only then. When it moves, the row's output, its partial
-// sums and the probabilities it already wrote in this tile are rescaled.
-constexpr float kSlack = 8.f;
+// more than kAttentionSlack, and the horizontal max is taken only then. When it moves, the
+// row's output, its partial sums and the probabilities it already wrote in this tile are
+// rescaled.
 
 template <int MR, int NR>
 SD_AVX512 void attention_block(int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t n,
@@ -177,7 +164,7 @@ SD_AVX512 void attention_block(int64_t k2, const uint16_t* q, int64_t ldq, const
     }
     float ref = mx[i];
     float* li = lsum + i * 16;
-    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(ref + kSlack), _CMP_GT_OQ)) {
+    if (_mm512_cmp_ps_mask(top, _mm512_set1_ps(ref + kAttentionSlack), _CMP_GT_OQ)) {
       const float m_new = _mm512_reduce_max_ps(top);
       const float alpha = ref == -__builtin_inff() ? 0.f : __builtin_exp2f(ref - m_new);
       const __m512 av = _mm512_set1_ps(alpha);

@@ -2,7 +2,7 @@
 // Row kernels chosen once at start-up for the machine's instruction set: AVX-512 with
 // BF16 when the CPU has it, else the AVX2+FMA build baseline. Callers split the work
 // across threads and hand each kernel contiguous rows. SD_CPU_ISA=avx2 forces the
-// baseline (for comparisons).
+// baseline, SD_CPU_ISA=avx512 the AVX-512 kernels without AMX (for comparisons).
 #include <cstdint>
 
 #include "backend/cpu/act.h"
@@ -50,7 +50,34 @@ struct Kernels {
                               int64_t ldp);
 };
 
+// Tile (AMX-BF16) kernels for the bf16 attention, on CPUs that have them (Sapphire Rapids
+// on): its two products run on the tile unit, 10x the rate of AVX512_BF16's dot products.
+// The products take 16 query rows; k2 (head-dim pairs) is a multiple of the configured
+// chunk kc (at most 16 pairs), a key tile n a multiple of 32 keys, an output row dp a
+// multiple of 16.
+struct AmxKernels {
+  // Sets this thread's tile shapes for head-dim chunks of kc pairs; release() frees them.
+  void (*configure)(int kc);
+  void (*release)();
+  // S [16 x n] f32 (rows lds apart) = Q [16 x 2*k2] bf16 (rows ldq apart) times a key tile
+  // packed [k2][n][2].
+  void (*scores)(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
+                 int64_t lds);
+  // The online-softmax step of attention_tile_bf16 (same arguments and results) on m rows
+  // of scores already in S.
+  void (*softmax)(int64_t m, int64_t n, const float* s, int64_t lds, int64_t valid, float c, bool causal,
+                  int64_t diag, float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p,
+                  int64_t ldp);
+  // O [16 x dp] f32 (rows ldo apart) += P [16 x n] bf16 (rows ldp apart) times a value tile
+  // packed [n/2][dp][2].
+  void (*accumulate)(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, float* o,
+                     int64_t ldo);
+};
+
 const Kernels& kernels();
+// nullptr without AMX-BF16, when the kernels in use are not the AVX-512 ones, when
+// SD_CPU_ISA names an instruction set, or when the OS refuses the tile state.
+const AmxKernels* amx_kernels();
 const Kernels& baseline_kernels();
 // The AVX-512 table, or nullptr when the CPU lacks AVX-512 with BF16.
 const Kernels* avx512_kernels();
