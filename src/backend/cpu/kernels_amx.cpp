@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #pragma GCC diagnostic ignored "-Wuninitialized"  // GCC bug 105593, as in kernels_avx512.cpp
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -22,14 +21,14 @@ namespace {
 // (16 query rows x kc pairs) and B (kc pairs x 16 keys); the values' A (16 rows x 32 keys)
 // and B (16 key pairs x 16 output columns). Macros, not constants: the intrinsics paste
 // the register number into their assembly text.
-#define kC0 0
-#define kC1 1
-#define kC2 2
-#define kC3 3
-#define kQ 4
-#define kK 5
-#define kP 6
-#define kV 7
+#define TILE_C0 0
+#define TILE_C1 1
+#define TILE_C2 2
+#define TILE_C3 3
+#define TILE_Q 4
+#define TILE_K 5
+#define TILE_P 6
+#define TILE_V 7
 
 struct TileConfig {
   uint8_t palette = 1;
@@ -46,9 +45,9 @@ SD_AMX void configure(int kc) {
     cfg.rows[t] = uint8_t(rows);
     cfg.colsb[t] = uint16_t(bytes);
   };
-  for (int t : {kC0, kC1, kC2, kC3, kP, kV}) set(t, 16, 64);
-  set(kQ, 16, kc * 4);
-  set(kK, kc, 64);
+  for (int t : {TILE_C0, TILE_C1, TILE_C2, TILE_C3, TILE_P, TILE_V}) set(t, 16, 64);
+  set(TILE_Q, 16, kc * 4);
+  set(TILE_K, kc, 64);
   // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64, which lets it
   // drop the stores to the rest: the barrier keeps them.
   __asm__ __volatile__("" : : "r"(&cfg) : "memory");
@@ -61,32 +60,32 @@ SD_AMX void release() { _tile_release(); }
 template <int NC>
 SD_AMX void score_block(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq, const uint16_t* kt,
                         int64_t j, float* s, int64_t lds) {
-  _tile_zero(kC0);
-  if constexpr (NC > 1) _tile_zero(kC1);
-  if constexpr (NC > 2) _tile_zero(kC2);
-  if constexpr (NC > 3) _tile_zero(kC3);
+  _tile_zero(TILE_C0);
+  if constexpr (NC > 1) _tile_zero(TILE_C1);
+  if constexpr (NC > 2) _tile_zero(TILE_C2);
+  if constexpr (NC > 3) _tile_zero(TILE_C3);
   for (int64_t c = 0; c < k2; c += kc) {
-    _tile_loadd(kQ, q + 2 * c, ldq * 2);
+    _tile_loadd(TILE_Q, q + 2 * c, ldq * 2);
     const uint16_t* k = kt + (c * n + j) * 2;
-    _tile_loadd(kK, k, n * 4);
-    _tile_dpbf16ps(kC0, kQ, kK);
+    _tile_loadd(TILE_K, k, n * 4);
+    _tile_dpbf16ps(TILE_C0, TILE_Q, TILE_K);
     if constexpr (NC > 1) {
-      _tile_loadd(kK, k + 32, n * 4);
-      _tile_dpbf16ps(kC1, kQ, kK);
+      _tile_loadd(TILE_K, k + 32, n * 4);
+      _tile_dpbf16ps(TILE_C1, TILE_Q, TILE_K);
     }
     if constexpr (NC > 2) {
-      _tile_loadd(kK, k + 64, n * 4);
-      _tile_dpbf16ps(kC2, kQ, kK);
+      _tile_loadd(TILE_K, k + 64, n * 4);
+      _tile_dpbf16ps(TILE_C2, TILE_Q, TILE_K);
     }
     if constexpr (NC > 3) {
-      _tile_loadd(kK, k + 96, n * 4);
-      _tile_dpbf16ps(kC3, kQ, kK);
+      _tile_loadd(TILE_K, k + 96, n * 4);
+      _tile_dpbf16ps(TILE_C3, TILE_Q, TILE_K);
     }
   }
-  _tile_stored(kC0, s + j, lds * 4);
-  if constexpr (NC > 1) _tile_stored(kC1, s + j + 16, lds * 4);
-  if constexpr (NC > 2) _tile_stored(kC2, s + j + 32, lds * 4);
-  if constexpr (NC > 3) _tile_stored(kC3, s + j + 48, lds * 4);
+  _tile_stored(TILE_C0, s + j, lds * 4);
+  if constexpr (NC > 1) _tile_stored(TILE_C1, s + j + 16, lds * 4);
+  if constexpr (NC > 2) _tile_stored(TILE_C2, s + j + 32, lds * 4);
+  if constexpr (NC > 3) _tile_stored(TILE_C3, s + j + 48, lds * 4);
 }
 
 SD_AMX void scores(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
@@ -100,32 +99,32 @@ SD_AMX void scores(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq
 template <int NC>
 SD_AMX void value_block(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, int64_t col,
                         float* o, int64_t ldo) {
-  _tile_loadd(kC0, o + col, ldo * 4);
-  if constexpr (NC > 1) _tile_loadd(kC1, o + col + 16, ldo * 4);
-  if constexpr (NC > 2) _tile_loadd(kC2, o + col + 32, ldo * 4);
-  if constexpr (NC > 3) _tile_loadd(kC3, o + col + 48, ldo * 4);
+  _tile_loadd(TILE_C0, o + col, ldo * 4);
+  if constexpr (NC > 1) _tile_loadd(TILE_C1, o + col + 16, ldo * 4);
+  if constexpr (NC > 2) _tile_loadd(TILE_C2, o + col + 32, ldo * 4);
+  if constexpr (NC > 3) _tile_loadd(TILE_C3, o + col + 48, ldo * 4);
   for (int64_t k = 0; k < n; k += 32) {
-    _tile_loadd(kP, p + k, ldp * 2);
+    _tile_loadd(TILE_P, p + k, ldp * 2);
     const uint16_t* v = vt + (k / 2 * dp + col) * 2;
-    _tile_loadd(kV, v, dp * 4);
-    _tile_dpbf16ps(kC0, kP, kV);
+    _tile_loadd(TILE_V, v, dp * 4);
+    _tile_dpbf16ps(TILE_C0, TILE_P, TILE_V);
     if constexpr (NC > 1) {
-      _tile_loadd(kV, v + 32, dp * 4);
-      _tile_dpbf16ps(kC1, kP, kV);
+      _tile_loadd(TILE_V, v + 32, dp * 4);
+      _tile_dpbf16ps(TILE_C1, TILE_P, TILE_V);
     }
     if constexpr (NC > 2) {
-      _tile_loadd(kV, v + 64, dp * 4);
-      _tile_dpbf16ps(kC2, kP, kV);
+      _tile_loadd(TILE_V, v + 64, dp * 4);
+      _tile_dpbf16ps(TILE_C2, TILE_P, TILE_V);
     }
     if constexpr (NC > 3) {
-      _tile_loadd(kV, v + 96, dp * 4);
-      _tile_dpbf16ps(kC3, kP, kV);
+      _tile_loadd(TILE_V, v + 96, dp * 4);
+      _tile_dpbf16ps(TILE_C3, TILE_P, TILE_V);
     }
   }
-  _tile_stored(kC0, o + col, ldo * 4);
-  if constexpr (NC > 1) _tile_stored(kC1, o + col + 16, ldo * 4);
-  if constexpr (NC > 2) _tile_stored(kC2, o + col + 32, ldo * 4);
-  if constexpr (NC > 3) _tile_stored(kC3, o + col + 48, ldo * 4);
+  _tile_stored(TILE_C0, o + col, ldo * 4);
+  if constexpr (NC > 1) _tile_stored(TILE_C1, o + col + 16, ldo * 4);
+  if constexpr (NC > 2) _tile_stored(TILE_C2, o + col + 32, ldo * 4);
+  if constexpr (NC > 3) _tile_stored(TILE_C3, o + col + 48, ldo * 4);
 }
 
 SD_AMX void accumulate(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, float* o,
