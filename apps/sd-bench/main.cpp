@@ -263,6 +263,7 @@ int main(int argc, char** argv) {
       j["height"] = height;
       j["dtype"] = dtype_name;
       j["device"] = device_id.str();
+      j["device_name"] = device.name();
       j["threads"] = threads;
       j["matmul_tflops"] = mm_tflops;
       if (e2e_written_seconds > 0) j["write_seconds"] = e2e_written_seconds;
@@ -386,7 +387,7 @@ int main(int argc, char** argv) {
     j["height"] = height;
     j["dtype"] = dtype_name;
     j["device"] = device_id.str();
-    if (!device_id.is_cpu()) j["device_name"] = device.name();
+    j["device_name"] = device.name();  // on the CPU, the kernels it runs: "cpu (avx512_bf16, amx)"
     j["threads"] = threads;
     j["batch"] = batch;
     if (vae_tiling) j["vae_tile_size"] = vae_tile_size;

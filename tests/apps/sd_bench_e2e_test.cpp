@@ -29,6 +29,7 @@ TEST(SdBenchE2e, WritesReusesAndReportsTheFolder) {
   const std::string dir = test::temp_dir("bench-e2e") + "/model";
   const nlohmann::json first = run_e2e({"--e2e-dir", dir, "--e2e-jobs", "2"});
   EXPECT_EQ(first["mode"], "e2e");
+  EXPECT_EQ(first["device_name"].get<std::string>().rfind("cpu (", 0), 0u) << first["device_name"];
   EXPECT_EQ(first["folder_precision"], "f32");
   EXPECT_GT(first["write_seconds"].get<double>(), 0.0);
   const auto unet = io::SafetensorsFile::open(dir + "/unet/diffusion_pytorch_model.safetensors");

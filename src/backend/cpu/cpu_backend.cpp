@@ -49,7 +49,9 @@ class CpuMatmul final : public backend::PreparedMatmul {
 class CpuBackend final : public backend::Backend {
  public:
   Device device() const override { return Device::cpu(); }
-  std::string name() const override { return std::string("cpu (") + kernels().isa + ")"; }
+  std::string name() const override {
+    return std::string("cpu (") + kernels().isa + (amx_kernels() ? ", amx" : "") + ")";
+  }
   size_t total_memory() const override { return 0; }
   size_t free_memory() const override { return 0; }
   size_t peak_memory_used() const override { return 0; }
