@@ -81,7 +81,9 @@ struct Path<true> {
   }
   static void pack(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h,
                    T* kp, T* vp, float* row) {
-    std::vector<T> tmp(static_cast<size_t>(g.d_pad));
+    // A key row is 2 * d2 wide (the tile products pad the head dim to whole chunks: 80 to
+    // 84), a value row d_pad.
+    std::vector<T> tmp(static_cast<size_t>(std::max(g.d_pad, 2 * g.d2)));
     for (int64_t t = 0; t < g.tiles; ++t) {
       T* kt = kp + t * k_tile(g);
       T* vt = vp + t * v_tile(g);
