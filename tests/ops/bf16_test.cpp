@@ -62,8 +62,8 @@ TEST(Bf16, AttentionForSdHeadDims) {
 
 // The bf16 kernel moves a row's exponent reference only when a score passes it by a
 // factor of 2^8, and then rescales what the row already holds. Scores that climb (or fall)
-// steeply along the keys move it inside key tiles and across them; row 4's climb by more
-// than 2^128 from the first key tile to the last, so a reference left behind overflows.
+// steeply along the keys move it inside key tiles and across them; row 4's scores climb by
+// more than 2^128 from the first key tile to the last, so a reference left behind overflows.
 // The reference runs in float32 on the same bf16-rounded inputs, so only the
 // probabilities' rounding differs.
 TEST(Bf16, AttentionWhoseScoresClimbAlongTheKeys) {

@@ -131,7 +131,6 @@ SD_AVX512 void gemm_bf16(int64_t m, int64_t n, int64_t k2, const uint16_t* a, in
 // more than kAttentionSlack, and the horizontal max is taken only then. When it moves, the
 // row's output, its partial sums and the probabilities it already wrote in this tile are
 // rescaled.
-
 template <int MR, int NR>
 SD_AVX512 void attention_block(int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t n,
                                int64_t col0, const int64_t* lim, float c, float* mx, float* lsum,

@@ -51,7 +51,8 @@ struct Kernels {
 };
 
 // Tile (AMX-BF16) kernels for the bf16 attention, on CPUs that have them (Sapphire Rapids
-// on): its two products run on the tile unit, 10x the rate of AVX512_BF16's dot products.
+// on): its two products run on the tile unit (SD1.5's UNet attention measured 3x faster
+// than with AVX512_BF16's dot products).
 // The products take 16 query rows; k2 (head-dim pairs) is a multiple of the configured
 // chunk kc (at most 16 pairs), a key tile n a multiple of 32 keys, an output row dp a
 // multiple of 16.
