@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 #pragma GCC diagnostic ignored "-Wuninitialized"  // GCC bug 105593, as in kernels_avx512.cpp
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -17,18 +18,38 @@
 namespace sd::cpu::amx {
 namespace {
 
-// The tile registers: four 16x16 f32 accumulators shared by both products; the scores' A
-// (16 query rows x kc pairs) and B (kc pairs x 16 keys); the values' A (16 rows x 32 keys)
-// and B (16 key pairs x 16 output columns). Macros, not constants: the intrinsics paste
-// the register number into their assembly text.
-#define TILE_C0 0
-#define TILE_C1 1
-#define TILE_C2 2
-#define TILE_C3 3
-#define TILE_Q 4
-#define TILE_K 5
-#define TILE_P 6
-#define TILE_V 7
+// The tile registers, all 16 rows of 64 bytes: four 16x16 f32 accumulators shared by both
+// products; two A operands (16 query rows x 16 head-dim pairs, or 16 rows x 32 keys of
+// probabilities) and two B operands (16 pairs x 16 keys, or 16 key pairs x 16 output
+// columns), each pair used in turn. Tile registers are not renamed, so a load into the
+// register the previous product reads waits for that product; alternating two removes
+// that wait (on the machine measured, the attention ran no faster for it: the products
+// are not what bounds it, see attention.cpp).
+constexpr int kA0 = 4, kA1 = 5, kB0 = 6;
+
+// The register number goes into the instruction text ("i" with the c modifier), so it is
+// a template parameter rather than a macro pasted into GCC's intrinsics. Plain inline
+// assembly needs no target attribute, so these inline into the lambdas below.
+template <int T>
+[[gnu::always_inline]] inline void tile_load(const void* base, int64_t stride) {
+  __asm__ volatile("tileloadd (%0,%1,1), %%tmm%c2" : : "r"(base), "r"(stride), "i"(T) : "memory");
+}
+
+template <int T>
+[[gnu::always_inline]] inline void tile_store(void* base, int64_t stride) {
+  __asm__ volatile("tilestored %%tmm%c2, (%0,%1,1)" : : "r"(base), "r"(stride), "i"(T) : "memory");
+}
+
+template <int T>
+[[gnu::always_inline]] inline void tile_zero() {
+  __asm__ volatile("tilezero %%tmm%c0" : : "i"(T));
+}
+
+// C += A B, in bf16 pairs with f32 sums.
+template <int C, int A, int B>
+[[gnu::always_inline]] inline void tile_dot() {
+  __asm__ volatile("tdpbf16ps %%tmm%c2, %%tmm%c1, %%tmm%c0" : : "i"(C), "i"(A), "i"(B));
+}
 
 struct TileConfig {
   uint8_t palette = 1;
@@ -39,15 +60,12 @@ struct TileConfig {
 };
 static_assert(sizeof(TileConfig) == 64, "the tile configuration is 64 bytes");
 
-SD_AMX void configure(int kc) {
+SD_AMX void configure() {
   TileConfig cfg;
-  const auto set = [&](int t, int rows, int bytes) {
-    cfg.rows[t] = uint8_t(rows);
-    cfg.colsb[t] = uint16_t(bytes);
-  };
-  for (int t : {TILE_C0, TILE_C1, TILE_C2, TILE_C3, TILE_P, TILE_V}) set(t, 16, 64);
-  set(TILE_Q, 16, kc * 4);
-  set(TILE_K, kc, 64);
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
   // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64, which lets it
   // drop the stores to the rest: the barrier keeps them.
   __asm__ __volatile__("" : : "r"(&cfg) : "memory");
@@ -56,75 +74,70 @@ SD_AMX void configure(int kc) {
 
 SD_AMX void release() { _tile_release(); }
 
-// NC accumulators (NC x 16 keys from column j) over the head dim, each Q chunk loaded once.
-template <int NC>
-SD_AMX void score_block(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq, const uint16_t* kt,
-                        int64_t j, float* s, int64_t lds) {
-  _tile_zero(TILE_C0);
-  if constexpr (NC > 1) _tile_zero(TILE_C1);
-  if constexpr (NC > 2) _tile_zero(TILE_C2);
-  if constexpr (NC > 3) _tile_zero(TILE_C3);
-  for (int64_t c = 0; c < k2; c += kc) {
-    _tile_loadd(TILE_Q, q + 2 * c, ldq * 2);
-    const uint16_t* k = kt + (c * n + j) * 2;
-    _tile_loadd(TILE_K, k, n * 4);
-    _tile_dpbf16ps(TILE_C0, TILE_Q, TILE_K);
-    if constexpr (NC > 1) {
-      _tile_loadd(TILE_K, k + 32, n * 4);
-      _tile_dpbf16ps(TILE_C1, TILE_Q, TILE_K);
-    }
-    if constexpr (NC > 2) {
-      _tile_loadd(TILE_K, k + 64, n * 4);
-      _tile_dpbf16ps(TILE_C2, TILE_Q, TILE_K);
-    }
-    if constexpr (NC > 3) {
-      _tile_loadd(TILE_K, k + 96, n * 4);
-      _tile_dpbf16ps(TILE_C3, TILE_Q, TILE_K);
-    }
-  }
-  _tile_stored(TILE_C0, s + j, lds * 4);
-  if constexpr (NC > 1) _tile_stored(TILE_C1, s + j + 16, lds * 4);
-  if constexpr (NC > 2) _tile_stored(TILE_C2, s + j + 32, lds * 4);
-  if constexpr (NC > 3) _tile_stored(TILE_C3, s + j + 48, lds * 4);
+// Accumulators 0..NC-1 += A (already loaded into register A) times NC B blocks, b(i) the
+// address of the i-th; the B registers alternate from kB0 + Parity.
+template <int NC, int A, int Parity, class BlockAt>
+[[gnu::always_inline]] inline void products(BlockAt b, int64_t ldb) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((tile_load<kB0 + (I + Parity) % 2>(b(I), ldb), tile_dot<I, A, kB0 + (I + Parity) % 2>()), ...);
+  }(std::make_integer_sequence<int, NC>{});
 }
 
-SD_AMX void scores(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
+template <int NC>
+[[gnu::always_inline]] inline void zero_accumulators() {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (tile_zero<I>(), ...); }(std::make_integer_sequence<int, NC>{});
+}
+
+// Accumulator i <-> the 16 f32 columns at base + 16 i (rows ld floats apart).
+template <int NC, bool Store>
+[[gnu::always_inline]] inline void move_accumulators(float* base, int64_t ld) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    if constexpr (Store)
+      (tile_store<I>(base + 16 * I, ld * 4), ...);
+    else
+      (tile_load<I>(base + 16 * I, ld * 4), ...);
+  }(std::make_integer_sequence<int, NC>{});
+}
+
+// Scores of NC x 16 keys from key j, over the head dim in chunks of 16 pairs, the Q chunks
+// taking the two A registers in turn.
+template <int NC>
+SD_AMX void score_block(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t j,
+                        float* s, int64_t lds) {
+  zero_accumulators<NC>();
+  const auto chunk = [&]<int A>(int64_t c) {
+    tile_load<A>(q + 2 * c, ldq * 2);
+    products<NC, A, 0>([&](int i) { return kt + (c * n + j + 16 * i) * 2; }, n * 4);
+  };
+  for (int64_t c = 0; c < k2; c += 32) {
+    chunk.template operator()<kA0>(c);
+    if (c + 16 < k2) chunk.template operator()<kA1>(c + 16);
+  }
+  move_accumulators<NC, true>(s + j, lds);
+}
+
+SD_AMX void scores(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
                    int64_t lds) {
   int64_t j = 0;
-  for (; j + 64 <= n; j += 64) score_block<4>(n, k2, kc, q, ldq, kt, j, s, lds);
-  if (j < n) score_block<2>(n, k2, kc, q, ldq, kt, j, s, lds);  // n is a multiple of 32
+  for (; j + 64 <= n; j += 64) score_block<4>(n, k2, q, ldq, kt, j, s, lds);
+  if (j < n) score_block<2>(n, k2, q, ldq, kt, j, s, lds);  // n is a multiple of 32
 }
 
-// NC accumulators (output columns col.. col + 16 NC) over the keys, each P block loaded once.
+// Output columns col .. col + 16 NC over the keys, 32 at a time, the P blocks taking the two
+// A registers in turn (and the B registers' turn carrying over between them when NC is odd).
 template <int NC>
 SD_AMX void value_block(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, int64_t col,
                         float* o, int64_t ldo) {
-  _tile_loadd(TILE_C0, o + col, ldo * 4);
-  if constexpr (NC > 1) _tile_loadd(TILE_C1, o + col + 16, ldo * 4);
-  if constexpr (NC > 2) _tile_loadd(TILE_C2, o + col + 32, ldo * 4);
-  if constexpr (NC > 3) _tile_loadd(TILE_C3, o + col + 48, ldo * 4);
-  for (int64_t k = 0; k < n; k += 32) {
-    _tile_loadd(TILE_P, p + k, ldp * 2);
-    const uint16_t* v = vt + (k / 2 * dp + col) * 2;
-    _tile_loadd(TILE_V, v, dp * 4);
-    _tile_dpbf16ps(TILE_C0, TILE_P, TILE_V);
-    if constexpr (NC > 1) {
-      _tile_loadd(TILE_V, v + 32, dp * 4);
-      _tile_dpbf16ps(TILE_C1, TILE_P, TILE_V);
-    }
-    if constexpr (NC > 2) {
-      _tile_loadd(TILE_V, v + 64, dp * 4);
-      _tile_dpbf16ps(TILE_C2, TILE_P, TILE_V);
-    }
-    if constexpr (NC > 3) {
-      _tile_loadd(TILE_V, v + 96, dp * 4);
-      _tile_dpbf16ps(TILE_C3, TILE_P, TILE_V);
-    }
+  move_accumulators<NC, false>(o + col, ldo);
+  const auto keys = [&]<int A, int Parity>(int64_t k) {
+    tile_load<A>(p + k, ldp * 2);
+    products<NC, A, Parity>([&](int i) { return vt + (k / 2 * dp + col + 16 * i) * 2; }, dp * 4);
+  };
+  for (int64_t k = 0; k < n; k += 64) {
+    keys.template operator()<kA0, 0>(k);
+    if (k + 32 < n) keys.template operator()<kA1, NC % 2>(k + 32);
   }
-  _tile_stored(TILE_C0, o + col, ldo * 4);
-  if constexpr (NC > 1) _tile_stored(TILE_C1, o + col + 16, ldo * 4);
-  if constexpr (NC > 2) _tile_stored(TILE_C2, o + col + 32, ldo * 4);
-  if constexpr (NC > 3) _tile_stored(TILE_C3, o + col + 48, ldo * 4);
+  move_accumulators<NC, true>(o + col, ldo);
 }
 
 SD_AMX void accumulate(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, float* o,

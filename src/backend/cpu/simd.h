@@ -53,16 +53,15 @@ struct Kernels {
 // Tile (AMX-BF16) kernels for the bf16 attention, on CPUs that have them (Sapphire Rapids
 // on): its two products run on the tile unit (SD1.5's UNet attention measured 3x faster
 // than with AVX512_BF16's dot products).
-// The products take 16 query rows; k2 (head-dim pairs) is a multiple of the configured
-// chunk kc (at most 16 pairs), a key tile n a multiple of 32 keys, an output row dp a
-// multiple of 16.
+// The products take 16 query rows; k2 (head-dim pairs) is a multiple of 16, a key tile n a
+// multiple of 32 keys, an output row dp a multiple of 16.
 struct AmxKernels {
-  // Sets this thread's tile shapes for head-dim chunks of kc pairs; release() frees them.
-  void (*configure)(int kc);
+  // Sets this thread's tile shapes; release() frees them.
+  void (*configure)();
   void (*release)();
   // S [16 x n] f32 (rows lds apart) = Q [16 x 2*k2] bf16 (rows ldq apart) times a key tile
   // packed [k2][n][2].
-  void (*scores)(int64_t n, int64_t k2, int kc, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
+  void (*scores)(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
                  int64_t lds);
   // The online-softmax step of attention_tile_bf16 (same arguments and results) on m rows
   // of scores already in S.
