@@ -84,6 +84,24 @@ TEST(Bf16, AttentionWhoseScoresClimbAlongTheKeys) {
   }
 }
 
+// Square and causal: each row sees the keys up to its own, and every key it does not see
+// scores far higher (row 0's one key about 2^-170 of its tile's largest). A row's
+// reference must come from its visible keys alone, or its probabilities underflow.
+TEST(Bf16, CausalAttentionWhoseHiddenKeysScoreHigher) {
+  const int64_t l = 600, d = 40;
+  std::vector<float> qv, kv;
+  for (int64_t i = 0; i < l; ++i)
+    for (int64_t c = 0; c < d; ++c) qv.push_back(5.f * (1.f + 0.01f * float(c)));
+  for (int64_t j = 0; j < l; ++j)
+    for (int64_t c = 0; c < d; ++c) kv.push_back(6.f * float(j) / float(l) - 0.02f * float(c % 3));
+  const Tensor q = bf16(Tensor::from_floats(qv, {1, l, d}));
+  const Tensor k = bf16(Tensor::from_floats(kv, {1, l, d}));
+  const Tensor v = bf16(random_tensor({1, l, d}, 13));
+  const auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32); };
+  const Tensor ref = ops::attention(f32(q), f32(k), f32(v), 1, true);
+  EXPECT_TRUE(close_rel(ops::attention(q, k, v, 1, true), ref, 4e-3));
+}
+
 TEST(Bf16, NormsSoftmaxAndActivations) {
   Tensor x = random_tensor({2, 64, 6, 5}, 11, -3.f, 4.f).contiguous(MemoryFormat::ChannelsLast);
   Tensor g = random_tensor({64}, 12), b = random_tensor({64}, 13);

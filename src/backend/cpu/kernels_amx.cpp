@@ -152,25 +152,42 @@ SD_AMX void accumulate(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, co
   }
 }
 
+// Lanes of a 16-column group that are among a row's first `left` keys.
+SD_AVX512 inline __mmask16 keys_left(int64_t left) {
+  return left <= 0 ? __mmask16(0) : left >= 16 ? __mmask16(0xffff) : avx512::V::tail_mask(left);
+}
+
+// bf16 probabilities of a row's 32 scores from column j into p, their sum added to `sum`;
+// Masked: only the first `lim` keys count, the rest are written as zeros.
+template <bool Masked>
+SD_AVX512 inline __m512 probabilities(const float* si, int64_t j, int64_t lim, __m512 cv, __m512 rv, uint16_t* pi,
+                                      __m512 sum) {
+  __m512 e0 = avx512::exp2_for_bf16(_mm512_fmsub_ps(_mm512_loadu_ps(si + j), cv, rv));
+  __m512 e1 = avx512::exp2_for_bf16(_mm512_fmsub_ps(_mm512_loadu_ps(si + j + 16), cv, rv));
+  if constexpr (Masked) {
+    e0 = _mm512_maskz_mov_ps(keys_left(lim - j), e0);
+    e1 = _mm512_maskz_mov_ps(keys_left(lim - j - 16), e1);
+  }
+  const __m512bh two = _mm512_cvtne2ps_pbh(e1, e0);
+  _mm512_storeu_si512(pi + j, reinterpret_cast<const __m512i&>(two));
+  return _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+}
+
 // The whole tile's scores are at hand, so a row's maximum is taken first and its reference
 // moves at most once per tile (by the slack rule of attention_block), before any
-// probability of the tile is written.
+// probability of the tile is written. The columns before a row's last key need no mask.
 SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t lds, int64_t valid, float c, bool causal,
                        int64_t diag, float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p,
                        int64_t ldp) {
-  using avx512::V;
   const __m512 cv = _mm512_set1_ps(c), neg_inf = _mm512_set1_ps(-__builtin_inff());
   for (int64_t i = 0; i < m; ++i) {
     int64_t lim = valid;
     if (causal) lim = std::min(lim, std::max<int64_t>(0, diag + i + 1));
     const float* si = s + i * lds;
-    const auto keep = [&](int64_t j) {
-      const int64_t left = lim - j;
-      return left <= 0 ? __mmask16(0) : left >= 16 ? __mmask16(0xffff) : V::tail_mask(left);
-    };
     __m512 top = neg_inf;
-    for (int64_t j = 0; j < lim; j += 16)
-      top = _mm512_max_ps(top, _mm512_mask_mul_ps(neg_inf, keep(j), _mm512_loadu_ps(si + j), cv));
+    int64_t j = 0;
+    for (; j + 16 <= lim; j += 16) top = _mm512_max_ps(top, _mm512_mul_ps(_mm512_loadu_ps(si + j), cv));
+    if (j < lim) top = _mm512_max_ps(top, _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + j), cv));
     float ref = mx[i];
     float* li = lsum + i * 16;
     const float row_max = _mm512_reduce_max_ps(top);
@@ -185,15 +202,8 @@ SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t lds, int64_
     const __m512 rv = _mm512_set1_ps(ref);
     __m512 sum = _mm512_loadu_ps(li);
     uint16_t* pi = p + i * ldp;
-    for (int64_t j = 0; j < n; j += 32) {
-      const __m512 x0 = _mm512_fmsub_ps(_mm512_loadu_ps(si + j), cv, rv);
-      const __m512 x1 = _mm512_fmsub_ps(_mm512_loadu_ps(si + j + 16), cv, rv);
-      const __m512 e0 = _mm512_maskz_mov_ps(keep(j), avx512::exp2_for_bf16(x0));
-      const __m512 e1 = _mm512_maskz_mov_ps(keep(j + 16), avx512::exp2_for_bf16(x1));
-      sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
-      const __m512bh two = _mm512_cvtne2ps_pbh(e1, e0);
-      _mm512_storeu_si512(pi + j, reinterpret_cast<const __m512i&>(two));
-    }
+    for (j = 0; j + 32 <= lim; j += 32) sum = probabilities<false>(si, j, lim, cv, rv, pi, sum);
+    for (; j < n; j += 32) sum = probabilities<true>(si, j, lim, cv, rv, pi, sum);
     _mm512_storeu_ps(li, sum);
   }
 }
