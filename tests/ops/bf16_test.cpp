@@ -60,28 +60,39 @@ TEST(Bf16, AttentionForSdHeadDims) {
   }
 }
 
+// bf16 [1, rows, d] queries, row i the same ramp over the head dim times row_scale[i].
+Tensor ramped_queries(const std::vector<float>& row_scale, int64_t d) {
+  std::vector<float> v;
+  for (float scale : row_scale)
+    for (int64_t c = 0; c < d; ++c) v.push_back(scale * (1.f + 0.01f * float(c)));
+  return bf16(Tensor::from_floats(v, {1, int64_t(row_scale.size()), d}));
+}
+
+// bf16 [1, lk, d] keys that climb from 0 to 6 along the keys.
+Tensor climbing_keys(int64_t lk, int64_t d) {
+  std::vector<float> v;
+  for (int64_t j = 0; j < lk; ++j)
+    for (int64_t c = 0; c < d; ++c) v.push_back(6.f * float(j) / float(lk) - 0.02f * float(c % 3));
+  return bf16(Tensor::from_floats(v, {1, lk, d}));
+}
+
+// The bf16 attention against a float32 one on the same bf16-rounded inputs, so only the
+// probabilities' rounding differs.
+::testing::AssertionResult matches_float32(const Tensor& q, const Tensor& k, const Tensor& v, bool causal) {
+  const auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32); };
+  return close_rel(ops::attention(q, k, v, 1, causal), ops::attention(f32(q), f32(k), f32(v), 1, causal), 4e-3);
+}
+
 // The bf16 kernel moves a row's exponent reference only when a score passes it by a
 // factor of 2^8, and then rescales what the row already holds. Scores that climb (or fall)
 // steeply along the keys move it inside key tiles and across them; row 4's scores climb by
 // more than 2^128 from the first key tile to the last, so a reference left behind overflows.
-// The reference runs in float32 on the same bf16-rounded inputs, so only the
-// probabilities' rounding differs.
 TEST(Bf16, AttentionWhoseScoresClimbAlongTheKeys) {
-  const int64_t lq = 8, lk = 1100, d = 40;
-  const float row_scale[lq] = {1.f, 0.5f, -1.f, 0.25f, 5.f, -0.5f, 1.5f, 0.1f};
-  std::vector<float> qv, kv;
-  for (int64_t i = 0; i < lq; ++i)
-    for (int64_t c = 0; c < d; ++c) qv.push_back(row_scale[i] * (1.f + 0.01f * float(c)));
-  for (int64_t j = 0; j < lk; ++j)
-    for (int64_t c = 0; c < d; ++c) kv.push_back(6.f * float(j) / float(lk) - 0.02f * float(c % 3));
-  const Tensor q = bf16(Tensor::from_floats(qv, {1, lq, d}));
-  const Tensor k = bf16(Tensor::from_floats(kv, {1, lk, d}));
+  const int64_t lk = 1100, d = 40;
+  const Tensor q = ramped_queries({1.f, 0.5f, -1.f, 0.25f, 5.f, -0.5f, 1.5f, 0.1f}, d);
+  const Tensor k = climbing_keys(lk, d);
   const Tensor v = bf16(random_tensor({1, lk, d}, 12));
-  const auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32); };
-  for (bool causal : {false, true}) {
-    const Tensor ref = ops::attention(f32(q), f32(k), f32(v), 1, causal);
-    EXPECT_TRUE(close_rel(ops::attention(q, k, v, 1, causal), ref, 4e-3)) << "causal " << causal;
-  }
+  for (bool causal : {false, true}) EXPECT_TRUE(matches_float32(q, k, v, causal)) << "causal " << causal;
 }
 
 // Square and causal: each row sees the keys up to its own, and every key it does not see
@@ -89,17 +100,8 @@ TEST(Bf16, AttentionWhoseScoresClimbAlongTheKeys) {
 // reference must come from its visible keys alone, or its probabilities underflow.
 TEST(Bf16, CausalAttentionWhoseHiddenKeysScoreHigher) {
   const int64_t l = 600, d = 40;
-  std::vector<float> qv, kv;
-  for (int64_t i = 0; i < l; ++i)
-    for (int64_t c = 0; c < d; ++c) qv.push_back(5.f * (1.f + 0.01f * float(c)));
-  for (int64_t j = 0; j < l; ++j)
-    for (int64_t c = 0; c < d; ++c) kv.push_back(6.f * float(j) / float(l) - 0.02f * float(c % 3));
-  const Tensor q = bf16(Tensor::from_floats(qv, {1, l, d}));
-  const Tensor k = bf16(Tensor::from_floats(kv, {1, l, d}));
   const Tensor v = bf16(random_tensor({1, l, d}, 13));
-  const auto f32 = [](const Tensor& t) { return ops::to_dtype(t, DType::F32); };
-  const Tensor ref = ops::attention(f32(q), f32(k), f32(v), 1, true);
-  EXPECT_TRUE(close_rel(ops::attention(q, k, v, 1, true), ref, 4e-3));
+  EXPECT_TRUE(matches_float32(ramped_queries(std::vector<float>(l, 5.f), d), climbing_keys(l, d), v, true));
 }
 
 TEST(Bf16, NormsSoftmaxAndActivations) {
