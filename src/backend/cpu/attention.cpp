@@ -111,12 +111,13 @@ struct Path<true> {
   // Scores and online softmax in one pass into bf16 probabilities, then O += P V.
   static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
                    const T* vt, float* s, T* p, float* mx, float* lsum, float* o) {
-    // Each product on all rows first, 16 at a time, then the next: measured 3% faster for
-    // SD1.5's self-attention than the three steps per 16 rows (3% slower on 77 keys). Head
-    // dim 40, 2-core Sapphire Rapids VM: the tile unit is busy an eighth of the time, the
-    // scores, softmax and products taking 35, 40 and 25%; key tiles of 128 or 256 (K and V
-    // staying in L1) ran 4-11% slower than 512, and issuing the next rows' scores inside
-    // this softmax ran slower than one after the other.
+    // Each of the three steps runs on all the block's rows, 16 at a time, before the next:
+    // measured 3% faster for SD1.5's self-attention than all three per 16 rows (3% slower
+    // on 77 keys). Head dim 40, 2-core Sapphire Rapids VM: the tile unit is busy an eighth
+    // of the time, the scores, softmax and products taking 35, 40 and 25%; key tiles of 128
+    // or 256 (K and V staying in L1) ran 4-11% slower than 512, query blocks of 32 to 96
+    // rows the same as 48, and issuing the next rows' scores inside this softmax ran slower
+    // than one after the other.
     if (g.amx) {
       const int64_t ldq = 2 * g.d2;
       for (int64_t r = 0; r < m; r += 16) g.amx->scores(g.nk, g.d2, q + r * ldq, ldq, kt, s + r * g.nk, g.nk);
