@@ -169,3 +169,26 @@ TEST(Conv2d, RejectsMismatchedInput) {
 
 }  // namespace
 }  // namespace sd
+
+namespace sd {
+namespace {
+
+// oneDNN 2.6's AMX convolutions overrun their buffers on inputs below 8x8 (the worker
+// crashed at 64, 96 and 384 px images): those take another implementation, larger inputs
+// keep AMX where the CPU has it.
+TEST(Conv2d, InputsBelow8x8RunWithoutOneDnnAmx) {
+  const Tensor w = random_tensor({640, 640, 3, 3}, 50).to(DType::BF16);
+  cpu::Convolution same(w, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
+  cpu::Convolution down(w, Tensor(), cpu::ConvGeometry{2, 1, 1, 1, 1});
+  for (int64_t side : {1, 2, 3, 6, 7}) {
+    EXPECT_EQ(same.implementation(2, side, side).find("amx"), std::string::npos) << side;
+    EXPECT_EQ(down.implementation(2, side, side).find("amx"), std::string::npos) << side;
+  }
+  if (__builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16")) {
+    EXPECT_NE(same.implementation(2, 16, 16).find("amx"), std::string::npos);
+    EXPECT_NE(down.implementation(2, 16, 16).find("amx"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sd

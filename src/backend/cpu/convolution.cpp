@@ -28,6 +28,7 @@ struct Convolution::Prim {
   // channels at 8x8-32x32, 256-512 in the VAE) than the brgemm kernel plus the pass. A 1x1
   // keeps the fused add: its fallback kernel is as fast.
   bool add_after = false;
+  std::string implementation;
 };
 
 namespace {
@@ -186,6 +187,7 @@ const Convolution::Prim& Convolution::prim_for(const Key& key) {
       p->prim = dnnl::convolution_forward(pd);
       p->blocked = true;
       p->act_after = Act(act);
+      p->implementation = pd.impl_info_str();
       return *prims_.emplace(key, std::move(p)).first->second;
     } catch (const dnnl::error&) {
       // This shape has no Winograd implementation: fall through to direct.
@@ -204,9 +206,20 @@ const Convolution::Prim& Convolution::prim_for(const Key& key) {
                 std::to_string(n) + "," + std::to_string(i) + "," + std::to_string(h) + "," +
                 std::to_string(w) + "]: " + e.what());
   }
+  // oneDNN 2.6's AMX convolutions read and write past their buffers on small inputs: the
+  // worker crashed at 64, 96 and 384 px images (inputs of 6x6 and below) once a 512 px
+  // image had run, and not with oneDNN held to AVX512_CORE_BF16. Those run without AMX.
+  if (h * w < 64)
+    while (std::string(pd.impl_info_str()).find("amx") != std::string::npos && pd.next_impl()) {
+    }
   p->weights = pd.weights_desc();
   p->prim = dnnl::convolution_forward(pd);
+  p->implementation = pd.impl_info_str();
   return *prims_.emplace(key, std::move(p)).first->second;
+}
+
+std::string Convolution::implementation(int64_t n, int64_t h, int64_t w) {
+  return prim_for(Key{n, h, w, int(Act::None), -1}).implementation;
 }
 
 Tensor Convolution::forward(const Tensor& x, const Tensor* residual, Act act) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <tuple>
 
 #include "backend/cpu/act.h"
@@ -29,6 +30,9 @@ class Convolution {
 
   // y = act(conv(x) + bias) + residual, channels-last in the compute dtype.
   Tensor forward(const Tensor& x, const Tensor* residual, Act act);
+  // The oneDNN implementation that convolves n images of h x w (no activation, no
+  // residual), e.g. "brgconv:avx512_core_amx_bf16".
+  std::string implementation(int64_t n, int64_t h, int64_t w);
 
   Tensor weight() const { return weights_.plain(); }
   DType dtype() const { return dtype_; }
