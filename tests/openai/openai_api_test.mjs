@@ -1,51 +1,15 @@
 // The worker's OpenAI images API driven by the official `openai` SDK, as its users call it,
 // against sd-worker-cpu processes on the tiny fixture model over loopback.
 //
-// Environment (set by tests.cmake):
-//   SD_WORKER_BIN   the built sd-worker-cpu
-//   SD_SOURCE_DIR   the source tree
-//   SD_FIXTURES     the tiny models (default tests/fixtures, else ../shared/fixtures)
-//   SD_TEST_DATA    third-party data (the CLIP vocabulary in clip/)
-// Exits 77 (skipped) when the SDK or the data is missing on a developer's machine; under
+// Environment: as ../node/worker_process.mjs says. Exits 77 (skipped) when the SDK or the data is missing on a developer's machine; under
 // CI=true that is a failure.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
-const env = process.env;
-const sourceDir = env.SD_SOURCE_DIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const workerBin = env.SD_WORKER_BIN;
-const dataDir = env.SD_TEST_DATA || path.resolve(sourceDir, '../shared/data');
-const fixturesDir =
-  env.SD_FIXTURES ||
-  [path.join(sourceDir, 'tests/fixtures'), path.resolve(sourceDir, '../shared/fixtures')].find((d) =>
-    fs.existsSync(path.join(d, 'tiny-sd15')),
-  );
-const SKIP = 77;
+import { missing, requireWorkerParts, startWorker as startTinyWorker } from '../node/worker_process.mjs';
 
-function missing(what) {
-  if (env.CI === 'true') {
-    console.error(`FAIL: ${what} (CI=true: scripts/setup.sh installs it)`);
-    process.exit(1);
-  }
-  console.log(`SKIP: ${what}`);
-  process.exit(SKIP);
-}
-
-if (!workerBin || !fs.existsSync(workerBin)) {
-  console.error(`FAIL: SD_WORKER_BIN (${workerBin}) is not a built sd-worker-cpu`);
-  process.exit(1);
-}
-if (!fixturesDir) {
-  console.error('FAIL: no tiny-sd15 fixture (set SD_FIXTURES)');
-  process.exit(1);
-}
-if (!fs.existsSync(path.join(dataDir, 'clip', 'vocab.json'))) missing(`no CLIP vocabulary in ${dataDir}/clip`);
+requireWorkerParts();
 let OpenAI, toFile;
 try {
   ({ default: OpenAI, toFile } = await import('openai'));
@@ -115,60 +79,7 @@ const pngOf = (b64) => readPng(Buffer.from(b64, 'base64'));
 
 // ---- workers --------------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const children = new Set();
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    for (const child of children) child.kill('SIGKILL');
-    process.exit(1);
-  });
-}
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-async function startWorker(name, extra = []) {
-  const port = await freePort();
-  const args = [
-    '--worker-id', name, '--port', String(port),
-    '--model-path', path.join(fixturesDir, 'tiny-sd15'),
-    '--tokenizer-dir', path.join(dataDir, 'clip'),
-    '--threads', '1', '--dtype', 'f32', '--preview', 'none',
-    ...extra,
-  ];
-  // One thread that sleeps when idle: ctest runs other tests beside this one on 2 cores.
-  const child = spawn(workerBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, OMP_WAIT_POLICY: 'passive' } });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  const url = `http://127.0.0.1:${port}`;
-  const token = extra.includes('--api-token') ? extra[extra.indexOf('--api-token') + 1] : '';
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}:\n${log}`);
-    try {
-      if ((await fetch(`${url}/ready`, { headers })).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${name} not ready after 60 s:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, child, headers, log: () => log };
-}
+const startWorker = (name, extra = []) => startTinyWorker(name, ['--preview', 'none', ...extra]);
 
 let worker;
 let tokenWorker;

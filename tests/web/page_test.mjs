@@ -2,49 +2,25 @@
 // against real sd-worker-cpu processes on the tiny fixture model. Each state the page goes
 // through is saved as a screenshot under SD_SCREENSHOT_DIR for review.
 //
-// Usage (ctest passes these): node page_test.mjs
-//   SD_WORKER_BIN   the built sd-worker-cpu
-//   SD_SOURCE_DIR   the source tree
-//   SD_FIXTURES     the tiny models (default ../shared/fixtures beside the source tree)
-//   SD_TEST_DATA    third-party data (the CLIP vocabulary in clip/)
+// Usage (ctest passes these): node page_test.mjs, with the environment of
+// ../node/worker_process.mjs and
 //   SD_SCREENSHOT_DIR where the screenshots go
 //   CHROMIUM        the browser (default /usr/bin/chromium)
 // Exits 77 (skipped) when the browser, playwright-core or the data is missing on a
 // developer's machine; under CI=true that is a failure.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-const env = process.env;
-const sourceDir = env.SD_SOURCE_DIR || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const workerBin = env.SD_WORKER_BIN;
-const dataDir = env.SD_TEST_DATA || path.resolve(sourceDir, '../shared/data');
-const fixturesDir = env.SD_FIXTURES || path.resolve(sourceDir, '../shared/fixtures');
-const shots = env.SD_SCREENSHOT_DIR || path.resolve('web-screenshots');
-const chromiumPath = env.CHROMIUM || '/usr/bin/chromium';
-const SKIP = 77;
+import { fixturesDir, missing, requireWorkerParts, startWorker as startTinyWorker } from '../node/worker_process.mjs';
 
-function missing(what) {
-  if (env.CI === 'true') {
-    console.error(`FAIL: ${what} (CI=true: scripts/setup.sh installs it)`);
-    process.exit(1);
-  }
-  console.log(`SKIP: ${what}`);
-  process.exit(SKIP);
-}
+const shots = process.env.SD_SCREENSHOT_DIR || path.resolve('web-screenshots');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 
-if (!workerBin || !fs.existsSync(workerBin)) {
-  console.error(`FAIL: SD_WORKER_BIN (${workerBin}) is not a built sd-worker-cpu`);
-  process.exit(1);
-}
+requireWorkerParts();
 if (!fs.existsSync(chromiumPath)) missing(`no Chromium at ${chromiumPath} (apt-get install chromium)`);
-if (!fs.existsSync(path.join(dataDir, 'clip', 'vocab.json'))) missing(`no CLIP vocabulary in ${dataDir}/clip`);
-if (!fs.existsSync(path.join(fixturesDir, 'tiny-sd15'))) missing(`no test fixtures in ${fixturesDir} (set SD_FIXTURES)`);
 let chromium;
 try {
   ({ chromium } = await import('playwright-core'));
@@ -56,63 +32,12 @@ fs.mkdirSync(shots, { recursive: true });
 
 // ---- workers --------------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
+// A worker with the tiny LoRA in its own --lora-dir, and a preview at every step.
 async function startWorker(name, extra = []) {
-  const port = await freePort();
   const loraDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sd-web-loras-'));
   fs.copyFileSync(path.join(fixturesDir, 'tiny-lora-sd15.safetensors'), path.join(loraDir, 'tiny-lora.safetensors'));
-  const args = [
-    '--worker-id', name, '--port', String(port),
-    '--model-path', path.join(fixturesDir, 'tiny-sd15'),
-    '--tokenizer-dir', path.join(dataDir, 'clip'),
-    '--lora-dir', loraDir, '--preview-every', '1', '--threads', '1', '--dtype', 'f32',
-    ...extra,
-  ];
-  // One thread that sleeps when idle: ctest runs other tests beside this one on 2 cores.
-  const child = spawn(workerBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, OMP_WAIT_POLICY: 'passive' } });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  const url = `http://127.0.0.1:${port}/`;
-  const token = extra.includes('--api-token') ? extra[extra.indexOf('--api-token') + 1] : '';
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}:\n${log}`);
-    try {
-      const r = await fetch(`${url}ready`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-      if (r.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${name} not ready after 60 s:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, child, loraDir, log: () => log };
+  return { ...(await startTinyWorker(name, ['--lora-dir', loraDir, '--preview-every', '1', ...extra])), loraDir };
 }
-
-// Workers still running when this process is stopped (a timeout, Ctrl+C) die with it.
-const children = new Set();
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    for (const child of children) child.kill('SIGKILL');
-    process.exit(1);
-  });
-}
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
 
 function stopWorker(w) {
   if (!w) return;
@@ -184,7 +109,7 @@ async function decodedSize(p, selector) {
 before(async () => {
   worker = await startWorker('web-test');
   page = await newPage();
-  await page.goto(worker.url);
+  await page.goto(`${worker.url}/`);
 });
 
 after(async () => {
@@ -251,7 +176,7 @@ test('a job waits behind other clients\' jobs showing its place, then runs, and 
   // Two jobs of another client: one holds the engine, one waits; ours is third.
   const others = [];
   for (let i = 0; i < 2; i++) {
-    const r = await fetch(`${worker.url}v1/jobs`, {
+    const r = await fetch(`${worker.url}/v1/jobs`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ operation: 'image_generation', prompt: 'another client', steps: 150, width: 128, height: 128 }),
@@ -268,7 +193,7 @@ test('a job waits behind other clients\' jobs showing its place, then runs, and 
   await page.waitForFunction(() => document.getElementById('job-detail').textContent === 'Position 2 in the queue');
   assert.equal(await jobState(), 'queued');
   await shot('04-queued');
-  for (const id of others) assert.equal((await fetch(`${worker.url}v1/jobs/${id}`, { method: 'DELETE' })).status, 200);
+  for (const id of others) assert.equal((await fetch(`${worker.url}/v1/jobs/${id}`, { method: 'DELETE' })).status, 200);
   await waitForState('running');
   await page.waitForFunction(() => /Step \d+ of 150/.test(document.getElementById('job-detail').textContent));
   await shot('05-long-job-running');
@@ -407,7 +332,7 @@ test('with --api-token the page asks for the token and works once it is entered'
   tokenWorker = await startWorker('web-token', ['--api-token', 'open-sesame']);
   const p = await newPage();
   try {
-    await p.goto(tokenWorker.url);
+    await p.goto(`${tokenWorker.url}/`);
     await p.locator('#token-dialog').waitFor({ state: 'visible' });
     await shot('14-token-asked', p);
     await p.fill('#token-input', 'wrong');
