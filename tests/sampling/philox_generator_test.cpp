@@ -2,7 +2,6 @@
 // (rng/philox_randn.safetensors): every tensor must match bit for bit.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <string>
 
 #include "io/safetensors.h"
@@ -16,16 +15,6 @@ io::SafetensorsFile philox_file() {
   return io::SafetensorsFile::open(test::fixtures_dir() + "/rng/philox_randn.safetensors");
 }
 
-// Number of elements whose bits differ.
-int64_t bit_mismatches(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  auto x = a.to_floats(), y = b.to_floats();
-  int64_t n = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-    if (std::memcmp(&x[i], &y[i], sizeof(float)) != 0) ++n;
-  return n;
-}
-
 // The first call of a fresh generator, for seeds that exercise both key words
 // (4294967303 = 2^32 + 7: the high word is 1).
 TEST(PhiloxGenerator, EveryStoredSeedIsBitExact) {
@@ -35,12 +24,12 @@ TEST(PhiloxGenerator, EveryStoredSeedIsBitExact) {
     Tensor ref = f.load(key, DType::F32);
     PhiloxGenerator gen(seed);
     Tensor got = gen.randn(ref.shape());
-    EXPECT_EQ(bit_mismatches(got, ref), 0) << key << ": " << test::max_abs_diff(got, ref);
+    EXPECT_EQ(test::bit_mismatches(got, ref), 0) << key << ": " << test::max_abs_diff(got, ref);
   }
   for (const char* key : {"seed0.3x4", "seed42.2x4x96x128"}) {
     Tensor ref = f.load(key, DType::F32);
     PhiloxGenerator gen(std::stoull(std::string(key).substr(4)));
-    EXPECT_EQ(bit_mismatches(gen.randn(ref.shape()), ref), 0) << key;
+    EXPECT_EQ(test::bit_mismatches(gen.randn(ref.shape()), ref), 0) << key;
   }
 }
 
@@ -59,7 +48,7 @@ TEST(PhiloxGenerator, ConsecutiveCallsAdvanceTheOffset) {
   PhiloxGenerator gen(42);
   for (const char* key : {"seed42.call0.1x4x8x8", "seed42.call1.1x4x8x8", "seed42.call2.1x4x8x8"}) {
     Tensor ref = f.load(key, DType::F32);
-    EXPECT_EQ(bit_mismatches(gen.randn(ref.shape()), ref), 0) << key;
+    EXPECT_EQ(test::bit_mismatches(gen.randn(ref.shape()), ref), 0) << key;
   }
 }
 

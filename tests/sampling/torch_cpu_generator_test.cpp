@@ -2,7 +2,6 @@
 // (rng/torch_cpu_randn.safetensors): every tensor must match bit for bit.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <string>
 
 #include "io/safetensors.h"
@@ -16,16 +15,6 @@ io::SafetensorsFile rng_file() {
   return io::SafetensorsFile::open(test::fixtures_dir() + "/rng/torch_cpu_randn.safetensors");
 }
 
-// Number of elements whose bits differ.
-int64_t bit_mismatches(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  auto x = a.to_floats(), y = b.to_floats();
-  int64_t n = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-    if (std::memcmp(&x[i], &y[i], sizeof(float)) != 0) ++n;
-  return n;
-}
-
 TEST(TorchCpuGenerator, EveryStoredSeedAndShapeIsBitExact) {
   auto f = rng_file();
   int checked = 0;
@@ -36,7 +25,7 @@ TEST(TorchCpuGenerator, EveryStoredSeedAndShapeIsBitExact) {
       Tensor ref = f.load(key, DType::F32);
       TorchCpuGenerator gen(seed);
       Tensor got = gen.randn(ref.shape());
-      EXPECT_EQ(bit_mismatches(got, ref), 0) << key << ": " << test::max_abs_diff(got, ref);
+      EXPECT_EQ(test::bit_mismatches(got, ref), 0) << key << ": " << test::max_abs_diff(got, ref);
       ++checked;
     }
   }
@@ -51,7 +40,7 @@ TEST(TorchCpuGenerator, ConsecutiveDrawsContinueTheStreamAndTheCachedNormal) {
   for (const char* key : {"seed42.sequence0.3", "seed42.sequence1.5", "seed42.sequence2.1x4x8x8",
                           "seed42.sequence3.17", "seed42.sequence4.2"}) {
     Tensor ref = f.load(key, DType::F32);
-    EXPECT_EQ(bit_mismatches(gen.randn(ref.shape()), ref), 0) << key;
+    EXPECT_EQ(test::bit_mismatches(gen.randn(ref.shape()), ref), 0) << key;
   }
 }
 
@@ -60,14 +49,14 @@ TEST(TorchCpuGenerator, ManualSeedRestartsTheStreamAndDropsTheCache) {
   Tensor first = gen.randn({3});  // leaves a cached value behind
   gen.randn({1, 4, 8, 8});
   gen.manual_seed(7);
-  EXPECT_EQ(bit_mismatches(gen.randn({3}), first), 0);
+  EXPECT_EQ(test::bit_mismatches(gen.randn({3}), first), 0);
 }
 
 TEST(TorchCpuGenerator, SeedsUseTheLow32BitsLikeTorch) {
   TorchCpuGenerator a(5), b((uint64_t(1) << 32) | 5u), c(6);
   Tensor x = a.randn({1, 4, 8, 8});
-  EXPECT_EQ(bit_mismatches(b.randn({1, 4, 8, 8}), x), 0);
-  EXPECT_GT(bit_mismatches(c.randn({1, 4, 8, 8}), x), 200);
+  EXPECT_EQ(test::bit_mismatches(b.randn({1, 4, 8, 8}), x), 0);
+  EXPECT_GT(test::bit_mismatches(c.randn({1, 4, 8, 8}), x), 200);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -128,6 +129,15 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
     m = std::max(m, d);
   }
   return m;
+}
+
+int64_t bit_mismatches(const Tensor& a, const Tensor& b) {
+  SD_CHECK(a.shape() == b.shape(), "shape " + a.shape().str() + " vs " + b.shape().str());
+  const auto x = a.to_floats(), y = b.to_floats();
+  int64_t n = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::memcmp(&x[i], &y[i], sizeof(float)) != 0) ++n;
+  return n;
 }
 
 double max_abs(const Tensor& a) {

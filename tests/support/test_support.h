@@ -68,6 +68,8 @@ std::string error_of(Fn fn) {
 // max |a - b| over all elements (shapes must match).
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double max_abs(const Tensor& a);
+// How many elements differ in their float32 bits (shapes must match): 0 for bit-exact.
+int64_t bit_mismatches(const Tensor& a, const Tensor& b);
 
 // PSNR in dB of `actual` against `expected` for values spanning `peak` (+inf when equal).
 // Throws sd::Error when the shapes differ: a wrong-sized result must never score.
