@@ -2,10 +2,10 @@
 
 #include <cmath>
 #include <map>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/number_text.h"
 
 namespace sd::models {
 
@@ -13,11 +13,6 @@ namespace {
 
 constexpr float kMaxStrength = 10.f;
 
-std::string number(float v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 // Why the product up @ down cannot be added to a weight of shape `w` ("" when it can):
 // down [r, in] or [r, in, kh, kw] and up [out, r] or [out, r, 1, 1], where a 1x1 conv and
@@ -74,7 +69,7 @@ LoraPatch::LoraPatch(const LoraTargets& targets, const std::vector<LoraUse>& lor
     SD_CHECK(use.file != nullptr, "LoRA use without a file");
     const LoraFile& file = *use.file;
     if (!std::isfinite(use.strength) || std::fabs(use.strength) > kMaxStrength)
-      throw Error(file.path() + ": LoRA strength must be within [-10, 10], got " + number(use.strength));
+      throw Error(file.path() + ": LoRA strength must be within [-10, 10], got " + number_text(use.strength));
     std::vector<const LoraLayer*> unmatched;
     for (const LoraLayer& layer : file.layers()) {
       std::optional<LoraTargets::Target> target;

@@ -4,20 +4,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <optional>
 
+#include "core/number_text.h"
 #include "pipeline/sampler_names.h"
 
 namespace sd::pipeline {
 
 namespace {
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
 
 // A1111's quote(): a value holding a delimiter becomes a JSON string (non-ASCII kept).
 std::string quote(const std::string& v) {
@@ -111,20 +105,20 @@ std::string parameters_text(const GenerationRequest& req, const CheckpointIdenti
   p.emplace_back("Steps", std::to_string(req.steps));
   p.emplace_back("Sampler", sampler_display_name(req.sampler));
   if (req.schedule != Schedule::Default) p.emplace_back("Schedule type", schedule_display_name(req.schedule));
-  p.emplace_back("CFG scale", number(req.guidance_scale));
+  p.emplace_back("CFG scale", number_text(req.guidance_scale));
   p.emplace_back("Seed", std::to_string(req.seed));
   p.emplace_back("Size", std::to_string(req.width) + "x" + std::to_string(req.height));
   if (!model.hash.empty()) p.emplace_back("Model hash", model.hash);
   if (!model.name.empty()) p.emplace_back("Model", model.name);
   if (!model.vae.empty()) p.emplace_back("VAE", model.vae);
-  if (req.operation != Operation::Txt2Img) p.emplace_back("Denoising strength", number(req.strength));
+  if (req.operation != Operation::Txt2Img) p.emplace_back("Denoising strength", number_text(req.strength));
   if (req.clip_skip > 1) p.emplace_back("Clip skip", std::to_string(req.clip_skip));
   // A1111 leaves RNG out for its default, GPU; ours is CPU, so both are named.
   p.emplace_back("RNG", req.rng == NoiseSource::Philox ? "GPU" : "CPU");
   // A1111's masked img2img settings, in the order its img2img init() adds them; one blur
   // is named only when both directions have it (A1111's mask_blur property).
   if (req.operation == Operation::Inpaint) {
-    if (req.mask_blur_x > 0 && req.mask_blur_x == req.mask_blur_y) p.emplace_back("Mask blur", number(req.mask_blur_x));
+    if (req.mask_blur_x > 0 && req.mask_blur_x == req.mask_blur_y) p.emplace_back("Mask blur", number_text(req.mask_blur_x));
     if (req.inpaint_only_masked) {
       p.emplace_back("Inpaint area", "Only masked");
       p.emplace_back("Masked area padding", std::to_string(req.inpaint_padding));
@@ -137,7 +131,7 @@ std::string parameters_text(const GenerationRequest& req, const CheckpointIdenti
   for (size_t i = 0; i < req.loras.size() && i < lora_hashes.size(); ++i)
     hashes += (i ? ", " : "") + parameters_name_of_file(req.loras[i].path) + ": " + lora_hashes[i];
   if (!hashes.empty()) p.emplace_back("Lora hashes", hashes);
-  for (const auto& l : req.loras) p.emplace_back("Lora", parameters_name_of_file(l.path) + ":" + number(l.strength));
+  for (const auto& l : req.loras) p.emplace_back("Lora", parameters_name_of_file(l.path) + ":" + number_text(l.strength));
 
   std::string s = req.prompt;
   if (!req.negative_prompt.empty()) s += "\nNegative prompt: " + req.negative_prompt;

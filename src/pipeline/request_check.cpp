@@ -2,24 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <random>
 
+#include "core/number_text.h"
 #include "pipeline/pipeline.h"
 
 namespace sd::pipeline {
 
 namespace {
 
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 void check_range(const std::string& field, double v, double lo, double hi) {
   if (!(v >= lo && v <= hi))
-    throw RequestError(field, "must be between " + number(lo) + " and " + number(hi) + ", got " + number(v));
+    throw RequestError(field,
+                       "must be between " + number_text(lo) + " and " + number_text(hi) + ", got " + number_text(v));
 }
 
 void check_size(const char* field, int v, const RequestLimits& l) {
@@ -58,7 +53,7 @@ void check_request(const GenerationRequest& req, const ModelInfo& model) {
   check_range("strength", req.strength, 0.0, l.max_strength);
   // diffusers runs int(steps * strength) steps of an image job: none is an error.
   if (req.operation != Operation::Txt2Img && int(double(req.steps) * req.strength) < 1)
-    throw RequestError("strength", number(req.strength) + " with " + std::to_string(req.steps) +
+    throw RequestError("strength", number_text(req.strength) + " with " + std::to_string(req.steps) +
                                        " steps leaves no step to run");
   check_range("clip_skip", req.clip_skip, 1, l.max_clip_skip);
   check_lora_count(req.loras.size(), l);
