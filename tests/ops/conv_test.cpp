@@ -173,9 +173,9 @@ TEST(Conv2d, RejectsMismatchedInput) {
 namespace sd {
 namespace {
 
-// oneDNN 2.6's AMX convolutions overrun their buffers on inputs below 8x8 (the worker
-// crashed at 64, 96 and 384 px images): those take another implementation, larger inputs
-// keep AMX where the CPU has it.
+// oneDNN 2.6's AMX convolutions reach outside their buffers on inputs below 8x8 (the
+// worker crashed at 64, 96 and 384 px images): those take another implementation, larger
+// inputs keep AMX where the CPU has it.
 TEST(Conv2d, InputsBelow8x8RunWithoutOneDnnAmx) {
   const Tensor w = random_tensor({640, 640, 3, 3}, 50).to(DType::BF16);
   cpu::Convolution same(w, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
@@ -188,6 +188,30 @@ TEST(Conv2d, InputsBelow8x8RunWithoutOneDnnAmx) {
     EXPECT_NE(same.implementation(2, 16, 16).find("amx"), std::string::npos);
     EXPECT_NE(down.implementation(2, 16, 16).find("amx"), std::string::npos);
   }
+}
+
+// oneDNN 2.6's brgemm AMX convolution with stride 2 reaches outside its buffers on 1280
+// channels at some widths (10x10 and 50x50 inputs, SD1.5's last downsampler at 320 and
+// 1600 px): stride 2 takes the older AMX kernel, whose results must match.
+TEST(Conv2d, Stride2RunsWithoutOneDnnBrgemmAmx) {
+  const int64_t c = 1280, side = 10;
+  const Tensor w = random_tensor({c, c, 3, 3}, 60, -0.05f, 0.05f).to(DType::BF16);
+  const Tensor x = random_tensor({1, c, side, side}, 61).to(DType::BF16);
+  cpu::Convolution down(w, Tensor(), cpu::ConvGeometry{2, 1, 1, 1, 1});
+  const bool amx = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+  for (int64_t s : {side, int64_t(16), int64_t(50)}) {
+    const std::string impl = down.implementation(1, s, s);
+    EXPECT_FALSE(impl.rfind("brgconv", 0) == 0 && impl.find("amx") != std::string::npos) << s << ": " << impl;
+    if (amx) {
+      EXPECT_NE(impl.find("amx"), std::string::npos) << s << ": " << impl;
+    }
+  }
+  int64_t ho, wo;
+  const auto ref = test::ref_conv2d(x.to_floats(), 1, c, side, side, w.to_floats(), c, 3, 3, {}, 2, 1, 1, 1, 1, &ho, &wo);
+  const Tensor expect = Tensor::from_floats(ref, {1, c, ho, wo});
+  // bf16 output: 2^-8 of the largest value.
+  EXPECT_TRUE(test::tensors_close(down.forward(x, nullptr, cpu::Act::None).to(DType::F32), expect,
+                                  test::max_abs(expect) / 256));
 }
 
 }  // namespace

@@ -206,12 +206,18 @@ const Convolution::Prim& Convolution::prim_for(const Key& key) {
                 std::to_string(n) + "," + std::to_string(i) + "," + std::to_string(h) + "," +
                 std::to_string(w) + "]: " + e.what());
   }
-  // oneDNN 2.6's AMX convolutions read and write past their buffers on small inputs: the
-  // worker crashed at 64, 96 and 384 px images (inputs of 6x6 and below) once a 512 px
-  // image had run, and not with oneDNN held to AVX512_CORE_BF16. Those run without AMX.
-  if (h * w < 64)
-    while (std::string(pd.impl_info_str()).find("amx") != std::string::npos && pd.next_impl()) {
-    }
+  // oneDNN 2.6's AMX convolutions reach outside their buffers in some shapes (found with
+  // every buffer between inaccessible pages): any of them on inputs below 8x8 (the worker
+  // crashed at 64, 96 and 384 px images), and the brgemm one with stride 2 on 1280
+  // channels, at some widths whatever the height (SD1.5's last downsampler at 320 and
+  // 1600 px). Those take the next implementation: without AMX below 8x8, the older AMX
+  // kernel for stride 2.
+  const auto unsafe = [&](const std::string& impl) {
+    if (impl.find("amx") == std::string::npos) return false;
+    return h * w < 64 || (g_.stride > 1 && impl.rfind("brgconv", 0) == 0);
+  };
+  while (unsafe(pd.impl_info_str()) && pd.next_impl()) {
+  }
   p->weights = pd.weights_desc();
   p->prim = dnnl::convolution_forward(pd);
   p->implementation = pd.impl_info_str();
