@@ -1,6 +1,7 @@
 #include "backend/cpu/convolution.h"
 
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "backend/cpu/eltwise.h"
@@ -50,6 +51,49 @@ Algo algo_override() {
     return s == "direct" ? Algo::Direct : s == "winograd" ? Algo::Winograd : Algo::Auto;
   }();
   return a;
+}
+
+bool is_amx(const dnnl::convolution_forward::primitive_desc& pd) {
+  return std::string(pd.impl_info_str()).find("amx") != std::string::npos;
+}
+
+// oneDNN 2.6's older AMX kernel ("jit:avx512_core_amx_bf16"), not its brgemm one.
+bool is_jit_amx(const dnnl::convolution_forward::primitive_desc& pd) {
+  const std::string impl = pd.impl_info_str();
+  return impl.rfind("jit:", 0) == 0 && impl.find("amx") != std::string::npos;
+}
+
+// The implementation a convolution of an h x w input runs, of those oneDNN offers for it
+// (`make` builds the primitive descriptor afresh: next_impl moves the one it is called on).
+// - On inputs below 8x8 none of oneDNN 2.6's AMX kernels: they reached outside their
+//   buffers there (found with every buffer between inaccessible pages; the worker crashed
+//   at 64, 96 and 384 px images).
+// - For a 3x3 kernel the older AMX kernel where there is one, instead of the brgemm one
+//   oneDNN prefers. Alternated with it in one process (bf16, 2-core Sapphire Rapids), it
+//   ran SD's 3x3 shapes in 0.68-0.98 of the time at 640-2560 input channels and in the
+//   VAE's 128-512, 1.03-1.05 at 320 and 1.13 for 1280 channels at 8x8: SD1.5's UNet step
+//   at 512 px in 0.94 and its VAE decode in 0.90. And with stride 2 the brgemm kernel
+//   reached outside its buffers on 1280 channels at some widths (SD1.5's last downsampler
+//   at 320 and 1600 px), which no other stride-2 convolution takes it for either.
+dnnl::convolution_forward::primitive_desc choose_implementation(
+    const std::function<dnnl::convolution_forward::primitive_desc()>& make, int64_t kh, int64_t kw,
+    int stride, int64_t h, int64_t w) {
+  dnnl::convolution_forward::primitive_desc pd = make();
+  if (h * w < 64) {
+    while (is_amx(pd) && pd.next_impl()) {
+    }
+    return pd;
+  }
+  if (kh == 3 && kw == 3 && is_amx(pd)) {
+    dnnl::convolution_forward::primitive_desc jit = make();
+    while (!is_jit_amx(jit) && jit.next_impl()) {
+    }
+    if (is_jit_amx(jit)) return jit;
+  }
+  if (stride > 1)
+    while (is_amx(pd) && !is_jit_amx(pd) && pd.next_impl()) {
+    }
+  return pd;
 }
 
 // One reorder between two memories (oneDNN caches the primitive).
@@ -142,7 +186,9 @@ dnnl::memory::desc Convolution::direct_weights_desc(int64_t h, int64_t w) const 
       dnnl::memory::desc({1, i, h, w}, dt, tag::nhwc), dnnl::memory::desc({o, i, kh, kw}, dt, tag::any),
       bmd, dnnl::memory::desc({1, o, ho, wo}, dt, tag::nhwc), {g_.stride, g_.stride},
       {g_.pad_top, g_.pad_left}, {g_.pad_bottom, g_.pad_right});
-  return dnnl::convolution_forward::primitive_desc(cd, engine()).weights_desc();
+  return choose_implementation([&] { return dnnl::convolution_forward::primitive_desc(cd, engine()); }, kh, kw,
+                               g_.stride, h, w)
+      .weights_desc();
 }
 
 const Convolution::Prim& Convolution::prim_for(const Key& key) {
@@ -197,26 +243,15 @@ const Convolution::Prim& Convolution::prim_for(const Key& key) {
                                      dnnl::algorithm::convolution_direct, p->src, wmd, bmd, p->dst,
                                      strides, pad_l, pad_r);
   p->add_after = res && kh * kw > 1;
+  const dnnl::primitive_attr attr = post_ops_attr(Act(act), p->add_after ? nullptr : res);
   dnnl::convolution_forward::primitive_desc pd;
   try {
-    pd = dnnl::convolution_forward::primitive_desc(cd, post_ops_attr(Act(act), p->add_after ? nullptr : res),
-                                                   engine());
+    pd = choose_implementation([&] { return dnnl::convolution_forward::primitive_desc(cd, attr, engine()); }, kh, kw,
+                               g_.stride, h, w);
   } catch (const dnnl::error& e) {
     throw Error("oneDNN has no convolution for weight " + wshape_.str() + " on input [" +
                 std::to_string(n) + "," + std::to_string(i) + "," + std::to_string(h) + "," +
                 std::to_string(w) + "]: " + e.what());
-  }
-  // oneDNN 2.6's AMX convolutions reach outside their buffers in some shapes (found with
-  // every buffer between inaccessible pages): any of them on inputs below 8x8 (the worker
-  // crashed at 64, 96 and 384 px images), and the brgemm one with stride 2 on 1280
-  // channels, at some widths whatever the height (SD1.5's last downsampler at 320 and
-  // 1600 px). Those take the next implementation: without AMX below 8x8, the older AMX
-  // kernel for stride 2.
-  const auto unsafe = [&](const std::string& impl) {
-    if (impl.find("amx") == std::string::npos) return false;
-    return h * w < 64 || (g_.stride > 1 && impl.rfind("brgconv", 0) == 0);
-  };
-  while (unsafe(pd.impl_info_str()) && pd.next_impl()) {
   }
   p->weights = pd.weights_desc();
   p->prim = dnnl::convolution_forward(pd);

@@ -31,7 +31,7 @@ class Convolution {
   // y = act(conv(x) + bias) + residual, channels-last in the compute dtype.
   Tensor forward(const Tensor& x, const Tensor* residual, Act act);
   // The oneDNN implementation that convolves n images of h x w (no activation, no
-  // residual), e.g. "brgconv:avx512_core_amx_bf16".
+  // residual), e.g. "jit:avx512_core_amx_bf16".
   std::string implementation(int64_t n, int64_t h, int64_t w);
 
   Tensor weight() const { return weights_.plain(); }
