@@ -71,9 +71,9 @@ bool is_jit_amx(const dnnl::convolution_forward::primitive_desc& pd) {
 //   oneDNN prefers. Alternated with it in one process (bf16, 2-core Sapphire Rapids), it
 //   ran SD's 3x3 shapes in 0.68-0.98 of the time at 640-2560 input channels and in the
 //   VAE's 128-512, 1.03-1.05 at 320 and 1.13 for 1280 channels at 8x8: SD1.5's UNet step
-//   at 512 px in 0.94 and its VAE decode in 0.90. And with stride 2 the brgemm kernel
-//   reached outside its buffers on 1280 channels at some widths (SD1.5's last downsampler
-//   at 320 and 1600 px), which no other stride-2 convolution takes it for either.
+//   at 512 px in 0.94 and its VAE decode in 0.90.
+// - With stride 2 never the brgemm AMX kernel: it reached outside its buffers on 1280
+//   channels at some widths (SD1.5's last downsampler at 320 and 1600 px).
 dnnl::convolution_forward::primitive_desc choose_implementation(
     const std::function<dnnl::convolution_forward::primitive_desc()>& make, int64_t kh, int64_t kw,
     int stride, int64_t h, int64_t w) {
