@@ -13,7 +13,6 @@ namespace {
 
 constexpr float kMaxStrength = 10.f;
 
-
 // Why the product up @ down cannot be added to a weight of shape `w` ("" when it can):
 // down [r, in] or [r, in, kh, kw] and up [out, r] or [out, r, 1, 1], where a 1x1 conv and
 // a Linear take the same pair.

@@ -118,7 +118,8 @@ std::string parameters_text(const GenerationRequest& req, const CheckpointIdenti
   // A1111's masked img2img settings, in the order its img2img init() adds them; one blur
   // is named only when both directions have it (A1111's mask_blur property).
   if (req.operation == Operation::Inpaint) {
-    if (req.mask_blur_x > 0 && req.mask_blur_x == req.mask_blur_y) p.emplace_back("Mask blur", number_text(req.mask_blur_x));
+    if (req.mask_blur_x > 0 && req.mask_blur_x == req.mask_blur_y)
+      p.emplace_back("Mask blur", number_text(req.mask_blur_x));
     if (req.inpaint_only_masked) {
       p.emplace_back("Inpaint area", "Only masked");
       p.emplace_back("Masked area padding", std::to_string(req.inpaint_padding));
@@ -131,7 +132,8 @@ std::string parameters_text(const GenerationRequest& req, const CheckpointIdenti
   for (size_t i = 0; i < req.loras.size() && i < lora_hashes.size(); ++i)
     hashes += (i ? ", " : "") + parameters_name_of_file(req.loras[i].path) + ": " + lora_hashes[i];
   if (!hashes.empty()) p.emplace_back("Lora hashes", hashes);
-  for (const auto& l : req.loras) p.emplace_back("Lora", parameters_name_of_file(l.path) + ":" + number_text(l.strength));
+  for (const auto& l : req.loras)
+    p.emplace_back("Lora", parameters_name_of_file(l.path) + ":" + number_text(l.strength));
 
   std::string s = req.prompt;
   if (!req.negative_prompt.empty()) s += "\nNegative prompt: " + req.negative_prompt;

@@ -1,8 +1,8 @@
 // The worker's OpenAI images API driven by the official `openai` SDK, as its users call it,
 // against sd-worker-cpu processes on the tiny fixture model over loopback.
 //
-// Environment: as ../node/worker_process.mjs says. Exits 77 (skipped) when the SDK or the data is missing on a developer's machine; under
-// CI=true that is a failure.
+// Environment: as ../node/worker_process.mjs says. Exits 77 (skipped) when the SDK or the
+// data is missing on a developer's machine; under CI=true that is a failure.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import zlib from 'node:zlib';
