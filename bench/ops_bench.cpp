@@ -220,6 +220,21 @@ void bench_misc(const Options& o, DType dt, Totals* unet) {
     print_row("unet", what + " + residual", 0, best_seconds(o, [&] { conv.forward(xc, &xc); }), 0, 1);
     print_row("unet", what + " alone", 0, best_seconds(o, [&] { conv.forward(xc); }), 0, 1);
   }
+  // A 1x1 weight takes another layout below 8x8 inputs (SD1.5's deepest level at 256 px):
+  // alternating image sizes moves it there and back, against the same pair at 8x8.
+  {
+    ops::Conv2d conv(random({1280, 2560, 1, 1}, dt, 28, 0.05f), random({1280}, DType::F32, 29), {});
+    const Tensor x8 = random({2, 2560, 8, 8}, dt, 30, 1.f, MemoryFormat::ChannelsLast);
+    const Tensor x4 = random({2, 2560, 4, 4}, dt, 31, 1.f, MemoryFormat::ChannelsLast);
+    print_row("unet", "conv 1x1 2560->1280 8x8 twice", 0, best_seconds(o, [&] {
+      conv.forward(x8);
+      conv.forward(x8);
+    }), 0, 1);
+    print_row("unet", "conv 1x1 2560->1280 8x8, 4x4 (layout switch)", 0, best_seconds(o, [&] {
+      conv.forward(x8);
+      conv.forward(x4);
+    }), 0, 1);
+  }
   Tensor lat = random({2, 4, 64, 64}, DType::F32, 24);
   print_row("unet", "to_layout+to_dtype latents", 1, best_seconds(o, [&] {
     ops::to_dtype(ops::to_layout(lat, MemoryFormat::ChannelsLast), dt);

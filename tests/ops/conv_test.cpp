@@ -2,6 +2,7 @@
 
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "backend/cpu/convolution.h"
 #include "ops/ops.h"
@@ -176,21 +177,57 @@ TEST(Conv2d, RejectsMismatchedInput) {
 namespace sd {
 namespace {
 
+bool cpu_has_amx() { return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16"); }
+
 // oneDNN 2.6's AMX convolutions reach outside their buffers on inputs below 8x8 (the
-// worker crashed at 64, 96 and 384 px images): those take another implementation, larger
-// inputs keep AMX where the CPU has it.
-TEST(Conv2d, InputsBelow8x8RunWithoutOneDnnAmx) {
-  const Tensor w = random_tensor({640, 640, 3, 3}, 50).to(DType::BF16);
-  cpu::Convolution same(w, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
-  cpu::Convolution down(w, Tensor(), cpu::ConvGeometry{2, 1, 1, 1, 1});
-  for (int64_t side : {1, 2, 3, 6, 7}) {
-    EXPECT_EQ(same.implementation(2, side, side).find("amx"), std::string::npos) << side;
-    EXPECT_EQ(down.implementation(2, side, side).find("amx"), std::string::npos) << side;
+// worker crashed at 64, 96 and 384 px images), except its older 3x3 kernel: the others
+// take a non-AMX implementation there, larger inputs keep AMX where the CPU has it.
+TEST(Conv2d, InputsBelow8x8RunOnlyTheOlderAmx3x3Kernel) {
+  const Tensor w3 = random_tensor({640, 640, 3, 3}, 50).to(DType::BF16);
+  const Tensor w1 = random_tensor({640, 640, 1, 1}, 51).to(DType::BF16);
+  cpu::Convolution same(w3, Tensor(), cpu::ConvGeometry{1, 1, 1, 1, 1});
+  cpu::Convolution down(w3, Tensor(), cpu::ConvGeometry{2, 1, 1, 1, 1});
+  cpu::Convolution pointwise(w1, Tensor(), cpu::ConvGeometry{1, 0, 0, 0, 0});
+  const std::string older = cpu_has_amx() ? "jit:avx512_core_amx_bf16" : "";
+  for (const auto& [h, w] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {3, 3}, {6, 6}, {7, 7}, {1, 40}, {7, 9}}) {
+    EXPECT_EQ(pointwise.implementation(2, h, w).find("amx"), std::string::npos) << h << "x" << w;
+    for (cpu::Convolution* conv : {&same, &down}) {
+      const std::string impl = conv->implementation(2, h, w);
+      if (cpu_has_amx())
+        EXPECT_EQ(impl, older) << h << "x" << w;
+      else
+        EXPECT_EQ(impl.find("amx"), std::string::npos) << h << "x" << w;
+    }
   }
-  if (__builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16")) {
+  if (cpu_has_amx()) {
+    EXPECT_NE(pointwise.implementation(2, 16, 16).find("amx"), std::string::npos);
     EXPECT_NE(same.implementation(2, 16, 16).find("amx"), std::string::npos);
     EXPECT_NE(down.implementation(2, 16, 16).find("amx"), std::string::npos);
   }
+}
+
+// A 1x1 weight moves between its AMX layout (8x8 inputs and above) and another one (below)
+// each time the input size crosses 8x8, as when a worker alternates image sizes; it must
+// come back with its values each time. (oneDNN's direct reorder between the two took
+// 0.12-0.25 s per SD weight, the way through the plain layout milliseconds.)
+TEST(Conv2d, PointwiseWeightKeepsItsValuesAcrossLayoutSwitches) {
+  const int64_t ci = 1280, co = 640;
+  const Tensor w = random_tensor({co, ci, 1, 1}, 70, -0.05f, 0.05f).to(DType::BF16);
+  cpu::Convolution conv(w, Tensor(), cpu::ConvGeometry{1, 0, 0, 0, 0});
+  if (cpu_has_amx()) {
+    EXPECT_NE(conv.implementation(1, 8, 8), conv.implementation(1, 4, 4));
+  }
+  for (int64_t side : {8, 4, 8, 4}) {
+    const Tensor x = random_tensor({1, ci, side, side}, 71 + side).to(DType::BF16);
+    int64_t ho, wo;
+    const auto ref =
+        test::ref_conv2d(x.to_floats(), 1, ci, side, side, w.to_floats(), co, 1, 1, {}, 1, 0, 0, 0, 0, &ho, &wo);
+    const Tensor expect = Tensor::from_floats(ref, {1, co, ho, wo});
+    EXPECT_TRUE(test::tensors_close(conv.forward(x, nullptr, cpu::Act::None).to(DType::F32), expect,
+                                    test::max_abs(expect) / 256))
+        << side;
+  }
+  EXPECT_EQ(test::max_abs_diff(conv.weight(), w), 0.0);
 }
 
 // 3x3 convolutions take oneDNN 2.6's older AMX kernel, not its brgemm one: it ran SD's
@@ -198,7 +235,7 @@ TEST(Conv2d, InputsBelow8x8RunWithoutOneDnnAmx) {
 // channels at some widths (10x10 and 50x50 inputs: SD1.5's last downsampler at 320 and
 // 1600 px). Both strides must match the reference.
 TEST(Conv2d, Kernels3x3RunOneDnnsOlderAmxKernel) {
-  const bool amx = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+  const bool amx = cpu_has_amx();
   for (const auto& [c, stride, side] : {std::tuple<int64_t, int, int64_t>{256, 1, 12}, {1280, 2, 10}}) {
     const Tensor w = random_tensor({c, c, 3, 3}, 60, -0.05f, 0.05f).to(DType::BF16);
     const Tensor x = random_tensor({1, c, side, side}, 61).to(DType::BF16);

@@ -64,33 +64,31 @@ bool is_jit_amx(const dnnl::convolution_forward::primitive_desc& pd) {
 
 // The implementation a convolution of an h x w input runs, of those oneDNN offers for it
 // (`make` builds the primitive descriptor afresh: next_impl moves the one it is called on).
-// - On inputs below 8x8 none of oneDNN 2.6's AMX kernels: they reached outside their
-//   buffers there (found with every buffer between inaccessible pages; the worker crashed
-//   at 64, 96 and 384 px images).
-// - For a 3x3 kernel the older AMX kernel where there is one, instead of the brgemm one
-//   oneDNN prefers. Alternated with it in one process (bf16, 2-core Sapphire Rapids), it
-//   ran SD's 3x3 shapes in 0.68-0.98 of the time at 640-2560 input channels and in the
-//   VAE's 128-512, 1.03-1.05 at 320 and 1.13 for 1280 channels at 8x8: SD1.5's UNet step
-//   at 512 px in 0.94 and its VAE decode in 0.90.
+// - For a 3x3 kernel the older AMX kernel ("jit:avx512_core_amx_bf16") where there is one,
+//   at every input size, instead of the brgemm one oneDNN prefers. Alternated with it in
+//   one process (bf16, 2-core Sapphire Rapids), it ran SD's 3x3 shapes in 0.68-0.98 of the
+//   time at 640-2560 input channels and in the VAE's 128-512, 1.03-1.05 at 320 and 1.13 for
+//   1280 channels at 8x8: SD1.5's UNet step at 512 px in 0.94 and its VAE decode in 0.90.
+//   Below 8x8 it replaces a non-AMX kernel: SD1.5's step at 256 px in 0.94 of the time, at
+//   128 px in 0.89, and a weight keeps one layout at every image size.
+// - Otherwise, on inputs below 8x8 none of oneDNN 2.6's AMX kernels: they reached outside
+//   their buffers there (found with every buffer between inaccessible pages; the worker
+//   crashed at 64, 96 and 384 px images). The older 3x3 kernel stayed inside its buffers
+//   on every input from 1x1 to 72x72, and on 1-7 rows of 1-64 columns.
 // - With stride 2 never the brgemm AMX kernel: it reached outside its buffers on 1280
 //   channels at some widths (SD1.5's last downsampler at 320 and 1600 px).
 dnnl::convolution_forward::primitive_desc choose_implementation(
     const std::function<dnnl::convolution_forward::primitive_desc()>& make, int64_t kh, int64_t kw,
     int stride, int64_t h, int64_t w) {
   dnnl::convolution_forward::primitive_desc pd = make();
-  if (h * w < 64) {
-    while (is_amx(pd) && pd.next_impl()) {
-    }
-    return pd;
-  }
   if (kh == 3 && kw == 3 && is_amx(pd)) {
     dnnl::convolution_forward::primitive_desc jit = make();
     while (!is_jit_amx(jit) && jit.next_impl()) {
     }
     if (is_jit_amx(jit)) return jit;
   }
-  if (stride > 1)
-    while (is_amx(pd) && !is_jit_amx(pd) && pd.next_impl()) {
+  if (h * w < 64 || stride > 1)
+    while (is_amx(pd) && (h * w < 64 || !is_jit_amx(pd)) && pd.next_impl()) {
     }
   return pd;
 }
