@@ -160,9 +160,10 @@ void Convolution::set_bias(const Tensor& bias) {
 
 // The weight is reordered when the layer is prepared (at load for the UNet), not in the
 // first step, into the layout oneDNN picks for a 64x64 input. On SD's convolutions that is
-// the layout of every input size from 8x8 to 512x512, except some 1x1s (a residual changes
-// their kernel): those reorder again at their first use, and so do those that take the
-// Winograd path (forward_blocked).
+// the layout of every input size from 8x8 to 512x512, and of every size for a 3x3 on AMX,
+// except some 1x1s (a residual changes their kernel, and inputs below 8x8 leave AMX): those
+// reorder again at their first use, and so do those that take the Winograd path
+// (forward_blocked).
 std::optional<dnnl::memory::desc> Convolution::kernel_weights_desc() const {
   try {
     return direct_weights_desc(64, 64);
