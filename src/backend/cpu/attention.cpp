@@ -80,6 +80,10 @@ struct Path<true> {
   }
   static void pack(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h,
                    T* kp, T* vp, float* row) {
+    if (K.dt == DType::BF16 && V.dt == DType::BF16) {
+      pack_bf16(g, K, V, b, h, kp, vp);
+      return;
+    }
     // A key row is 2 * d2 wide (the tile products pad the head dim to whole chunks: 80 to
     // 84), a value row d_pad.
     std::vector<T> tmp(static_cast<size_t>(std::max(g.d_pad, 2 * g.d2)));
@@ -99,6 +103,51 @@ struct Path<true> {
           std::fill(tmp.begin(), tmp.end(), T(0));
         T* vrow = vt + (j / 2) * g.d_pad * 2 + (j % 2);
         for (int64_t c = 0; c < g.d_pad; ++c) vrow[c * 2] = tmp[size_t(c)];
+      }
+    }
+  }
+  // The same layouts written straight from bf16 rows, a 32-bit word (one key's head-dim
+  // pair, or two keys' values in one column) at a time, without staging each row.
+  static void pack_bf16(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h, T* kp,
+                        T* vp) {
+    const int64_t whole = g.d / 2, pairs = (g.d + 1) / 2;  // pairs past `pairs` up to d2 are zero
+    const auto word = [](const uint16_t* lo) {
+      uint32_t w;
+      std::memcpy(&w, lo, sizeof w);
+      return w;
+    };
+    const auto put = [](T* base, int64_t at, uint32_t w) { std::memcpy(base + 2 * at, &w, sizeof w); };
+    for (int64_t t = 0; t < g.tiles; ++t) {
+      T* kt = kp + t * k_tile(g);  // key j's pair p: word p * nk + j
+      T* vt = vp + t * v_tile(g);  // keys 2r and 2r + 1 in column c: word r * d_pad + c
+      for (int64_t j = 0; j < g.nk; ++j) {
+        const int64_t key = t * g.nk + j;
+        if (key >= g.lk) {
+          for (int64_t p = 0; p < pairs; ++p) put(kt, p * g.nk + j, 0);
+          continue;
+        }
+        const auto* r = static_cast<const uint16_t*>(K.row(b, key, h * g.d));
+        for (int64_t p = 0; p < whole; ++p) put(kt, p * g.nk + j, word(r + 2 * p));
+        if (pairs > whole) put(kt, whole * g.nk + j, r[g.d - 1]);
+      }
+      std::memset(kt + 2 * pairs * g.nk, 0, size_t((g.d2 - pairs) * g.nk) * 2 * sizeof(T));
+      for (int64_t r = 0; r < g.nk / 2; ++r) {
+        const int64_t key = t * g.nk + 2 * r;
+        T* out = vt + 2 * r * g.d_pad;
+        const auto* v0 = key < g.lk ? static_cast<const uint16_t*>(V.row(b, key, h * g.d)) : nullptr;
+        const auto* v1 = key + 1 < g.lk ? static_cast<const uint16_t*>(V.row(b, key + 1, h * g.d)) : nullptr;
+        if (v1) {  // and so v0
+          for (int64_t c = 0; c < g.d; ++c) {
+            out[2 * c] = v0[c];
+            out[2 * c + 1] = v1[c];
+          }
+        } else {
+          for (int64_t c = 0; c < g.d; ++c) {
+            out[2 * c] = v0 ? v0[c] : T(0);
+            out[2 * c + 1] = 0;
+          }
+        }
+        std::fill(out + 2 * g.d, out + 2 * g.d_pad, T(0));
       }
     }
   }
