@@ -74,7 +74,8 @@ bool is_jit_amx(const dnnl::convolution_forward::primitive_desc& pd) {
 // - Otherwise, on inputs below 8x8 none of oneDNN 2.6's AMX kernels: they reached outside
 //   their buffers there (found with every buffer between inaccessible pages; the worker
 //   crashed at 64, 96 and 384 px images). The older 3x3 kernel stayed inside its buffers
-//   on every input from 1x1 to 72x72, and on 1-7 rows of 1-64 columns.
+//   on every input of fewer than 64 pixels, every square up to 72x72 and one row of up to
+//   64 columns.
 // - With stride 2 never the brgemm AMX kernel: it reached outside its buffers on 1280
 //   channels at some widths (SD1.5's last downsampler at 320 and 1600 px).
 dnnl::convolution_forward::primitive_desc choose_implementation(
