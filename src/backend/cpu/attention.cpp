@@ -63,8 +63,13 @@ struct Path;
 template <>
 struct Path<true> {
   using T = uint16_t;
-  // K tile t: [d2][nk][2]; V tile t: [nk/2][d_pad][2].
+  // K tile t: [d2][nk][2], or for the tile unit in blocks of 16 keys, [nk/16][d2][16][2];
+  // V tile t: [nk/2][d_pad][2].
   static int64_t k_tile(const Geometry& g) { return g.d2 * g.nk * 2; }
+  // Where key j's head-dim pair p goes in its K tile, counted in pairs.
+  static int64_t k_pair(const Geometry& g, int64_t p, int64_t j) {
+    return g.amx ? (j / 16 * g.d2 + p) * 16 + j % 16 : p * g.nk + j;
+  }
   static int64_t v_tile(const Geometry& g) { return g.nk * g.d_pad; }
   // Row `l` of X's head h as `width` bf16 values, zero past the head dim: copied when X
   // is bf16 already, else converted through `row`.
@@ -84,8 +89,7 @@ struct Path<true> {
       pack_bf16(g, K, V, b, h, kp, vp);
       return;
     }
-    // A key row is 2 * d2 wide (the tile products pad the head dim to whole chunks: 80 to
-    // 84), a value row d_pad.
+    // A key row is 2 * d2 wide (an odd head dim ends in a zero), a value row d_pad.
     std::vector<T> tmp(static_cast<size_t>(std::max(g.d_pad, 2 * g.d2)));
     for (int64_t t = 0; t < g.tiles; ++t) {
       T* kt = kp + t * k_tile(g);
@@ -96,7 +100,7 @@ struct Path<true> {
           fetch(g, K, b, key, h, 2 * g.d2, tmp.data(), row);
         else
           std::fill(tmp.begin(), tmp.end(), T(0));
-        for (int64_t p = 0; p < g.d2; ++p) std::memcpy(kt + (p * g.nk + j) * 2, tmp.data() + 2 * p, 2 * sizeof(T));
+        for (int64_t p = 0; p < g.d2; ++p) std::memcpy(kt + k_pair(g, p, j) * 2, tmp.data() + 2 * p, 2 * sizeof(T));
         if (key < g.lk)
           fetch(g, V, b, key, h, g.d_pad, tmp.data(), row);
         else
@@ -110,7 +114,7 @@ struct Path<true> {
   // pair, or two keys' values in one column) at a time, without staging each row.
   static void pack_bf16(const Geometry& g, const Operand& K, const Operand& V, int64_t b, int64_t h, T* kp,
                         T* vp) {
-    const int64_t whole = g.d / 2, pairs = (g.d + 1) / 2;  // pairs past `pairs` up to d2 are zero
+    const int64_t whole = g.d / 2;  // and d2 - whole is 1 where the head dim is odd
     const auto word = [](const uint16_t* lo) {
       uint32_t w;
       std::memcpy(&w, lo, sizeof w);
@@ -118,19 +122,18 @@ struct Path<true> {
     };
     const auto put = [](T* base, int64_t at, uint32_t w) { std::memcpy(base + 2 * at, &w, sizeof w); };
     for (int64_t t = 0; t < g.tiles; ++t) {
-      T* kt = kp + t * k_tile(g);  // key j's pair p: word p * nk + j
+      T* kt = kp + t * k_tile(g);  // key j's pair p: word k_pair(p, j)
       T* vt = vp + t * v_tile(g);  // keys 2r and 2r + 1 in column c: word r * d_pad + c
       for (int64_t j = 0; j < g.nk; ++j) {
         const int64_t key = t * g.nk + j;
         if (key >= g.lk) {
-          for (int64_t p = 0; p < pairs; ++p) put(kt, p * g.nk + j, 0);
+          for (int64_t p = 0; p < g.d2; ++p) put(kt, k_pair(g, p, j), 0);
           continue;
         }
         const auto* r = static_cast<const uint16_t*>(K.row(b, key, h * g.d));
-        for (int64_t p = 0; p < whole; ++p) put(kt, p * g.nk + j, word(r + 2 * p));
-        if (pairs > whole) put(kt, whole * g.nk + j, r[g.d - 1]);
+        for (int64_t p = 0; p < whole; ++p) put(kt, k_pair(g, p, j), word(r + 2 * p));
+        if (g.d2 > whole) put(kt, k_pair(g, whole, j), r[g.d - 1]);
       }
-      std::memset(kt + 2 * pairs * g.nk, 0, size_t((g.d2 - pairs) * g.nk) * 2 * sizeof(T));
       for (int64_t r = 0; r < g.nk / 2; ++r) {
         const int64_t key = t * g.nk + 2 * r;
         T* out = vt + 2 * r * g.d_pad;
@@ -160,21 +163,18 @@ struct Path<true> {
   // Scores and online softmax in one pass into bf16 probabilities, then O += P V.
   static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
                    const T* vt, float* s, T* p, float* mx, float* lsum, float* o) {
-    // Each of the three steps runs on all the block's rows, 16 at a time, before the next:
-    // measured 3% faster for SD1.5's self-attention than all three per 16 rows (3% slower
-    // on 77 keys). Head dim 40, 2-core Sapphire Rapids VM: the tile unit is busy an eighth
-    // of the time, the scores, softmax and products taking 35, 40 and 25%; key tiles of 128
-    // or 256 (K and V staying in L1) ran 4-11% slower than 512, query blocks of 32 to 96
-    // rows the same as 48, and issuing the next rows' scores inside this softmax ran slower
-    // than one after the other.
+    // Each of the three steps runs on all the block's rows, 16 at a time, before the next
+    // (scores and softmax per 16 rows measured 2% slower for SD1.5's self-attention, head
+    // dim 40). There, on a 2-core Sapphire Rapids VM, the scores, softmax and products take
+    // 30, 35 and 25%, the scores mostly in their tile stores; key tiles of 256 and query
+    // blocks of 32 or 64 rows measured within the machine's noise of 512 and 48.
     if (g.amx) {
       const int64_t ldq = 2 * g.d2;
-      for (int64_t r = 0; r < m; r += 16) g.amx->scores(g.nk, g.d2, q + r * ldq, ldq, kt, s + r * g.nk, g.nk);
+      for (int64_t r = 0; r < m; r += 16) g.amx->scores(g.nk, g.d2, q + r * ldq, ldq, kt, s + r * g.nk);
       for (int64_t r = 0; r < m; r += 16)
-        g.amx->softmax(std::min<int64_t>(16, m - r), g.nk, s + r * g.nk, g.nk, valid, g.c, g.causal, diag + r,
-                       mx + r, lsum + r * kSumLanes, o + r * g.d_pad, g.d_pad, g.d, p + r * g.nk, g.nk);
-      for (int64_t r = 0; r < m; r += 16)
-        g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, g.nk, vt, o + r * g.d_pad, g.d_pad);
+        g.amx->softmax(std::min<int64_t>(16, m - r), g.nk, s + r * g.nk, valid, g.c, g.causal, diag + r, mx + r,
+                       lsum + r * kSumLanes, o + r * g.d_pad, g.d_pad, g.d, p + r * g.nk);
+      for (int64_t r = 0; r < m; r += 16) g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
       return;
     }
     kernels().attention_tile_bf16(m, g.nk, g.d2, q, 2 * g.d2, kt, valid, g.c, g.causal, diag, mx, lsum,
@@ -255,7 +255,7 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
     float* l = mx + kRows;
     T* q = grow(q_buf, kRows * (Bf16 ? 2 * g.d2 : g.d));
     T* p = grow(p_buf, Bf16 ? kRows * g.nk : 1);
-    if (g.amx) g.amx->configure();
+    if (g.amx) g.amx->configure(g.d2);
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t x = it / qblocks, b = x / g.heads, h = x % g.heads;
@@ -324,10 +324,6 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   g.tiles = (lk + max_keys - 1) / max_keys;
   g.nk = round_up((lk + g.tiles - 1) / g.tiles, g.amx ? 32 : 16);
   g.d2 = (g.d + 1) / 2;
-  // A tile product takes as long for a chunk of 10 head-dim pairs as for 16 (6.0 ns either
-  // way, measured), so the head dim is padded to whole 16-pair chunks: the same product
-  // count as equal smaller chunks, and one tile shape for every register.
-  if (g.amx) g.d2 = round_up(g.d2, 16);
   if (scale == 0.f) scale = 1.f / std::sqrt(float(g.d));
   g.c = scale * float(M_LOG2E);
   g.causal = causal;

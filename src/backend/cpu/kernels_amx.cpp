@@ -18,14 +18,13 @@
 namespace sd::cpu::amx {
 namespace {
 
-// The tile registers, all 16 rows of 64 bytes: four 16x16 f32 accumulators shared by both
-// products; two A operands (16 query rows x 16 head-dim pairs, or 16 rows x 32 keys of
-// probabilities) and two B operands (16 pairs x 16 keys, or 16 key pairs x 16 output
-// columns), each pair used in turn. Tile registers are not renamed, so a load into the
-// register the previous product reads waits for that product; alternating two removes
-// that wait (on the machine measured, the attention ran no faster for it: the products
-// are not what bounds it, see attention.cpp).
-constexpr int kA0 = 4, kA1 = 5, kB0 = 6;
+// The tile registers: four 16x16 f32 accumulators shared by both products; A0 and B0, full
+// 16-row, 64-byte operands (16 query rows x 16 head-dim pairs and 16 pairs x 16 keys, or 16
+// rows x 32 keys of probabilities and 16 key pairs x 16 output columns); A1 and B1 shaped
+// for the head dim's last chunk of fewer than 16 pairs (SD1.5's 40 and 80 have 4 and 8
+// left), so no product reads zeros in place of a head dim padded to 16 pairs: that padding
+// had the score step load 64 KiB key tiles of which 40 were data.
+constexpr int kA0 = 4, kA1 = 5, kB0 = 6, kB1 = 7;
 
 // The register number goes into the instruction text ("i" with the c modifier), so it is
 // a template parameter rather than a macro pasted into GCC's intrinsics. Plain inline
@@ -60,11 +59,15 @@ struct TileConfig {
 };
 static_assert(sizeof(TileConfig) == 64, "the tile configuration is 64 bytes");
 
-SD_AMX void configure() {
+SD_AMX void configure(int64_t pairs) {
   TileConfig cfg;
   for (int t = 0; t < 8; ++t) {
     cfg.rows[t] = 16;
     cfg.colsb[t] = 64;
+  }
+  if (const int tail = int(pairs % 16)) {
+    cfg.colsb[kA1] = uint16_t(4 * tail);
+    cfg.rows[kB1] = uint8_t(tail);
   }
   // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the 64, which lets it
   // drop the stores to the rest: the barrier keeps them.
@@ -74,18 +77,48 @@ SD_AMX void configure() {
 
 SD_AMX void release() { _tile_release(); }
 
-// Accumulators 0..NC-1 += A (already loaded into register A) times NC B blocks, b(i) the
-// address of the i-th; the B registers alternate from kB0 + Parity.
-template <int NC, int A, int Parity, class BlockAt>
+// Accumulators 0..NC-1 += A (already loaded into register A) times NC B blocks through
+// register B, b(i) the address of the i-th, rows ldb bytes apart.
+template <int NC, int A, int B, class BlockAt>
 [[gnu::always_inline]] inline void products(BlockAt b, int64_t ldb) {
   [&]<int... I>(std::integer_sequence<int, I...>) {
-    ((tile_load<kB0 + (I + Parity) % 2>(b(I), ldb), tile_dot<I, A, kB0 + (I + Parity) % 2>()), ...);
+    ((tile_load<B>(b(I), ldb), tile_dot<I, A, B>()), ...);
   }(std::make_integer_sequence<int, NC>{});
 }
 
 template <int NC>
 [[gnu::always_inline]] inline void zero_accumulators() {
   [&]<int... I>(std::integer_sequence<int, I...>) { (tile_zero<I>(), ...); }(std::make_integer_sequence<int, NC>{});
+}
+
+// Scores of NC blocks of 16 keys from block jb on: the full 16-pair chunks of the head dim
+// through A0 and B0, the last, shorter one through A1 and B1. Every operand and result is
+// a contiguous 1 KiB block (or less), which measured twice as fast as the same products
+// reading and writing rows 2 KiB apart.
+template <int NC>
+SD_AMX void score_block(int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t jb, float* s) {
+  zero_accumulators<NC>();
+  const auto key_block = [&](int64_t c) {
+    return [=](int i) { return kt + ((jb + i) * pairs + c) * 32; };
+  };
+  const int64_t full = pairs / 16 * 16;
+  for (int64_t c = 0; c < full; c += 16) {
+    tile_load<kA0>(q + 2 * c, ldq * 2);
+    products<NC, kA0, kB0>(key_block(c), 64);
+  }
+  if (full < pairs) {
+    tile_load<kA1>(q + 2 * full, ldq * 2);
+    products<NC, kA1, kB1>(key_block(full), 64);
+  }
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (tile_store<I>(s + (jb + I) * 256, 64), ...);
+  }(std::make_integer_sequence<int, NC>{});
+}
+
+SD_AMX void scores(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s) {
+  int64_t jb = 0;
+  for (; jb + 4 <= n / 16; jb += 4) score_block<4>(pairs, q, ldq, kt, jb, s);
+  if (jb < n / 16) score_block<2>(pairs, q, ldq, kt, jb, s);  // n is a multiple of 32
 }
 
 // Accumulator i <-> the 16 f32 columns at base + 16 i (rows ld floats apart).
@@ -99,55 +132,26 @@ template <int NC, bool Store>
   }(std::make_integer_sequence<int, NC>{});
 }
 
-// Scores of NC x 16 keys from key j, over the head dim in chunks of 16 pairs, the Q chunks
-// taking the two A registers in turn.
+// Output columns col .. col + 16 NC over the keys, 32 at a time, each 16 x 32 block of
+// probabilities a contiguous 1 KiB.
 template <int NC>
-SD_AMX void score_block(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t j,
-                        float* s, int64_t lds) {
-  zero_accumulators<NC>();
-  const auto chunk = [&]<int A>(int64_t c) {
-    tile_load<A>(q + 2 * c, ldq * 2);
-    products<NC, A, 0>([&](int i) { return kt + (c * n + j + 16 * i) * 2; }, n * 4);
-  };
-  for (int64_t c = 0; c < k2; c += 32) {
-    chunk.template operator()<kA0>(c);
-    if (c + 16 < k2) chunk.template operator()<kA1>(c + 16);
-  }
-  move_accumulators<NC, true>(s + j, lds);
-}
-
-SD_AMX void scores(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
-                   int64_t lds) {
-  int64_t j = 0;
-  for (; j + 64 <= n; j += 64) score_block<4>(n, k2, q, ldq, kt, j, s, lds);
-  if (j < n) score_block<2>(n, k2, q, ldq, kt, j, s, lds);  // n is a multiple of 32
-}
-
-// Output columns col .. col + 16 NC over the keys, 32 at a time, the P blocks taking the two
-// A registers in turn (and the B registers' turn carrying over between them when NC is odd).
-template <int NC>
-SD_AMX void value_block(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, int64_t col,
-                        float* o, int64_t ldo) {
+SD_AMX void value_block(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, int64_t col, float* o,
+                        int64_t ldo) {
   move_accumulators<NC, false>(o + col, ldo);
-  const auto keys = [&]<int A, int Parity>(int64_t k) {
-    tile_load<A>(p + k, ldp * 2);
-    products<NC, A, Parity>([&](int i) { return vt + (k / 2 * dp + col + 16 * i) * 2; }, dp * 4);
-  };
-  for (int64_t k = 0; k < n; k += 64) {
-    keys.template operator()<kA0, 0>(k);
-    if (k + 32 < n) keys.template operator()<kA1, NC % 2>(k + 32);
+  for (int64_t k = 0; k < n; k += 32) {
+    tile_load<kA0>(p + k * 16, 64);
+    products<NC, kA0, kB0>([&](int i) { return vt + (k / 2 * dp + col + 16 * i) * 2; }, dp * 4);
   }
   move_accumulators<NC, true>(o + col, ldo);
 }
 
-SD_AMX void accumulate(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, float* o,
-                       int64_t ldo) {
+SD_AMX void accumulate(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, float* o, int64_t ldo) {
   int64_t col = 0;
-  for (; col + 64 <= dp; col += 64) value_block<4>(n, dp, p, ldp, vt, col, o, ldo);
+  for (; col + 64 <= dp; col += 64) value_block<4>(n, dp, p, vt, col, o, ldo);
   switch ((dp - col) / 16) {
-    case 3: value_block<3>(n, dp, p, ldp, vt, col, o, ldo); break;
-    case 2: value_block<2>(n, dp, p, ldp, vt, col, o, ldo); break;
-    case 1: value_block<1>(n, dp, p, ldp, vt, col, o, ldo); break;
+    case 3: value_block<3>(n, dp, p, vt, col, o, ldo); break;
+    case 2: value_block<2>(n, dp, p, vt, col, o, ldo); break;
+    case 1: value_block<1>(n, dp, p, vt, col, o, ldo); break;
     default: break;
   }
 }
@@ -157,54 +161,89 @@ SD_AVX512 inline __mmask16 keys_left(int64_t left) {
   return left <= 0 ? __mmask16(0) : left >= 16 ? __mmask16(0xffff) : avx512::V::tail_mask(left);
 }
 
-// bf16 probabilities of a row's 32 scores from column j into p, their sum added to `sum`;
-// Masked: only the first `lim` keys count, the rest are written as zeros.
+// bf16 probabilities of a row's 32 scores from key j into p, their sum added to `sum` and
+// their largest exponent (relative to the reference) kept in `top`; Masked: only the first
+// `lim` keys count, the rest are written as zeros. si and pi point at the row in the first
+// block of S and P, and key j's group of 16 is 16 j further.
 template <bool Masked>
 SD_AVX512 inline __m512 probabilities(const float* si, int64_t j, int64_t lim, __m512 cv, __m512 rv, uint16_t* pi,
-                                      __m512 sum) {
-  __m512 e0 = avx512::exp2_for_bf16(_mm512_fmsub_ps(_mm512_loadu_ps(si + j), cv, rv));
-  __m512 e1 = avx512::exp2_for_bf16(_mm512_fmsub_ps(_mm512_loadu_ps(si + j + 16), cv, rv));
+                                      __m512 sum, __m512& top) {
+  const __m512 x0 = _mm512_fmsub_ps(_mm512_loadu_ps(si + 16 * j), cv, rv);
+  const __m512 x1 = _mm512_fmsub_ps(_mm512_loadu_ps(si + 16 * (j + 16)), cv, rv);
+  __m512 e0 = avx512::exp2_for_bf16(x0), e1 = avx512::exp2_for_bf16(x1);
   if constexpr (Masked) {
-    e0 = _mm512_maskz_mov_ps(keys_left(lim - j), e0);
-    e1 = _mm512_maskz_mov_ps(keys_left(lim - j - 16), e1);
+    const __mmask16 k0 = keys_left(lim - j), k1 = keys_left(lim - j - 16);
+    e0 = _mm512_maskz_mov_ps(k0, e0);
+    e1 = _mm512_maskz_mov_ps(k1, e1);
+    top = _mm512_mask_max_ps(top, k0, top, x0);
+    top = _mm512_mask_max_ps(top, k1, top, x1);
+  } else {
+    top = _mm512_max_ps(top, _mm512_max_ps(x0, x1));
   }
   const __m512bh two = _mm512_cvtne2ps_pbh(e1, e0);
-  _mm512_storeu_si512(pi + j, reinterpret_cast<const __m512i&>(two));
+  _mm512_storeu_si512(pi + 16 * j, reinterpret_cast<const __m512i&>(two));
   return _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
 }
 
-// The whole tile's scores are at hand, so a row's maximum is taken first and its reference
-// moves at most once per tile (by the slack rule of attention_block), before any
-// probability of the tile is written. The columns before a row's last key need no mask.
-SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t lds, int64_t valid, float c, bool causal,
-                       int64_t diag, float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p,
-                       int64_t ldp) {
+// A row's probabilities against reference `ref` into P, added to its lane sums at li.
+// Returns how far its largest score lies above the reference (log2 units, -inf for none).
+SD_AVX512 inline float row_probabilities(const float* si, int64_t n, int64_t lim, __m512 cv, float ref,
+                                         uint16_t* pi, float* li) {
+  const __m512 rv = _mm512_set1_ps(ref);
+  __m512 sum = _mm512_loadu_ps(li), top = _mm512_set1_ps(-__builtin_inff());
+  int64_t j = 0;
+  for (; j + 32 <= lim; j += 32) sum = probabilities<false>(si, j, lim, cv, rv, pi, sum, top);
+  for (; j < n; j += 32) sum = probabilities<true>(si, j, lim, cv, rv, pi, sum, top);
+  _mm512_storeu_ps(li, sum);
+  return _mm512_reduce_max_ps(top);
+}
+
+// A row's reference (its exponent's zero) moves only by the slack rule of attention_block,
+// and at most once per tile: the row's probabilities are written against the reference it
+// has, then written again in the rare case that a score passed it by more than the slack
+// (the lane sums are saved first for that). Only a row's first tile finds its maximum in a
+// pass of its own. The columns before a row's last key need no mask.
+SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
+                       float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p) {
   const __m512 cv = _mm512_set1_ps(c), neg_inf = _mm512_set1_ps(-__builtin_inff());
+  const auto move_reference = [&](int64_t i, float to) SD_AVX512 {
+    const float ref = mx[i];
+    const float alpha = ref == -__builtin_inff() ? 0.f : __builtin_exp2f(ref - to);
+    float* li = lsum + i * 16;
+    _mm512_storeu_ps(li, _mm512_mul_ps(_mm512_loadu_ps(li), _mm512_set1_ps(alpha)));
+    float* oi = o + i * ldo;
+    for (int64_t t = 0; t < d; ++t) oi[t] *= alpha;
+    mx[i] = to;
+  };
   for (int64_t i = 0; i < m; ++i) {
     int64_t lim = valid;
     if (causal) lim = std::min(lim, std::max<int64_t>(0, diag + i + 1));
-    const float* si = s + i * lds;
-    __m512 top = neg_inf;
-    int64_t j = 0;
-    for (; j + 16 <= lim; j += 16) top = _mm512_max_ps(top, _mm512_mul_ps(_mm512_loadu_ps(si + j), cv));
-    if (j < lim) top = _mm512_max_ps(top, _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + j), cv));
-    float ref = mx[i];
+    const float* si = s + 16 * i;
     float* li = lsum + i * 16;
-    const float row_max = _mm512_reduce_max_ps(top);
-    if (row_max > ref + avx512::kAttentionSlack) {
-      const float alpha = ref == -__builtin_inff() ? 0.f : __builtin_exp2f(ref - row_max);
-      const __m512 av = _mm512_set1_ps(alpha);
-      _mm512_storeu_ps(li, _mm512_mul_ps(_mm512_loadu_ps(li), av));
-      float* oi = o + i * ldo;
-      for (int64_t t = 0; t < d; ++t) oi[t] *= alpha;
-      mx[i] = ref = row_max;
+    uint16_t* pi = p + 32 * i;
+    if (mx[i] == -__builtin_inff()) {
+      // Four running maxima, so the loads are not serialised behind one vmaxps chain.
+      __m512 top[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+      int64_t j = 0;
+      for (; j + 64 <= lim; j += 64)
+        for (int u = 0; u < 4; ++u)
+          top[u] = _mm512_max_ps(top[u], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * (j + 16 * u)), cv));
+      for (; j + 16 <= lim; j += 16) top[0] = _mm512_max_ps(top[0], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * j), cv));
+      if (j < lim)
+        top[1] = _mm512_max_ps(top[1], _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + 16 * j), cv));
+      const float row_max =
+          _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(top[0], top[1]), _mm512_max_ps(top[2], top[3])));
+      if (row_max > -__builtin_inff()) move_reference(i, row_max);
+      row_probabilities(si, n, lim, cv, mx[i], pi, li);
+      continue;
     }
-    const __m512 rv = _mm512_set1_ps(ref);
-    __m512 sum = _mm512_loadu_ps(li);
-    uint16_t* pi = p + i * ldp;
-    for (j = 0; j + 32 <= lim; j += 32) sum = probabilities<false>(si, j, lim, cv, rv, pi, sum);
-    for (; j < n; j += 32) sum = probabilities<true>(si, j, lim, cv, rv, pi, sum);
-    _mm512_storeu_ps(li, sum);
+    const __m512 saved = _mm512_loadu_ps(li);
+    const float above = row_probabilities(si, n, lim, cv, mx[i], pi, li);
+    if (above > avx512::kAttentionSlack) {
+      _mm512_storeu_ps(li, saved);
+      move_reference(i, mx[i] + above);
+      row_probabilities(si, n, lim, cv, mx[i], pi, li);
+    }
   }
 }
 

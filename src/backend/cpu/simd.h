@@ -56,22 +56,21 @@ struct Kernels {
 // The products take 16 query rows; k2 (head-dim pairs) is a multiple of 16, a key tile n a
 // multiple of 32 keys, an output row dp a multiple of 16.
 struct AmxKernels {
-  // Sets this thread's tile shapes; release() frees them.
-  void (*configure)();
+  // Sets this thread's tile shapes for a head dim of `pairs` bf16 pairs; release() frees them.
+  void (*configure)(int64_t pairs);
   void (*release)();
-  // S [16 x n] f32 (rows lds apart) = Q [16 x 2*k2] bf16 (rows ldq apart) times a key tile
-  // packed [k2][n][2].
-  void (*scores)(int64_t n, int64_t k2, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s,
-                 int64_t lds);
-  // The online-softmax step of attention_tile_bf16 (same arguments and results) on m rows
-  // of scores already in S.
-  void (*softmax)(int64_t m, int64_t n, const float* s, int64_t lds, int64_t valid, float c, bool causal,
-                  int64_t diag, float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p,
-                  int64_t ldp);
-  // O [16 x dp] f32 (rows ldo apart) += P [16 x n] bf16 (rows ldp apart) times a value tile
-  // packed [n/2][dp][2].
-  void (*accumulate)(int64_t n, int64_t dp, const uint16_t* p, int64_t ldp, const uint16_t* vt, float* o,
-                     int64_t ldo);
+  // The three steps below work on 16 query rows and a key tile of n keys (a multiple of 32),
+  // in blocked layouts whose tile operands are each a contiguous 1 KiB or less: the key tile
+  // as blocks of 16 keys, [n/16][pairs][16][2]; S as [n/16][16 rows][16] f32; P as
+  // [n/32][16 rows][32] bf16.
+  // S = Q [16 x 2*pairs] bf16 (rows ldq apart) times the key tile.
+  void (*scores)(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s);
+  // The online-softmax step of attention_tile_bf16 (same arguments and results) on m <= 16
+  // rows of S, writing P.
+  void (*softmax)(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
+                  float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p);
+  // O [16 x dp] f32 (rows ldo apart) += P times a value tile packed [n/2][dp][2].
+  void (*accumulate)(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, float* o, int64_t ldo);
 };
 
 const Kernels& kernels();
