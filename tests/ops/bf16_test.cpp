@@ -2,6 +2,8 @@
 // results agree to about 1e-2 relative to the output's magnitude.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "ops/ops.h"
 #include "ops/reference.h"
 
@@ -102,6 +104,51 @@ TEST(Bf16, CausalAttentionWhoseHiddenKeysScoreHigher) {
   const int64_t l = 600, d = 40;
   const Tensor v = bf16(random_tensor({1, l, d}, 13));
   EXPECT_TRUE(matches_float32(ramped_queries(std::vector<float>(l, 5.f), d), climbing_keys(l, d), v, true));
+}
+
+// A bf16 channels-last group norm reads the pixels where they lie and has its own SiLU
+// (1e-4 relative). Against float32 on the same bf16 values, each element must agree to
+// within bf16's rounding, at channel counts that end in a partial vector (40, 24), over
+// several statistics chunks, with a large mean, and where the SiLU's input is far
+// negative (gain 100: e^-x overflows to infinity, the output must be -0, not NaN).
+TEST(Bf16, ChannelsLastGroupNormMatchesFloat32ElementByElement) {
+  struct Case { int64_t c, groups; float lo, hi, gain; };
+  for (const Case& k : {Case{40, 8, 99.f, 101.f, 1.f}, Case{24, 3, -3.f, 4.f, 100.f}, Case{128, 32, -2.f, 2.f, 1.f}}) {
+    const Tensor x = bf16(random_tensor({2, k.c, 37, 29}, 20, k.lo, k.hi)).contiguous(MemoryFormat::ChannelsLast);
+    const Tensor g = random_tensor({k.c}, 21, 0.5f * k.gain, 1.5f * k.gain), b = random_tensor({k.c}, 22);
+    ops::GroupNorm gn(int(k.groups), g, b, 1e-6f);
+    for (bool silu : {false, true}) {
+      const std::vector<float> ref = gn.forward(ops::to_dtype(x, DType::F32), silu).to_floats();
+      const Tensor got = gn.forward(x, silu);
+      ASSERT_EQ(got.dtype(), DType::BF16);
+      const std::vector<float> y = got.to_floats();
+      ASSERT_EQ(y.size(), ref.size());
+      size_t bad = 0;
+      for (size_t i = 0; i < y.size(); ++i)
+        if (!(std::fabs(y[i] - ref[i]) <= 4e-3 * std::fabs(ref[i]) + 1e-3)) ++bad;
+      EXPECT_EQ(bad, 0u) << "c " << k.c << " silu " << silu;
+      Tensor in_place = x.clone(MemoryFormat::ChannelsLast);
+      gn.forward_(in_place, silu);
+      EXPECT_TRUE(test::tensors_close(in_place, got, 0.0)) << "c " << k.c << " silu " << silu;
+    }
+  }
+}
+
+// bf16 GEGLU rows are read where they lie, with a GELU accurate to 1e-4: against float32
+// on the same bf16 values, each element must agree to within bf16's rounding, with a
+// partial vector at the end of each row (24 = 16 + 8) and on a strided view, which goes
+// through float32 instead.
+TEST(Bf16, GegluMatchesFloat32ElementByElement) {
+  const Tensor wide = bf16(random_tensor({3, 7, 60}, 23, -6.f, 6.f));
+  for (const Tensor& t : {wide.narrow(2, 0, 48).contiguous(), wide.narrow(2, 6, 48)}) {
+    const std::vector<float> ref = ops::geglu(ops::to_dtype(t, DType::F32)).to_floats();
+    const std::vector<float> y = ops::geglu(t).to_floats();
+    ASSERT_EQ(y.size(), ref.size());
+    size_t bad = 0;
+    for (size_t i = 0; i < y.size(); ++i)
+      if (!(std::fabs(y[i] - ref[i]) <= 4e-3 * std::fabs(ref[i]) + 1e-3)) ++bad;
+    EXPECT_EQ(bad, 0u) << (t.is_contiguous() ? "contiguous" : "strided");
+  }
 }
 
 TEST(Bf16, NormsSoftmaxAndActivations) {

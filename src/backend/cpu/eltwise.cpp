@@ -14,14 +14,16 @@ constexpr int64_t kChunk = 1024;  // floats per operand in a kernel's scratch
 
 // Runs fn(float* out, const float* in..., int64_t n) over chunks of every run, with the
 // inputs loaded into float32 scratch and the output stored back in its dtype.
-template <int NIn, class Fn>
-void map_f32(Tensor& out, const LoopOperand* in, Fn fn) {
+// `direct(run)` may take a run in its own dtypes instead, returning true when it did.
+template <int NIn, class Fn, class Direct = bool (*)(const Run&)>
+void map_f32(Tensor& out, const LoopOperand* in, Fn fn, Direct direct = [](const Run&) { return false; }) {
   LoopOperand ops[1 + NIn];
   ops[0] = operand_of(out);
   for (int i = 0; i < NIn; ++i) ops[1 + i] = in[i];
   LoopPlan plan(out.shape(), ops, 1 + NIn);
   const DType od = out.dtype();
   plan.run([&](const Run& r) {
+    if (direct(r)) return;
     alignas(64) float buf[1 + NIn][kChunk];
     for (int64_t s = 0; s < r.n; s += kChunk) {
       const int64_t m = r.n - s < kChunk ? r.n - s : kChunk;
@@ -66,9 +68,16 @@ Tensor geglu(const Tensor& x) {
   Tensor out = Tensor::empty(shape, x.dtype());
   LoopOperand in[2] = {operand_of(x.narrow(-1, 0, f)), operand_of(x.narrow(-1, f, f))};
   const auto& k = kernels();
-  map_f32<2>(out, in, [&](float* o, const float* a, const float* g, int64_t n) {
-    k.gelu_mul(a, g, o, n);
-  });
+  // bf16 rows are read and written where they lie.
+  const bool bf16 = x.dtype() == DType::BF16 && k.gelu_mul_bf16;
+  const auto direct = [&](const Run& r) {
+    if (!bf16 || r.step[0] != 1 || r.step[1] != 1 || r.step[2] != 1) return false;
+    k.gelu_mul_bf16(reinterpret_cast<const uint16_t*>(r.ptr[1]), reinterpret_cast<const uint16_t*>(r.ptr[2]),
+                    reinterpret_cast<uint16_t*>(r.ptr[0]), r.n);
+    return true;
+  };
+  map_f32<2>(
+      out, in, [&](float* o, const float* a, const float* g, int64_t n) { k.gelu_mul(a, g, o, n); }, direct);
   return out;
 }
 

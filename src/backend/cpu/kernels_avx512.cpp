@@ -46,6 +46,101 @@ SD_AVX512 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   }
 }
 
+// bf16 lanes (masked) as float32.
+SD_AVX512 inline __m512 load_bf16(const uint16_t* at, __mmask16 m) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, at)), 16));
+}
+
+// a gelu(g) with verf's erf (Abramowitz & Stegun 7.1.26), its e^(-z^2) through
+// exp2_for_bf16 and its reciprocal at 14 bits: 1e-4 relative, below the rounding of the
+// bf16 it is stored in.
+SD_AVX512 inline __m256bh gelu_mul_lanes(const uint16_t* a, const uint16_t* g, __mmask16 m) {
+  const __m512 x = load_bf16(g, m);
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 az = _mm512_abs_ps(z);
+  const __m512 t = _mm512_rcp14_ps(_mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.f)));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  p = _mm512_mul_ps(p, t);
+  const __m512 e = exp2_for_bf16(_mm512_mul_ps(_mm512_mul_ps(az, az), _mm512_set1_ps(-1.44269504088896341f)));
+  const __m512 erf = V::copysign(_mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.f)), z);
+  const __m512 gelu = _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.f), erf));
+  return _mm512_cvtneps_pbh(_mm512_mul_ps(load_bf16(a, m), gelu));
+}
+
+SD_AVX512 void gelu_mul_bf16(const uint16_t* a, const uint16_t* g, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256bh v = gelu_mul_lanes(a + i, g + i, 0xffff);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), reinterpret_cast<const __m256i&>(v));
+  }
+  if (i < n) {
+    const __mmask16 m = V::tail_mask(n - i);
+    const __m256bh v = gelu_mul_lanes(a + i, g + i, m);
+    _mm256_mask_storeu_epi16(out + i, m, reinterpret_cast<const __m256i&>(v));
+  }
+}
+
+template <bool Centred>
+SD_AVX512 void column_sums_rows(const uint16_t* x, int64_t rows, int64_t n, const float* mu, float* out) {
+  const __mmask16 tail = V::tail_mask(n % 16);
+  for (int64_t r = 0; r < rows; ++r, x += n)
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : tail;
+      __m512 v = load_bf16(x + j, m);
+      if constexpr (Centred) {
+        v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, mu + j));
+        v = _mm512_mul_ps(v, v);
+      }
+      _mm512_mask_storeu_ps(out + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, out + j), v));
+    }
+}
+
+SD_AVX512 void column_sums_bf16(const uint16_t* x, int64_t rows, int64_t n, const float* mu, float* out) {
+  if (mu)
+    column_sums_rows<true>(x, rows, n, mu, out);
+  else
+    column_sums_rows<false>(x, rows, n, nullptr, out);
+}
+
+// x a + b, then SiLU: x / (1 + 2^(-x log2 e)) through exp2_for_bf16 and a 14-bit
+// reciprocal, 1e-4 relative, below the rounding of the bf16 it is stored in (and a third
+// of the instructions of the float32 path's SiLU). Far-negative x: 2^(..) is inf, y -0.
+template <bool Silu>
+SD_AVX512 inline __m256bh affine_bf16_lanes(const uint16_t* x, const float* a, const float* b, __mmask16 m) {
+  __m512 v = _mm512_fmadd_ps(load_bf16(x, m), _mm512_maskz_loadu_ps(m, a), _mm512_maskz_loadu_ps(m, b));
+  if constexpr (Silu) {
+    const __m512 e = exp2_for_bf16(_mm512_mul_ps(v, _mm512_set1_ps(-1.44269504088896341f)));
+    v = _mm512_mul_ps(v, _mm512_rcp14_ps(_mm512_add_ps(_mm512_set1_ps(1.f), e)));
+  }
+  return _mm512_cvtneps_pbh(v);
+}
+
+template <bool Silu>
+SD_AVX512 void affine_bf16_rows(const uint16_t* x, const float* a, const float* b, uint16_t* y, int64_t rows,
+                                int64_t n) {
+  const __mmask16 all = 0xffff, tail = V::tail_mask(n % 16);
+  for (int64_t r = 0; r < rows; ++r, x += n, y += n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m256bh v = affine_bf16_lanes<Silu>(x + i, a + i, b + i, all);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), reinterpret_cast<const __m256i&>(v));
+    }
+    if (i < n) {
+      const __m256bh v = affine_bf16_lanes<Silu>(x + i, a + i, b + i, tail);
+      _mm256_mask_storeu_epi16(y + i, tail, reinterpret_cast<const __m256i&>(v));
+    }
+  }
+}
+
+SD_AVX512 void affine_bf16(const uint16_t* x, const float* a, const float* b, uint16_t* y, int64_t rows, int64_t n,
+                           bool silu) {
+  (silu ? affine_bf16_rows<true> : affine_bf16_rows<false>)(x, a, b, y, rows, n);
+}
+
 // C[MR x (16 NR + 8 Half)] over k2 bf16 pairs; the half block (8 columns, a ymm) serves
 // widths such as attention's head dim 40 without padding it to 48.
 template <int MR, int NR, int Half = 0>
@@ -241,10 +336,13 @@ const Kernels table{"avx512_bf16",
                     f32_to_bf16,
                     activation_row<V>,
                     gelu_mul_row<V>,
+                    gelu_mul_bf16,
                     exp_shift_sum_row<V>,
                     max_row<V>,
                     moments_row<V>,
                     affine_row<V>,
+                    column_sums_bf16,
+                    affine_bf16,
                     gemm_f32<V>,
                     gemm_bf16,
                     softmax_tile<V>,

@@ -105,27 +105,37 @@ void group_norm_channels_last(const Tensor& x, Tensor& out, int groups, const fl
   {
     std::vector<Moments>& local = partial[size_t(omp_get_thread_num())];
     std::vector<float> colsum(static_cast<size_t>(c)), colsq(static_cast<size_t>(c)), mu(static_cast<size_t>(c));
+    // bf16 pixels are summed where they lie (the chunk stays in L1 for the second pass),
+    // other types through a float32 copy.
+    const bool direct = dt == DType::BF16 && kernels().column_sums_bf16;
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
       float* buf = scratch(size_t(px * c)).data();
       const int64_t b = it / chunks, p0 = (it % chunks) * px;
       const int64_t np = std::min(px, s - p0);
-      load_f32(src + (b * s + p0) * c * int64_t(es), dt, 1, buf, np * c);
-      std::fill(colsum.begin(), colsum.end(), 0.f);
-      for (int64_t p = 0; p < np; ++p)
-        for (int64_t ch = 0; ch < c; ++ch) colsum[size_t(ch)] += buf[p * c + ch];
+      const char* at = src + (b * s + p0) * c * int64_t(es);
+      // colsum, or with centre, colsq: the chunk's column sums of x or of (x - centre)^2.
+      const auto column_sums = [&](const float* centre, std::vector<float>& sums) {
+        std::fill(sums.begin(), sums.end(), 0.f);
+        if (direct) {
+          kernels().column_sums_bf16(reinterpret_cast<const uint16_t*>(at), np, c, centre, sums.data());
+          return;
+        }
+        for (int64_t p = 0; p < np; ++p)
+          for (int64_t ch = 0; ch < c; ++ch) {
+            const float v = centre ? buf[p * c + ch] - centre[ch] : buf[p * c + ch];
+            sums[size_t(ch)] += centre ? v * v : v;
+          }
+      };
+      if (!direct) load_f32(at, dt, 1, buf, np * c);
+      column_sums(nullptr, colsum);
       for (int64_t g = 0; g < groups; ++g) {
         float gs = 0.f;
         for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) gs += colsum[size_t(ch)];
         const float gm = gs / float(np * cg);
         for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) mu[size_t(ch)] = gm;
       }
-      std::fill(colsq.begin(), colsq.end(), 0.f);
-      for (int64_t p = 0; p < np; ++p)
-        for (int64_t ch = 0; ch < c; ++ch) {
-          const float d = buf[p * c + ch] - mu[size_t(ch)];
-          colsq[size_t(ch)] += d * d;
-        }
+      column_sums(mu.data(), colsq);
       for (int64_t g = 0; g < groups; ++g) {
         float q = 0.f;
         for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) q += colsq[size_t(ch)];
@@ -153,6 +163,12 @@ void group_norm_channels_last(const Tensor& x, Tensor& out, int groups, const fl
     const int64_t np = std::min(px, s - p0);
     const float* ab = a.data() + b * c;
     const float* sb = sh.data() + b * c;
+    if (dt == DType::BF16 && kernels().affine_bf16) {
+      const int64_t at = (b * s + p0) * c;
+      kernels().affine_bf16(reinterpret_cast<const uint16_t*>(src) + at, ab, sb, reinterpret_cast<uint16_t*>(dst) + at,
+                            np, c, silu);
+      continue;
+    }
     load_f32(src + (b * s + p0) * c * int64_t(es), dt, 1, buf, np * c);
     for (int64_t p = 0; p < np; ++p) kernels().affine(buf + p * c, ab, sb, buf + p * c, c, silu);
     store_f32(buf, dst + (b * s + p0) * c * int64_t(es), dt, 1, np * c);

@@ -17,6 +17,8 @@ struct Kernels {
   void (*activation)(float* x, int64_t n, Act act);
   // out[i] = a[i] * gelu(gate[i]) (exact-erf GELU).
   void (*gelu_mul)(const float* a, const float* gate, float* out, int64_t n);
+  // The same on bf16 values. nullptr without AVX-512.
+  void (*gelu_mul_bf16)(const uint16_t* a, const uint16_t* gate, uint16_t* out, int64_t n);
   // x[i] = exp(x[i] - shift); returns the sum of the results.
   float (*exp_shift_sum)(float* x, int64_t n, float shift);
   float (*max)(const float* x, int64_t n);
@@ -24,6 +26,13 @@ struct Kernels {
   void (*moments)(const float* x, int64_t n, double* mean, double* m2);
   // y[i] = x[i] * a[i] + b[i], then SiLU if asked.
   void (*affine)(const float* x, const float* a, const float* b, float* y, int64_t n, bool silu);
+  // Column sums over `rows` rows of n bf16 values (rows n apart): out[j] += x[i][j], or
+  // with mu, out[j] += (x[i][j] - mu[j])^2. nullptr without AVX-512.
+  void (*column_sums_bf16)(const uint16_t* x, int64_t rows, int64_t n, const float* mu, float* out);
+  // y = x a + b, then SiLU if asked, on `rows` rows of n bf16 values (x and y rows n apart), a and b shared by the
+  // rows: a channels-last group norm's pixels. nullptr without AVX-512.
+  void (*affine_bf16)(const uint16_t* x, const float* a, const float* b, uint16_t* y, int64_t rows, int64_t n,
+                      bool silu);
   // C[m x n] (+)= A[m x k] B[k x n]; n a multiple of 16.
   void (*gemm_f32)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                    int64_t ldb, float* c, int64_t ldc, bool acc);
@@ -53,8 +62,8 @@ struct Kernels {
 // Tile (AMX-BF16) kernels for the bf16 attention, on CPUs that have them (Sapphire Rapids
 // on): its two products run on the tile unit (SD1.5's UNet attention measured 3x faster
 // than with AVX512_BF16's dot products).
-// The products take 16 query rows; k2 (head-dim pairs) is a multiple of 16, a key tile n a
-// multiple of 32 keys, an output row dp a multiple of 16.
+// The products take 16 query rows; a key tile n is a multiple of 32 keys, an output row dp
+// a multiple of 16.
 struct AmxKernels {
   // Sets this thread's tile shapes for a head dim of `pairs` bf16 pairs; release() frees them.
   void (*configure)(int64_t pairs);

@@ -61,9 +61,10 @@ struct V {
 // by more than this (log2 units): probabilities stay below 2^8, exact in float32 and bf16.
 constexpr float kAttentionSlack = 8.f;
 
-// 2^x for x <= 0, to 9e-5 relative: far below the 2^-9 of the bf16 it is stored in.
-// x = floor(x) + f with f in [0, 1) by vreduceps, a degree-3 fit of 2^f (relative minimax,
-// p(0) = 1), and vscalefps for 2^floor(x), which flushes a far-negative x to 0 by itself.
+// 2^x to 9e-5 relative: far below the 2^-9 of the bf16 it is stored in. x = floor(x) + f
+// with f in [0, 1) by vreduceps, a degree-3 fit of 2^f (relative minimax, p(0) = 1), and
+// vscalefps for 2^floor(x), which flushes a far-negative x to 0 and takes a large one to
+// infinity by itself.
 SD_AVX512 inline __m512 exp2_for_bf16(__m512 x) {
   const __m512 f = _mm512_reduce_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m512 p = _mm512_set1_ps(0.0770644692f);
