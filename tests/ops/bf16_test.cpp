@@ -113,7 +113,8 @@ TEST(Bf16, CausalAttentionWhoseHiddenKeysScoreHigher) {
 // negative (gain 100: e^-x overflows to infinity, the output must be -0, not NaN).
 TEST(Bf16, ChannelsLastGroupNormMatchesFloat32ElementByElement) {
   struct Case { int64_t c, groups; float lo, hi, gain; };
-  for (const Case& k : {Case{40, 8, 99.f, 101.f, 1.f}, Case{24, 3, -3.f, 4.f, 100.f}, Case{128, 32, -2.f, 2.f, 1.f}}) {
+  for (const Case& k :
+       {Case{40, 8, 99.f, 101.f, 1.f}, Case{24, 3, -3.f, 4.f, 100.f}, Case{128, 32, -2.f, 2.f, 1.f}}) {
     const Tensor x = bf16(random_tensor({2, k.c, 37, 29}, 20, k.lo, k.hi)).contiguous(MemoryFormat::ChannelsLast);
     const Tensor g = random_tensor({k.c}, 21, 0.5f * k.gain, 1.5f * k.gain), b = random_tensor({k.c}, 22);
     ops::GroupNorm gn(int(k.groups), g, b, 1e-6f);

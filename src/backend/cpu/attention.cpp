@@ -104,7 +104,8 @@ struct Path<true> {
           fetch(g, K, b, key, h, 2 * g.d2, tmp.data(), row);
         else
           std::fill(tmp.begin(), tmp.end(), T(0));
-        for (int64_t p = 0; p < g.d2; ++p) std::memcpy(kt + k_pair(g, p, j) * 2, tmp.data() + 2 * p, 2 * sizeof(T));
+        for (int64_t p = 0; p < g.d2; ++p)
+          std::memcpy(kt + k_pair(g, p, j) * 2, tmp.data() + 2 * p, 2 * sizeof(T));
         if (key < g.lk)
           fetch(g, V, b, key, h, g.d_pad, tmp.data(), row);
         else
@@ -177,7 +178,8 @@ struct Path<true> {
       for (int64_t r = 0; r < m; r += 16)
         g.amx->softmax(std::min<int64_t>(16, m - r), g.nk, s + r * g.nk, valid, g.c, g.causal, diag + r, mx + r,
                        lsum + r * kSumLanes, o + r * g.d_pad, g.d_pad, g.d, p + r * g.nk);
-      for (int64_t r = 0; r < m; r += 16) g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
+      for (int64_t r = 0; r < m; r += 16)
+        g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
       return;
     }
     kernels().attention_tile_bf16(m, g.nk, g.d2, q, g.ldq, kt, valid, g.c, g.causal, diag, mx, lsum,

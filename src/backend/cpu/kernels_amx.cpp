@@ -228,9 +228,11 @@ SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t valid, floa
       for (; j + 64 <= lim; j += 64)
         for (int u = 0; u < 4; ++u)
           top[u] = _mm512_max_ps(top[u], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * (j + 16 * u)), cv));
-      for (; j + 16 <= lim; j += 16) top[0] = _mm512_max_ps(top[0], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * j), cv));
+      for (; j + 16 <= lim; j += 16)
+        top[0] = _mm512_max_ps(top[0], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * j), cv));
       if (j < lim)
-        top[1] = _mm512_max_ps(top[1], _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + 16 * j), cv));
+        top[1] = _mm512_max_ps(top[1],
+                               _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + 16 * j), cv));
       const float row_max =
           _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(top[0], top[1]), _mm512_max_ps(top[2], top[3])));
       if (row_max > -__builtin_inff()) move_reference(i, row_max);

@@ -67,7 +67,8 @@ SD_AVX512 inline __m256bh gelu_mul_lanes(const uint16_t* a, const uint16_t* g, _
   p = _mm512_mul_ps(p, t);
   const __m512 e = exp2_for_bf16(_mm512_mul_ps(_mm512_mul_ps(az, az), _mm512_set1_ps(-1.44269504088896341f)));
   const __m512 erf = V::copysign(_mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.f)), z);
-  const __m512 gelu = _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.f), erf));
+  const __m512 gelu =
+      _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.f), erf));
   return _mm512_cvtneps_pbh(_mm512_mul_ps(load_bf16(a, m), gelu));
 }
 

@@ -165,8 +165,8 @@ void group_norm_channels_last(const Tensor& x, Tensor& out, int groups, const fl
     const float* sb = sh.data() + b * c;
     if (dt == DType::BF16 && kernels().affine_bf16) {
       const int64_t at = (b * s + p0) * c;
-      kernels().affine_bf16(reinterpret_cast<const uint16_t*>(src) + at, ab, sb, reinterpret_cast<uint16_t*>(dst) + at,
-                            np, c, silu);
+      kernels().affine_bf16(reinterpret_cast<const uint16_t*>(src) + at, ab, sb,
+                            reinterpret_cast<uint16_t*>(dst) + at, np, c, silu);
       continue;
     }
     load_f32(src + (b * s + p0) * c * int64_t(es), dt, 1, buf, np * c);

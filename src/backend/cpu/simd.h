@@ -29,8 +29,9 @@ struct Kernels {
   // Column sums over `rows` rows of n bf16 values (rows n apart): out[j] += x[i][j], or
   // with mu, out[j] += (x[i][j] - mu[j])^2. nullptr without AVX-512.
   void (*column_sums_bf16)(const uint16_t* x, int64_t rows, int64_t n, const float* mu, float* out);
-  // y = x a + b, then SiLU if asked, on `rows` rows of n bf16 values (x and y rows n apart), a and b shared by the
-  // rows: a channels-last group norm's pixels. nullptr without AVX-512.
+  // y = x a + b, then SiLU if asked, on `rows` rows of n bf16 values (x and y rows n
+  // apart), a and b shared by the rows: a channels-last group norm's pixels. nullptr
+  // without AVX-512.
   void (*affine_bf16)(const uint16_t* x, const float* a, const float* b, uint16_t* y, int64_t rows, int64_t n,
                       bool silu);
   // C[m x n] (+)= A[m x k] B[k x n]; n a multiple of 16.
