@@ -18,16 +18,17 @@ namespace sd::cpu::avx512 {
 
 namespace {
 
+// bf16 lanes (masked) as float32.
+SD_AVX512 inline __m512 load_bf16(const uint16_t* at, __mmask16 m) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, at)), 16));
+}
+
 SD_AVX512 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
-    _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
-  }
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_bf16(src + i, 0xffff));
   if (i < n) {
     const __mmask16 m = V::tail_mask(n - i);
-    const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
-    _mm512_mask_storeu_ps(dst + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+    _mm512_mask_storeu_ps(dst + i, m, load_bf16(src + i, m));
   }
 }
 
@@ -46,30 +47,19 @@ SD_AVX512 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   }
 }
 
-// bf16 lanes (masked) as float32.
-SD_AVX512 inline __m512 load_bf16(const uint16_t* at, __mmask16 m) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, at)), 16));
-}
+// e^x and 1/x to about 1e-4 relative, below the rounding of the bf16 the results are
+// stored in: 2^(x log2 e) through exp2_for_bf16 and a 14-bit reciprocal (the SiLU then
+// takes a third of FullPrecision's instructions). A far-negative SiLU input makes e^-x
+// infinite and its output -0.
+struct Bf16Precision {
+  SD_AVX512 static __m512 exp(__m512 x) {
+    return exp2_for_bf16(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)));
+  }
+  SD_AVX512 static __m512 rcp(__m512 x) { return _mm512_rcp14_ps(x); }
+};
 
-// a gelu(g) with verf's erf (Abramowitz & Stegun 7.1.26), its e^(-z^2) through
-// exp2_for_bf16 and its reciprocal at 14 bits: 1e-4 relative, below the rounding of the
-// bf16 it is stored in.
 SD_AVX512 inline __m256bh gelu_mul_lanes(const uint16_t* a, const uint16_t* g, __mmask16 m) {
-  const __m512 x = load_bf16(g, m);
-  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-  const __m512 az = _mm512_abs_ps(z);
-  const __m512 t = _mm512_rcp14_ps(_mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.f)));
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  p = _mm512_mul_ps(p, t);
-  const __m512 e = exp2_for_bf16(_mm512_mul_ps(_mm512_mul_ps(az, az), _mm512_set1_ps(-1.44269504088896341f)));
-  const __m512 erf = V::copysign(_mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.f)), z);
-  const __m512 gelu =
-      _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.f), erf));
-  return _mm512_cvtneps_pbh(_mm512_mul_ps(load_bf16(a, m), gelu));
+  return _mm512_cvtneps_pbh(_mm512_mul_ps(load_bf16(a, m), vgelu<V, Bf16Precision>(load_bf16(g, m))));
 }
 
 SD_AVX512 void gelu_mul_bf16(const uint16_t* a, const uint16_t* g, uint16_t* out, int64_t n) {
@@ -107,16 +97,10 @@ SD_AVX512 void column_sums_bf16(const uint16_t* x, int64_t rows, int64_t n, cons
     column_sums_rows<false>(x, rows, n, nullptr, out);
 }
 
-// x a + b, then SiLU: x / (1 + 2^(-x log2 e)) through exp2_for_bf16 and a 14-bit
-// reciprocal, 1e-4 relative, below the rounding of the bf16 it is stored in (and a third
-// of the instructions of the float32 path's SiLU). Far-negative x: 2^(..) is inf, y -0.
 template <bool Silu>
 SD_AVX512 inline __m256bh affine_bf16_lanes(const uint16_t* x, const float* a, const float* b, __mmask16 m) {
   __m512 v = _mm512_fmadd_ps(load_bf16(x, m), _mm512_maskz_loadu_ps(m, a), _mm512_maskz_loadu_ps(m, b));
-  if constexpr (Silu) {
-    const __m512 e = exp2_for_bf16(_mm512_mul_ps(v, _mm512_set1_ps(-1.44269504088896341f)));
-    v = _mm512_mul_ps(v, _mm512_rcp14_ps(_mm512_add_ps(_mm512_set1_ps(1.f), e)));
-  }
+  if constexpr (Silu) v = vsigmoid_mul<V, Bf16Precision>(v, _mm512_set1_ps(1.f));
   return _mm512_cvtneps_pbh(v);
 }
 
