@@ -161,24 +161,18 @@ SD_AVX512 inline __mmask16 keys_left(int64_t left) {
   return left <= 0 ? __mmask16(0) : left >= 16 ? __mmask16(0xffff) : avx512::V::tail_mask(left);
 }
 
-// bf16 probabilities of a row's 32 scores from key j into p, their sum added to `sum` and
-// their largest exponent (relative to the reference) kept in `top`; Masked: only the first
-// `lim` keys count, the rest are written as zeros. si and pi point at the row in the first
-// block of S and P, and key j's group of 16 is 16 j further.
+// bf16 probabilities of a row's 32 scores from key j into p, added to `sum`; Masked: only
+// the first `lim` keys count, the rest are written as zeros. si and pi point at the row in
+// the first block of S and P, and key j's group of 16 is 16 j further.
 template <bool Masked>
 SD_AVX512 inline __m512 probabilities(const float* si, int64_t j, int64_t lim, __m512 cv, __m512 rv, uint16_t* pi,
-                                      __m512 sum, __m512& top) {
+                                      __m512 sum) {
   const __m512 x0 = _mm512_fmsub_ps(_mm512_loadu_ps(si + 16 * j), cv, rv);
   const __m512 x1 = _mm512_fmsub_ps(_mm512_loadu_ps(si + 16 * (j + 16)), cv, rv);
   __m512 e0 = avx512::exp2_for_bf16(x0), e1 = avx512::exp2_for_bf16(x1);
   if constexpr (Masked) {
-    const __mmask16 k0 = keys_left(lim - j), k1 = keys_left(lim - j - 16);
-    e0 = _mm512_maskz_mov_ps(k0, e0);
-    e1 = _mm512_maskz_mov_ps(k1, e1);
-    top = _mm512_mask_max_ps(top, k0, top, x0);
-    top = _mm512_mask_max_ps(top, k1, top, x1);
-  } else {
-    top = _mm512_max_ps(top, _mm512_max_ps(x0, x1));
+    e0 = _mm512_maskz_mov_ps(keys_left(lim - j), e0);
+    e1 = _mm512_maskz_mov_ps(keys_left(lim - j - 16), e1);
   }
   const __m512bh two = _mm512_cvtne2ps_pbh(e1, e0);
   _mm512_storeu_si512(pi + 16 * j, reinterpret_cast<const __m512i&>(two));
@@ -186,26 +180,45 @@ SD_AVX512 inline __m512 probabilities(const float* si, int64_t j, int64_t lim, _
 }
 
 // A row's probabilities against reference `ref` into P, added to its lane sums at li.
-// Returns how far its largest score lies above the reference (log2 units, -inf for none).
+// Returns the largest of this tile's lane sums.
 SD_AVX512 inline float row_probabilities(const float* si, int64_t n, int64_t lim, __m512 cv, float ref,
                                          uint16_t* pi, float* li) {
   const __m512 rv = _mm512_set1_ps(ref);
-  __m512 sum = _mm512_loadu_ps(li), top = _mm512_set1_ps(-__builtin_inff());
+  __m512 sum = _mm512_setzero_ps();
   int64_t j = 0;
-  for (; j + 32 <= lim; j += 32) sum = probabilities<false>(si, j, lim, cv, rv, pi, sum, top);
-  for (; j < n; j += 32) sum = probabilities<true>(si, j, lim, cv, rv, pi, sum, top);
-  _mm512_storeu_ps(li, sum);
-  return _mm512_reduce_max_ps(top);
+  for (; j + 32 <= lim; j += 32) sum = probabilities<false>(si, j, lim, cv, rv, pi, sum);
+  for (; j < n; j += 32) sum = probabilities<true>(si, j, lim, cv, rv, pi, sum);
+  _mm512_storeu_ps(li, _mm512_add_ps(_mm512_loadu_ps(li), sum));
+  return _mm512_reduce_max_ps(sum);
+}
+
+// The largest of a row's first `lim` scores times c, -inf for none.
+SD_AVX512 inline float row_max(const float* si, int64_t lim, __m512 cv) {
+  // Four running maxima, so the loads are not serialised behind one vmaxps chain.
+  const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
+  __m512 top[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+  int64_t j = 0;
+  for (; j + 64 <= lim; j += 64)
+    for (int u = 0; u < 4; ++u)
+      top[u] = _mm512_max_ps(top[u], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * (j + 16 * u)), cv));
+  for (; j + 16 <= lim; j += 16) top[0] = _mm512_max_ps(top[0], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * j), cv));
+  if (j < lim)
+    top[1] = _mm512_max_ps(top[1], _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + 16 * j), cv));
+  return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(top[0], top[1]), _mm512_max_ps(top[2], top[3])));
 }
 
 // A row's reference (its exponent's zero) moves only by the slack rule of attention_block,
-// and at most once per tile: the row's probabilities are written against the reference it
-// has, then written again in the rare case that a score passed it by more than the slack
-// (the lane sums are saved first for that). Only a row's first tile finds its maximum in a
-// pass of its own. The columns before a row's last key need no mask.
+// and at most once per tile. Only a row's first tile finds its maximum in a pass of its
+// own; later tiles write the probabilities against the reference the row has, and check
+// their sums instead of every score: a score more than the slack above the reference makes
+// a probability, and so its lane's sum, above 2^slack. In that rare case (or when many
+// scores lie a few units above it, 32 keys a lane), the lane sums saved first are put back
+// and the tile is written again from its maximum. The columns before a row's last key
+// need no mask.
 SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
                        float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p) {
-  const __m512 cv = _mm512_set1_ps(c), neg_inf = _mm512_set1_ps(-__builtin_inff());
+  const __m512 cv = _mm512_set1_ps(c);
+  const float most = __builtin_exp2f(avx512::kAttentionSlack);
   const auto move_reference = [&](int64_t i, float to) SD_AVX512 {
     const float ref = mx[i];
     const float alpha = ref == -__builtin_inff() ? 0.f : __builtin_exp2f(ref - to);
@@ -222,28 +235,15 @@ SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t valid, floa
     float* li = lsum + i * 16;
     uint16_t* pi = p + 32 * i;
     if (mx[i] == -__builtin_inff()) {
-      // Four running maxima, so the loads are not serialised behind one vmaxps chain.
-      __m512 top[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
-      int64_t j = 0;
-      for (; j + 64 <= lim; j += 64)
-        for (int u = 0; u < 4; ++u)
-          top[u] = _mm512_max_ps(top[u], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * (j + 16 * u)), cv));
-      for (; j + 16 <= lim; j += 16)
-        top[0] = _mm512_max_ps(top[0], _mm512_mul_ps(_mm512_loadu_ps(si + 16 * j), cv));
-      if (j < lim)
-        top[1] = _mm512_max_ps(top[1],
-                               _mm512_mask_mul_ps(neg_inf, keys_left(lim - j), _mm512_loadu_ps(si + 16 * j), cv));
-      const float row_max =
-          _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(top[0], top[1]), _mm512_max_ps(top[2], top[3])));
-      if (row_max > -__builtin_inff()) move_reference(i, row_max);
+      const float top = row_max(si, lim, cv);
+      if (top > -__builtin_inff()) move_reference(i, top);
       row_probabilities(si, n, lim, cv, mx[i], pi, li);
       continue;
     }
     const __m512 saved = _mm512_loadu_ps(li);
-    const float above = row_probabilities(si, n, lim, cv, mx[i], pi, li);
-    if (above > avx512::kAttentionSlack) {
+    if (row_probabilities(si, n, lim, cv, mx[i], pi, li) > most) {
       _mm512_storeu_ps(li, saved);
-      move_reference(i, mx[i] + above);
+      move_reference(i, std::max(mx[i], row_max(si, lim, cv)));
       row_probabilities(si, n, lim, cv, mx[i], pi, li);
     }
   }
