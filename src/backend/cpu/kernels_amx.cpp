@@ -95,6 +95,7 @@ template <int NC>
 // through A0 and B0, the last, shorter one through A1 and B1. Every operand and result is
 // a contiguous 1 KiB block (or less), which measured twice as fast as the same products
 // reading and writing rows 2 KiB apart.
+// s: where block jb goes, the next blocks 1 KiB apart.
 template <int NC>
 SD_AMX void score_block(int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t jb, float* s) {
   zero_accumulators<NC>();
@@ -111,14 +112,14 @@ SD_AMX void score_block(int64_t pairs, const uint16_t* q, int64_t ldq, const uin
     products<NC, kA1, kB1>(key_block(full), 64);
   }
   [&]<int... I>(std::integer_sequence<int, I...>) {
-    (tile_store<I>(s + (jb + I) * 256, 64), ...);
+    (tile_store<I>(s + I * 256, 64), ...);
   }(std::make_integer_sequence<int, NC>{});
 }
 
 SD_AMX void scores(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s) {
   int64_t jb = 0;
-  for (; jb + 4 <= n / 16; jb += 4) score_block<4>(pairs, q, ldq, kt, jb, s);
-  if (jb < n / 16) score_block<2>(pairs, q, ldq, kt, jb, s);  // n is a multiple of 32
+  for (; jb + 4 <= n / 16; jb += 4) score_block<4>(pairs, q, ldq, kt, jb, s + jb * 256);
+  if (jb < n / 16) score_block<2>(pairs, q, ldq, kt, jb, s + jb * 256);  // n is a multiple of 32
 }
 
 // Accumulator i <-> the 16 f32 columns at base + 16 i (rows ld floats apart).
@@ -249,7 +250,45 @@ SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t valid, floa
   }
 }
 
-const AmxKernels table{configure, release, scores, softmax, accumulate};
+// Scores and probabilities 64 keys at a time, for rows whose reference is set: each
+// chunk's scores stay in a 4 KiB block in the L1 cache between the tile unit's stores and
+// the softmax's loads (the whole tile's, 16 rows x 512 keys, are twice the L1). False,
+// with the lane sums untouched, when a row's reference must move (softmax's check): the
+// caller then runs scores() and softmax() on the tile.
+SD_AMX bool scores_probabilities(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
+                                 const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
+                                 const float* mx, float* lsum, uint16_t* p) {
+  alignas(64) float s[4 * 256];
+  __m512 sums[16];
+  for (int64_t i = 0; i < m; ++i) sums[i] = _mm512_setzero_ps();
+  const __m512 cv = _mm512_set1_ps(c);
+  for (int64_t jb = 0; jb < n / 16; jb += 4) {
+    const bool four = jb + 4 <= n / 16;
+    if (four)
+      score_block<4>(pairs, q, ldq, kt, jb, s);
+    else
+      score_block<2>(pairs, q, ldq, kt, jb, s);
+    const int64_t keys = four ? 64 : 32;
+    for (int64_t i = 0; i < m; ++i) {
+      int64_t lim = valid;
+      if (causal) lim = std::min(lim, std::max<int64_t>(0, diag + i + 1));
+      lim -= 16 * jb;
+      const __m512 rv = _mm512_set1_ps(mx[i]);
+      const float* si = s + 16 * i;
+      uint16_t* pi = p + 32 * i + 256 * jb;
+      for (int64_t j = 0; j < keys; j += 32)
+        sums[i] = j + 32 <= lim ? probabilities<false>(si, j, lim, cv, rv, pi, sums[i])
+                                : probabilities<true>(si, j, lim, cv, rv, pi, sums[i]);
+    }
+  }
+  const float most = __builtin_exp2f(avx512::kAttentionSlack);
+  for (int64_t i = 0; i < m; ++i)
+    if (_mm512_reduce_max_ps(sums[i]) > most) return false;
+  for (int64_t i = 0; i < m; ++i) _mm512_storeu_ps(lsum + 16 * i, _mm512_add_ps(_mm512_loadu_ps(lsum + 16 * i), sums[i]));
+  return true;
+}
+
+const AmxKernels table{configure, release, scores, softmax, scores_probabilities, accumulate};
 
 bool cpu_has_amx_bf16() { return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16"); }
 

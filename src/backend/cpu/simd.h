@@ -79,6 +79,12 @@ struct AmxKernels {
   // rows of S, writing P.
   void (*softmax)(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
                   float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p);
+  // Both steps above in one pass, for m <= 16 rows whose references are all set (no row's
+  // first tile). False, lsum untouched and P to be rewritten, where softmax would move a
+  // reference: then run them one after the other.
+  bool (*scores_probabilities)(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
+                               const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
+                               const float* mx, float* lsum, uint16_t* p);
   // O [16 x dp] f32 (rows ldo apart) += P times a value tile packed [n/2][dp][2].
   void (*accumulate)(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, float* o, int64_t ldo);
 };
