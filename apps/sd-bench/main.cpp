@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -12,7 +13,9 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "backend/backend.h"
 #include "core/buffer_pool.h"
@@ -38,25 +41,47 @@ struct Phase {
   double seconds = 0;  // best of the timed repeats
   double tflop = 0;    // counted in one run
   double cancel_latency = 0;  // with --cancel-latency: worst_cancel_latency()
+  // Each timed run's limit ratio against the matmul rate measured just before and just
+  // after it, for the runs where those two agree within kSteadyRate (a shared machine's
+  // rate can change severalfold from one minute to the next, and a ratio against a rate
+  // measured in another state means nothing).
+  std::vector<double> steady_ratios;
 };
+
+constexpr double kSteadyRate = 0.9;
 
 // Runs fn once to warm up (primitive creation, weight reorders), then `repeat` times,
 // keeping the best time and the FLOPs of one run. Each run ends when the device's queued
-// work has (a GPU runs asynchronously).
-Phase measure(int repeat, sd::backend::Backend& device, const std::function<void()>& fn) {
+// work has (a GPU runs asynchronously). With rate: measured before the first run and
+// after each, for steady_ratios.
+Phase measure(int repeat, sd::backend::Backend& device, const std::function<void()>& fn,
+              const std::function<double()>& rate = nullptr) {
   fn();
   device.synchronize();
   Phase p;
   p.seconds = 1e300;
+  double before = rate ? rate() : 0;
   for (int i = 0; i < repeat; ++i) {
     sd::ops::reset_flop_count();
     auto t = Clock::now();
     fn();
     device.synchronize();
-    p.seconds = std::min(p.seconds, std::chrono::duration<double>(Clock::now() - t).count());
+    const double seconds = std::chrono::duration<double>(Clock::now() - t).count();
+    p.seconds = std::min(p.seconds, seconds);
     p.tflop = sd::ops::flops_counted() * 1e-12;
+    if (!rate) continue;
+    const double after = rate();
+    if (std::min(before, after) >= kSteadyRate * std::max(before, after) && p.tflop > 0)
+      p.steady_ratios.push_back(seconds / (p.tflop / (0.5 * (before + after))));
+    before = after;
   }
   return p;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // The worst time, over cancels requested at several points of a phase that takes
@@ -98,14 +123,27 @@ Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
 
 // The rate of a large square matmul through the same op layer the models use, on the
 // device: 2048^3 on a CPU; 8192^3 on a GPU, where a smaller one measures launch overhead.
-double matmul_tflops(DType dtype, sd::backend::Backend& device) {
-  const int n = device.device().is_cpu() ? 2048 : 8192;
-  sd::ops::Linear mm(random_tensor({n, n}, 0.02f, 1).to(dtype), Tensor());
-  if (!device.device().is_cpu()) mm.to(device.device());
-  const Tensor x = random_tensor({n, n}, 1.0f, 2).to(dtype).to(device.device());
-  Phase p = measure(5, device, [&] { mm.forward(x); });
-  return 2.0 * n * n * double(n) / p.seconds * 1e-12;
-}
+class MatmulRate {
+ public:
+  MatmulRate(DType dtype, sd::backend::Backend& device)
+      : n_(device.device().is_cpu() ? 2048 : 8192),
+        device_(device),
+        mm_(random_tensor({n_, n_}, 0.02f, 1).to(dtype), Tensor()),
+        x_(random_tensor({n_, n_}, 1.0f, 2).to(dtype).to(device.device())) {
+    if (!device.device().is_cpu()) mm_.to(device.device());
+  }
+  // TFLOP/s: the best of `runs` timed runs.
+  double tflops(int runs) {
+    const Phase p = measure(runs, device_, [&] { mm_.forward(x_); });
+    return 2.0 * double(n_) * double(n_) * double(n_) / p.seconds * 1e-12;
+  }
+
+ private:
+  int64_t n_;
+  sd::backend::Backend& device_;
+  sd::ops::Linear mm_;
+  Tensor x_;
+};
 
 double peak_rss_mb() {
   rusage u{};
@@ -253,7 +291,8 @@ int main(int argc, char** argv) {
 
   try {
     const fs::path root(config_dir);
-    const double mm_tflops = matmul_tflops(dtype, device);
+    std::optional<MatmulRate> matmul(std::in_place, dtype, device);
+    const double mm_tflops = matmul->tflops(5);
     std::fprintf(stderr, "matmul %s: %.3f TFLOP/s\n", dtype_name.c_str(), mm_tflops);
     if (e2e) {
       nlohmann::ordered_json j;
@@ -267,6 +306,7 @@ int main(int argc, char** argv) {
       j["threads"] = threads;
       j["matmul_tflops"] = mm_tflops;
       if (e2e_written_seconds > 0) j["write_seconds"] = e2e_written_seconds;
+      matmul.reset();  // not resident while the model loads
       j.update(sd::bench::run_e2e(e2e_opt, e2e_folder));
       std::printf("%s\n", j.dump().c_str());
       return 0;
@@ -297,6 +337,8 @@ int main(int argc, char** argv) {
     const int64_t h = height / f, w = width / f;
     report_memory("loading");
 
+    const auto steady_rate = [&] { return matmul->tflops(2); };
+
     // Text: uncond and cond prompts, one at a time, as the pipelines run them.
     const Tensor ids = prompt_ids();
     Tensor pooled;
@@ -315,7 +357,7 @@ int main(int argc, char** argv) {
       }
       context = sd::ops::concat(rows, 0);
     };
-    Phase text = measure(repeat, device, encode_text);
+    Phase text = measure(repeat, device, encode_text, steady_rate);
     report_memory("text encoder");
 
     // One denoising step: the UNet on the CFG batch, every image's uncond row, then every
@@ -334,7 +376,7 @@ int main(int argc, char** argv) {
     auto unet_step = [&] {
       unet.forward(sample, {500.0f}, batch_context, unet_cfg.text_time_embedding ? &added : nullptr);
     };
-    Phase step = measure(repeat, device, unet_step);
+    Phase step = measure(repeat, device, unet_step, steady_rate);
     report_memory("unet step");
 
     // Whether a batch changes an image: the first image's rows of the batched step against
@@ -369,7 +411,7 @@ int main(int argc, char** argv) {
       if (!vae_tiling) return void(vae.decode(z));
       for (int64_t k = 0; k < batch; ++k) vae.decode_tiled(sd::pipeline::row_of(z, k), vae_tile_size);
     };
-    Phase decode = measure(repeat, device, vae_decode);
+    Phase decode = measure(repeat, device, vae_decode, steady_rate);
     report_memory("vae decode");
     if (cancel_latency) {
       text.cancel_latency = worst_cancel_latency(text.seconds, encode_text);
@@ -379,7 +421,7 @@ int main(int argc, char** argv) {
 
     // Measured again after the phases, the better rate kept: on a shared machine the first
     // measurement can fall in a busy moment, and every ratio would then read too low.
-    const double rate = std::max(mm_tflops, matmul_tflops(dtype, device));
+    const double rate = std::max(mm_tflops, matmul->tflops(5));
 
     nlohmann::ordered_json j;
     j["config"] = config_dir;
@@ -400,9 +442,14 @@ int main(int argc, char** argv) {
       phases[name] = {{"seconds", p.seconds},
                       {"per_image_seconds", p.seconds / batch},
                       {"tflop", p.tflop},
-                      {"limit_ratio", limit > 0 ? p.seconds / limit : 0}};
-      std::fprintf(stderr, "%-13s %8.3f s (%.3f s per image)  %7.3f TFLOP  %5.2fx the matmul-rate time\n", name,
-                   p.seconds, p.seconds / batch, p.tflop, limit > 0 ? p.seconds / limit : 0.0);
+                      {"limit_ratio", limit > 0 ? p.seconds / limit : 0},
+                      {"steady_runs", p.steady_ratios.size()},
+                      {"steady_limit_ratio", median(p.steady_ratios)}};
+      std::fprintf(stderr,
+                   "%-13s %8.3f s (%.3f s per image)  %7.3f TFLOP  %5.2fx the matmul-rate time"
+                   " (%zu of %d runs at a steady rate: median %.2fx)\n",
+                   name, p.seconds, p.seconds / batch, p.tflop, limit > 0 ? p.seconds / limit : 0.0,
+                   p.steady_ratios.size(), repeat, median(p.steady_ratios));
     }
     j["phases"] = phases;
     if (batch > 1) j["unet_batch_max_abs_diff"] = batch_max_abs_diff;
