@@ -50,7 +50,11 @@ TEST(Bf16, AttentionForSdHeadDims) {
                         // Several key tiles (at most 512 keys each), causal ones skipped past
                         // the diagonal; head dims 72, 24 and 8 end in a half (8-wide) block.
                         Case{1, 30, 1100, 1, 40, false}, Case{1, 700, 700, 1, 72, true},
-                        Case{1, 40, 600, 2, 24, false}, Case{1, 20, 530, 1, 8, false}}) {
+                        Case{1, 40, 600, 2, 24, false}, Case{1, 20, 530, 1, 8, false},
+                        // Head dims of whole 16-pair chunks run 32 query rows at once past
+                        // a row's first key tile; 45 rows end in a partial group of 16.
+                        Case{1, 45, 1100, 2, 64, false}, Case{1, 600, 600, 1, 64, true},
+                        Case{1, 40, 700, 1, 160, false}}) {
     const int64_t hd = c.heads * c.d;
     Tensor qkv = random_tensor({c.b, c.lq, 3 * hd}, 8, -2.f, 2.f);
     Tensor q = qkv.narrow(2, 0, hd);
@@ -95,6 +99,23 @@ TEST(Bf16, AttentionWhoseScoresClimbAlongTheKeys) {
   const Tensor k = climbing_keys(lk, d);
   const Tensor v = bf16(random_tensor({1, lk, d}, 12));
   for (bool causal : {false, true}) EXPECT_TRUE(matches_float32(q, k, v, causal)) << "causal " << causal;
+}
+
+// Past a row's first key tile, head dims of whole 16-pair chunks (64 here) take 32 query
+// rows at once. Rows whose scores fall along the keys keep their reference while rows
+// whose scores climb must move theirs: first in the first group of 16, then in the second.
+TEST(Bf16, AttentionWhereOneGroupOfSixteenRowsMovesItsReference) {
+  const int64_t lk = 1100, d = 64;
+  const std::vector<float> climb = {1.f, 0.5f, 5.f, 1.5f, 2.f, 0.25f, 3.f, 0.75f};
+  const std::vector<float> fall = {-1.f, -0.5f, -2.f, -0.25f, -3.f, -1.5f, -0.1f, -0.75f};
+  const Tensor k = climbing_keys(lk, d);
+  const Tensor v = bf16(random_tensor({1, lk, d}, 14));
+  for (bool climb_first : {true, false}) {
+    std::vector<float> rows;
+    for (const auto* part : climb_first ? std::vector{&climb, &climb, &fall} : std::vector{&fall, &fall, &climb})
+      rows.insert(rows.end(), part->begin(), part->end());
+    EXPECT_TRUE(matches_float32(ramped_queries(rows, d), k, v, false)) << "climbing rows first " << climb_first;
+  }
 }
 
 // Square and causal: each row sees the keys up to its own, and every key it does not see

@@ -168,24 +168,36 @@ struct Path<true> {
   // Scores and online softmax in one pass into bf16 probabilities, then O += P V.
   static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
                    const T* vt, float* s, T* p, float* mx, float* lsum, float* o) {
-    // 16 rows at a time: scores and probabilities, in 64-key chunks where the rows'
-    // references are set (the tile stores then land in the L1 cache: SD1.5's UNet step took
-    // 0.88 of the time of storing the whole tile's scores first), then O += P V for all the
-    // block's rows. Key tiles of 256 and query blocks of 32 or 64 rows measured within a
-    // 2-core Sapphire Rapids VM's noise of 512 and 48.
+    // Scores and probabilities, in 64-key chunks where the rows' references are set (the
+    // tile stores then land in the L1 cache: SD1.5's UNet step took 0.88 of the time of
+    // storing the whole tile's scores first), then O += P V for all the block's rows. Head
+    // dims of whole 16-pair chunks (SD2.1's and SDXL's 64) go 32 rows at a time, each key
+    // and value block loaded serving two groups of 16 (SD2.1's UNet step at 768: 0.89).
+    // Key tiles of 256 and query blocks of 32 or 64 rows measured within a 2-core Sapphire
+    // Rapids VM's noise of 512 and 48.
     if (g.amx) {
-      for (int64_t r = 0; r < m; r += 16) {
-        const int64_t rows = std::min<int64_t>(16, m - r);
+      // Two groups of 16 rows at a time where the head dim is whole 16-pair chunks.
+      const int64_t span = g.d2 % 16 == 0 ? 32 : 16;
+      for (int64_t r = 0; r < m; r += span) {
+        const int64_t rows = std::min(span, m - r);
         const bool set = std::none_of(mx + r, mx + r + rows, [](float x) { return x == -INFINITY; });
-        if (set && g.amx->scores_probabilities(rows, g.nk, g.d2, q + r * g.ldq, g.ldq, kt, valid, g.c, g.causal,
-                                               diag + r, mx + r, lsum + r * kSumLanes, p + r * g.nk))
-          continue;
-        g.amx->scores(g.nk, g.d2, q + r * g.ldq, g.ldq, kt, s + r * g.nk);
-        g.amx->softmax(rows, g.nk, s + r * g.nk, valid, g.c, g.causal, diag + r, mx + r, lsum + r * kSumLanes,
-                       o + r * g.d_pad, g.d_pad, g.d, p + r * g.nk);
+        const int failed = set ? g.amx->scores_probabilities(rows, g.nk, g.d2, q + r * g.ldq, g.ldq, kt, valid, g.c,
+                                                             g.causal, diag + r, mx + r, lsum + r * kSumLanes,
+                                                             p + r * g.nk)
+                               : 3;
+        for (int64_t f = r; f < r + rows; f += 16) {
+          if (!(failed >> ((f - r) / 16) & 1)) continue;
+          g.amx->scores(g.nk, g.d2, q + f * g.ldq, g.ldq, kt, s + f * g.nk);
+          g.amx->softmax(std::min<int64_t>(16, m - f), g.nk, s + f * g.nk, valid, g.c, g.causal, diag + f, mx + f,
+                         lsum + f * kSumLanes, o + f * g.d_pad, g.d_pad, g.d, p + f * g.nk);
+        }
       }
-      for (int64_t r = 0; r < m; r += 16)
-        g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
+      for (int64_t r = 0; r < m; r += span) {
+        if (span == 32 && m - r > 16)
+          g.amx->accumulate_pair(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
+        else
+          g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
+      }
       return;
     }
     kernels().attention_tile_bf16(m, g.nk, g.d2, q, g.ldq, kt, valid, g.c, g.causal, diag, mx, lsum,

@@ -122,6 +122,29 @@ SD_AMX void scores(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, con
   if (jb < n / 16) score_block<2>(pairs, q, ldq, kt, jb, s + jb * 256);  // n is a multiple of 32
 }
 
+// Scores of 32 query rows (Q's two 16-row groups, through A0 and A1) against
+// key blocks jb and jb + 1 (through B0 and B1), for head dims of whole 16-pair chunks:
+// four products per two key blocks loaded, where score_block loads one per product.
+// Group g's two blocks go to s[g] and s[g] + 256.
+SD_AMX void score_pair_block(int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t jb,
+                             float* s0, float* s1) {
+  zero_accumulators<4>();
+  for (int64_t c = 0; c < pairs; c += 16) {
+    tile_load<kA0>(q + 2 * c, ldq * 2);
+    tile_load<kA1>(q + 16 * ldq + 2 * c, ldq * 2);
+    tile_load<kB0>(kt + (jb * pairs + c) * 32, 64);
+    tile_load<kB1>(kt + ((jb + 1) * pairs + c) * 32, 64);
+    tile_dot<0, kA0, kB0>();
+    tile_dot<1, kA0, kB1>();
+    tile_dot<2, kA1, kB0>();
+    tile_dot<3, kA1, kB1>();
+  }
+  tile_store<0>(s0, 64);
+  tile_store<1>(s0 + 256, 64);
+  tile_store<2>(s1, 64);
+  tile_store<3>(s1 + 256, 64);
+}
+
 // Accumulator i <-> the 16 f32 columns at base + 16 i (rows ld floats apart).
 template <int NC, bool Store>
 [[gnu::always_inline]] inline void move_accumulators(float* base, int64_t ld) {
@@ -154,6 +177,33 @@ SD_AMX void accumulate(int64_t n, int64_t dp, const uint16_t* p, const uint16_t*
     case 2: value_block<2>(n, dp, p, vt, col, o, ldo); break;
     case 1: value_block<1>(n, dp, p, vt, col, o, ldo); break;
     default: break;
+  }
+}
+
+// accumulate() for 32 rows, two 16-row groups of P (p and p + 16 n) and of O (o and
+// o + 16 ldo), 32 output columns at a time: each value block loaded serves both groups.
+// dp a multiple of 32, and A1 and B1 full-shaped (no short head-dim chunk).
+SD_AMX void accumulate_pair(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, float* o, int64_t ldo) {
+  float* o1 = o + 16 * ldo;
+  for (int64_t col = 0; col < dp; col += 32) {
+    tile_load<0>(o + col, ldo * 4);
+    tile_load<1>(o + col + 16, ldo * 4);
+    tile_load<2>(o1 + col, ldo * 4);
+    tile_load<3>(o1 + col + 16, ldo * 4);
+    for (int64_t k = 0; k < n; k += 32) {
+      tile_load<kA0>(p + k * 16, 64);
+      tile_load<kA1>(p + 16 * n + k * 16, 64);
+      tile_load<kB0>(vt + (k / 2 * dp + col) * 2, dp * 4);
+      tile_load<kB1>(vt + (k / 2 * dp + col + 16) * 2, dp * 4);
+      tile_dot<0, kA0, kB0>();
+      tile_dot<1, kA0, kB1>();
+      tile_dot<2, kA1, kB0>();
+      tile_dot<3, kA1, kB1>();
+    }
+    tile_store<0>(o + col, ldo * 4);
+    tile_store<1>(o + col + 16, ldo * 4);
+    tile_store<2>(o1 + col, ldo * 4);
+    tile_store<3>(o1 + col + 16, ldo * 4);
   }
 }
 
@@ -251,44 +301,53 @@ SD_AVX512 void softmax(int64_t m, int64_t n, const float* s, int64_t valid, floa
 }
 
 // Scores and probabilities 64 keys at a time, for rows whose reference is set: each
-// chunk's scores stay in a 4 KiB block in the L1 cache between the tile unit's stores and
-// the softmax's loads (the whole tile's, 16 rows x 512 keys, are twice the L1). False,
-// with the lane sums untouched, when a row's reference must move (softmax's check): the
-// caller then runs scores() and softmax() on the tile.
-SD_AMX bool scores_probabilities(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
-                                 const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
-                                 const float* mx, float* lsum, uint16_t* p) {
-  alignas(64) float s[4 * 256];
-  __m512 sums[16];
+// chunk's scores stay in a 4 KiB block per 16 rows in the L1 cache between the tile unit's
+// stores and the softmax's loads (the whole tile's, 16 rows x 512 keys, are twice the L1).
+// m <= 32 rows: over 16, two groups through score_pair_block. Returns the groups (bit g:
+// rows 16 g ..) whose reference must move (softmax's check), their lane sums untouched:
+// the caller then runs scores() and softmax() on them.
+SD_AMX int scores_probabilities(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
+                                const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
+                                const float* mx, float* lsum, uint16_t* p) {
+  alignas(64) float s[2][4 * 256];
+  __m512 sums[32];
   for (int64_t i = 0; i < m; ++i) sums[i] = _mm512_setzero_ps();
   const __m512 cv = _mm512_set1_ps(c);
+  const bool two = m > 16;
   for (int64_t jb = 0; jb < n / 16; jb += 4) {
     const bool four = jb + 4 <= n / 16;
-    if (four)
-      score_block<4>(pairs, q, ldq, kt, jb, s);
-    else
-      score_block<2>(pairs, q, ldq, kt, jb, s);
+    if (two) {
+      score_pair_block(pairs, q, ldq, kt, jb, s[0], s[1]);
+      if (four) score_pair_block(pairs, q, ldq, kt, jb + 2, s[0] + 512, s[1] + 512);
+    } else if (four) {
+      score_block<4>(pairs, q, ldq, kt, jb, s[0]);
+    } else {
+      score_block<2>(pairs, q, ldq, kt, jb, s[0]);
+    }
     const int64_t keys = four ? 64 : 32;
     for (int64_t i = 0; i < m; ++i) {
       int64_t lim = valid;
       if (causal) lim = std::min(lim, std::max<int64_t>(0, diag + i + 1));
       lim -= 16 * jb;
       const __m512 rv = _mm512_set1_ps(mx[i]);
-      const float* si = s + 16 * i;
-      uint16_t* pi = p + 32 * i + 256 * jb;
+      const float* si = s[i / 16] + 16 * (i % 16);
+      uint16_t* pi = p + 16 * n * (i / 16) + 32 * (i % 16) + 256 * jb;
       for (int64_t j = 0; j < keys; j += 32)
         sums[i] = j + 32 <= lim ? probabilities<false>(si, j, lim, cv, rv, pi, sums[i])
                                 : probabilities<true>(si, j, lim, cv, rv, pi, sums[i]);
     }
   }
   const float most = __builtin_exp2f(avx512::kAttentionSlack);
+  int failed = 0;
   for (int64_t i = 0; i < m; ++i)
-    if (_mm512_reduce_max_ps(sums[i]) > most) return false;
-  for (int64_t i = 0; i < m; ++i) _mm512_storeu_ps(lsum + 16 * i, _mm512_add_ps(_mm512_loadu_ps(lsum + 16 * i), sums[i]));
-  return true;
+    if (_mm512_reduce_max_ps(sums[i]) > most) failed |= 1 << (i / 16);
+  for (int64_t i = 0; i < m; ++i)
+    if (!(failed >> (i / 16) & 1))
+      _mm512_storeu_ps(lsum + 16 * i, _mm512_add_ps(_mm512_loadu_ps(lsum + 16 * i), sums[i]));
+  return failed;
 }
 
-const AmxKernels table{configure, release, scores, softmax, scores_probabilities, accumulate};
+const AmxKernels table{configure, release, scores, softmax, scores_probabilities, accumulate, accumulate_pair};
 
 bool cpu_has_amx_bf16() { return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16"); }
 

@@ -79,14 +79,19 @@ struct AmxKernels {
   // rows of S, writing P.
   void (*softmax)(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
                   float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p);
-  // Both steps above in one pass, for m <= 16 rows whose references are all set (no row's
-  // first tile). False, lsum untouched and P to be rewritten, where softmax would move a
-  // reference: then run them one after the other.
-  bool (*scores_probabilities)(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
-                               const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
-                               const float* mx, float* lsum, uint16_t* p);
+  // Both steps above in one pass, for m rows whose references are all set (no row's first
+  // tile): m <= 16, or m <= 32 (two groups of 16: Q's rows, P's blocks and the sums
+  // contiguous) when pairs is a multiple of 16. Returns the groups (bit g for rows 16 g ..)
+  // where softmax would move a reference, their lsum untouched and P to be rewritten: run
+  // the two steps one after the other on those.
+  int (*scores_probabilities)(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
+                              const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
+                              const float* mx, float* lsum, uint16_t* p);
   // O [16 x dp] f32 (rows ldo apart) += P times a value tile packed [n/2][dp][2].
   void (*accumulate)(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, float* o, int64_t ldo);
+  // The same for 32 rows: P's two groups 16 n apart, O's 16 ldo apart; for head dims of
+  // whole 16-pair chunks (dp a multiple of 32).
+  void (*accumulate_pair)(int64_t n, int64_t dp, const uint16_t* p, const uint16_t* vt, float* o, int64_t ldo);
 };
 
 const Kernels& kernels();
