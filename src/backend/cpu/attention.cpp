@@ -185,9 +185,11 @@ struct Path<true> {
                                                              g.causal, diag + r, mx + r, lsum + r * kSumLanes,
                                                              p + r * g.nk)
                                : 3;
+        const bool both = rows > 16 && failed == 3;
+        if (both) g.amx->scores_pair(g.nk, g.d2, q + r * g.ldq, g.ldq, kt, s + r * g.nk);
         for (int64_t f = r; f < r + rows; f += 16) {
           if (!(failed >> ((f - r) / 16) & 1)) continue;
-          g.amx->scores(g.nk, g.d2, q + f * g.ldq, g.ldq, kt, s + f * g.nk);
+          if (!both) g.amx->scores(g.nk, g.d2, q + f * g.ldq, g.ldq, kt, s + f * g.nk);
           g.amx->softmax(std::min<int64_t>(16, m - f), g.nk, s + f * g.nk, valid, g.c, g.causal, diag + f, mx + f,
                          lsum + f * kSumLanes, o + f * g.d_pad, g.d_pad, g.d, p + f * g.nk);
         }

@@ -145,6 +145,12 @@ SD_AMX void score_pair_block(int64_t pairs, const uint16_t* q, int64_t ldq, cons
   tile_store<3>(s1 + 256, 64);
 }
 
+// scores() for 32 rows (Q's two 16-row groups), group 1's S at s + 16 n; for head dims of
+// whole 16-pair chunks.
+SD_AMX void scores_pair(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s) {
+  for (int64_t jb = 0; jb < n / 16; jb += 2) score_pair_block(pairs, q, ldq, kt, jb, s + jb * 256, s + 16 * n + jb * 256);
+}
+
 // Accumulator i <-> the 16 f32 columns at base + 16 i (rows ld floats apart).
 template <int NC, bool Store>
 [[gnu::always_inline]] inline void move_accumulators(float* base, int64_t ld) {
@@ -347,7 +353,8 @@ SD_AMX int scores_probabilities(int64_t m, int64_t n, int64_t pairs, const uint1
   return failed;
 }
 
-const AmxKernels table{configure, release, scores, softmax, scores_probabilities, accumulate, accumulate_pair};
+const AmxKernels table{configure, release, scores, scores_pair, softmax, scores_probabilities, accumulate,
+                       accumulate_pair};
 
 bool cpu_has_amx_bf16() { return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16"); }
 

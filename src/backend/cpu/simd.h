@@ -75,6 +75,9 @@ struct AmxKernels {
   // [n/32][16 rows][32] bf16.
   // S = Q [16 x 2*pairs] bf16 (rows ldq apart) times the key tile.
   void (*scores)(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s);
+  // The same for 32 rows (Q's two groups of 16), the second group's S at s + 16 n; for
+  // pairs a multiple of 16.
+  void (*scores_pair)(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s);
   // The online-softmax step of attention_tile_bf16 (same arguments and results) on m <= 16
   // rows of S, writing P.
   void (*softmax)(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
