@@ -168,18 +168,16 @@ struct Path<true> {
   // Scores and online softmax in one pass into bf16 probabilities, then O += P V.
   static void step(const Geometry& g, int64_t m, int64_t valid, int64_t diag, const T* q, const T* kt,
                    const T* vt, float* s, T* p, float* mx, float* lsum, float* o) {
-    // Scores and probabilities, in 64-key chunks where the rows' references are set (the
-    // tile stores then land in the L1 cache: SD1.5's UNet step took 0.88 of the time of
-    // storing the whole tile's scores first), then O += P V for all the block's rows. Head
-    // dims of whole 16-pair chunks (SD2.1's and SDXL's 64) go 32 rows at a time, each key
-    // and value block loaded serving two groups of 16 (SD2.1's UNet step at 768: 0.89).
+    // Scores and probabilities 32 rows at a time, each key block loaded serving two groups
+    // of 16, in 64-key chunks where the rows' references are set (the tile stores then land
+    // in the L1 cache: SD1.5's UNet step took 0.88 of the time of storing the whole tile's
+    // scores first); then O += P V for all the block's rows, also 32 at a time for head
+    // dims of whole 16-pair chunks (SD2.1's and SDXL's 64; SD2.1's step at 768: 0.89).
     // Key tiles of 256 and query blocks of 32 or 64 rows measured within a 2-core Sapphire
     // Rapids VM's noise of 512 and 48.
     if (g.amx) {
-      // Two groups of 16 rows at a time where the head dim is whole 16-pair chunks.
-      const int64_t span = g.d2 % 16 == 0 ? 32 : 16;
-      for (int64_t r = 0; r < m; r += span) {
-        const int64_t rows = std::min(span, m - r);
+      for (int64_t r = 0; r < m; r += 32) {
+        const int64_t rows = std::min<int64_t>(32, m - r);
         const bool set = std::none_of(mx + r, mx + r + rows, [](float x) { return x == -INFINITY; });
         const int failed = set ? g.amx->scores_probabilities(rows, g.nk, g.d2, q + r * g.ldq, g.ldq, kt, valid, g.c,
                                                              g.causal, diag + r, mx + r, lsum + r * kSumLanes,
@@ -194,11 +192,11 @@ struct Path<true> {
                          lsum + f * kSumLanes, o + f * g.d_pad, g.d_pad, g.d, p + f * g.nk);
         }
       }
-      for (int64_t r = 0; r < m; r += span) {
-        if (span == 32 && m - r > 16)
-          g.amx->accumulate_pair(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
-        else
-          g.amx->accumulate(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad, g.d_pad);
+      for (int64_t r = 0; r < m;) {
+        const bool two = g.d2 % 16 == 0 && m - r > 16;
+        (two ? g.amx->accumulate_pair : g.amx->accumulate)(g.nk, g.d_pad, p + r * g.nk, vt, o + r * g.d_pad,
+                                                           g.d_pad);
+        r += two ? 32 : 16;
       }
       return;
     }

@@ -122,22 +122,45 @@ SD_AMX void scores(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, con
   if (jb < n / 16) score_block<2>(pairs, q, ldq, kt, jb, s + jb * 256);  // n is a multiple of 32
 }
 
-// Scores of 32 query rows (Q's two 16-row groups, through A0 and A1) against
-// key blocks jb and jb + 1 (through B0 and B1), for head dims of whole 16-pair chunks:
-// four products per two key blocks loaded, where score_block loads one per product.
-// Group g's two blocks go to s[g] and s[g] + 256.
+// Scores of 32 query rows (Q's two 16-row groups) against key blocks jb and jb + 1: four
+// products per two key blocks loaded, where score_block loads one per product. Head dims
+// of whole 16-pair chunks hold both groups' Q chunks in A0 and A1 and the key blocks in
+// B0 and B1; others (whose A1 and B1 are shaped for the short last chunk) load each group's
+// Q chunk again from the L1 cache for each key block. Group g's two blocks go to s[g] and
+// s[g] + 256.
 SD_AMX void score_pair_block(int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t jb,
                              float* s0, float* s1) {
   zero_accumulators<4>();
-  for (int64_t c = 0; c < pairs; c += 16) {
-    tile_load<kA0>(q + 2 * c, ldq * 2);
-    tile_load<kA1>(q + 16 * ldq + 2 * c, ldq * 2);
-    tile_load<kB0>(kt + (jb * pairs + c) * 32, 64);
-    tile_load<kB1>(kt + ((jb + 1) * pairs + c) * 32, 64);
-    tile_dot<0, kA0, kB0>();
-    tile_dot<1, kA0, kB1>();
-    tile_dot<2, kA1, kB0>();
-    tile_dot<3, kA1, kB1>();
+  const uint16_t* q1 = q + 16 * ldq;
+  const uint16_t* k0 = kt + jb * pairs * 32;
+  const uint16_t* k1 = kt + (jb + 1) * pairs * 32;
+  if (pairs % 16 == 0) {
+    for (int64_t c = 0; c < pairs; c += 16) {
+      tile_load<kA0>(q + 2 * c, ldq * 2);
+      tile_load<kA1>(q1 + 2 * c, ldq * 2);
+      tile_load<kB0>(k0 + c * 32, 64);
+      tile_load<kB1>(k1 + c * 32, 64);
+      tile_dot<0, kA0, kB0>();
+      tile_dot<1, kA0, kB1>();
+      tile_dot<2, kA1, kB0>();
+      tile_dot<3, kA1, kB1>();
+    }
+  } else {
+    const auto chunk = [&]<int A, int B>(int64_t c) {
+      tile_load<B>(k0 + c * 32, 64);
+      tile_load<A>(q + 2 * c, ldq * 2);
+      tile_dot<0, A, B>();
+      tile_load<A>(q1 + 2 * c, ldq * 2);
+      tile_dot<2, A, B>();
+      tile_load<B>(k1 + c * 32, 64);
+      tile_load<A>(q + 2 * c, ldq * 2);
+      tile_dot<1, A, B>();
+      tile_load<A>(q1 + 2 * c, ldq * 2);
+      tile_dot<3, A, B>();
+    };
+    const int64_t full = pairs / 16 * 16;
+    for (int64_t c = 0; c < full; c += 16) chunk.template operator()<kA0, kB0>(c);
+    chunk.template operator()<kA1, kB1>(full);
   }
   tile_store<0>(s0, 64);
   tile_store<1>(s0 + 256, 64);
@@ -145,8 +168,7 @@ SD_AMX void score_pair_block(int64_t pairs, const uint16_t* q, int64_t ldq, cons
   tile_store<3>(s1 + 256, 64);
 }
 
-// scores() for 32 rows (Q's two 16-row groups), group 1's S at s + 16 n; for head dims of
-// whole 16-pair chunks.
+// scores() for 32 rows (Q's two 16-row groups), group 1's S at s + 16 n.
 SD_AMX void scores_pair(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s) {
   for (int64_t jb = 0; jb < n / 16; jb += 2) score_pair_block(pairs, q, ldq, kt, jb, s + jb * 256, s + 16 * n + jb * 256);
 }

@@ -75,18 +75,16 @@ struct AmxKernels {
   // [n/32][16 rows][32] bf16.
   // S = Q [16 x 2*pairs] bf16 (rows ldq apart) times the key tile.
   void (*scores)(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s);
-  // The same for 32 rows (Q's two groups of 16), the second group's S at s + 16 n; for
-  // pairs a multiple of 16.
+  // The same for 32 rows (Q's two groups of 16), the second group's S at s + 16 n.
   void (*scores_pair)(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s);
   // The online-softmax step of attention_tile_bf16 (same arguments and results) on m <= 16
   // rows of S, writing P.
   void (*softmax)(int64_t m, int64_t n, const float* s, int64_t valid, float c, bool causal, int64_t diag,
                   float* mx, float* lsum, float* o, int64_t ldo, int64_t d, uint16_t* p);
-  // Both steps above in one pass, for m rows whose references are all set (no row's first
-  // tile): m <= 16, or m <= 32 (two groups of 16: Q's rows, P's blocks and the sums
-  // contiguous) when pairs is a multiple of 16. Returns the groups (bit g for rows 16 g ..)
-  // where softmax would move a reference, their lsum untouched and P to be rewritten: run
-  // the two steps one after the other on those.
+  // Both steps above in one pass, for m <= 32 rows (two groups of 16: Q's rows, P's blocks
+  // and the sums contiguous) whose references are all set (no row's first tile). Returns
+  // the groups (bit g for rows 16 g ..) where softmax would move a reference, their lsum
+  // untouched and P to be rewritten: run the two steps one after the other on those.
   int (*scores_probabilities)(int64_t m, int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq,
                               const uint16_t* kt, int64_t valid, float c, bool causal, int64_t diag,
                               const float* mx, float* lsum, uint16_t* p);
