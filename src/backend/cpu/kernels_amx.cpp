@@ -126,8 +126,8 @@ SD_AMX void scores(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, con
 // products per two key blocks loaded, where score_block loads one per product. Head dims
 // of whole 16-pair chunks hold both groups' Q chunks in A0 and A1 and the key blocks in
 // B0 and B1; others (whose A1 and B1 are shaped for the short last chunk) load each group's
-// Q chunk again from the L1 cache for each key block. Group g's two blocks go to s[g] and
-// s[g] + 256.
+// Q chunk again from the L1 cache for each key block. The first group's two blocks go to
+// s0 and s0 + 256, the second's to s1 and s1 + 256.
 SD_AMX void score_pair_block(int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, int64_t jb,
                              float* s0, float* s1) {
   zero_accumulators<4>();
@@ -170,7 +170,8 @@ SD_AMX void score_pair_block(int64_t pairs, const uint16_t* q, int64_t ldq, cons
 
 // scores() for 32 rows (Q's two 16-row groups), group 1's S at s + 16 n.
 SD_AMX void scores_pair(int64_t n, int64_t pairs, const uint16_t* q, int64_t ldq, const uint16_t* kt, float* s) {
-  for (int64_t jb = 0; jb < n / 16; jb += 2) score_pair_block(pairs, q, ldq, kt, jb, s + jb * 256, s + 16 * n + jb * 256);
+  for (int64_t jb = 0; jb < n / 16; jb += 2)
+    score_pair_block(pairs, q, ldq, kt, jb, s + jb * 256, s + 16 * n + jb * 256);
 }
 
 // Accumulator i <-> the 16 f32 columns at base + 16 i (rows ld floats apart).
