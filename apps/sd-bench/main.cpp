@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -123,27 +122,16 @@ Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
 
 // The rate of a large square matmul through the same op layer the models use, on the
 // device: 2048^3 on a CPU; 8192^3 on a GPU, where a smaller one measures launch overhead.
-class MatmulRate {
- public:
-  MatmulRate(DType dtype, sd::backend::Backend& device)
-      : n_(device.device().is_cpu() ? 2048 : 8192),
-        device_(device),
-        mm_(random_tensor({n_, n_}, 0.02f, 1).to(dtype), Tensor()),
-        x_(random_tensor({n_, n_}, 1.0f, 2).to(dtype).to(device.device())) {
-    if (!device.device().is_cpu()) mm_.to(device.device());
-  }
-  // TFLOP/s: the best of `runs` timed runs.
-  double tflops(int runs) {
-    const Phase p = measure(runs, device_, [&] { mm_.forward(x_); });
-    return 2.0 * double(n_) * double(n_) * double(n_) / p.seconds * 1e-12;
-  }
-
- private:
-  int64_t n_;
-  sd::backend::Backend& device_;
-  sd::ops::Linear mm_;
-  Tensor x_;
-};
+// Built for each measurement and freed after it, so that it never adds to the memory the
+// phases report.
+double matmul_tflops(DType dtype, sd::backend::Backend& device, int runs) {
+  const int n = device.device().is_cpu() ? 2048 : 8192;
+  sd::ops::Linear mm(random_tensor({n, n}, 0.02f, 1).to(dtype), Tensor());
+  if (!device.device().is_cpu()) mm.to(device.device());
+  const Tensor x = random_tensor({n, n}, 1.0f, 2).to(dtype).to(device.device());
+  Phase p = measure(runs, device, [&] { mm.forward(x); });
+  return 2.0 * n * n * double(n) / p.seconds * 1e-12;
+}
 
 double peak_rss_mb() {
   rusage u{};
@@ -291,8 +279,7 @@ int main(int argc, char** argv) {
 
   try {
     const fs::path root(config_dir);
-    std::optional<MatmulRate> matmul(std::in_place, dtype, device);
-    const double mm_tflops = matmul->tflops(5);
+    const double mm_tflops = matmul_tflops(dtype, device, 5);
     std::fprintf(stderr, "matmul %s: %.3f TFLOP/s\n", dtype_name.c_str(), mm_tflops);
     if (e2e) {
       nlohmann::ordered_json j;
@@ -306,7 +293,6 @@ int main(int argc, char** argv) {
       j["threads"] = threads;
       j["matmul_tflops"] = mm_tflops;
       if (e2e_written_seconds > 0) j["write_seconds"] = e2e_written_seconds;
-      matmul.reset();  // not resident while the model loads
       j.update(sd::bench::run_e2e(e2e_opt, e2e_folder));
       std::printf("%s\n", j.dump().c_str());
       return 0;
@@ -337,7 +323,7 @@ int main(int argc, char** argv) {
     const int64_t h = height / f, w = width / f;
     report_memory("loading");
 
-    const auto steady_rate = [&] { return matmul->tflops(2); };
+    const auto steady_rate = [&] { return matmul_tflops(dtype, device, 2); };
 
     // Text: uncond and cond prompts, one at a time, as the pipelines run them.
     const Tensor ids = prompt_ids();
@@ -421,7 +407,7 @@ int main(int argc, char** argv) {
 
     // Measured again after the phases, the better rate kept: on a shared machine the first
     // measurement can fall in a busy moment, and every ratio would then read too low.
-    const double rate = std::max(mm_tflops, matmul->tflops(5));
+    const double rate = std::max(mm_tflops, matmul_tflops(dtype, device, 5));
 
     nlohmann::ordered_json j;
     j["config"] = config_dir;
