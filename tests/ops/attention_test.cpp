@@ -49,6 +49,9 @@ TEST(Attention, ManyKeyTilesWithPartialLastTile) {
   check_attention(1, 600, 600, 2, 24, false, 0.f, 11);
   check_attention(1, 600, 600, 2, 24, true, 0.f, 12);  // skips tiles past the diagonal
   check_attention(1, 50, 1100, 1, 40, false, 0.f, 13);
+  // Work items of several 48-row query blocks sharing each key tile, the last item shorter;
+  // causal rows of one item reach different numbers of tiles.
+  check_attention(2, 700, 700, 3, 16, true, 0.f, 14);
 }
 
 TEST(Attention, StridedViewsOfFusedProjection) {

@@ -22,7 +22,12 @@ namespace sd::cpu {
 
 namespace {
 
-constexpr int64_t kRows = 48;  // query rows per work item (a multiple of the 6-row kernel)
+// Query rows per work item: up to 384, in steps of g.rows that each key tile serves in
+// turn. A head's packed K and V outgrow the L2 cache at SD2.1's 9216 tokens (2.3 MiB), and
+// were streamed from L3 for every step's rows: on a 2-core Sapphire Rapids VM, SD2.1's
+// attention at 768, timed inside its UNet step, took 0.81-0.83 of the time of one step per
+// item (SD1.5's at 512: 0.98-0.99; 192 and 768 rows measured slower than 384).
+constexpr int64_t kItemRows = 384;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -54,6 +59,7 @@ struct Geometry {
   int64_t b, lq, lk, heads, d, hd;
   int64_t nk, tiles, d_pad, d2;  // key tile, tile count, padded head dim, head-dim pairs
   int64_t ldq;                   // bf16 query rows: 2 * d2, whole cache lines on the tile unit
+  int64_t rows;                  // query rows per step
   float c;                       // scale * log2(e)
   bool causal;
   int64_t shift;  // causal: row i sees keys j <= i + shift
@@ -173,9 +179,7 @@ struct Path<true> {
     // in the L1 cache: SD1.5's UNet step took 0.88 of the time of storing the whole tile's
     // scores first); then O += P V for all the block's rows, also 32 at a time for head
     // dims of whole 16-pair chunks (SD2.1's and SDXL's 64; SD2.1's step at 768: 0.89).
-    // On a 2-core Sapphire Rapids VM, key tiles of 256 measured within the noise of 512, and
-    // query blocks of 64 rows 3% slower than 48 in the UNet steps of SD1.5 and SD2.1 (32
-    // rows: SD1.5 the same, SD2.1 4% slower).
+    // On a 2-core Sapphire Rapids VM, key tiles of 256 measured within the noise of 512.
     if (g.amx) {
       for (int64_t r = 0; r < m; r += 32) {
         const int64_t rows = std::min<int64_t>(32, m - r);
@@ -257,8 +261,13 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
   Tensor vp = Tensor::empty({bh, g.tiles * vt_size}, pack_dt);
   T* kbase = static_cast<T*>(kp.raw_data());
   T* vbase = static_cast<T*>(vp.raw_data());
-  const int64_t qblocks = (g.lq + kRows - 1) / kRows;
-  const int64_t items = bh * qblocks;
+  const int64_t steps = (g.lq + g.rows - 1) / g.rows;
+  // Fewer steps per item where there are not four items a thread.
+  const int64_t per_item =
+      g.tiles > 1 ? std::clamp<int64_t>(bh * steps / (4 * num_threads()), 1, kItemRows / g.rows) : 1;
+  const int64_t span = per_item * g.rows;
+  const int64_t groups = (steps + per_item - 1) / per_item;
+  const int64_t items = bh * groups;
   char* dst = static_cast<char*>(out.raw_data());
   const DType odt = out.dtype();
   const size_t oes = out.element_size();
@@ -273,33 +282,40 @@ void run(const Geometry& g, const Operand& Q, const Operand& K, const Operand& V
     for (int64_t x = 0; x < bh; ++x)
       P::pack(g, K, V, x / g.heads, x % g.heads, kbase + x * g.tiles * kt_size,
               vbase + x * g.tiles * vt_size, row);
-    float* s = grow(s_buf, !Bf16 || g.amx ? kRows * g.nk : 1);
-    float* o = grow(o_buf, kRows * g.d_pad);
-    float* mx = grow(ml_buf, kRows * (1 + P::kSumLanes));
-    float* l = mx + kRows;
-    T* q = grow(q_buf, kRows * (Bf16 ? g.ldq : g.d));
-    T* p = grow(p_buf, Bf16 ? kRows * g.nk : 1);
+    float* s = grow(s_buf, !Bf16 || g.amx ? g.rows * g.nk : 1);
+    float* o = grow(o_buf, span * g.d_pad);
+    float* mx = grow(ml_buf, span * (1 + P::kSumLanes));
+    float* l = mx + span;
+    T* q = grow(q_buf, span * (Bf16 ? g.ldq : g.d));
+    T* p = grow(p_buf, Bf16 ? g.rows * g.nk : 1);
     if (g.amx) g.amx->configure(g.d2);
+    const int64_t ld_q = Bf16 ? g.ldq : g.d;
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
-      const int64_t x = it / qblocks, b = x / g.heads, h = x % g.heads;
-      const int64_t i0 = (it % qblocks) * kRows;
-      const int64_t m = g.lq - i0 < kRows ? g.lq - i0 : kRows;
+      const int64_t x = it / groups, b = x / g.heads, h = x % g.heads;
+      const int64_t i0 = (it % groups) * span;
+      const int64_t m = std::min(span, g.lq - i0);
       P::load_q(g, Q, b, h, i0, m, q, row);
       // The tile products run on whole 16-row blocks: rows past m stay finite, unused.
-      std::fill(o, o + (g.amx ? round_up(m, 16) : m) * g.d_pad, 0.f);
+      std::fill(o, o + span * g.d_pad, 0.f);
       std::fill(mx, mx + m, -INFINITY);
       std::fill(l, l + m * P::kSumLanes, 0.f);
-      int64_t tiles = g.tiles;
-      if (g.causal) {
-        const int64_t last_key = i0 + m - 1 + g.shift;  // the last key any row here sees
-        tiles = last_key < 0 ? 0 : std::min(g.tiles, last_key / g.nk + 1);
-      }
+      const auto tiles_for = [&](int64_t first, int64_t rows) {
+        if (!g.causal) return g.tiles;
+        const int64_t last_key = first + rows - 1 + g.shift;  // the last key any row here sees
+        return last_key < 0 ? int64_t(0) : std::min(g.tiles, last_key / g.nk + 1);
+      };
+      const int64_t tiles = tiles_for(i0, m);
       for (int64_t t = 0; t < tiles; ++t) {
         const T* kt = kbase + x * g.tiles * kt_size + t * kt_size;
         const T* vt = vbase + x * g.tiles * vt_size + t * vt_size;
         const int64_t valid = std::min(g.nk, g.lk - t * g.nk);
-        P::step(g, m, valid, i0 + g.shift - t * g.nk, q, kt, vt, s, p, mx, l, o);
+        for (int64_t r = 0; r < m; r += g.rows) {
+          const int64_t rows = std::min(g.rows, m - r);
+          if (t >= tiles_for(i0 + r, rows)) continue;
+          P::step(g, rows, valid, i0 + r + g.shift - t * g.nk, q + r * ld_q, kt, vt, s, p, mx + r,
+                  l + r * P::kSumLanes, o + r * g.d_pad);
+        }
       }
       for (int64_t i = 0; i < m; ++i) {
         float* oi = o + i * g.d_pad;
@@ -349,6 +365,11 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, b
   g.nk = round_up((lk + g.tiles - 1) / g.tiles, g.amx ? 32 : 16);
   g.d2 = (g.d + 1) / 2;
   g.ldq = g.amx ? round_up(2 * g.d2, 32) : 2 * g.d2;
+  // Steps of 64 rows on the tile unit for head dims of whole 16-pair chunks, whose scores
+  // and value products both run 32 rows at a time (SD2.1's attention at 768 in its UNet
+  // step: 0.91-0.93 of the time of 48 rows; SD1.5's 40 at 512: 1.03-1.05); else 48, whole
+  // blocks of the AVX-512 kernels' 6 rows.
+  g.rows = g.amx && g.d2 % 16 == 0 ? 64 : 48;
   if (scale == 0.f) scale = 1.f / std::sqrt(float(g.d));
   g.c = scale * float(M_LOG2E);
   g.causal = causal;
