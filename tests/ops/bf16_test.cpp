@@ -55,7 +55,7 @@ TEST(Bf16, AttentionForSdHeadDims) {
                         // a row's first key tile; 45 rows end in a partial group of 16.
                         Case{1, 45, 1100, 2, 64, false}, Case{1, 600, 600, 1, 64, true},
                         Case{1, 40, 700, 1, 160, false},
-                        // Work items of several 48-row query blocks sharing each key tile.
+                        // Work items of several query-row steps sharing each key tile.
                         Case{2, 700, 700, 3, 64, true}, Case{2, 650, 650, 3, 40, false}}) {
     const int64_t hd = c.heads * c.d;
     Tensor qkv = random_tensor({c.b, c.lq, 3 * hd}, 8, -2.f, 2.f);
