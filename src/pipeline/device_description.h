@@ -19,7 +19,7 @@ struct DeviceDescription {
 // build, no driver, no such GPU).
 DeviceDescription describe_device(Device d);
 
-// The "auto" compute dtype on `d`: default_cpu_dtype() on the host, f16 on a GPU.
-DType default_dtype(Device d);
+// The "auto" compute dtype on `d`: default_cpu_dtype(max_memory) on the host, f16 on a GPU.
+DType default_dtype(Device d, uint64_t max_memory);
 
 }  // namespace sd::pipeline

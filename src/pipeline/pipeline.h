@@ -52,8 +52,10 @@ struct ModelInfo {
   MemoryProfile memory;
 };
 
-// bf16 where the CPU computes it natively (AVX512_BF16), else f32: the "auto" dtype.
-DType default_cpu_dtype();
+// The "auto" dtype on the CPU: bf16 where it computes bf16 faster than f32, else f32 where
+// the memory available within `max_memory` (0: no limit of its own) holds any model in f32
+// (pipeline/cpu_dtype.h).
+DType default_cpu_dtype(uint64_t max_memory);
 
 class Pipeline {
  public:

@@ -379,24 +379,26 @@ SD_AMX int scores_probabilities(int64_t m, int64_t n, int64_t pairs, const uint1
 const AmxKernels table{configure, release, scores, scores_pair, softmax, scores_probabilities, accumulate,
                        accumulate_pair};
 
-bool cpu_has_amx_bf16() { return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16"); }
-
-// Linux hands a process the tile registers' state only when asked (arch_prctl).
-bool os_grants_tiles() {
-  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
-
 }  // namespace
 }  // namespace sd::cpu::amx
 
 namespace sd::cpu {
 
+bool cpu_tiles_usable() {
+  static const bool usable = [] {
+    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) return false;
+    // Linux hands a process the tile registers' state only when asked (arch_prctl).
+    constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return usable;
+}
+
 const AmxKernels* amx_kernels() {
   static const AmxKernels* k = []() -> const AmxKernels* {
     const char* force = std::getenv("SD_CPU_ISA");
     if (force && *force) return nullptr;
-    if (&kernels() != avx512_kernels() || !amx::cpu_has_amx_bf16() || !amx::os_grants_tiles()) return nullptr;
+    if (&kernels() != avx512_kernels() || !cpu_tiles_usable()) return nullptr;
     return &amx::table;
   }();
   return k;

@@ -102,5 +102,8 @@ const AmxKernels* amx_kernels();
 const Kernels& baseline_kernels();
 // The AVX-512 table, or nullptr when the CPU lacks AVX-512 with BF16.
 const Kernels* avx512_kernels();
+// Whether the CPU has AMX-BF16 tiles and the OS lets this process use them (whatever
+// SD_CPU_ISA says: oneDNN's primitives use them too).
+bool cpu_tiles_usable();
 
 }  // namespace sd::cpu
