@@ -125,12 +125,17 @@ Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
 // device: 2048^3 on a CPU; 8192^3 on a GPU, where a smaller one measures launch overhead.
 // Built for each measurement and freed after it, so that it never adds to the memory the
 // phases report.
-// What --dtype auto would take on this CPU within `max_memory`, and why (the probe's rates).
-nlohmann::ordered_json auto_dtype_json(uint64_t max_memory) {
+// What --dtype auto would take on this CPU for the model folder `model_path` (empty: a model
+// of unknown size) within `max_memory`, and why (the probe's rates).
+nlohmann::ordered_json auto_dtype_json(const std::string& model_path, uint64_t max_memory) {
   const auto& r = sd::backend::cpu_bf16_rates();
-  const sd::pipeline::CpuDtypeChoice c = sd::pipeline::auto_cpu_dtype(max_memory);
+  sd::pipeline::LoadOptions opt;
+  opt.model_path = model_path;
+  opt.max_memory = max_memory;
+  const sd::pipeline::CpuDtypeChoice c = sd::pipeline::auto_cpu_dtype(opt);
   return {{"dtype", std::string(sd::dtype_name(c.dtype))},
           {"reason", c.reason},
+          {"model_parameters", sd::pipeline::model_parameters(opt)},
           {"bf16_dot_gflops_per_core", r.dot_gflops},
           {"f32_fma_gflops_per_core", r.fma_gflops}};
 }
@@ -301,7 +306,7 @@ int main(int argc, char** argv) {
       j["dtype"] = dtype_name;
       j["device"] = device_id.str();
       j["device_name"] = device.name();
-      if (device_id.is_cpu()) j["cpu_auto_dtype"] = auto_dtype_json(max_memory);
+      if (device_id.is_cpu()) j["cpu_auto_dtype"] = auto_dtype_json(e2e_folder, max_memory);
       j["threads"] = threads;
       j["matmul_tflops"] = mm_tflops;
       if (e2e_written_seconds > 0) j["write_seconds"] = e2e_written_seconds;
@@ -428,7 +433,7 @@ int main(int argc, char** argv) {
     j["dtype"] = dtype_name;
     j["device"] = device_id.str();
     j["device_name"] = device.name();  // on the CPU, the kernels it runs: "cpu (avx512_bf16, amx)"
-    if (device_id.is_cpu()) j["cpu_auto_dtype"] = auto_dtype_json(0);
+    if (device_id.is_cpu()) j["cpu_auto_dtype"] = auto_dtype_json("", 0);
     j["threads"] = threads;
     j["batch"] = batch;
     if (vae_tiling) j["vae_tile_size"] = vae_tile_size;

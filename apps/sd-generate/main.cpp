@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   if (o.dtype == "bf16") o.load.dtype = sd::DType::BF16;
   else if (o.dtype == "f32") o.load.dtype = sd::DType::F32;
   else if (o.dtype == "f16") o.load.dtype = sd::DType::F16;
-  else o.load.dtype = sd::pipeline::default_dtype(o.load.device, o.max_memory);
+  else o.load.dtype = sd::pipeline::default_dtype(o.load);
 
   if (!o.init_image.empty()) {
     try {

@@ -10,8 +10,6 @@ DeviceDescription describe_device(Device d) {
   return {d.str(), b.name(), b.total_memory()};
 }
 
-DType default_dtype(Device d, uint64_t max_memory) {
-  return d.is_cpu() ? default_cpu_dtype(max_memory) : DType::F16;
-}
+DType default_dtype(const LoadOptions& opt) { return opt.device.is_cpu() ? default_cpu_dtype(opt) : DType::F16; }
 
 }  // namespace sd::pipeline

@@ -6,6 +6,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "loaders/load_options.h"
 
 namespace sd::pipeline {
 
@@ -19,7 +20,7 @@ struct DeviceDescription {
 // build, no driver, no such GPU).
 DeviceDescription describe_device(Device d);
 
-// The "auto" compute dtype on `d`: default_cpu_dtype(max_memory) on the host, f16 on a GPU.
-DType default_dtype(Device d, uint64_t max_memory);
+// The "auto" compute dtype on opt.device: default_cpu_dtype(opt) on the host, f16 on a GPU.
+DType default_dtype(const LoadOptions& opt);
 
 }  // namespace sd::pipeline

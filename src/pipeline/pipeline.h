@@ -52,10 +52,10 @@ struct ModelInfo {
   MemoryProfile memory;
 };
 
-// The "auto" dtype on the CPU: bf16 where it computes bf16 faster than f32, else f32 where
-// the memory available within `max_memory` (0: no limit of its own) holds any model in f32
-// (pipeline/cpu_dtype.h).
-DType default_cpu_dtype(uint64_t max_memory);
+// The "auto" dtype on the CPU for the model `opt` names: bf16 where the CPU computes bf16
+// faster than f32, else f32 where the memory available within opt.max_memory holds the
+// model in f32 (pipeline/cpu_dtype.h).
+DType default_cpu_dtype(const LoadOptions& opt);
 
 class Pipeline {
  public:

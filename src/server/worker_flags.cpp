@@ -26,7 +26,7 @@ struct FlagError {
 
 // The CPU backend computes in f32 or bf16. --use-f16 is a GPU flag a hive may pass to every
 // worker, so the CPU worker notes and ignores it; an explicit --dtype f16 is refused.
-DType resolve_dtype(const std::string& name, bool use_f16, const std::string& device_kind, uint64_t max_memory) {
+DType resolve_dtype(const std::string& name, bool use_f16, const std::string& device_kind, const WorkerConfig& cfg) {
   const bool cpu = device_kind == "cpu";
   if (use_f16 && name != "auto" && name != "f16") throw FlagError{"--use-f16 conflicts with --dtype " + name};
   if (use_f16 && cpu) {
@@ -40,7 +40,7 @@ DType resolve_dtype(const std::string& name, bool use_f16, const std::string& de
     if (cpu) throw FlagError{"--dtype f16: the CPU backend computes in f32 or bf16"};
     return DType::F16;
   }
-  return cpu ? pipeline::default_cpu_dtype(max_memory) : DType::F16;
+  return cpu ? pipeline::default_cpu_dtype(cfg.load_options()) : DType::F16;
 }
 
 // What the model flags name, checked the way the pipeline will load it (nothing is
@@ -162,7 +162,7 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
     if (!cfg.callback_url.empty() && cfg.callback_url.rfind("http://", 0) != 0 &&
         cfg.callback_url.rfind("https://", 0) != 0)
       throw FlagError{"--callback-url " + cfg.callback_url + ": must start with http:// or https://"};
-    cfg.dtype = resolve_dtype(dtype_name, use_f16, device_kind, cfg.max_memory);
+    cfg.dtype = resolve_dtype(dtype_name, use_f16, device_kind, cfg);
     if (preview_name.empty()) preview_name = cfg.taesd_path.empty() ? "latent" : "taesd";
     if (preview_name == "taesd" && cfg.taesd_path.empty()) throw FlagError{"--preview taesd needs --taesd"};
     cfg.preview = *pipeline::parse_preview_mode(preview_name);

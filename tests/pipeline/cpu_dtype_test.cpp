@@ -1,15 +1,24 @@
-// The CPU's "auto" dtype: the rule for given rates and memory, and the machine's own probe.
+// The CPU's "auto" dtype: the rule for given rates, memory and model size, the model's
+// size counted from its files, and the machine's own probe.
 #include "pipeline/cpu_dtype.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "io/safetensors.h"
 #include "pipeline/memory_admission.h"
 #include "pipeline/pipeline.h"
+#include "support/test_support.h"
 
 namespace sd::pipeline {
 namespace {
 
+namespace fs = std::filesystem;
+
 constexpr uint64_t kGiB = uint64_t(1) << 30;
+constexpr uint64_t kSd15 = 1'066'000'000, kSdxl = 3'470'000'000;  // parameters
 
 backend::CpuBf16Rates rates(bool native, bool tiles, double dot, double fma) {
   backend::CpuBf16Rates r;
@@ -20,29 +29,68 @@ backend::CpuBf16Rates rates(bool native, bool tiles, double dot, double fma) {
   return r;
 }
 
+const backend::CpuBf16Rates kXeonWithoutAmx = rates(true, false, 86, 175);
+
 TEST(CpuDtype, Bf16WhereItOutpacesF32) {
-  // AMX: the tiles, whatever the vector rates.
-  EXPECT_EQ(choose_cpu_dtype(rates(true, true, 86, 175), 2 * kGiB).dtype, DType::BF16);
-  // AMD's dot products at twice the FMAs' rate.
-  const CpuDtypeChoice amd = choose_cpu_dtype(rates(true, false, 160, 80), 64 * kGiB);
-  EXPECT_EQ(amd.dtype, DType::BF16);
-  EXPECT_NE(amd.reason.find("160"), std::string::npos) << amd.reason;
+  // AMX: the tiles, whatever the vector rates and the memory.
+  EXPECT_EQ(choose_cpu_dtype(rates(true, true, 86, 175), 64 * kGiB, kSd15).dtype, DType::BF16);
+  // Dot products at twice the FMAs' rate.
+  const CpuDtypeChoice fast = choose_cpu_dtype(rates(true, false, 160, 80), 64 * kGiB, kSd15);
+  EXPECT_EQ(fast.dtype, DType::BF16);
+  EXPECT_NE(fast.reason.find("160"), std::string::npos) << fast.reason;
 }
 
-TEST(CpuDtype, F32WhereBf16IsSlowerAndMemoryAllows) {
-  // A Xeon without AMX: dot products at half the FMAs' rate.
-  const CpuDtypeChoice xeon = choose_cpu_dtype(rates(true, false, 86, 175), 24 * kGiB);
-  EXPECT_EQ(xeon.dtype, DType::F32);
+TEST(CpuDtype, F32WhereBf16IsSlowerAndTheModelFitsInF32) {
+  const CpuDtypeChoice xeon = choose_cpu_dtype(kXeonWithoutAmx, 8 * kGiB, kSd15);
+  EXPECT_EQ(xeon.dtype, DType::F32) << "SD1.5 in f32 takes about 5.3 GB: " << xeon.reason;
   EXPECT_NE(xeon.reason.find("175"), std::string::npos) << xeon.reason;
-  EXPECT_EQ(choose_cpu_dtype(rates(true, false, 100, 100), 24 * kGiB).dtype, DType::F32) << "a tie: f32 is exact";
+  EXPECT_EQ(choose_cpu_dtype(kXeonWithoutAmx, 24 * kGiB, kSdxl).dtype, DType::F32);
+  EXPECT_EQ(choose_cpu_dtype(rates(true, false, 100, 100), 24 * kGiB, kSd15).dtype, DType::F32)
+      << "a tie: f32 is the exact one";
 }
 
-TEST(CpuDtype, Bf16WhereF32WouldNotFitAndBf16IsNative) {
-  const CpuDtypeChoice small = choose_cpu_dtype(rates(true, false, 86, 175), 8 * kGiB);
-  EXPECT_EQ(small.dtype, DType::BF16);
-  EXPECT_NE(small.reason.find("8.0 GiB"), std::string::npos) << small.reason;
+TEST(CpuDtype, Bf16WhereTheModelWouldNotFitInF32) {
+  const CpuDtypeChoice sdxl = choose_cpu_dtype(kXeonWithoutAmx, 12 * kGiB, kSdxl);
+  EXPECT_EQ(sdxl.dtype, DType::BF16);
+  EXPECT_NE(sdxl.reason.find("12.0 GiB available"), std::string::npos) << sdxl.reason;
+  // A model of unknown size (a Hub repository yet to download) is taken to be the largest.
+  EXPECT_EQ(choose_cpu_dtype(kXeonWithoutAmx, 12 * kGiB, 0).dtype, DType::BF16);
+  EXPECT_EQ(choose_cpu_dtype(kXeonWithoutAmx, 24 * kGiB, 0).dtype, DType::F32);
   // Without native bf16 it would be emulated, far slower: f32 whatever the memory.
-  EXPECT_EQ(choose_cpu_dtype(rates(false, false, 0, 0), 8 * kGiB).dtype, DType::F32);
+  EXPECT_EQ(choose_cpu_dtype(rates(false, false, 0, 0), 2 * kGiB, kSdxl).dtype, DType::F32);
+}
+
+void write(const fs::path& file, const std::vector<std::pair<std::string, Shape>>& tensors, DType dtype) {
+  std::vector<std::pair<std::string, Tensor>> ts;
+  for (const auto& [name, shape] : tensors) ts.emplace_back(name, Tensor::zeros(shape, dtype));
+  fs::create_directories(file.parent_path());
+  io::write_safetensors(file.string(), ts);
+}
+
+TEST(CpuDtype, ModelParametersCountEachComponentOnce) {
+  const fs::path dir(test::temp_dir("cpu-dtype-model"));
+  // The UNet's weights in full precision and as the Hub's fp16 variant: counted once.
+  write(dir / "unet" / "diffusion_pytorch_model.safetensors", {{"a", {64, 32}}, {"b", {7}}}, DType::F32);
+  write(dir / "unet" / "diffusion_pytorch_model.fp16.safetensors", {{"a", {64, 32}}, {"b", {7}}}, DType::F16);
+  write(dir / "text_encoder" / "model.safetensors", {{"e", {10, 3, 3}}}, DType::F32);
+  write(dir / "vae" / "diffusion_pytorch_model.safetensors", {{"v", {5}}}, DType::F32);
+  std::ofstream(dir / "vae" / "config.json") << "{}";
+  LoadOptions opt;
+  opt.model_path = dir.string();
+  EXPECT_EQ(model_parameters(opt), uint64_t(64 * 32 + 7 + 90 + 5));
+
+  // A single file: all its tensors.
+  write(dir / "one.safetensors", {{"x", {3, 4}}, {"y", {2}}}, DType::F16);
+  opt.model_path = (dir / "one.safetensors").string();
+  EXPECT_EQ(model_parameters(opt), 14u);
+
+  // Unknown where nothing can be read: the load names the problem, not the dtype's rule.
+  std::ofstream(dir / "bad.safetensors") << "not a safetensors file";
+  opt.model_path = (dir / "bad.safetensors").string();
+  EXPECT_EQ(model_parameters(opt), 0u);
+  opt.model_path = (dir / "missing").string();
+  EXPECT_EQ(model_parameters(opt), 0u);
+  fs::remove_all(dir);
 }
 
 TEST(CpuDtype, ThisMachinesProbe) {
@@ -62,8 +110,12 @@ TEST(CpuDtype, ThisMachinesProbe) {
     EXPECT_EQ(r.dot_gflops, 0);
   }
   EXPECT_EQ(&backend::cpu_bf16_rates(), &r) << "probed once per process";
-  EXPECT_EQ(auto_cpu_dtype(0).dtype, choose_cpu_dtype(r, memory_available_to_process(0)).dtype);
-  EXPECT_EQ(default_cpu_dtype(0), auto_cpu_dtype(0).dtype);
+  LoadOptions opt;
+  opt.model_path = test::fixtures_dir() + "/tiny-sd15";
+  const uint64_t parameters = model_parameters(opt);
+  EXPECT_GT(parameters, 0u);
+  EXPECT_EQ(auto_cpu_dtype(opt).dtype, choose_cpu_dtype(r, memory_available_to_process(0), parameters).dtype);
+  EXPECT_EQ(default_cpu_dtype(opt), auto_cpu_dtype(opt).dtype);
 }
 
 }  // namespace
