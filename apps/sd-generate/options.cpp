@@ -163,7 +163,7 @@ void add_output_options(CLI::App& app, Options& o) {
 
 void add_performance_options(CLI::App& app, Options& o) {
   const char* g = "Performance";
-  app.add_option("--dtype", o.dtype, "compute dtype: auto (bf16 on CPUs that compute it faster than f32, else f32; f16 on a GPU), f32, bf16, f16 (GPU)")
+  app.add_option("--dtype", o.dtype, "compute dtype: auto (f16 on a GPU; on the CPU bf16 where it computes bf16 faster than f32 or the model would not fit in memory in f32, else f32), f32, bf16, f16 (GPU)")
       ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))
       ->capture_default_str()
       ->group(g);

@@ -101,7 +101,7 @@ FlagsOutcome parse_worker_flags(int argc, const char* const* argv, const std::st
       ->envname("SD_LORA_DIR")->delimiter(':')->check(CLI::ExistingDirectory);
   app.add_option("--device,--cuda-device", cfg.device_index, "GPU index (cuda binary)")
       ->envname("CUDA_DEVICE")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--dtype", dtype_name, "Compute dtype; auto = bf16 on CPUs that compute it faster than f32, else f32; f16 on GPU")
+  app.add_option("--dtype", dtype_name, "Compute dtype; auto = f16 on GPU; on the CPU bf16 where it computes bf16 faster than f32 or the model would not fit in memory in f32, else f32")
       ->envname("SD_WORKER_DTYPE")->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))->capture_default_str();
   app.add_flag("--use-f16", use_f16, "Same as --dtype f16 (GPU workers; the CPU worker ignores it)")->envname("USE_F16");
   app.add_flag("--use-flash-attn,!--no-use-flash-attn", cfg.flash_attention,
