@@ -121,10 +121,6 @@ Tensor random_tensor(const sd::Shape& shape, float scale, uint32_t seed) {
   return t;
 }
 
-// The rate of a large square matmul through the same op layer the models use, on the
-// device: 2048^3 on a CPU; 8192^3 on a GPU, where a smaller one measures launch overhead.
-// Built for each measurement and freed after it, so that it never adds to the memory the
-// phases report.
 // What --dtype auto would take on this CPU for the model folder `model_path` (empty: a model
 // of unknown size) within `max_memory`, and why (the probe's rates).
 nlohmann::ordered_json auto_dtype_json(const std::string& model_path, uint64_t max_memory) {
@@ -140,6 +136,10 @@ nlohmann::ordered_json auto_dtype_json(const std::string& model_path, uint64_t m
           {"f32_fma_gflops_per_core", r.fma_gflops}};
 }
 
+// The rate of a large square matmul through the same op layer the models use, on the
+// device: 2048^3 on a CPU; 8192^3 on a GPU, where a smaller one measures launch overhead.
+// Built for each measurement and freed after it, so that it never adds to the memory the
+// phases report.
 double matmul_tflops(DType dtype, sd::backend::Backend& device, int runs) {
   const int n = device.device().is_cpu() ? 2048 : 8192;
   sd::ops::Linear mm(random_tensor({n, n}, 0.02f, 1).to(dtype), Tensor());

@@ -206,8 +206,8 @@ std::vector<Device> available_devices();
 // The CPU's bf16 arithmetic against its float32, for the pipeline's "auto" dtype. The two
 // rates are one core's, measured once per process by a probe of about a millisecond that
 // alternates the two instructions' loops: AVX512-BF16 dot products do not outpace float32
-// FMAs on every CPU that has them (half their rate on some Xeons without AMX, twice it on
-// AMD's), and oneDNN's bf16 primitives follow them there.
+// FMAs on every CPU that has them (measured: half their FLOP rate on a Xeon whose virtual
+// machine hides AMX), and oneDNN's bf16 primitives follow them there.
 struct CpuBf16Rates {
   bool native = false;          // AVX512-BF16 dot products, which the bf16 kernels need
   bool tiles = false;           // AMX-BF16 tiles this process may use: bf16 far ahead of f32

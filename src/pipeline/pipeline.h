@@ -53,8 +53,8 @@ struct ModelInfo {
 };
 
 // The "auto" dtype on the CPU for the model `opt` names: bf16 where the CPU computes bf16
-// faster than f32, else f32 where the memory available within opt.max_memory holds the
-// model in f32 (pipeline/cpu_dtype.h).
+// faster than f32; else f32, unless the model would not fit in f32 in the memory available
+// within opt.max_memory (pipeline/cpu_dtype.h).
 DType default_cpu_dtype(const LoadOptions& opt);
 
 class Pipeline {

@@ -25,7 +25,8 @@ struct FlagError {
 };
 
 // The CPU backend computes in f32 or bf16. --use-f16 is a GPU flag a hive may pass to every
-// worker, so the CPU worker notes and ignores it; an explicit --dtype f16 is refused.
+// worker, so the CPU worker notes and ignores it; an explicit --dtype f16 is refused. auto
+// on the CPU is the pipeline's rule for the model cfg names.
 DType resolve_dtype(const std::string& name, bool use_f16, const std::string& device_kind, const WorkerConfig& cfg) {
   const bool cpu = device_kind == "cpu";
   if (use_f16 && name != "auto" && name != "f16") throw FlagError{"--use-f16 conflicts with --dtype " + name};
