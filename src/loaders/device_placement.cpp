@@ -1,10 +1,9 @@
 #include "loaders/device_placement.h"
 
-#include <cstdio>
-
 #include "backend/backend.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/number_text.h"
 
 namespace sd::pipeline {
 
@@ -24,12 +23,6 @@ uint64_t weight_bytes(models::ModuleRegistry modules) {
   return bytes;
 }
 
-std::string gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(1ull << 30));
-  return buf;
-}
-
 }  // namespace
 
 std::optional<Device> prepare_while_reading(Device device) {
@@ -44,8 +37,8 @@ void check_fits_on_device(ModelSet& m, Device device) {
   if (m.text_encoder_2) weights += weight_bytes(m.text_encoder_2->modules());
   if (weights + kWorkingMemoryBytes > free)
     throw Error("the model does not fit on " + device.str() + " (" + b.name() + "): its weights need " +
-                gib(weights) + " plus " + gib(kWorkingMemoryBytes) + " of working memory, and " + gib(free) +
-                " of " + gib(b.total_memory()) + " are free");
+                gib_text(weights) + " plus " + gib_text(kWorkingMemoryBytes) + " of working memory, and " +
+                gib_text(free) + " of " + gib_text(b.total_memory()) + " are free");
 }
 
 void place_on_device(ModelSet& m, Device device) {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/number_text.h"
 #include "io/safetensors.h"
 #include "loaders/model_source.h"
 #include "pipeline/memory_admission.h"
@@ -40,12 +41,6 @@ uint64_t folder_parameters(const fs::path& dir) {
       most = std::max(most, file_parameters(e.path()));
   return most;
 }
-
-std::string gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(uint64_t(1) << 30));
-  return buf;
-}
 }  // namespace
 
 CpuDtypeChoice choose_cpu_dtype(const backend::CpuBf16Rates& rates, uint64_t available, uint64_t parameters) {
@@ -58,7 +53,7 @@ CpuDtypeChoice choose_cpu_dtype(const backend::CpuBf16Rates& rates, uint64_t ava
   if (rates.dot_gflops > rates.fma_gflops) return {DType::BF16, reason};
   const uint64_t need = parameters ? f32_need(parameters) : kF32UnknownModelBytes;
   if (available < need)
-    return {DType::BF16, reason + "; " + gib(available) + " available, under the " + gib(need) + " f32 would need"};
+    return {DType::BF16, reason + "; " + gib_text(available) + " available, under the " + gib_text(need) + " f32 would need"};
   return {DType::F32, reason};
 }
 
