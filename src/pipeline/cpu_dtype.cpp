@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 
-#include "core/error.h"
 #include "core/log.h"
 #include "core/number_text.h"
 #include "io/safetensors.h"
@@ -37,7 +37,7 @@ uint64_t folder_parameters(const fs::path& dir) {
   uint64_t most = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_regular_file() && e.path().extension() == ".safetensors")
+    if (e.is_regular_file(ec) && e.path().extension() == ".safetensors")
       most = std::max(most, file_parameters(e.path()));
   return most;
 }
@@ -66,7 +66,7 @@ uint64_t model_parameters(const LoadOptions& opt) {
     for (const char* part : {"unet", "text_encoder", "text_encoder_2", "vae"})
       n += folder_parameters(fs::path(src.location) / part);
     return n;
-  } catch (const Error&) {
+  } catch (const std::exception&) {  // sd::Error, or the file system's: the load says which
     return 0;
   }
 }
