@@ -53,7 +53,8 @@ CpuDtypeChoice choose_cpu_dtype(const backend::CpuBf16Rates& rates, uint64_t ava
   if (rates.dot_gflops > rates.fma_gflops) return {DType::BF16, reason};
   const uint64_t need = parameters ? f32_need(parameters) : kF32UnknownModelBytes;
   if (available < need)
-    return {DType::BF16, reason + "; " + gib_text(available) + " available, under the " + gib_text(need) + " f32 would need"};
+    return {DType::BF16,
+            reason + "; " + gib_text(available) + " available, under the " + gib_text(need) + " f32 would need"};
   return {DType::F32, reason};
 }
 

@@ -114,7 +114,8 @@ TEST(WorkerFlags, EveryListedFlagReadsItsEnvironmentVariable) {
   EXPECT_EQ(c.model_id(), "my-model");
   EXPECT_EQ(c.model_path, model_dir());
   EXPECT_EQ(c.device_index, 1);
-  EXPECT_EQ(c.dtype, pipeline::default_cpu_dtype(c.load_options())) << "--use-f16 is a GPU flag; the CPU worker keeps auto";
+  EXPECT_EQ(c.dtype, pipeline::default_cpu_dtype(c.load_options()))
+      << "--use-f16 is a GPU flag; the CPU worker keeps auto";
   EXPECT_FALSE(c.flash_attention);
   EXPECT_EQ(c.api_token, "secret");
 }
