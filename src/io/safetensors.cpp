@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -20,6 +21,8 @@
 #include "core/half.h"
 
 namespace sd::io {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -359,7 +362,22 @@ void write_safetensors_streamed(const std::string& path, const std::vector<Tenso
     throw Error(path + ": cannot write: a tensor name or metadata string is not valid UTF-8");
   }
   while ((h.size() + 8) % 8 != 0) h.push_back(' ');  // keep the data section 8-aligned
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  // Written under another name and renamed into place once whole: a writer that fails or
+  // is killed never leaves a truncated file under `path` (where sd-bench --e2e-dir took
+  // one for a complete model), and a file it was replacing stays as it was. A path that is
+  // not a regular file (a pipe, /dev/stdout) is written in place.
+  std::error_code ec;
+  const bool in_place = fs::exists(path, ec) && !fs::is_regular_file(path, ec);
+  const std::string target = in_place ? path : path + ".partial-" + std::to_string(::getpid());
+  struct RemoveUnlessKept {
+    const std::string& file;
+    bool keep;
+    ~RemoveUnlessKept() {
+      std::error_code ignored;
+      if (!keep) fs::remove(file, ignored);
+    }
+  } partial{target, in_place};
+  std::ofstream out(target, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing");
   uint64_t n = h.size();
   char len[8];
@@ -375,6 +393,10 @@ void write_safetensors_streamed(const std::string& path, const std::vector<Tenso
   }
   out.close();
   if (!out) throw Error(path + ": write failed");
+  if (in_place) return;
+  fs::rename(target, path, ec);
+  if (ec) throw Error(path + ": cannot put the written file in place: " + ec.message());
+  partial.keep = true;
 }
 
 void write_safetensors(const std::string& path,

@@ -78,6 +78,7 @@ struct TensorSpec {
 // Writes a safetensors file whose header is `specs`, asking produce(i) for the i-th
 // tensor only when its bytes are due: one tensor is in memory at a time, so files larger
 // than the memory can be written. produce(i) must return exactly specs[i]'s dtype and shape.
+// The file appears under `path` only once it is whole (written beside it, then renamed).
 void write_safetensors_streamed(const std::string& path, const std::vector<TensorSpec>& specs,
                                 const std::function<Tensor(size_t)>& produce,
                                 const std::map<std::string, std::string>& metadata = {});

@@ -279,6 +279,35 @@ TEST(Safetensors, StreamedWriterChecksWhatItIsGiven) {
   EXPECT_NE(msg.find("\"y\" came as f32[4]"), std::string::npos) << msg;
 }
 
+// A write that fails part way (here the producer throws at the second tensor; sd-bench's
+// folder writer killed does the same) leaves no file under the name: a file it was
+// replacing stays whole, and nothing else is left in the folder.
+TEST(Safetensors, AFailedWriteLeavesTheFileItWasReplacingWhole) {
+  const std::string dir = test::temp_dir("st-partial");
+  const std::string path = dir + "/w.safetensors";
+  const std::vector<TensorSpec> specs = {{"x", DType::F32, Shape{1024}}, {"y", DType::F32, Shape{4}}};
+  write_safetensors_streamed(path, specs, [&](size_t i) { return Tensor::full(specs[i].shape, 7.f); });
+  const std::string msg = test::error_of([&] {
+    write_safetensors_streamed(path, specs, [&](size_t i) {
+      if (i == 1) throw Error("the producer failed");
+      return Tensor::full(specs[i].shape, 9.f);
+    });
+  });
+  EXPECT_NE(msg.find("the producer failed"), std::string::npos) << msg;
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  EXPECT_EQ(f.load("y", DType::F32).to_floats(), (std::vector<float>(4, 7.f)));
+  EXPECT_EQ(f.load("x", DType::F32).to_floats(), (std::vector<float>(1024, 7.f)));
+  const std::string fresh = dir + "/fresh.safetensors";
+  EXPECT_NE(test::error_of([&] {
+              write_safetensors_streamed(fresh, specs, [&](size_t) -> Tensor { throw Error("no data"); });
+            }).find("no data"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(fresh));
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path().filename().string());
+  EXPECT_EQ(files, (std::vector<std::string>{"w.safetensors"}));
+}
+
 TEST(Safetensors, WriteRefusesBadInput) {
   std::string dir = test::temp_dir("st-write");
   Tensor t = Tensor::full(Shape{2}, 1.0f);
