@@ -365,9 +365,9 @@ void write_safetensors_streamed(const std::string& path, const std::vector<Tenso
   // Written under another name and renamed into place once whole: a writer that fails or
   // is killed never leaves a truncated file under `path` (where sd-bench --e2e-dir took
   // one for a complete model), and a file it was replacing stays as it was. A path that is
-  // not a regular file (a pipe, /dev/stdout) is written in place.
+  // not a regular file (a pipe, /dev/stdout) or is a link is written in place, through it.
   std::error_code ec;
-  const bool in_place = fs::exists(path, ec) && !fs::is_regular_file(path, ec);
+  const bool in_place = fs::exists(path, ec) && (!fs::is_regular_file(path, ec) || fs::is_symlink(path, ec));
   const std::string target = in_place ? path : path + ".partial-" + std::to_string(::getpid());
   struct RemoveUnlessKept {
     const std::string& file;
