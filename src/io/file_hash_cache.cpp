@@ -1,9 +1,7 @@
 #include "io/file_hash_cache.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,7 @@
 #include "core/log.h"
 #include "io/file_sha256.h"
 #include "io/json_bounded.h"
+#include "io/replace_file.h"
 #include "io/user_dirs.h"
 
 namespace sd::io {
@@ -92,24 +91,12 @@ void make_room(Json& entries) {
 }
 
 void write_entries(const std::string& cache_file, const Json& entries) {
-  static std::atomic<unsigned> serial{0};
-  const std::string tmp = cache_file + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(serial++);
   std::error_code ec;
   fs::create_directories(fs::path(cache_file).parent_path(), ec);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << Json{{"sha256", entries}}.dump(1) << '\n';
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      log_warn("hash cache " + cache_file + " not written: cannot write " + tmp);
-      return;
-    }
-  }
-  fs::rename(tmp, cache_file, ec);
-  if (ec) {
-    log_warn("hash cache " + cache_file + " not written: " + ec.message());
-    fs::remove(tmp, ec);
+  try {
+    replace_file(cache_file, [&](std::ofstream& out) { out << Json{{"sha256", entries}}.dump(1) << '\n'; });
+  } catch (const Error& e) {
+    log_warn(std::string("hash cache not written: ") + e.what());
   }
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/replace_file.h"
 
 namespace sd::io {
 
@@ -125,14 +126,8 @@ std::optional<std::string> HubCache::read_ref(const std::string& revision) const
 void HubCache::write_ref(const std::string& revision, const std::string& commit) const {
   const fs::path ref = fs::path(repo_dir_) / "refs" / revision;
   fs::create_directories(ref.parent_path());
-  const fs::path tmp = ref.string() + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << commit;  // no newline, as huggingface_hub writes it
-    out.close();
-    if (!out) throw Error(ref.string() + ": cannot write");
-  }
-  fs::rename(tmp, ref);
+  // No newline, as huggingface_hub writes it.
+  replace_file(ref.string(), [&](std::ofstream& out) { out << commit; });
 }
 
 std::optional<std::string> HubCache::resolve_commit(const std::string& revision) const {

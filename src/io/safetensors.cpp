@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -19,10 +18,9 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "io/replace_file.h"
 
 namespace sd::io {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -362,41 +360,20 @@ void write_safetensors_streamed(const std::string& path, const std::vector<Tenso
     throw Error(path + ": cannot write: a tensor name or metadata string is not valid UTF-8");
   }
   while ((h.size() + 8) % 8 != 0) h.push_back(' ');  // keep the data section 8-aligned
-  // Written under another name and renamed into place once whole: a writer that fails or
-  // is killed never leaves a truncated file under `path` (where sd-bench --e2e-dir took
-  // one for a complete model), and a file it was replacing stays as it was. A path that is
-  // not a regular file (a pipe, /dev/stdout) or is a link is written in place, through it.
-  std::error_code ec;
-  const bool in_place = fs::exists(path, ec) && (!fs::is_regular_file(path, ec) || fs::is_symlink(path, ec));
-  const std::string target = in_place ? path : path + ".partial-" + std::to_string(::getpid());
-  struct RemoveUnlessKept {
-    const std::string& file;
-    bool keep;
-    ~RemoveUnlessKept() {
-      std::error_code ignored;
-      if (!keep) fs::remove(file, ignored);
+  replace_file(path, [&](std::ofstream& out) {
+    uint64_t n = h.size();
+    char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
+    out.write(len, 8);
+    out.write(h.data(), std::streamsize(h.size()));
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const Tensor t = produce(i).contiguous();
+      if (t.dtype() != specs[i].dtype || t.shape() != specs[i].shape)
+        throw Error(path + ": tensor \"" + specs[i].name + "\" came as " + t.desc() + ", its header says " +
+                    std::string(dtype_name(specs[i].dtype)) + " " + specs[i].shape.str());
+      out.write(static_cast<const char*>(t.raw_data()), std::streamsize(t.nbytes()));
     }
-  } partial{target, in_place};
-  std::ofstream out(target, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path + ": cannot open for writing");
-  uint64_t n = h.size();
-  char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
-  out.write(len, 8);
-  out.write(h.data(), std::streamsize(h.size()));
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const Tensor t = produce(i).contiguous();
-    if (t.dtype() != specs[i].dtype || t.shape() != specs[i].shape)
-      throw Error(path + ": tensor \"" + specs[i].name + "\" came as " + t.desc() + ", its header says " +
-                  std::string(dtype_name(specs[i].dtype)) + " " + specs[i].shape.str());
-    out.write(static_cast<const char*>(t.raw_data()), std::streamsize(t.nbytes()));
-  }
-  out.close();
-  if (!out) throw Error(path + ": write failed");
-  if (in_place) return;
-  fs::rename(target, path, ec);
-  if (ec) throw Error(path + ": cannot put the written file in place: " + ec.message());
-  partial.keep = true;
+  });
 }
 
 void write_safetensors(const std::string& path,

@@ -43,13 +43,6 @@ std::string parameters_of(const std::string& path) {
   return p.value_or("(no parameters)");
 }
 
-std::vector<std::string> files_in(const std::string& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 TEST(SdGenerateOutput, JpegAndWebpAreDecodedWithTheirParametersReadBack) {
   SD_SKIP_WITHOUT_DATA("clip");
   const std::string dir = test::temp_dir("sdgen-formats");
@@ -108,7 +101,7 @@ TEST(SdGenerateOutput, OutputDirNumbersFilesAndNeverOverwrites) {
   const std::string dir = test::temp_dir("sdgen-outdir") + "/made/by/sd-generate";  // created
   auto r = test::run_process(call({"--prompt", "a cat", "--seed", "7", "--batch-count", "2", "--output-dir", dir}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(files_in(dir), (std::vector<std::string>{"00001-7.png", "00002-8.png"}));
+  EXPECT_EQ(test::files_in(dir), (std::vector<std::string>{"00001-7.png", "00002-8.png"}));
 
   // A file someone else put there with a higher number: numbering continues after it, and
   // nothing already there is replaced, whatever the seeds.
@@ -116,7 +109,7 @@ TEST(SdGenerateOutput, OutputDirNumbersFilesAndNeverOverwrites) {
   const Bytes first = read_bytes(dir + "/00001-7.png");
   r = test::run_process(call({"--prompt", "a cat", "--seed", "7", "--output-dir", dir, "--format", "webp"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(files_in(dir), (std::vector<std::string>{"00001-7.png", "00002-8.png", "00041-99.png", "00042-7.webp"}));
+  EXPECT_EQ(test::files_in(dir), (std::vector<std::string>{"00001-7.png", "00002-8.png", "00041-99.png", "00042-7.webp"}));
   EXPECT_EQ(read_bytes(dir + "/00001-7.png"), first);
   EXPECT_EQ(test::read_file(dir + "/00041-99.png"), "not mine");
   EXPECT_NE(r.err.find("00042-7.webp"), std::string::npos) << r.err;
@@ -157,7 +150,7 @@ TEST(SdGenerateOutput, PromptFileRunsOneJobPerLine) {
                                    "--output-dir", dir + "/out"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Each line runs --batch-count times with the same seeds, so lines compare image by image.
-  const auto names = files_in(dir + "/out");
+  const auto names = test::files_in(dir + "/out");
   ASSERT_EQ(names, (std::vector<std::string>{"00001-5.png", "00002-6.png", "00003-5.png", "00004-6.png"}));
   EXPECT_EQ(parameters_of(dir + "/out/00002-6.png").rfind("a red fox\nSteps: 4", 0), 0u);
   EXPECT_EQ(parameters_of(dir + "/out/00003-5.png").rfind("a blue bird\nSteps: 4", 0), 0u);

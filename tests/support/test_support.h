@@ -33,6 +33,8 @@ std::string temp_dir(const std::string& tag);
 std::string model_without_vocabulary(const std::string& model);
 // A whole file's bytes; throws sd::Error when it cannot be read.
 std::string read_file(const std::string& path);
+// The names of the entries of a folder, sorted.
+std::vector<std::string> files_in(const std::string& dir);
 
 // The share of the file's pages that are in the page cache now (1 for an empty file).
 double cached_share(const std::string& path);
