@@ -1,13 +1,12 @@
 // Format detection, channel conversion and image files.
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "core/error.h"
 #include "io/image.h"
 #include "io/image_codecs.h"
+#include "io/read_file.h"
 
 namespace sd::io {
 
@@ -108,15 +107,9 @@ ImageSize read_image_size(const uint8_t* data, size_t size) {
 }
 
 Image read_image_file(const std::string& path, int channels) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(path + ": " + (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path + ": read failed");
+  const std::string bytes = read_file_bounded(path, kMaxImageFileBytes, "an image file");
   try {
-    return decode_image(bytes.data(), bytes.size(), channels);
+    return decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), channels);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

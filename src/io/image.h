@@ -62,6 +62,10 @@ struct ImageSize {
 // caller can refuse an image before it costs anything. Throws sd::Error for other data.
 ImageSize read_image_size(const uint8_t* data, size_t size);
 
+// An image file is refused unread beyond this: an uncompressed 16-bit RGBA PNG at the
+// decoder's 4096 x 4096 limit takes 128 MB.
+inline constexpr uint64_t kMaxImageFileBytes = uint64_t(256) << 20;
+
 // Errors name the file.
 Image read_image_file(const std::string& path, int channels = 3);
 void write_png_file(const std::string& path, const Image& img, const TextChunks& text = {});

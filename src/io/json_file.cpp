@@ -1,24 +1,23 @@
 #include "io/json_file.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "core/error.h"
+#include "io/json_bounded.h"
+#include "io/read_file.h"
 
 namespace sd::io {
 
 Json parse_json_text(const std::string& text, const std::string& what) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw Error(what + ": not valid JSON");
-  return j;
+  // The largest JSON the engine reads, CLIP's vocabulary, has about 100k values.
+  constexpr JsonLimits kLimits{32, size_t(1) << 20, kMaxJsonFileBytes};
+  try {
+    return parse_json_bounded(text, kLimits);
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
 }
 
 Json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_json_text(ss.str(), path);
+  return parse_json_text(read_file_bounded(path, kMaxJsonFileBytes, "a JSON file"), path);
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 #pragma once
 // Reading JSON files (model configs) with errors that name the file, and typed access
 // to optional keys that diffusers configs write as absent, null, a scalar or a list.
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -9,7 +10,12 @@ namespace sd::io {
 
 using Json = nlohmann::json;
 
-// Parses a whole file; throws sd::Error "<path>: <problem>".
+// The largest JSON file read, with room to spare: CLIP's vocabulary, the largest the engine
+// reads, is 1 MB.
+inline constexpr size_t kMaxJsonFileBytes = size_t(16) << 20;
+
+// Parses a whole file, refusing one over kMaxJsonFileBytes unread, and text that nests or
+// counts values beyond what any config holds; throws sd::Error "<path>: <problem>".
 Json read_json_file(const std::string& path);
 Json parse_json_text(const std::string& text, const std::string& what);
 

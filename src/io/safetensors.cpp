@@ -1,6 +1,5 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "io/read_file.h"
 #include "io/replace_file.h"
 
 namespace sd::io {
@@ -67,41 +67,20 @@ struct SafetensorsFile::Handle {
   }
 };
 
-namespace {
-
-// Reads exactly `size` bytes at `offset`; false when the file ends first (it shrank).
-bool read_at(int fd, void* out, size_t size, uint64_t offset) {
-  char* p = static_cast<char*>(out);
-  while (size > 0) {
-    const ssize_t n = ::pread(fd, p, size, off_t(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= size_t(n);
-    offset += uint64_t(n);
-  }
-  return true;
-}
-
-}  // namespace
-
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   auto fail = [&](const std::string& why) -> Error { return Error(path + ": " + why); };
 
   auto handle = std::make_shared<Handle>();
-  handle->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (handle->fd < 0) throw fail(std::strerror(errno));
+  handle->fd = open_regular_file(path);
   struct stat st {};
   if (fstat(handle->fd, &st) != 0) throw fail(std::strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    throw fail(S_ISDIR(st.st_mode) ? "is a directory, not a safetensors file" : "not a regular file");
   const uint64_t file_size = uint64_t(st.st_size);
   if (file_size < 8)
     throw fail("not a safetensors file: " + std::to_string(file_size) +
                " bytes, shorter than the 8-byte header length");
 
   uint8_t len_bytes[8];
-  if (!read_at(handle->fd, len_bytes, 8, 0)) throw fail("cannot read the header length");
+  if (!read_exactly_at(handle->fd, len_bytes, 8, 0)) throw fail("cannot read the header length");
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
   // The length is not quoted: in a file that is not safetensors it is 8 bytes of content.
@@ -111,7 +90,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
                "-byte file");
   if (header_len < 2) throw fail("header of " + std::to_string(header_len) + " bytes is too short");
   std::string header_text(size_t(header_len), '\0');
-  if (!read_at(handle->fd, header_text.data(), header_text.size(), 8)) throw fail("the file ended inside its header");
+  if (!read_exactly_at(handle->fd, header_text.data(), header_text.size(), 8)) throw fail("the file ended inside its header");
 
   const char* hbeg = header_text.data();
   const char* hend = hbeg + header_len;
@@ -311,11 +290,11 @@ void SafetensorsFile::read_converted(const TensorInfo& t, size_t first, size_t n
   const size_t chunk = std::max<size_t>(1, kChunkBytes / in_size);
   const auto read_range = [&](size_t from, size_t to) {
     if (from >= to) return true;
-    if (*t.dtype == dtype) return read_at(file_->fd, dst + from * out_size, (to - from) * in_size, at + from * in_size);
+    if (*t.dtype == dtype) return read_exactly_at(file_->fd, dst + from * out_size, (to - from) * in_size, at + from * in_size);
     const std::unique_ptr<char[]> buf(new char[std::min(to - from, chunk) * in_size]);  // not zeroed: read into
     for (size_t i = from; i < to; i += chunk) {
       const size_t m = std::min(chunk, to - i);
-      if (!read_at(file_->fd, buf.get(), m * in_size, at + i * in_size)) return false;
+      if (!read_exactly_at(file_->fd, buf.get(), m * in_size, at + i * in_size)) return false;
       convert_elements(buf.get(), *t.dtype, dst + i * out_size, dtype, m);
     }
     return true;

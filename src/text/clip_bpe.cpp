@@ -1,13 +1,12 @@
 #include "text/clip_bpe.h"
 
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <queue>
-#include <sstream>
 
 #include "core/error.h"
 #include "io/json_file.h"
+#include "io/read_file.h"
 #include "text/utf8.h"
 
 namespace sd::text {
@@ -20,6 +19,8 @@ constexpr std::string_view kEndOfWord = "</w>";
 // The reference keeps merges.txt lines [1, 49152 - 256 - 2 + 1): line 0 is the "#version"
 // header, and the vocabulary is 256 bytes x 2 + merges + 2 specials = 49408.
 constexpr size_t kMaxMerges = 49152 - 256 - 2;
+// CLIP's merges.txt is 0.5 MB; the file is refused unread beyond this.
+constexpr uint64_t kMaxMergesFileBytes = uint64_t(16) << 20;
 // Cache limits: many distinct words (a server runs for weeks), and no huge words.
 constexpr size_t kCacheMaxEntries = 1 << 16;
 constexpr size_t kCacheMaxWordBytes = 64;
@@ -67,15 +68,6 @@ std::vector<std::pair<std::string_view, std::string_view>> merge_lines(std::stri
   return pairs;
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read error");
-  return ss.str();
-}
-
 }  // namespace
 
 char32_t byte_to_unicode(uint8_t b) {
@@ -105,7 +97,7 @@ std::shared_ptr<const ClipBpe> ClipBpe::load(const std::string& vocab_json_path,
       throw Error(vocab_json_path + ": token \"" + it.key() + "\" has an id that is not a non-negative integer");
     bpe->vocab_.emplace(it.key(), int32_t(v.get<int64_t>()));
   }
-  bpe->build_merges(read_text_file(merges_txt_path), merges_txt_path);
+  bpe->build_merges(io::read_file_bounded(merges_txt_path, kMaxMergesFileBytes, "a merges.txt"), merges_txt_path);
   return bpe;
 }
 

@@ -362,5 +362,17 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"negative_prompt_with_bell", {"--negative-prompt", "\a"}, "--negative-prompt"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// A model file passed as the image by mistake: refused before it is read into memory.
+TEST(SdGenerate, AnInitImageLargerThanAnyImageIsRefusedUnread) {
+  const std::string dir = test::temp_dir("sdgen-huge-image");
+  const std::string huge = dir + "/model.safetensors";
+  std::ofstream(huge, std::ios::binary) << "{}";
+  fs::resize_file(huge, uint64_t(4) << 30);  // sparse
+  auto args = tiny_args("ddim", dir + "/x.png");
+  args.insert(args.end(), {"--init-image", huge});
+  test::expect_usage_error(test::run_process(args), huge + ": 4294967296 bytes; an image file has at most 256 MB",
+                           dir + "/x.png");
+}
+
 }  // namespace
 }  // namespace sd

@@ -2,6 +2,7 @@
 // type, and hostile PNG bytes (also run under ASan+UBSan as test_asan).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -414,8 +415,15 @@ TEST(ImageFile, WriteAndReadBackWithErrorsNamingTheFile) {
     }
     return "no error";
   };
-  EXPECT_HAS(err([&] { read_image_file(dir + "/absent.png"); }), dir + "/absent.png: no such file");
-  EXPECT_HAS(err([&] { read_image_file(dir); }), dir + ": not a regular file");
+  EXPECT_HAS(err([&] { read_image_file(dir + "/absent.png"); }), dir + "/absent.png: No such file or directory");
+  EXPECT_HAS(err([&] { read_image_file(dir); }), dir + ": is a directory");
+  const std::string fifo = test::make_fifo(dir + "/pipe.png");
+  EXPECT_EQ(test::error_of_without_waiting_on(fifo, [&] { read_image_file(fifo); }), fifo + ": not a regular file");
+  // A file over the bound (a model passed by mistake) is refused before it is read whole.
+  std::ofstream(dir + "/huge.png", std::ios::binary) << "\x89PNG";
+  std::filesystem::resize_file(dir + "/huge.png", kMaxImageFileBytes + 1);  // sparse
+  EXPECT_EQ(err([&] { read_image_file(dir + "/huge.png"); }),
+            dir + "/huge.png: 268435457 bytes; an image file has at most 256 MB");
   write_png_file(dir + "/b.png", img);
   {
     std::ofstream f(dir + "/b.png", std::ios::binary | std::ios::trunc);

@@ -349,6 +349,9 @@ TEST(SafetensorsHostile, FileProblems) {
   EXPECT_OPEN_FAILS(dir + "/empty", "shorter than the 8-byte header length");
   write_bytes(dir + "/seven", std::string("\x02\0\0\0\0\0\0", 7));
   EXPECT_OPEN_FAILS(dir + "/seven", "7 bytes, shorter");
+  const std::string fifo = test::make_fifo(dir + "/pipe.safetensors");
+  EXPECT_EQ(test::error_of_without_waiting_on(fifo, [&] { SafetensorsFile::open(fifo); }),
+            fifo + ": not a regular file");
 }
 
 TEST(SafetensorsHostile, HeaderLength) {

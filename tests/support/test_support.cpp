@@ -2,15 +2,19 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <sstream>
 #include <vector>
@@ -125,6 +129,20 @@ std::vector<std::string> files_in(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::string make_fifo(const std::string& path) {
+  if (mkfifo(path.c_str(), 0600) != 0) throw Error(path + ": mkfifo: " + std::strerror(errno));
+  return path;
+}
+
+std::string error_of_without_waiting_on(const std::string& fifo, const std::function<void()>& fn) {
+  auto answer = std::async(std::launch::async, [&] { return error_of(fn); });
+  if (answer.wait_for(std::chrono::seconds(10)) == std::future_status::ready) return answer.get();
+  const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (writer >= 0) ::close(writer);
+  answer.wait();
+  return "(blocked on the FIFO)";
 }
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {

@@ -4,6 +4,7 @@
 // much they differ.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,13 @@ std::string model_without_vocabulary(const std::string& model);
 std::string read_file(const std::string& path);
 // The names of the entries of a folder, sorted.
 std::vector<std::string> files_in(const std::string& dir);
+
+// A named pipe at `path` (returned). Opening it for reading waits for a writer.
+std::string make_fifo(const std::string& path);
+// error_of(fn) for code that must refuse the FIFO at `fifo` rather than wait on it: when fn
+// is still blocked after 10 s, a writer opens the FIFO to release it, and the answer is
+// "(blocked on the FIFO)".
+std::string error_of_without_waiting_on(const std::string& fifo, const std::function<void()>& fn);
 
 // The share of the file's pages that are in the page cache now (1 for an empty file).
 double cached_share(const std::string& path);
