@@ -115,6 +115,10 @@ std::string syntax_problem(std::string what) {
 }  // namespace
 
 json parse_json_bounded(std::string_view text, const JsonLimits& limits) {
+  // nlohmann's lexer takes a NUL byte for the end of the input and would accept
+  // `{"a":1}\0<anything>`; JSON has no place for one (inside a string it is escaped).
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+    throw Error("not valid JSON: a NUL byte at offset " + std::to_string(nul));
   BoundedBuilder builder(limits);
   const bool ok = json::sax_parse(text.begin(), text.end(), &builder, nlohmann::detail::input_format_t::json, true);
   if (ok) return builder.take();

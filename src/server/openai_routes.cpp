@@ -68,7 +68,7 @@ class OpenAiRoutes {
       try {
         body = io::parse_json_bounded(req.body);
       } catch (const Error& e) {
-        throw invalid_openai_value("", std::string("The request body is not valid JSON: ") + e.what(), "");
+        throw invalid_openai_value("", std::string("Invalid request body: ") + e.what(), "");
       }
       submit(req, res, parse_openai_generation(body, model_id_, model->limits), *model);
     });

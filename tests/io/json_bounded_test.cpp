@@ -38,6 +38,12 @@ TEST(JsonBounded, SyntaxErrorsNameThePlaceAndQuoteNoInput) {
   }
 }
 
+TEST(JsonBounded, ANulByteIsRefusedWhereverItIs) {
+  EXPECT_EQ(error_of(std::string("{\"a\":1}\0{\"b\":2}", 15)), "not valid JSON: a NUL byte at offset 7");
+  EXPECT_EQ(error_of(std::string("{\"a\":\"x\0\"}", 10)), "not valid JSON: a NUL byte at offset 7");
+  EXPECT_EQ(error_of(std::string("\0", 1)), "not valid JSON: a NUL byte at offset 0");
+}
+
 TEST(JsonBounded, NumbersOutOfRangeAnywhereAreRefused) {
   const std::string huge = "1" + std::string(400, '0');
   for (std::string text : {std::string("1e400"), std::string(R"({"x":{"y":[1,-1e400]}})"), huge,
