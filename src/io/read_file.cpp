@@ -11,7 +11,7 @@
 
 namespace sd::io {
 
-int open_regular_file(const std::string& path) {
+OpenedFile open_regular_file(const std::string& path) {
   // O_NONBLOCK: a FIFO opens at once instead of waiting for a writer, and is refused below;
   // it changes nothing for reading a regular file.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -19,7 +19,7 @@ int open_regular_file(const std::string& path) {
   struct stat st {};
   const bool stated = fstat(fd, &st) == 0;
   const int stat_errno = errno;
-  if (stated && S_ISREG(st.st_mode)) return fd;
+  if (stated && S_ISREG(st.st_mode)) return {fd, uint64_t(st.st_size)};
   ::close(fd);
   if (!stated) throw Error(path + ": " + std::strerror(stat_errno));
   throw Error(path + (S_ISDIR(st.st_mode) ? ": is a directory" : ": not a regular file"));
@@ -39,17 +39,15 @@ bool read_exactly_at(int fd, void* out, size_t size, uint64_t offset) {
 }
 
 std::string read_file_bounded(const std::string& path, uint64_t max_bytes, const std::string& what) {
+  const OpenedFile file = open_regular_file(path);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
-  } file{open_regular_file(path)};
-  struct stat st {};
-  if (fstat(file.fd, &st) != 0) throw Error(path + ": " + std::strerror(errno));
-  const uint64_t size = uint64_t(st.st_size);
-  if (size > max_bytes)
-    throw Error(path + ": " + std::to_string(size) + " bytes; " + what + " has at most " +
+  } closer{file.fd};
+  if (file.size > max_bytes)
+    throw Error(path + ": " + std::to_string(file.size) + " bytes; " + what + " has at most " +
                 (max_bytes % (1 << 20) ? std::to_string(max_bytes) + " bytes" : std::to_string(max_bytes >> 20) + " MB"));
-  std::string bytes(size, '\0');
+  std::string bytes(file.size, '\0');
   errno = 0;
   if (!read_exactly_at(file.fd, bytes.data(), bytes.size(), 0))
     throw Error(path + ": " + (errno ? std::strerror(errno) : "the file shrank while it was read"));

@@ -9,10 +9,15 @@
 
 namespace sd::io {
 
-// A read-only descriptor of `path`, which must be a regular file (links followed); throws
+struct OpenedFile {
+  int fd = -1;  // read-only; the caller closes it
+  uint64_t size = 0;
+};
+
+// `path`, which must be a regular file (links followed), opened for reading; throws
 // sd::Error "<path>: <problem>" ("No such file or directory", "is a directory", "not a
-// regular file"). The caller closes it.
-int open_regular_file(const std::string& path);
+// regular file").
+OpenedFile open_regular_file(const std::string& path);
 
 // The whole of `path`. A file over `max_bytes` is refused unread: "<path>: <n> bytes; <what>
 // has at most <max> MB" (what: "a JSON file", "an image file", ...).

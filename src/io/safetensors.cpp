@@ -1,11 +1,8 @@
 #include "io/safetensors.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -71,10 +68,9 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   auto fail = [&](const std::string& why) -> Error { return Error(path + ": " + why); };
 
   auto handle = std::make_shared<Handle>();
-  handle->fd = open_regular_file(path);
-  struct stat st {};
-  if (fstat(handle->fd, &st) != 0) throw fail(std::strerror(errno));
-  const uint64_t file_size = uint64_t(st.st_size);
+  const OpenedFile opened = open_regular_file(path);
+  handle->fd = opened.fd;
+  const uint64_t file_size = opened.size;
   if (file_size < 8)
     throw fail("not a safetensors file: " + std::to_string(file_size) +
                " bytes, shorter than the 8-byte header length");

@@ -40,7 +40,7 @@ TEST(ReadFile, AFifoIsRefusedWithoutWaitingForAWriter) {
   const std::string fifo = test::make_fifo(test::temp_dir("read-file-fifo") + "/pipe");
   EXPECT_EQ(test::error_of_without_waiting_on(fifo, [&] { read_file_bounded(fifo, 1 << 20, "a test file"); }),
             fifo + ": not a regular file");
-  EXPECT_EQ(test::error_of_without_waiting_on(fifo, [&] { ::close(open_regular_file(fifo)); }),
+  EXPECT_EQ(test::error_of_without_waiting_on(fifo, [&] { ::close(open_regular_file(fifo).fd); }),
             fifo + ": not a regular file");
 }
 
