@@ -2,7 +2,7 @@
 // header fields, Content-Length and chunked bodies, pipelined requests on one connection,
 // through the same Beast parsers and steps as Connection (a head parser moved into a body
 // parser with the body limit) and the same request_reading.h rules for what a failed read
-// answers and what a head becomes. The first byte sets the body limit (small limits reach
+// answers, which heads are refused, and what a head becomes. The first byte sets the body limit (small limits reach
 // the 413 path), the second how many bytes arrive per read (a trickling client).
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -69,6 +69,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return 0;
     }
 
+    if (auto refusal = sd::server::http::framing_refusal(head.get())) {
+      if (refusal->status != 400 && refusal->status != 501) std::abort();
+      return 0;  // answered and closed, as the connection does
+    }
     sd::server::http::Request req;
     if (sd::server::http::request_from_head(head.get(), req) && (req.path.empty() || req.path[0] != '/')) std::abort();
     const bool keep_alive = head.get().keep_alive();

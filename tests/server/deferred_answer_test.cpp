@@ -151,8 +151,11 @@ TEST(RouterGuards, TheLongestPrefixDecides) {
   router.set_guard(refuse(401));
   router.set_guard("/v1/models", refuse(403));
   router.set_guard("/open", [](const Request&) { return std::optional<Response>(); });
+  router.add("GET", "/open", [](const Request&, Response&) {});
+  router.add("GET", "/open/{name}", [](const Request&, Response&) {});
   auto status_for = [&](const std::string& path) {
     Request req;
+    req.method = "GET";
     req.path = path;
     auto res = router.check(req);
     return res ? res->status : 0;
@@ -163,6 +166,7 @@ TEST(RouterGuards, TheLongestPrefixDecides) {
   EXPECT_EQ(status_for("/v1/modelsx"), 401);  // whole segments only
   EXPECT_EQ(status_for("/open"), 0);
   EXPECT_EQ(status_for("/open/file"), 0);
+  EXPECT_EQ(status_for("/open/file/x"), 404);  // let through, and no route has it
   EXPECT_EQ(status_for("/opener"), 401);
 }
 

@@ -127,13 +127,26 @@ TEST_F(RoutesWhileLoading, BodyOverTheLimitIs413AndTheWorkerKeepsServing) {
   EXPECT_EQ(r->status, 200);
 }
 
-TEST_F(RoutesWhileLoading, UnknownJobsAndRoutesAre404) {
+TEST_F(RoutesWhileLoading, UnknownJobsAndRoutesAre404AndOtherMethods405) {
   start();
   auto c = client();
   expect_error(c.Get("/v1/jobs/job-nope"), 404, "not_found");
   expect_error(c.Get("/v1/jobs/job-nope/stream"), 404, "not_found");
   expect_error(c.Delete("/v1/jobs/job-nope"), 404, "not_found");
   expect_error(c.Get("/v2/anything"), 404, "not_found");
+  expect_error(c.Post("/v2/anything", kJob, "application/json"), 404, "not_found");
+  auto expect_405 = [](const httplib::Result& r, const std::string& allow) {
+    expect_error(r, 405, "method_not_allowed");
+    EXPECT_EQ(r->get_header_value("Allow"), allow);
+  };
+  expect_405(c.Get("/v1/jobs"), "POST");
+  expect_405(c.Put("/health", "", "text/plain"), "GET");
+  expect_405(c.Post("/v1/jobs/job-x", kJob, "application/json"), "GET, DELETE");
+  auto head = c.Head("/health");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 405);
+  EXPECT_EQ(head->get_header_value("Allow"), "GET");
+  EXPECT_EQ(head->body, "");
 }
 
 TEST_F(RoutesWhileLoading, TokenGuardsEveryRouteButHealth) {

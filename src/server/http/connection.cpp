@@ -67,6 +67,7 @@ void Connection::read_header() {
   header_parser_->body_limit(hub_.opt.max_body_bytes);  // a Content-Length over it fails the header read
   req_ = Request();
   req_.remote_address = address_;
+  head_request_ = false;
   stream_.expires_after(hub_.opt.header_timeout);
   bhttp::async_read_header(stream_, buffer_, *header_parser_,
                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -86,6 +87,11 @@ void Connection::on_header(beast::error_code ec) {
   const auto& head = header_parser_->get();
   version_ = head.version();
   keep_alive_ = head.keep_alive();
+  head_request_ = head.method() == bhttp::verb::head;
+  if (auto refusal = framing_refusal(head)) {
+    answer_and_close(error_response(*refusal));
+    return;
+  }
   if (!request_from_head(head, req_)) {
     answer_and_close(error_response({400, "bad_request", "malformed request target"}));
     return;
@@ -157,15 +163,22 @@ void Connection::on_answer(Response res) {
   }
 }
 
-void Connection::write_answer(Response res) {
+void Connection::prepare_answer(Response res, bool keep_alive) {
   phase_ = Phase::Writing;
   out_ = {};
   out_.version(version_);
   out_.result(static_cast<unsigned>(res.status));
   for (const auto& [name, value] : res.headers.fields()) out_.insert(name, value);
   out_.body() = std::move(res.body);
-  out_.keep_alive(keep_alive_ && !hub_.stopping);
+  out_.keep_alive(keep_alive);
   out_.prepare_payload();
+  // An answer to HEAD states its Content-Length and sends no body: a client reads none, and
+  // would take the body's bytes for its next answer.
+  if (head_request_) out_.body().clear();
+}
+
+void Connection::write_answer(Response res) {
+  prepare_answer(std::move(res), keep_alive_ && !hub_.stopping);
   stream_.expires_after(hub_.opt.write_timeout);
   bhttp::async_write(stream_, out_, [self = shared_from_this()](beast::error_code ec, size_t) {
     if (ec) return self->close_now();
@@ -186,15 +199,8 @@ void Connection::after_answer() {
 }
 
 void Connection::answer_and_close(Response res) {
-  phase_ = Phase::Writing;
   keep_alive_ = false;
-  out_ = {};
-  out_.version(version_);
-  out_.result(static_cast<unsigned>(res.status));
-  for (const auto& [name, value] : res.headers.fields()) out_.insert(name, value);
-  out_.body() = std::move(res.body);
-  out_.keep_alive(false);
-  out_.prepare_payload();
+  prepare_answer(std::move(res), false);
   stream_.expires_after(hub_.opt.write_timeout);
   bhttp::async_write(stream_, out_, [self = shared_from_this()](beast::error_code ec, size_t) {
     if (ec) return self->close_now();

@@ -63,6 +63,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_read_error(beast::error_code ec, ReadStage stage);
   void handle();
   void on_answer(Response res);
+  // Fills out_ with `res` for this request (no body for HEAD).
+  void prepare_answer(Response res, bool keep_alive);
   void write_answer(Response res);
   void after_answer();
   // Answers a request whose body may be unread, then closes.
@@ -94,6 +96,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Request req_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool head_request_ = false;
   Phase phase_ = Phase::Reading;
   bhttp::response<bhttp::string_body> out_;
 

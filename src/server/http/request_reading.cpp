@@ -2,7 +2,9 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <string>
 
 #include "server/http/target.h"
@@ -39,6 +41,30 @@ std::optional<ApiError> answer_to_read_error(beast::error_code ec, ReadStage sta
       ec == net::error::operation_aborted)
     return std::nullopt;
   return ApiError{400, "bad_request", "malformed HTTP request body: " + ec.message()};
+}
+
+std::optional<ApiError> framing_refusal(const bhttp::request_header<>& head) {
+  const size_t hosts = head.count(bhttp::field::host);
+  if (hosts > 1 || (hosts == 0 && head.version() >= 11))
+    return ApiError{400, "bad_request", "malformed HTTP request: an HTTP/1.1 request has exactly one Host header"};
+  if (head.count(bhttp::field::transfer_encoding) == 0) return std::nullopt;
+  const ApiError bad{400, "bad_request", "malformed HTTP request: bad Transfer-Encoding"};
+  if (head.version() < 11) return bad;
+  size_t codings = 0;
+  const auto [first, last] = head.equal_range(bhttp::field::transfer_encoding);
+  for (auto field = first; field != last; ++field) {
+    const bhttp::opt_token_list list(field->value());
+    if (!bhttp::validate_list(list)) return bad;
+    for (const auto& coding : list) {
+      if (!beast::iequals(coding, "chunked"))
+        return ApiError{501, "not_implemented",
+                        "the transfer coding " + std::string(view(coding)) +
+                            " is not supported: send the body as is or chunked"};
+      ++codings;
+    }
+  }
+  if (codings != 1) return bad;
+  return std::nullopt;
 }
 
 bool request_from_head(const bhttp::request_header<>& head, Request& req) {

@@ -1,5 +1,7 @@
 #include "server/http/router.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "server/api_error.h"
 
@@ -66,23 +68,44 @@ std::optional<Response> Router::check(const Request& headers_only) const {
       best = &guard;
       best_length = prefix.size();
     }
-  return best && *best ? (*best)(headers_only) : std::nullopt;
+  if (best && *best)
+    if (auto refusal = (*best)(headers_only)) return refusal;
+  std::map<std::string, std::string> params;
+  Response unrouted;
+  if (!find(headers_only, &params, &unrouted)) return unrouted;
+  return std::nullopt;
+}
+
+const Router::Route* Router::find(const Request& req, std::map<std::string, std::string>* params,
+                                  Response* unrouted) const {
+  std::vector<std::string> allowed;
+  for (const auto& route : routes_) {
+    if (!match(route, req.path, *params)) continue;
+    if (route.method == req.method) return &route;
+    if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) allowed.push_back(route.method);
+  }
+  if (allowed.empty()) {
+    send_error(*unrouted, {404, "not_found", "no route for " + req.method + " " + req.path});
+  } else {
+    std::string list;
+    for (const auto& method : allowed) list += (list.empty() ? "" : ", ") + method;
+    send_error(*unrouted, {405, "method_not_allowed", req.path + " answers " + list + ", not " + req.method});
+    unrouted->headers.set("Allow", list);
+  }
+  return nullptr;
 }
 
 Response Router::handle(Request& req) const {
   Response res;
-  for (const auto& route : routes_) {
-    if (route.method != req.method || !match(route, req.path, req.params)) continue;
-    try {
-      route.handler(req, res);
-    } catch (const std::exception& e) {
-      log_error(req.method + " " + req.path + ": " + e.what());
-      res = Response();
-      send_error(res, {500, "internal", e.what()});
-    }
-    return res;
+  const Route* route = find(req, &req.params, &res);
+  if (!route) return res;
+  try {
+    route->handler(req, res);
+  } catch (const std::exception& e) {
+    log_error(req.method + " " + req.path + ": " + e.what());
+    res = Response();
+    send_error(res, {500, "internal", e.what()});
   }
-  send_error(res, {404, "not_found", "no route for " + req.method + " " + req.path});
   return res;
 }
 

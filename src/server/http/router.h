@@ -26,8 +26,10 @@ class Router {
   // longest prefix that covers a path decides alone.
   void set_guard(std::string prefix, Guard guard);
 
+  // The guard's refusal, else 404 for a path no route has and 405 (with Allow) for a
+  // method the path's routes lack: all decided before the body is read.
   std::optional<Response> check(const Request& headers_only) const;
-  // Runs the matching handler (404 when none matches, 500 when it throws).
+  // Runs the matching handler (404 or 405 when none matches, 500 when it throws).
   Response handle(Request& req) const;
 
  private:
@@ -37,6 +39,9 @@ class Router {
     Handler handler;
   };
   static bool match(const Route& route, const std::string& path, std::map<std::string, std::string>& params);
+  // The route for req's method and path (its parameters into *params), else nullptr and
+  // the answer: 404, or 405 naming the methods the path has.
+  const Route* find(const Request& req, std::map<std::string, std::string>* params, Response* unrouted) const;
 
   std::vector<Route> routes_;
   std::vector<std::pair<std::string, Guard>> guards_;  // by prefix
