@@ -194,7 +194,14 @@ class A1111Routes {
     send_json(res, 200, out);
   }
 
+  // What this worker has none of: upscalers, extensions, styles, face restorers,
+  // hypernetworks, latent upscale modes (no hires fix), VAEs to choose (the VAE is fixed at
+  // start, the model's or --vae).
   void empty_list(const Request&, Response& res) const { send_json(res, 200, json::array()); }
+
+  // The model is fixed at start and the LoRA folder is listed anew on every call: a
+  // refresh finds nothing new, and answers as A1111's does.
+  void refresh(const Request&, Response& res) const { send_json(res, 200, nullptr); }
 
   void scripts(const Request&, Response& res) const {
     send_json(res, 200, {{"txt2img", json::array()}, {"img2img", json::array()}});
@@ -355,8 +362,11 @@ void install_a1111_routes(http::Router& router, const WorkerConfig& cfg, JobRegi
   router.add("GET", "/sdapi/v1/samplers", to(&A1111Routes::samplers));
   router.add("GET", "/sdapi/v1/schedulers", to(&A1111Routes::schedulers));
   router.add("GET", "/sdapi/v1/loras", to(&A1111Routes::loras));
-  router.add("GET", "/sdapi/v1/upscalers", to(&A1111Routes::empty_list));
-  router.add("GET", "/sdapi/v1/extensions", to(&A1111Routes::empty_list));
+  for (const char* none : {"upscalers", "extensions", "prompt-styles", "face-restorers", "realesrgan-models",
+                           "hypernetworks", "latent-upscale-modes", "sd-vae"})
+    router.add("GET", std::string("/sdapi/v1/") + none, to(&A1111Routes::empty_list));
+  for (const char* refreshed : {"refresh-checkpoints", "refresh-vae", "refresh-loras"})
+    router.add("POST", std::string("/sdapi/v1/") + refreshed, to(&A1111Routes::refresh));
   router.add("GET", "/sdapi/v1/scripts", to(&A1111Routes::scripts));
   router.add("POST", "/sdapi/v1/png-info", to(&A1111Routes::png_info));
 }

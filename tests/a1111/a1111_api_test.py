@@ -455,8 +455,13 @@ class Listings(A1111Case):
         self.assertEqual(schedulers[1]["label"], "Karras")
         loras = self.worker.get("/sdapi/v1/loras").json()
         self.assertEqual([l["name"] for l in loras], ["tiny-lora"])
-        self.assertEqual(self.worker.get("/sdapi/v1/upscalers").json(), [])
-        self.assertEqual(self.worker.get("/sdapi/v1/extensions").json(), [])
+        for none in ("upscalers", "extensions", "prompt-styles", "face-restorers", "realesrgan-models",
+                     "hypernetworks", "latent-upscale-modes", "sd-vae"):
+            r = self.worker.get("/sdapi/v1/" + none)
+            self.assertEqual((r.status_code, r.json()), (200, []), none)
+        for refreshed in ("refresh-checkpoints", "refresh-vae", "refresh-loras"):
+            r = self.worker.post("/sdapi/v1/" + refreshed, None)  # no body, as webuiapi sends
+            self.assertEqual((r.status_code, r.json()), (200, None), refreshed)
         self.assertEqual(self.worker.get("/sdapi/v1/scripts").json(), {"txt2img": [], "img2img": []})
 
     def test_options(self):
