@@ -22,11 +22,12 @@ enum class ReadStage { Head, Body };
 std::optional<ApiError> answer_to_read_error(boost::beast::error_code ec, ReadStage stage, size_t max_body_bytes);
 
 // A head Beast parses but that HTTP/1.1 refuses (RFC 9112 sections 3.2 and 6.1), mostly
-// because a proxy in front of the worker could frame it otherwise: a Transfer-Encoding that
-// is not exactly chunked (a coding the worker does not decode is 501, one where chunked is
-// not alone or not last, or any in HTTP/1.0, is 400: Beast would read no body and take the
-// chunks for the next request), and an HTTP/1.1 request without exactly one Host (400).
-// Answered before the body is read, and the connection closed.
+// because a proxy in front of the worker could frame it otherwise. Transfer-Encoding must
+// be exactly chunked: any other coding is 501 (the worker decodes none, and for "chunked,
+// identity" Beast reads no body and takes the bytes after the head for the next request);
+// chunked twice, a malformed list, or any Transfer-Encoding in HTTP/1.0 is 400. So is an
+// HTTP/1.1 request without exactly one Host. Answered before the body is read, and the
+// connection closed.
 std::optional<ApiError> framing_refusal(const boost::beast::http::request_header<>& head);
 
 // Fills req's method, path, query and headers from a parsed head; false when the request
