@@ -136,7 +136,8 @@ class DiffusionPipeline : public Pipeline {
       checkpoint_.vae = (vae.has_filename() ? vae : vae.parent_path()).filename().string();
     }
     info_.vae_path = m_.vae_source;
-    info_.embeddings = embeddings_.names();
+    info_.embeddings = embeddings_.loaded();
+    info_.skipped_embeddings = embeddings_.skipped();
     info_.dtype = opt.dtype;
     info_.device = opt.device.str();
     device_ = opt.device;

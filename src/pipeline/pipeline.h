@@ -25,6 +25,14 @@ struct MemoryProfile {
   int vae_tile_pixels = 0;           // default tile edge for --vae-tiling
 };
 
+// A textual-inversion file of --embeddings-dir: the name prompts use, the vectors it puts
+// in their place, and their width (SDXL's two encoders summed, as A1111 counts it).
+struct EmbeddingInfo {
+  std::string name;
+  int64_t vectors = 0;
+  int64_t width = 0;
+};
+
 // What the loaded model is and what it accepts, for /info and request defaults.
 struct ModelInfo {
   std::string version;         // "v1-5", "v2-1", "xl", ...
@@ -48,7 +56,8 @@ struct ModelInfo {
   // "taesd" when loaded).
   std::vector<std::string> preview_modes;
   std::vector<std::string> decoders;
-  std::vector<std::string> embeddings;  // textual-inversion names prompts may use
+  std::vector<EmbeddingInfo> embeddings;          // the textual inversions prompts may use
+  std::vector<EmbeddingInfo> skipped_embeddings;  // read, but made for other text encoders
   MemoryProfile memory;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -37,6 +38,12 @@ std::vector<Tensor> vectors_for(const EmbeddingVectors& e, const ModelSet& m, st
   return parts;
 }
 
+// The vectors and width of `e` as A1111 counts them.
+EmbeddingInfo info_of(const std::string& name, const EmbeddingVectors& e) {
+  if (e.single.defined()) return {name, e.single.size(0), e.single.size(1)};
+  return {name, e.clip_g.size(0), e.clip_l.size(1) + e.clip_g.size(1)};
+}
+
 }  // namespace
 
 TextualInversions TextualInversions::load(const std::string& dir, const ModelSet& m) {
@@ -60,6 +67,7 @@ TextualInversions TextualInversions::load(const std::string& dir, const ModelSet
   for (const std::string& name : stems) {
     std::string why;
     std::vector<Tensor> parts;
+    std::optional<EmbeddingInfo> info;
     std::string path;
     try {
       // The folder check LoRA names get: links are followed only to regular files inside it.
@@ -69,7 +77,9 @@ TextualInversions TextualInversions::load(const std::string& dir, const ModelSet
     }
     if (!path.empty()) {
       try {
-        parts = vectors_for(read_embedding_file(path), m, why);
+        const EmbeddingVectors e = read_embedding_file(path);
+        info = info_of(name, e);
+        parts = vectors_for(e, m, why);
       } catch (const Error& e) {
         why = e.what();
       }
@@ -77,6 +87,7 @@ TextualInversions TextualInversions::load(const std::string& dir, const ModelSet
     const std::vector<int32_t> match = m.tokenizer->encode(name);
     if (parts.empty() || match.empty()) {
       log_warn("embedding \"" + name + "\" skipped: " + (why.empty() ? "its name has no tokens" : why));
+      if (info) out.skipped_.push_back(*info);
       continue;
     }
     for (int k = 0; k < encoders; ++k) {
@@ -87,12 +98,12 @@ TextualInversions TextualInversions::load(const std::string& dir, const ModelSet
       out.encoders_[size_t(k)].substitutions.push_back(std::move(s));
       added[size_t(k)].push_back(parts[size_t(k)]);
     }
-    out.names_.push_back(name);
+    out.loaded_.push_back(*info);
   }
   for (int k = 0; k < encoders; ++k)
     if (!added[size_t(k)].empty()) out.encoders_[size_t(k)].added_tokens = ops::concat(added[size_t(k)], 0);
-  if (!out.names_.empty())
-    log_info("embeddings from " + dir + ": " + std::to_string(out.names_.size()) + " usable");
+  if (!out.loaded_.empty())
+    log_info("embeddings from " + dir + ": " + std::to_string(out.loaded_.size()) + " usable");
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/tensor.h"
 #include "loaders/model_set.h"
+#include "pipeline/pipeline.h"
 #include "text/prompt_chunks.h"
 
 namespace sd::pipeline {
@@ -30,13 +31,16 @@ class TextualInversions {
   // folder; a file that cannot be used is skipped.
   static TextualInversions load(const std::string& dir, const ModelSet& model);
 
-  // The names a prompt can use, sorted.
-  const std::vector<std::string>& names() const { return names_; }
+  // The embeddings a prompt can use, sorted by name.
+  const std::vector<EmbeddingInfo>& loaded() const { return loaded_; }
+  // Those read but not fitting the model's text encoders (or whose name has no tokens);
+  // files that could not be read are in neither, only in the log.
+  const std::vector<EmbeddingInfo>& skipped() const { return skipped_; }
   // encoder 0: the (first) text encoder; 1: SDXL's second.
   const EncoderTokens& encoder(int index) const { return encoders_[size_t(index)]; }
 
  private:
-  std::vector<std::string> names_;
+  std::vector<EmbeddingInfo> loaded_, skipped_;
   std::array<EncoderTokens, 2> encoders_;
 };
 

@@ -199,6 +199,21 @@ class A1111Routes {
   // start, the model's or --vae).
   void empty_list(const Request&, Response& res) const { send_json(res, 200, json::array()); }
 
+  // A1111's shape: each embedding by name, with the fields of its training run (none here).
+  void embeddings(const Request&, Response& res) const {
+    json loaded = json::object(), skipped = json::object();
+    const auto list = [](const std::vector<pipeline::EmbeddingInfo>& all, json& out) {
+      for (const auto& e : all)
+        out[e.name] = {{"step", nullptr}, {"sd_checkpoint", nullptr}, {"sd_checkpoint_name", nullptr},
+                       {"shape", e.width}, {"vectors", e.vectors}};
+    };
+    if (const auto model = state_.model()) {
+      list(model->embeddings, loaded);
+      list(model->skipped_embeddings, skipped);
+    }
+    send_json(res, 200, {{"loaded", loaded}, {"skipped", skipped}});
+  }
+
   // The model is fixed at start and the LoRA folder is listed anew on every call: a
   // refresh finds nothing new, and answers as A1111's does.
   void refresh(const Request&, Response& res) const { send_json(res, 200, nullptr); }
@@ -362,6 +377,7 @@ void install_a1111_routes(http::Router& router, const WorkerConfig& cfg, JobRegi
   router.add("GET", "/sdapi/v1/samplers", to(&A1111Routes::samplers));
   router.add("GET", "/sdapi/v1/schedulers", to(&A1111Routes::schedulers));
   router.add("GET", "/sdapi/v1/loras", to(&A1111Routes::loras));
+  router.add("GET", "/sdapi/v1/embeddings", to(&A1111Routes::embeddings));
   for (const char* none : {"upscalers", "extensions", "prompt-styles", "face-restorers", "realesrgan-models",
                            "hypernetworks", "latent-upscale-modes", "sd-vae"})
     router.add("GET", std::string("/sdapi/v1/") + none, to(&A1111Routes::empty_list));

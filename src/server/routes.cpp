@@ -71,6 +71,12 @@ json ids(const json& rows) {
   return out;
 }
 
+json embedding_names(const std::vector<pipeline::EmbeddingInfo>& embeddings) {
+  json out = json::array();
+  for (const auto& e : embeddings) out.push_back(e.name);
+  return out;
+}
+
 json limits_json(const pipeline::RequestLimits& l) {
   return {{"steps", {{"min", l.min_steps}, {"max", l.max_steps}}},
           {"width", {{"min", l.min_size}, {"max", l.max_size}, {"multiple_of", l.size_multiple}}},
@@ -156,7 +162,7 @@ class Routes {
                 {"preview_modes", model ? model->preview_modes : std::vector<std::string>{}},
                 {"decoders", model ? model->decoders : std::vector<std::string>{}},
                 {"loras", lora_names(cfg_.lora_dirs)},
-                {"embeddings", model ? model->embeddings : std::vector<std::string>{}},
+                {"embeddings", model ? embedding_names(model->embeddings) : json::array()},
                 {"queue_length", registry_.queue_length()},
                 {"queue_capacity", registry_.queue_capacity()},
                 {"running", registry_.has_running_job() ? 1 : 0}};

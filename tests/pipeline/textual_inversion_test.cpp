@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "io/safetensors.h"
 #include "loaders/embedding_file.h"
@@ -46,7 +47,16 @@ TEST(TextualInversion, OffersWhatFitsTheModelAndSkipsTheRest) {
   { std::ofstream(dir + "/garbage.safetensors") << "not a safetensors file"; }
 
   const TextualInversions ti = TextualInversions::load(dir, tiny_sd15());
-  EXPECT_EQ(ti.names(), (std::vector<std::string>{"oldstyle", "onevec", "twovec"}));
+  // name, vectors, width; an SDXL file's width is its two encoders' summed, as A1111 counts.
+  const auto rows_of = [](const std::vector<EmbeddingInfo>& all) {
+    std::vector<std::tuple<std::string, int64_t, int64_t>> out;
+    for (const auto& e : all) out.emplace_back(e.name, e.vectors, e.width);
+    return out;
+  };
+  using Row = std::tuple<std::string, int64_t, int64_t>;
+  EXPECT_EQ(rows_of(ti.loaded()), (std::vector<Row>{{"oldstyle", 1, 32}, {"onevec", 1, 32}, {"twovec", 2, 32}}));
+  // Read but made for another model; the unreadable ones (toomany, link, garbage) are in neither.
+  EXPECT_EQ(rows_of(ti.skipped()), (std::vector<Row>{{"widevec", 1, 768}, {"xl", 1, 64}}));
   const auto& enc = ti.encoder(0);
   ASSERT_EQ(enc.substitutions.size(), 3u);
   ASSERT_TRUE(enc.added_tokens.defined());
@@ -73,7 +83,10 @@ TEST(TextualInversion, SdxlEmbeddingConditionsAsItsWord) {
   io::write_safetensors(dir + "/mycat.safetensors", {{"clip_l", row("text_encoder")}, {"clip_g", row("text_encoder_2")}});
   io::write_safetensors(dir + "/sd1.safetensors", {{"emb_params", row("text_encoder")}});
   const TextualInversions ti = TextualInversions::load(dir, m);
-  ASSERT_EQ(ti.names(), std::vector<std::string>{"mycat"});
+  ASSERT_EQ(ti.loaded().size(), 1u);
+  EXPECT_EQ(ti.loaded()[0].name, "mycat");
+  ASSERT_EQ(ti.skipped().size(), 1u);
+  EXPECT_EQ(ti.skipped()[0].name, "sd1");
 
   const Conditioning word = encode_prompts(m, "a photo of a cat", "blurry", 1, true);
   const Conditioning embedding = encode_prompts(m, "a photo of a mycat", "blurry", 1, true, ti);

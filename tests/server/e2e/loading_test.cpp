@@ -34,8 +34,10 @@ Folders write_folders() {
   fs::copy_file(model + "/vae/diffusion_pytorch_model.safetensors", f.vae + "/diffusion_pytorch_model.safetensors");
   fs::create_directory(f.embeddings);
   const auto te = io::SafetensorsFile::open(model + "/text_encoder/model.safetensors");
-  io::write_safetensors(f.embeddings + "/mycat.safetensors",
-                        {{"emb_params", te.view("text_model.embeddings.token_embedding.weight").narrow(0, 2368, 1)}});
+  const Tensor cat = te.view("text_model.embeddings.token_embedding.weight").narrow(0, 2368, 1);
+  io::write_safetensors(f.embeddings + "/mycat.safetensors", {{"emb_params", cat}});
+  // An SDXL embedding: read, and skipped, since this model has one text encoder.
+  io::write_safetensors(f.embeddings + "/xlcat.safetensors", {{"clip_l", cat}, {"clip_g", cat}});
   return f;
 }
 
@@ -55,6 +57,13 @@ TEST(WorkerLoading, TagsEmbeddingsAndVaeGiveSdGeneratesImage) {
   const json info = json::parse(c.Get("/info")->body);
   EXPECT_EQ(info["vae"], f.vae);
   EXPECT_EQ(info["embeddings"], json({"mycat"}));
+  // A1111's listing of the same folder; the tiny text encoder is 32 wide.
+  const json unknown = {{"step", nullptr}, {"sd_checkpoint", nullptr}, {"sd_checkpoint_name", nullptr}};
+  json mycat = unknown, xlcat = unknown;
+  mycat.update({{"shape", 32}, {"vectors", 1}});
+  xlcat.update({{"shape", 64}, {"vectors", 1}});
+  EXPECT_EQ(json::parse(c.Get("/sdapi/v1/embeddings")->body),
+            json({{"loaded", {{"mycat", mycat}}}, {"skipped", {{"xlcat", xlcat}}}}));
 
   const json body = {{"operation", "image_generation"}, {"prompt", kPrompt}, {"steps", 4}, {"width", 64},
                      {"height", 64}, {"seed", 42}, {"sampler", "ddim"}};
